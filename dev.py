@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""The two set-up commands, on a machine with nothing but Python 3.11+:
+
+    python3 dev.py serve     # install into ./.venv if needed, then run `strongroom serve` (SQLite, ./data)
+    python3 dev.py test      # install the development tools too, then run the whole test suite
+
+Dependencies come from the lock files (requirements.lock, requirements-dev.lock); the virtual
+environment is rebuilt when they change. Anything after the command is passed on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def ensure_venv(dev: bool) -> None:
+    locks = [ROOT / "requirements.lock"] + ([ROOT / "requirements-dev.lock"] if dev else [])
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in [*locks, ROOT / "pyproject.toml"])).hexdigest()
+    stamp = VENV / (".installed-dev" if dev else ".installed")
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    for lock in locks:
+        print(f"installing {lock.name} ...", flush=True)
+        subprocess.run([*pip, "-r", str(lock)], check=True)
+    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+    stamp.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("serve", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    ensure_venv(dev=command == "test")
+    if command == "serve":
+        os.execv(str(BIN / "strongroom"), [str(BIN / "strongroom"), "serve", *rest])
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

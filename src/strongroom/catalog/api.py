@@ -1,0 +1,116 @@
+"""The catalog's one narrow interface: S3 metadata semantics over a database.
+
+Every implementation (SQLite, PostgreSQL) passes the same contract tests in
+`tests/contract/`. Keys compare as UTF-8 bytes, as S3 orders them. Every
+mutating call is one transaction and durable when it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from strongroom.catalog.model import (
+    AccessKey,
+    Bucket,
+    ListPage,
+    ObjectVersion,
+    Part,
+    Upload,
+    UploadPage,
+    User,
+)
+
+
+class CatalogConflict(Exception):
+    """A conditional write found the state it required missing (e.g. put-if-absent on an existing key)."""
+
+
+class BucketExists(Exception):
+    def __init__(self, owner_id: str) -> None:
+        super().__init__(owner_id)
+        self.owner_id = owner_id
+
+
+class BucketNotEmpty(Exception):
+    pass
+
+
+class NoSuchBucketError(Exception):
+    pass
+
+
+class Catalog(Protocol):
+    # --- settings that belong to the deployment (account id, ...) ---
+    def get_setting(self, name: str) -> str | None: ...
+    def set_setting_if_absent(self, name: str, value: str) -> str:
+        """Store value unless one is stored; return the stored value either way."""
+        ...
+
+    # --- users and access keys ---
+    def add_user(self, user: User, key: AccessKey) -> None: ...  # raises CatalogConflict if name or key exists
+    def add_access_key(self, key: AccessKey) -> None: ...
+    def get_user(self, name: str) -> User | None: ...
+    def get_user_by_id(self, user_id: str) -> User | None: ...
+    def list_users(self) -> list[User]: ...
+    def remove_user(self, name: str) -> bool: ...  # removes its keys too
+    def list_access_keys(self, user_name: str | None = None) -> list[AccessKey]: ...
+    def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None: ...
+    def set_access_key_active(self, access_key: str, active: bool) -> bool: ...
+    def remove_access_key(self, access_key: str) -> bool: ...
+
+    # --- buckets ---
+    def create_bucket(self, bucket: Bucket) -> None: ...  # raises BucketExists(owner_id)
+    def get_bucket(self, name: str) -> Bucket | None: ...
+    def list_buckets(self, owner_id: str | None = None) -> list[Bucket]: ...  # sorted by name
+    def delete_bucket(self, name: str) -> None: ...  # raises BucketNotEmpty, NoSuchBucketError
+    def get_bucket_config(self, bucket: str, kind: str) -> str | None: ...
+    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
+        """Store (or with None remove) a bucket sub-resource document: 'encryption', 'policy', ..."""
+        ...
+
+    # --- objects ---
+    def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
+                   ) -> ObjectVersion | None:
+        """Make `version` the current version of its key; return the version it replaced.
+
+        if_none_match: fail with CatalogConflict when the key has a current version.
+        if_match: fail with CatalogConflict unless the current version's etag equals it.
+        The replaced version is removed (no versioning yet); its pieces are the caller's to delete.
+        Raises NoSuchBucketError when the bucket is gone.
+        """
+        ...
+
+    def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
+    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # returns what was removed
+    def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
+                     max_keys: int = 1000) -> ListPage:
+        """Keys starting with prefix and sorting strictly after `after`, grouped by delimiter.
+
+        Never scans keys it does not return: a common prefix is skipped with one index seek.
+        max_keys counts objects and common prefixes together; max_keys=0 returns an empty page.
+        """
+        ...
+
+    # --- multipart uploads ---
+    def create_upload(self, upload: Upload) -> None: ...
+    def get_upload(self, upload_id: str) -> Upload | None: ...
+    def put_part(self, part: Part) -> Part | None: ...  # returns the part it replaced; NoSuchUpload -> CatalogConflict
+    def list_parts(self, upload_id: str, *, after: int = 0, max_parts: int = 1000) -> tuple[list[Part], bool]: ...
+    def all_parts(self, upload_id: str) -> list[Part]: ...
+    def list_uploads(self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
+                     upload_id_marker: str = "", max_uploads: int = 1000) -> UploadPage: ...
+    def complete_upload(self, upload_id: str, version: ObjectVersion, *, if_none_match: bool = False,
+                        if_match: str | None = None) -> tuple[ObjectVersion | None, list[Part]]:
+        """Atomically: remove the upload and its parts, make `version` current.
+
+        Returns (replaced version, parts that `version.pieces` does not use) so the caller deletes their blobs.
+        Raises CatalogConflict if the upload is gone (or a condition fails).
+        """
+        ...
+
+    def abort_upload(self, upload_id: str) -> list[Part] | None: ...  # None when no such upload
+
+    # --- maintenance ---
+    def referenced_blob_ids(self) -> Iterator[str]: ...
+    def close(self) -> None: ...

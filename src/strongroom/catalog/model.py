@@ -1,0 +1,127 @@
+"""The records the catalog stores: users, buckets, object versions, uploads, parts.
+
+Plain frozen values. The catalog stores them and answers queries about them; it
+never interprets encryption fields (`Sealing.wrapping`, `Piece.sealed_key`),
+which belong to the vault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SSEAlgorithm = Literal["AES256", "aws:kms", "aws:kms:dsse", "SSE-C"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    user_id: str  # 64 hex characters, canonical-user-id style
+    created: float  # epoch seconds
+    is_root: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key: str
+    user_name: str
+    sealed_secret: bytes = field(repr=False)  # sealed by the vault; the catalog never sees the secret
+    created: float
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str
+    owner_id: str
+    region: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sealing:
+    """How an object (or upload) is encrypted, as the S3 headers describe it, and how its keys are sealed."""
+
+    algorithm: SSEAlgorithm
+    kms_key_arn: str | None = None
+    bucket_key: bool = False
+    context: str | None = None  # the user's x-amz-server-side-encryption-context (base64 JSON), echoed back
+    # How object keys are wrapped, for the vault alone: e.g. {"kek": "root", "root_key_id": "..."}.
+    wrapping: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One independently encrypted stream: a whole simple object, or one part of a multipart object."""
+
+    part_number: int  # bound into the ciphertext's associated data; 1 for a simple PUT
+    size: int  # plaintext bytes
+    etag: str  # hex MD5 of the plaintext (unquoted), or for SSE-KMS/SSE-C a random hex
+    sealed_key: bytes = field(repr=False)
+    blob_id: str | None = None  # ciphertext file in the blob store ...
+    inline: bytes | None = field(default=None, repr=False)  # ... or ciphertext kept in the catalog (small objects)
+    checksums: dict[str, str] = field(default_factory=dict)  # algorithm (e.g. "CRC32") -> base64 value
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    bucket: str
+    key: str
+    version_id: str
+    size: int
+    etag: str  # unquoted, e.g. "9b2cf535f27731c974343645a3985328" or "...-3"
+    last_modified: float  # epoch seconds
+    owner_id: str
+    sealing: Sealing
+    pieces: tuple[Piece, ...]
+    content_type: str = "binary/octet-stream"
+    # Stored response headers: content-encoding, content-disposition, cache-control, expires, content-language
+    headers: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* (name without the prefix, lowercased)
+    checksums: dict[str, str] = field(default_factory=dict)  # whole-object checksums: algorithm -> base64
+    checksum_type: str | None = None  # "FULL_OBJECT" | "COMPOSITE" when checksums are present
+    tags: dict[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    upload_id: str
+    bucket: str
+    key: str
+    initiated: float
+    owner_id: str
+    sealing: Sealing
+    content_type: str = "binary/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    upload_id: str
+    piece: Piece  # piece.part_number is the part number
+    last_modified: float
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a listing: entries and common prefixes interleaved in key order."""
+
+    objects: tuple[ObjectVersion, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_marker: str | None  # the last key or common prefix returned, when truncated
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPage:
+    uploads: tuple[Upload, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
