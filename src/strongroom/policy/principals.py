@@ -1,0 +1,181 @@
+"""Who is asking (`Principal`), who a statement names (`PrincipalSpec`), and how the two meet.
+
+Facts from the IAM "Principal" and "NotPrincipal" element pages:
+- `"*"` and `{"AWS": "*"}` are the same and include anonymous requesters.
+- An account (`"123456789012"` or `arn:aws:iam::123456789012:root`) *delegates* to the
+  account: it is not limited to the root user, but an IAM user of that account still
+  needs its own identity-based permission (so for an Allow it is not a grant to the user;
+  for a Deny it does cover the user).
+- No wildcard may stand for part of a principal name or ARN; user names are case-sensitive.
+- NotPrincipal is checked for each identity in the chain: a user is excluded only when
+  both its ARN and its account are listed ("if the NotPrincipal element contained only
+  Bob's ARN, the effect of the policy might be to explicitly deny access to the AWS
+  account that contains the user Bob").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from strongroom.policy.errors import PolicyError
+
+PrincipalKind = Literal["anonymous", "user", "root"]
+Match = Literal["direct", "account"]
+
+INVALID_PRINCIPAL = "Invalid principal in policy"
+EMPTY_PRINCIPAL = "Missing required field Principal cannot be empty!"
+
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_ROOT_ARN = re.compile(r"arn:aws:iam::([0-9]{12}):root")
+# IAM user: optional path of /-separated segments, then the name ([\w+=,.@-]{1,64}).
+# Path segments exclude '/', so the split into segments is unambiguous (no backtracking blow-up).
+_USER_ARN = re.compile(
+    r"arn:aws:iam::([0-9]{12}):user/(?:[\x21-\x29\x2b-\x2e\x30-\x3e\x40-\x7e]+/)*[A-Za-z0-9_+=,.@-]{1,64}")
+_OTHER_ARN = re.compile(r"arn:aws:(?:iam|sts)::[0-9]{12}:[\x21-\x29\x2b-\x3e\x40-\x7e]+")
+_CANONICAL = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated requester, as the authentication layer found it."""
+
+    kind: PrincipalKind
+    account: str = ""
+    arn: str = ""
+    user_id: str = ""
+    name: str = ""
+    canonical_id: str = ""
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        return cls("anonymous")
+
+    @classmethod
+    def root(cls, account: str, *, canonical_id: str = "") -> Principal:
+        return cls("root", account, f"arn:aws:iam::{account}:root", account, "", canonical_id)
+
+    @classmethod
+    def user(cls, account: str, name: str, user_id: str, *, canonical_id: str = "",
+             path: str = "/") -> Principal:
+        return cls("user", account, f"arn:aws:iam::{account}:user{path}{name}", user_id, name, canonical_id)
+
+    def condition_keys(self) -> dict[str, str]:
+        """The global keys a principal puts into the request context (lower-cased names).
+
+        aws:username is the user's friendly name and aws:userid its unique id (IAM "Variables"
+        page); the root user has no aws:username. Anonymous requesters contribute nothing.
+        """
+        if self.kind == "anonymous":
+            return {}
+        keys = {"aws:userid": self.user_id or self.account, "aws:principalarn": self.arn,
+                "aws:principalaccount": self.account,
+                "aws:principaltype": "User" if self.kind == "user" else "Account"}
+        if self.kind == "user":
+            keys["aws:username"] = self.name
+        return keys
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalSpec:
+    """The parsed value of a Principal or NotPrincipal element."""
+
+    everyone: bool = False
+    accounts: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+    canonical_users: frozenset[str] = frozenset()
+    # Roles, sessions, services and federated providers: valid to name, never a strongroom requester.
+    others: frozenset[str] = frozenset()
+    federated: bool = False
+
+    def match(self, p: Principal) -> Match | None:
+        """How the statement reaches `p`: as itself ("direct"), through its account, or not at all."""
+        if self.everyone:
+            return "direct"
+        if p.kind == "anonymous":
+            return None
+        own = p.arn in self.users or p.canonical_id.lower() in self.canonical_users
+        in_account = p.account in self.accounts
+        if p.kind == "root":
+            return "direct" if own or in_account else None
+        if own:
+            return "direct"
+        return "account" if in_account else None
+
+    def excludes(self, p: Principal) -> bool:
+        """Whether a NotPrincipal with this value leaves `p` out: every identity in its chain is listed."""
+        if self.everyone:
+            return True
+        if p.kind == "anonymous":
+            return False
+        own = p.arn in self.users or p.canonical_id.lower() in self.canonical_users
+        in_account = p.account in self.accounts
+        if p.kind == "root":
+            return own or in_account
+        return own and in_account
+
+
+def _entries(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    raise PolicyError(INVALID_PRINCIPAL)
+
+
+def parse_principal(value: Any, known: Callable[[str], bool] | None) -> PrincipalSpec:
+    """Validate a Principal/NotPrincipal value; `known` says whether a named principal exists.
+
+    `known` is called with the ARN of each named user or other IAM/STS principal, with
+    `arn:aws:iam::<account>:root` for each account (either spelling), and with each
+    canonical user ID.
+    """
+    if value == "*":
+        return PrincipalSpec(everyone=True)
+    if value == {} or value == [] or value == "":
+        raise PolicyError(EMPTY_PRINCIPAL)
+    if not isinstance(value, dict):
+        raise PolicyError(INVALID_PRINCIPAL)
+    everyone = federated = False
+    accounts: set[str] = set()
+    users: set[str] = set()
+    canonical: set[str] = set()
+    others: set[str] = set()
+    checks: list[str] = []
+    for kind, raw in value.items():
+        entries = _entries(raw)
+        if kind == "AWS":
+            for e in entries:
+                if e == "*":
+                    everyone = True
+                elif _ACCOUNT.fullmatch(e) or (m := _ROOT_ARN.fullmatch(e)):
+                    account = e if _ACCOUNT.fullmatch(e) else m.group(1)  # type: ignore[union-attr]
+                    accounts.add(account)
+                    checks.append(f"arn:aws:iam::{account}:root")
+                elif _USER_ARN.fullmatch(e):
+                    users.add(e)
+                    checks.append(e)
+                elif _OTHER_ARN.fullmatch(e) and "*" not in e and "?" not in e:
+                    others.add(e)
+                    checks.append(e)
+                else:
+                    raise PolicyError(INVALID_PRINCIPAL)
+        elif kind == "CanonicalUser":
+            for e in entries:
+                if not _CANONICAL.fullmatch(e):
+                    raise PolicyError(INVALID_PRINCIPAL)
+                canonical.add(e.lower())
+                checks.append(e.lower())
+        elif kind in ("Service", "Federated"):
+            if any(not e or e == "*" for e in entries):
+                raise PolicyError(INVALID_PRINCIPAL)
+            others.update(f"{kind}:{e}" for e in entries)
+            federated = federated or kind == "Federated"
+        else:
+            raise PolicyError(INVALID_PRINCIPAL)
+    if known is not None and not all(known(c) for c in checks):
+        raise PolicyError(INVALID_PRINCIPAL)
+    return PrincipalSpec(everyone, frozenset(accounts), frozenset(users), frozenset(canonical),
+                         frozenset(others), federated)
