@@ -1,0 +1,245 @@
+"""The blob store: ciphertext files named by random id, written atomically, read by range.
+
+Layout under the root: `tmp/<id>.tmp` while a blob is written, then `ab/cd/<id>`
+(the first two pairs of hex digits of the id), so that directories stay small
+(65,536 leaves: 15 files each at a million blobs). A blob becomes visible to readers only by the rename that
+`BlobWriter.commit` makes after fsyncing the data, and it is durable once the
+directory is fsynced too: the metadata that points to it is committed after that.
+
+Everything here blocks; the server calls it from threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+_ID_BYTES = 16
+_ID = re.compile(r"[0-9a-f]{32}")  # _ID_BYTES as lowercase hex
+_FANOUT = re.compile(r"[0-9a-f]{2}")
+_TMP_SUFFIX = ".tmp"
+
+
+def validate_id(blob_id: str) -> str:
+    """Return `blob_id` if it is a well-formed id; raise ValueError otherwise.
+
+    Every path built from an id goes through here, so an id read from a catalog or a
+    request can never name a file outside the store ("../x", "/etc/passwd").
+    """
+    if not isinstance(blob_id, str) or not _ID.fullmatch(blob_id):
+        raise ValueError(f"invalid blob id {blob_id!r}")
+    return blob_id
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobWriter:
+    """Writes one new blob. Nothing is visible until `commit()`; leaving a `with` block without
+    committing removes the temporary file."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self.blob_id = secrets.token_hex(_ID_BYTES)
+        self._tmp = store.tmp_dir / f"{self.blob_id}{_TMP_SUFFIX}"
+        self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        self._done = False
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._fd is None:
+            raise ValueError("blob writer is closed")
+        view = memoryview(data).cast("B")
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+            self.size += n
+
+    def commit(self) -> str:
+        """Make the blob durable and visible under its id; return the id."""
+        if self._fd is None:
+            raise ValueError("blob writer is closed")
+        try:
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+        final = self._store._path(self.blob_id)
+        try:
+            self._store._make_parent(final)
+            os.rename(self._tmp, final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            self._discard()
+            raise
+        self._done = True
+        return self.blob_id
+
+    def abort(self) -> None:
+        """Remove the temporary file. Does nothing after commit or a previous abort."""
+        if self._done:
+            return
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._discard()
+
+    def _discard(self) -> None:
+        self._done = True
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.abort()
+
+
+class BlobReader:
+    """An open blob, read at any offset; safe to share between threads (pread has no file position)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to `length` bytes from `offset`; fewer only at the end of the file (the caller
+        knows the size it expects, so a short read is how it detects truncation)."""
+        if self._fd is None:
+            raise ValueError("blob reader is closed")
+        if offset < 0 or length < 0:
+            raise ValueError("offset and length must not be negative")
+        data = os.pread(self._fd, length, offset)
+        if len(data) in (0, length):
+            return data
+        # A regular file reads short only at its end, but the loop costs nothing to be sure.
+        chunks = [data]
+        got = len(data)
+        while got < length:
+            more = os.pread(self._fd, length - got, offset + got)
+            if not more:
+                break
+            chunks.append(more)
+            got += len(more)
+        return b"".join(chunks)
+
+    def size(self) -> int:
+        if self._fd is None:
+            raise ValueError("blob reader is closed")
+        return os.fstat(self._fd).st_size
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp_dir = self.root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def open(self, blob_id: str) -> BlobReader:
+        """Raises FileNotFoundError when there is no such blob."""
+        return BlobReader(self._path(blob_id))
+
+    def size(self, blob_id: str) -> int:
+        return self._path(blob_id).stat().st_size
+
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob; a missing one is fine (deletes are retried, sweeps race with them)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(blob_id))
+
+    def all_blob_ids(self) -> Iterator[str]:
+        """Ids of the committed blobs; files that are not blobs are ignored."""
+        for entry in self._scan_blobs():
+            yield entry.name
+
+    def sweep(self, referenced: set[str], older_than: float | None = None) -> int:
+        """Remove temporary files and the blobs not in `referenced`; return how many were removed.
+
+        With `older_than` (epoch seconds), only files last modified before it go: a blob
+        another process is writing, or has committed but not yet recorded in the catalog,
+        is newer than the catalog snapshot `referenced` was read from, and is spared.
+        """
+        removed = 0
+
+        def old(entry: os.DirEntry[str]) -> bool:
+            try:
+                return older_than is None or entry.stat().st_mtime < older_than
+            except FileNotFoundError:
+                return False
+
+        with os.scandir(self.tmp_dir) as entries:
+            stale = [e for e in entries if e.name.endswith(_TMP_SUFFIX) and e.is_file() and old(e)]
+        for entry in stale:
+            removed += self._remove(entry.path)
+        for entry in self._scan_blobs():
+            if entry.name not in referenced and old(entry):
+                removed += self._remove(entry.path)
+        return removed
+
+    # --- paths ---
+
+    def _path(self, blob_id: str) -> Path:
+        validate_id(blob_id)
+        return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+
+    def _make_parent(self, path: Path) -> None:
+        # A directory made now must itself be durable before the blob in it is: fsync
+        # the parent of each directory created.
+        created = []
+        d = path.parent
+        while not d.exists():
+            created.append(d)
+            d = d.parent
+        for d in reversed(created):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                continue  # another writer made it; it fsyncs its parent
+            _fsync_dir(d.parent)
+
+    def _scan_blobs(self) -> Iterator[os.DirEntry[str]]:
+        """The committed blob files, each in the directory its id names."""
+        for top in _fanout_dirs(self.root):
+            for sub in _fanout_dirs(top.path):
+                with os.scandir(sub.path) as entries:
+                    yield from [e for e in entries if _ID.fullmatch(e.name) and e.name[:2] == top.name
+                                and e.name[2:4] == sub.name and e.is_file()]
+
+    @staticmethod
+    def _remove(path: str) -> int:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        return 1
+
+
+def _fanout_dirs(path: str | Path) -> list[os.DirEntry[str]]:
+    with os.scandir(path) as entries:
+        return [e for e in entries if _FANOUT.fullmatch(e.name) and e.is_dir()]

@@ -1,0 +1,106 @@
+-- strongroom catalog, SQLite schema version 1.
+--
+-- Applied by SqliteCatalog.open() inside one BEGIN IMMEDIATE transaction, so it is
+-- idempotent (IF NOT EXISTS) and safe when several processes open a new file at once.
+-- Keys and names are TEXT with BINARY collation: memcmp of UTF-8, which is S3's order.
+-- Record <-> row encoding (the JSON columns) lives in strongroom/catalog/codec.py.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    name    TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    is_root INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS access_keys (
+    access_key    TEXT PRIMARY KEY,
+    user_name     TEXT NOT NULL,
+    sealed_secret BLOB NOT NULL,
+    created       REAL NOT NULL,
+    active        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_keys_by_user ON access_keys (user_name);
+
+CREATE TABLE IF NOT EXISTS buckets (
+    name     TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    region   TEXT NOT NULL,
+    created  REAL NOT NULL
+);
+
+-- Bucket sub-resources ('encryption', 'policy', ...), one document each.
+CREATE TABLE IF NOT EXISTS bucket_configs (
+    bucket   TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+
+-- One row per object version. `id` is an internal handle: `current` points at it, so
+-- a listed key costs one rowid lookup rather than a lookup through version_id's index.
+CREATE TABLE IF NOT EXISTS versions (
+    id            INTEGER PRIMARY KEY,
+    version_id    TEXT NOT NULL UNIQUE,
+    bucket        TEXT NOT NULL,
+    key           TEXT NOT NULL COLLATE BINARY,
+    size          INTEGER NOT NULL,
+    etag          TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    owner_id      TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    storage_class TEXT NOT NULL,
+    checksum_type TEXT,
+    sealing       TEXT NOT NULL,  -- JSON object
+    pieces        TEXT NOT NULL,  -- JSON array of piece arrays
+    inline        BLOB,           -- inline ciphertext of the pieces, concatenated in piece order
+    extra         TEXT            -- JSON: the non-empty ones of headers, metadata, checksums, tags
+);
+-- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
+CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
+
+-- The current version of each key: what GET and listing see. Narrow and clustered on
+-- (bucket, key), so a listing walks adjacent pages and a common prefix is skipped with
+-- one seek.
+CREATE TABLE IF NOT EXISTS current (
+    bucket  TEXT NOT NULL,
+    key     TEXT NOT NULL COLLATE BINARY,
+    version INTEGER NOT NULL,  -- versions.id
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id          TEXT PRIMARY KEY,
+    bucket             TEXT NOT NULL,
+    key                TEXT NOT NULL COLLATE BINARY,
+    initiated          REAL NOT NULL,
+    owner_id           TEXT NOT NULL,
+    sealing            TEXT NOT NULL,
+    content_type       TEXT NOT NULL,
+    checksum_algorithm TEXT,
+    checksum_type      TEXT,
+    storage_class      TEXT NOT NULL,
+    extra              TEXT
+);
+-- ListMultipartUploads order: key, then initiation time.
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
+
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id     TEXT NOT NULL,
+    part_number   INTEGER NOT NULL,
+    last_modified REAL NOT NULL,
+    piece         TEXT NOT NULL,  -- JSON array holding one piece array
+    inline        BLOB,
+    PRIMARY KEY (upload_id, part_number)
+);
+
+-- The version of this file. A later version adds a migration from each earlier one.
+INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT * FROM schema_version);

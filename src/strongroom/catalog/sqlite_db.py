@@ -1,0 +1,132 @@
+"""The SQLite catalog file: connections (one per thread), transactions, schema, durability settings.
+
+Several server processes and the `strongroom user` CLI open the same file at
+once, so nothing is cached here: every call reads the database, and a change
+committed by one process is seen by the next statement of any other.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+# How long a writer waits for another process's write transaction before failing.
+BUSY_TIMEOUT_S = 10.0
+# Page cache per connection (one per thread). SQLite's default, 2 MiB, is too small
+# to keep a listed page hot: re-listing 1000 keys of a 300k-key bucket took 1.6 ms of
+# SQL at p50 with it, 1.25 ms with 8 MiB; 32 MiB gained nothing more.
+CACHE_KIB = 8 * 1024
+
+
+class SqliteDatabase:
+    """One catalog file; used from many threads, one sqlite3 connection each."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        self._pid = os.getpid()
+
+    # --- connections ---
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves.
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+            cached_statements=256,
+        )
+        # FULL: the WAL is fsynced at every commit, so an acknowledged write survives a
+        # machine crash (NORMAL would only survive a process crash).
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._forget_parent_connections()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"catalog {self.path} is closed")
+                conn = self._connect()
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def _forget_parent_connections(self) -> None:
+        # A SQLite connection must not be used across fork() (the child would share the
+        # parent's file locks and state, which corrupts the file). A server that opened the
+        # catalog before forking its workers gets fresh connections in each worker; the
+        # inherited ones are dropped unclosed, as closing them could disturb the parent.
+        with self._lock:
+            if self._pid != os.getpid():
+                self._local = threading.local()
+                self._connections = []
+                self._pid = os.getpid()
+
+    def close(self) -> None:
+        """Close every thread's connection; the catalog is unusable afterwards."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # --- transactions ---
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. IMMEDIATE takes the write lock up front, so the reads that
+        decide a conditional write (if-none-match, does the bucket exist) see the state the
+        write commits against, across processes; and a writer never has to upgrade a read
+        lock, which in SQLite fails with SQLITE_BUSY instead of waiting."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one snapshot for calls that run several queries."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    # --- schema ---
+
+    def _create_schema(self) -> None:
+        conn = self._conn()
+        # Persistent in the file; a no-op once set. WAL lets readers run beside the writer.
+        conn.execute("PRAGMA journal_mode = WAL")
+        schema = resources.files("strongroom.catalog").joinpath("schema/sqlite.sql").read_text("utf-8")
+        # One script in one IMMEDIATE transaction: processes opening a new file at once
+        # take turns, and the second one finds everything in place.
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+        if version != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"catalog {self.path} has schema version {version}; this strongroom knows {SCHEMA_VERSION}"
+            )
