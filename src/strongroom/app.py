@@ -1,0 +1,59 @@
+"""create_app(config): the composition root. The one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from strongroom import identity
+from strongroom.blobs import BlobStore
+from strongroom.catalog.sqlite import SqliteCatalog
+from strongroom.config import Config, env
+from strongroom.s3 import handlers
+from strongroom.s3.context import Services
+from strongroom.s3.dispatch import HANDLERS_KEY, SERVICES_KEY, add_request_ids, handle
+from strongroom.vault import RootKeyring, Vault
+
+log = logging.getLogger("strongroom")
+
+MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
+
+
+def account_id(catalog: SqliteCatalog) -> str:
+    """From STRONGROOM_ACCOUNT_ID, else generated once and kept in the catalog."""
+    configured = env("account_id")
+    if configured:
+        if not (len(configured) == 12 and configured.isdigit()):
+            raise SystemExit("strongroom: STRONGROOM_ACCOUNT_ID must be 12 digits")
+        return configured
+    return catalog.set_setting_if_absent("account_id", str(secrets.randbelow(9 * 10**11) + 10**11))
+
+
+def build_services(config: Config) -> Services:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    catalog = SqliteCatalog.open(config.catalog_path)
+    blobs = BlobStore(config.blob_dir)
+    keyring = RootKeyring(config.root_keys)
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="strongroom-io")
+    vault = Vault(blobs, keyring, executor)
+    identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
+    return Services(config, catalog, blobs, vault, keyring, executor, account_id(catalog))
+
+
+def create_app(config: Config) -> web.Application:
+    services = build_services(config)
+    app = web.Application(client_max_size=0, handler_args={"max_field_size": MAX_FIELD_SIZE})
+    app[SERVICES_KEY] = services
+    app[HANDLERS_KEY] = handlers.table()
+    app.on_response_prepare.append(add_request_ids)
+    app.router.add_route("*", "/{tail:.*}", handle)
+
+    async def close(_: web.Application) -> None:
+        services.executor.shutdown(wait=True)
+        services.catalog.close()
+
+    app.on_cleanup.append(close)
+    return app

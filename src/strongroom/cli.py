@@ -1,0 +1,190 @@
+"""The command line: `strongroom serve | user | root-key`. Nothing else reads argv.
+
+Every option of every command also reads a `STRONGROOM_<OPTION>` environment
+variable (e.g. --data-dir and STRONGROOM_DATA_DIR); a flag wins over the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from strongroom import identity
+from strongroom.config import Config, env, env_bool, root_credentials, root_keys
+
+
+def _opt(parser: argparse.ArgumentParser, flag: str, *, default: str | None = None, type_: type = str,
+         help_: str = "") -> None:
+    name = flag.lstrip("-").replace("-", "_")
+    from_env = env(name)
+    parser.add_argument(flag, dest=name, type=type_, default=type_(from_env) if from_env is not None else
+                        (type_(default) if default is not None else None),
+                        help=f"{help_} [env STRONGROOM_{name.upper()}]")
+
+
+def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
+    name = flag.lstrip("-").replace("-", "_")
+    parser.add_argument(flag, dest=name, action="store_true", default=env_bool(name),
+                        help=f"{help_} [env STRONGROOM_{name.upper()}=1]")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _opt(parser, "--data-dir", default="./data", help_="where metadata and encrypted blobs live")
+    _opt(parser, "--root-key-file", help_="file holding the base64 root key (default: <data-dir>.root-key)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="strongroom", description="An S3-compatible, encrypted object store.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the S3 server")
+    _common(serve)
+    _opt(serve, "--host", default="127.0.0.1", help_="address to listen on")
+    _opt(serve, "--port", default="9000", type_=int, help_="port to listen on (0: any free port)")
+    _opt(serve, "--workers", default="1", type_=int, help_="server processes sharing the port")
+    _opt(serve, "--region", default="us-east-1", help_="the region strongroom reports")
+    _opt(serve, "--base-domain", default="localhost", help_="virtual-hosted-style addressing: <bucket>.<domain>")
+    _opt(serve, "--tls-cert", help_="PEM certificate: serve HTTPS")
+    _opt(serve, "--tls-key", help_="PEM private key for --tls-cert")
+    _flag(serve, "--behind-tls-proxy", "TLS terminates in front of strongroom: plain HTTP counts as secure")
+    _flag(serve, "--allow-sse-c-new-buckets", "new buckets allow SSE-C writes (AWS blocks them by default)")
+    _opt(serve, "--log-level", default="INFO", help_="DEBUG, INFO, WARNING or ERROR")
+    _opt(serve, "--ready-file", help_="write the port to this file once listening (for scripts)")
+
+    user = sub.add_parser("user", help="manage users and access keys")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    add = user_sub.add_parser("add", help="add a user (prints its access key and secret once)")
+    _common(add)
+    add.add_argument("name")
+    add.add_argument("--access-key")
+    add.add_argument("--secret-key")
+    lst = user_sub.add_parser("list", help="list users and their access keys")
+    _common(lst)
+    rm = user_sub.add_parser("remove", help="remove a user and its keys")
+    _common(rm)
+    rm.add_argument("name")
+    key = user_sub.add_parser("add-key", help="add another access key to a user")
+    _common(key)
+    key.add_argument("name")
+    for action, text in (("disable-key", "disable an access key"), ("enable-key", "enable an access key"),
+                         ("delete-key", "delete an access key")):
+        p = user_sub.add_parser(action, help=text)
+        _common(p)
+        p.add_argument("access_key")
+
+    rk = sub.add_parser("root-key", help="manage the root key")
+    rk_sub = rk.add_subparsers(dest="action", required=True)
+    rotate = rk_sub.add_parser("rotate", help="re-seal every object key under a new root key (data is not rewritten)")
+    _common(rotate)
+    return parser
+
+
+def config_from(args: argparse.Namespace, *, create: bool) -> Config:
+    data_dir = Path(args.data_dir).expanduser()
+    if create:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    elif not data_dir.exists():
+        raise SystemExit(f"strongroom: no data directory at {data_dir}")
+    ak, sk, _ = root_credentials(data_dir)
+    keyring, source = root_keys(data_dir, Path(args.root_key_file) if args.root_key_file else None, create)
+    values = {
+        "data_dir": data_dir, "root_access_key": ak, "root_secret_key": sk, "root_keys": keyring,
+        "root_key_source": source,
+    }
+    for name in ("host", "port", "workers", "region", "base_domain", "behind_tls_proxy",
+                 "allow_sse_c_new_buckets", "log_level"):
+        if hasattr(args, name):
+            values[name] = getattr(args, name)
+    for name in ("tls_cert", "tls_key"):
+        if getattr(args, name, None):
+            values[name] = Path(getattr(args, name))
+    window = env("kms_day_seconds")  # developer setting: shorten KMS deletion windows in tests
+    if window:
+        values["kms_key_deletion_window_unit"] = float(window)
+    return Config(**values)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from strongroom.server import endpoint, serve
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = config_from(args, create=True)
+    _, _, generated = root_credentials(config.data_dir)
+
+    def ready(port: int) -> None:
+        url = endpoint(config, port)
+        print(f"strongroom serving {url}  (data: {config.data_dir}, root key: {config.root_key_source})")
+        print(f"  root access key: {config.root_access_key}")
+        if generated or sys.stdout.isatty():
+            print(f"  root secret key: {config.root_secret_key}")
+        else:
+            print(f"  root secret key: in {config.data_dir / 'config.json'} (or STRONGROOM_ROOT_SECRET_KEY)")
+        print(f"  try: AWS_ACCESS_KEY_ID={config.root_access_key} AWS_SECRET_ACCESS_KEY=... "
+              f"aws --endpoint-url {url} s3 ls", flush=True)
+        if args.ready_file:
+            Path(args.ready_file).write_text(str(port))
+
+    serve(config, ready)
+    return 0
+
+
+def _open(args: argparse.Namespace):  # noqa: ANN202
+    from strongroom.catalog.sqlite import SqliteCatalog
+    from strongroom.vault import RootKeyring
+
+    config = config_from(args, create=False)
+    return SqliteCatalog.open(config.catalog_path), RootKeyring(config.root_keys)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    catalog, keyring = _open(args)
+    try:
+        if args.action == "add":
+            made = identity.add_user(catalog, keyring, args.name, args.access_key, args.secret_key)
+            print(f"user {made.user.name} ({made.user.user_id})")
+            print(f"  access key: {made.access_key}")
+            print(f"  secret key: {made.secret_key}   (shown only now)")
+        elif args.action == "add-key":
+            made = identity.add_key(catalog, keyring, args.name)
+            print(f"  access key: {made.access_key}")
+            print(f"  secret key: {made.secret_key}   (shown only now)")
+        elif args.action == "list":
+            keys = catalog.list_access_keys()
+            for user in catalog.list_users():
+                mine = [k.access_key + ("" if k.active else " (disabled)") for k in keys if k.user_name == user.name]
+                print(f"{user.name}\t{user.user_id}\t{'root' if user.is_root else 'user'}\t{', '.join(mine)}")
+        elif args.action == "remove":
+            identity.remove_user(catalog, args.name)
+            print(f"removed user {args.name}")
+        elif args.action in ("disable-key", "enable-key"):
+            if not catalog.set_access_key_active(args.access_key, args.action == "enable-key"):
+                raise identity.IdentityError(f"no access key {args.access_key}")
+        elif args.action == "delete-key":
+            if not catalog.remove_access_key(args.access_key):
+                raise identity.IdentityError(f"no access key {args.access_key}")
+    except identity.IdentityError as e:
+        print(f"strongroom: {e}", file=sys.stderr)
+        return 1
+    finally:
+        catalog.close()
+    return 0
+
+
+def cmd_root_key(args: argparse.Namespace) -> int:
+    from strongroom.rotation import rotate_root_key
+
+    config = config_from(args, create=False)
+    return rotate_root_key(config, Path(args.root_key_file) if args.root_key_file else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "user":
+        return cmd_user(args)
+    if args.command == "root-key":
+        return cmd_root_key(args)
+    return 2

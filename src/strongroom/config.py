@@ -1,0 +1,170 @@
+"""One frozen `Config` for a deployment; nothing else reads the environment.
+
+`serve_config()` resolves settings in this order: command-line flag, then the
+`STRONGROOM_*` environment variable, then the default. It also owns the state
+that is created on first start and kept: the root credentials (in the data
+directory's config.json, mode 0600) and the root key (in a file *outside* the
+data directory, so that a copy of the data alone is useless).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("strongroom")
+
+ROOT_KEY_ENV = "STRONGROOM_ROOT_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 9000
+    workers: int = 1
+    region: str = "us-east-1"
+    base_domain: str = "localhost"  # virtual-hosted-style: <bucket>.<base_domain>
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    behind_tls_proxy: bool = False  # TLS terminates in front of us: plain HTTP counts as secure
+    allow_sse_c_new_buckets: bool = False  # AWS blocks SSE-C on new buckets since April 2026
+    account_id: str = ""
+    root_access_key: str = ""
+    root_secret_key: str = field(default="", repr=False)
+    root_keys: tuple[bytes, ...] = field(default=(), repr=False)  # current first, then older ones during rotation
+    root_key_source: str = ""
+    kms_key_deletion_window_unit: float = 86400.0  # seconds per "day" of a deletion window (tests shorten it)
+    log_level: str = "INFO"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get("STRONGROOM_" + name.upper().replace("-", "_"), default)
+
+
+def env_bool(name: str) -> bool:
+    return (env(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# --- state kept in the data directory -------------------------------------------------------------
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _random_access_key() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "SR" + "".join(secrets.choice(alphabet) for _ in range(18))
+
+
+def _random_secret_key() -> str:
+    return base64.b64encode(secrets.token_bytes(30)).decode().replace("+", "x").replace("/", "y")
+
+
+def new_access_key_pair() -> tuple[str, str]:
+    return _random_access_key(), _random_secret_key()
+
+
+def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
+    """The root access key and secret: from the environment, else from config.json, else generated.
+
+    Returns (access_key, secret_key, generated_now).
+    """
+    ak, sk = env("root_access_key"), env("root_secret_key")
+    if ak and sk:
+        return ak, sk, False
+    path = data_dir / "config.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return stored["root_access_key"], stored["root_secret_key"], False
+    ak, sk = new_access_key_pair()
+    try:
+        _write_private(path, json.dumps({"root_access_key": ak, "root_secret_key": sk}) + "\n")
+    except FileExistsError:  # another worker or process won the race: use what it wrote
+        stored = json.loads(path.read_text())
+        return stored["root_access_key"], stored["root_secret_key"], False
+    return ak, sk, True
+
+
+def default_root_key_file(data_dir: Path) -> Path:
+    """Beside the data directory, never inside it: `./data` -> `./data.root-key`."""
+    resolved = data_dir.resolve()
+    return resolved.parent / (resolved.name + ".root-key")
+
+
+def _decode_key(text: str, source: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError as e:
+        raise SystemExit(f"strongroom: the root key in {source} is not valid base64") from e
+    if len(key) != 32:
+        raise SystemExit(f"strongroom: the root key in {source} must be 32 bytes (base64 of 32 random bytes)")
+    return key
+
+
+def read_key_file(path: Path) -> tuple[bytes, ...]:
+    """A key file holds one base64 key per line: the current key first, then older keys kept for rotation."""
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise SystemExit(f"strongroom: the root key file {path} is empty")
+    return tuple(_decode_key(line, str(path)) for line in lines)
+
+
+def root_keys(data_dir: Path, key_file: Path | None, create: bool) -> tuple[tuple[bytes, ...], str]:
+    """The root keyring and where it came from. Generates a key file on first start if allowed."""
+    from_env = os.environ.get(ROOT_KEY_ENV)
+    if from_env:
+        return (_decode_key(from_env, ROOT_KEY_ENV),), ROOT_KEY_ENV
+    path = key_file or (Path(p) if (p := env("root_key_file")) else None) or default_root_key_file(data_dir)
+    if path.exists():
+        return read_key_file(path), str(path)
+    if not create:
+        raise SystemExit(f"strongroom: no root key: set {ROOT_KEY_ENV} or --root-key-file ({path} does not exist)")
+    key = secrets.token_bytes(32)
+    try:
+        _write_private(path, base64.b64encode(key).decode() + "\n")
+        log.warning(
+            "generated a new root key in %s: keep it apart from the data directory and back it up; "
+            "without it no object can be read",
+            path,
+        )
+    except FileExistsError:
+        return read_key_file(path), str(path)
+    return (key,), str(path)
+
+
+def write_key_file(path: Path, keys: tuple[bytes, ...]) -> None:
+    """Replace a key file atomically (write, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    _write_private(tmp, "".join(base64.b64encode(k).decode() + "\n" for k in keys))
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

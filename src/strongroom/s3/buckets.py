@@ -1,0 +1,132 @@
+"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation, versioning."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+
+from aiohttp import web
+
+from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
+from strongroom.catalog.model import Bucket
+from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
+from strongroom.s3 import sse, xml
+from strongroom.s3.body import Body
+from strongroom.s3.context import Ctx
+from strongroom.s3.routing import Operation
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+MAX_CONFIG_BODY = 1024 * 1024
+
+
+def valid_bucket_name(name: str) -> bool:
+    """The S3 general purpose bucket naming rules."""
+    if not _NAME.fullmatch(name) or ".." in name:
+        return False
+    if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
+        return False
+    try:
+        ipaddress.IPv4Address(name)
+        return False
+    except ValueError:
+        return True
+
+
+def invalid_bucket_name(name: str) -> S3Error:
+    return S3Error("InvalidBucketName", 400, "The specified bucket is not valid.", BucketName=name)
+
+
+def owner_xml(ctx: Ctx, user_id: str, name: str) -> str:
+    return f"<Owner>{xml.el('ID', user_id)}{xml.el('DisplayName', name)}</Owner>"
+
+
+async def create_bucket(ctx: Ctx) -> web.StreamResponse:
+    name = ctx.bucket_name or ""
+    if not valid_bucket_name(name):
+        raise invalid_bucket_name(name)
+    body = await Body(ctx).read_all(MAX_CONFIG_BODY, malformed_xml())
+    region = ctx.config.region
+    if body.strip():
+        root = xml.parse(body, "CreateBucketConfiguration")
+        xml.check_known(root, ("LocationConstraint", "Location", "Bucket", "Tags"))
+        node = xml.only_child(root, "LocationConstraint")
+        wanted = xml.text_of(node) if node is not None else ""
+        if wanted and wanted != region:
+            raise S3Error("IllegalLocationConstraintException", 400,
+                          f"The {wanted} location constraint is incompatible for the region specific endpoint "
+                          "this request was sent to.")
+    bucket = Bucket(name, ctx.principal.user_id, region, time.time())
+    try:
+        await ctx.services.db(ctx.services.catalog.create_bucket, bucket)
+    except BucketExists as exists:
+        if exists.owner_id == ctx.principal.user_id:
+            raise S3Error("BucketAlreadyOwnedByYou", 409,
+                          "Your previous request to create the named bucket succeeded and you already own it.",
+                          BucketName=name) from None
+        raise S3Error("BucketAlreadyExists", 409,
+                      "The requested bucket name is not available. The bucket namespace is shared by all users "
+                      "of the system. Please select a different name and try again.", BucketName=name) from None
+    default = sse.new_bucket_default(ctx.config.allow_sse_c_new_buckets)
+    await ctx.services.db(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
+    return web.Response(status=200, headers={"Location": f"/{name}"})
+
+
+async def head_bucket(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None
+    return web.Response(status=200, headers={"x-amz-bucket-region": ctx.bucket.region,
+                                             "x-amz-access-point-alias": "false"})
+
+
+async def list_buckets(ctx: Ctx) -> web.StreamResponse:
+    user = ctx.principal.user
+    if user is None:
+        raise access_denied()
+    owner = None if user.is_root else user.user_id
+    buckets = await ctx.services.db(ctx.services.catalog.list_buckets, owner)
+    prefix = ctx.query.get("prefix", "")
+    entries = "".join(
+        f"<Bucket>{xml.el('Name', b.name)}{xml.el('CreationDate', xml.timestamp(b.created))}"
+        f"{xml.el('BucketRegion', b.region)}</Bucket>"
+        for b in buckets if b.name.startswith(prefix)
+    )
+    body = owner_xml(ctx, user.user_id, user.name) + f"<Buckets>{entries}</Buckets>"
+    if prefix:
+        body += xml.el("Prefix", prefix)
+    return web.Response(body=xml.document("ListAllMyBucketsResult", body), content_type="application/xml")
+
+
+async def delete_bucket(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None
+    try:
+        await ctx.services.db(ctx.services.catalog.delete_bucket, ctx.bucket.name)
+    except BucketNotEmpty:
+        raise S3Error("BucketNotEmpty", 409, "The bucket you tried to delete is not empty",
+                      BucketName=ctx.bucket.name) from None
+    except NoSuchBucketError:
+        raise no_such_bucket(ctx.bucket.name) from None
+    return web.Response(status=204)
+
+
+async def get_bucket_location(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None
+    region = "" if ctx.bucket.region == "us-east-1" else ctx.bucket.region
+    body = f'{xml.DECLARATION}<LocationConstraint xmlns="{xml.S3_NS}">{xml.escape(region)}</LocationConstraint>'
+    return web.Response(body=body.encode(), content_type="application/xml")
+
+
+async def get_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
+    """Versioning is not offered yet: every bucket is unversioned, which S3 renders as an empty document."""
+    return web.Response(body=xml.document("VersioningConfiguration", ""), content_type="application/xml")
+
+
+HANDLERS = {
+    Operation.CreateBucket: create_bucket,
+    Operation.HeadBucket: head_bucket,
+    Operation.ListBuckets: list_buckets,
+    Operation.DeleteBucket: delete_bucket,
+    Operation.GetBucketLocation: get_bucket_location,
+    Operation.GetBucketVersioning: get_bucket_versioning,
+}

@@ -1,0 +1,100 @@
+"""What a handler gets: the request, the resolved operation, who is asking, and the services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from multidict import CIMultiDictProxy, MultiDict
+
+from strongroom.blobs import BlobStore
+from strongroom.catalog.api import Catalog
+from strongroom.catalog.model import Bucket, User
+from strongroom.config import Config
+from strongroom.s3.routing import Operation
+from strongroom.s3.sigv4 import ParsedAuth, SigningContext
+from strongroom.vault import RootKeyring, Vault
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a request may use; built once per process by `create_app`."""
+
+    config: Config
+    catalog: Catalog
+    blobs: BlobStore
+    vault: Vault
+    keyring: RootKeyring
+    executor: Executor
+    account_id: str
+    kms: Any = None  # the KMS backend, once configured
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking catalog call off the event loop."""
+        loop = asyncio.get_running_loop()
+        if kwargs:
+            return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who sent a request: a user, or nobody (anonymous)."""
+
+    user: User | None
+    access_key: str | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user is None
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id if self.user else ""
+
+    @property
+    def is_root(self) -> bool:
+        return bool(self.user and self.user.is_root)
+
+
+ANONYMOUS = Principal(None)
+
+
+@dataclass(slots=True)
+class Ctx:
+    request: web.Request
+    services: Services
+    op: Operation
+    request_id: str
+    bucket_name: str | None
+    key: str | None
+    query: MultiDict[str]
+    principal: Principal = ANONYMOUS
+    auth: ParsedAuth | None = None
+    signing: SigningContext | None = None
+    bucket: Bucket | None = None  # loaded by the dispatcher for bucket and object operations
+    secure: bool = False  # over TLS, or behind a TLS proxy
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        return self.request.headers
+
+    @property
+    def config(self) -> Config:
+        return self.services.config
+
+    @property
+    def resource(self) -> str:
+        """The path S3 names in errors' <Resource>."""
+        if self.key is not None:
+            return f"/{self.bucket_name}/{self.key}"
+        if self.bucket_name:
+            return f"/{self.bucket_name}"
+        return "/"

@@ -1,0 +1,391 @@
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
+from strongroom.catalog.model import ObjectVersion
+from strongroom.errors import (
+    S3Error,
+    access_denied,
+    invalid_argument,
+    invalid_request,
+    malformed_xml,
+    no_such_bucket,
+    no_such_key,
+    precondition_failed,
+)
+from strongroom.s3 import sse, xml
+from strongroom.s3.body import Body
+from strongroom.s3.context import Ctx
+from strongroom.s3.object_headers import (
+    MAX_SINGLE_PUT,
+    NotModified,
+    check_conditions,
+    check_key,
+    check_md5,
+    checksum_request,
+    content_md5,
+    content_type,
+    object_headers,
+    parse_range,
+    part_number,
+    response_overrides,
+    stored_headers,
+    user_metadata,
+)
+from strongroom.s3.routing import Operation
+from strongroom.vault import ObjectKek, existing_object_kek, new_object_kek, new_version_id, piece_context
+
+log = logging.getLogger("strongroom.objects")
+
+MAX_DELETE_BODY = 2 * 1024 * 1024
+
+
+def entity_too_large(size: int) -> S3Error:
+    return S3Error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size",
+                   ProposedSize=str(size), MaxSizeAllowed=str(MAX_SINGLE_PUT))
+
+
+async def new_kek(ctx: Ctx, choice: sse.Choice, key: str) -> ObjectKek:
+    assert ctx.bucket is not None
+    return await new_object_kek(
+        ctx.services.vault, ctx.services.kms, choice.algorithm, kms_key_id=choice.kms_key_id,
+        bucket_key=choice.bucket_key, context=choice.context,
+        customer_key=choice.customer.key if choice.customer else None, bucket=ctx.bucket.name, key=key)
+
+
+async def read_kek(ctx: Ctx, version: ObjectVersion, prefix: str = sse.SSEC) -> tuple[ObjectKek, sse.CustomerKey | None]:
+    """The KEK to read a stored version; SSE-C objects need the customer's key in the request."""
+    customer = sse.customer_key(ctx.headers, prefix)
+    if version.sealing.algorithm == "SSE-C":
+        if customer is None:
+            raise invalid_request("The object was stored using a form of Server Side Encryption. "
+                                  "The correct parameters must be provided to retrieve the object.")
+        sse.require_secure_for_sse_c(ctx)
+    elif customer is not None:
+        raise invalid_request("The encryption parameters are not applicable to this object.")
+    kek = await existing_object_kek(ctx.services.vault, ctx.services.kms, version.sealing,
+                                    customer.key if customer else None)
+    return kek, customer
+
+
+async def put_object(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
+    check_key(ctx.key)
+    headers = ctx.headers
+    body = Body(ctx)
+    if body.length is None:
+        raise S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+    if body.length > MAX_SINGLE_PUT:
+        raise entity_too_large(body.length)
+    md5_expected = content_md5(headers)
+    wanted = checksum_request(headers)
+    metadata = user_metadata(headers)
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise S3Error("NotImplemented", 501, "A header you provided implies functionality that is not implemented",
+                      Header="If-None-Match")
+    choice = sse.choose(ctx, await sse.bucket_default(ctx))
+    kek = await new_kek(ctx, choice, ctx.key)
+    version_id = new_version_id()
+    written = await ctx.services.vault.write_piece(
+        body.chunks(), kek, piece_context(ctx.bucket.name, ctx.key, version_id, 1), 1,
+        md5=md5_expected is not None or choice.algorithm == "AES256", checksums=wanted.algorithms,
+        size_hint=body.length)
+    try:
+        check_md5(md5_expected, written.md5_hex)
+        wanted.verify(written.checksums, body.trailers)
+        version = ObjectVersion(
+            bucket=ctx.bucket.name, key=ctx.key, version_id=version_id, size=written.piece.size,
+            etag=written.piece.etag, last_modified=time.time(), owner_id=ctx.principal.user_id or ctx.bucket.owner_id,
+            sealing=kek.sealing, pieces=(written.piece,), content_type=content_type(headers),
+            headers=stored_headers(headers), metadata=metadata, checksums=written.checksums,
+            checksum_type="FULL_OBJECT" if written.checksums else None,
+        )
+        replaced = await commit(ctx, version, if_none_match=if_none_match is not None,
+                                if_match=headers.get("if-match"))
+    except BaseException:
+        await ctx.services.vault.discard([written.piece])
+        raise
+    if replaced is not None:
+        await ctx.services.vault.discard(replaced.pieces)
+    out = {"ETag": f'"{version.etag}"', **sse.response_headers(kek.sealing, choice.customer)}
+    for alg, value in written.checksums.items():
+        out[f"x-amz-checksum-{alg.lower()}"] = value
+    if written.checksums:
+        out["x-amz-checksum-type"] = "FULL_OBJECT"
+    return web.Response(status=200, headers=out)
+
+
+async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = False,
+                 if_match: str | None = None) -> ObjectVersion | None:
+    """Make a written version current; conditional writes fail as S3 fails them."""
+    try:
+        return await ctx.services.db(ctx.services.catalog.put_object, version, if_none_match=if_none_match,
+                                     if_match=if_match.strip('"') if if_match else None)
+    except CatalogConflict:
+        if if_none_match:
+            raise precondition_failed("If-None-Match") from None
+        current = await ctx.services.db(ctx.services.catalog.get_object, version.bucket, version.key)
+        if current is None:
+            raise no_such_key(version.key) from None
+        raise precondition_failed("If-Match") from None
+    except NoSuchBucketError:
+        raise no_such_bucket(version.bucket) from None
+
+
+async def current_version(ctx: Ctx) -> ObjectVersion:
+    assert ctx.bucket is not None and ctx.key is not None
+    if "versionId" in ctx.query and ctx.query["versionId"] not in ("null",):
+        version = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+        if version is None or version.version_id != ctx.query["versionId"]:
+            raise S3Error("NoSuchVersion", 404, "The specified version does not exist.", Key=ctx.key,
+                          VersionId=ctx.query["versionId"])
+        return version
+    version = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+    if version is None:
+        raise no_such_key(ctx.key)
+    return version
+
+
+def _piece_bounds(version: ObjectVersion, number: int) -> tuple[int, int]:
+    if number > max(len(version.pieces), 1):
+        raise S3Error("InvalidPartNumber", 416, "The requested partnumber is not satisfiable",
+                      PartNumberRequested=str(number), ActualPartCount=str(len(version.pieces)))
+    start = sum(p.size for p in version.pieces[: number - 1])
+    return start, start + (version.pieces[number - 1].size if version.pieces else 0)
+
+
+async def get_object(ctx: Ctx) -> web.StreamResponse:
+    version = await current_version(ctx)
+    head = ctx.op is Operation.HeadObject
+    overrides = response_overrides(ctx.query, ctx.principal.anonymous)
+    headers = object_headers(version, checksum_mode=ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED")
+    try:
+        check_conditions(ctx.headers, version)
+    except NotModified:
+        keep = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")}
+        return web.Response(status=304, headers=keep)
+    kek, customer = await read_kek(ctx, version)
+    headers.update(sse.response_headers(version.sealing, customer))
+    size = version.size
+    number = part_number(ctx.query)
+    status = 200
+    if number is not None:
+        if ctx.headers.get("range"):
+            raise invalid_request("Cannot specify both Range header and partNumber query parameter")
+        start, end = _piece_bounds(version, number)
+        if "-" in version.etag:  # S3 reports PartsCount only when a part is asked for
+            headers["x-amz-mp-parts-count"] = str(len(version.pieces))
+        if len(version.pieces) > 1:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}" if end > start else f"bytes */{size}"
+    else:
+        rng = parse_range(ctx.headers.get("range"), size)
+        if rng is None:
+            start, end = 0, size
+        else:
+            start, end = rng
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    if status == 206:  # a checksum covers the whole object: S3 sends none with part of it
+        for name in [h for h in headers if h.startswith("x-amz-checksum-")]:
+            del headers[name]
+    headers.update(overrides)
+    headers["Content-Length"] = str(end - start)
+    if head:
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = end - start  # aiohttp sends no body for HEAD but keeps the length
+        return response
+    chunks = ctx.services.vault.read(version, kek, start, end, ctx.request_id)
+    return await stream_response(ctx, status, headers, chunks)
+
+
+async def stream_response(ctx: Ctx, status: int, headers: dict[str, str],
+                          chunks: AsyncIterator[bytes]) -> web.StreamResponse:
+    """Send a body as it is decrypted. The first chunk is produced before the status goes out, so that a
+    failure to decrypt the start of an object is still a clean error response."""
+    iterator = chunks.__aiter__()
+    try:
+        first = await iterator.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_length = int(headers["Content-Length"])
+    await response.prepare(ctx.request)
+    try:
+        if first:
+            await response.write(first)
+        async for data in iterator:
+            await response.write(data)
+    except S3Error:
+        # Headers are gone: the only honest signal left is to cut the connection short of Content-Length.
+        log.error("request %s: aborting a response mid-body", ctx.request_id)
+        if ctx.request.transport is not None:
+            ctx.request.transport.close()
+        return response
+    await response.write_eof()
+    return response
+
+
+async def delete_object(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
+    removed = await ctx.services.db(ctx.services.catalog.delete_object, ctx.bucket.name, ctx.key)
+    if removed is not None:
+        await ctx.services.vault.discard(removed.pieces)
+    return web.Response(status=204)
+
+
+async def delete_objects(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None
+    if "content-md5" not in ctx.headers and not any(h.startswith("x-amz-checksum-") for h in ctx.headers) \
+            and "x-amz-trailer" not in ctx.headers:
+        raise invalid_request("Missing required header for this request: Content-MD5")
+    body = Body(ctx)
+    data = await body.read_all(MAX_DELETE_BODY, malformed_xml())
+    _verify_document_digest(ctx, data, body.trailers)
+    root = xml.parse(data, "Delete")
+    xml.check_known(root, ("Quiet", "Object"))
+    quiet_node = xml.only_child(root, "Quiet")
+    quiet = quiet_node is not None and xml.text_of(quiet_node).lower() == "true"
+    objects = xml.children(root, "Object")
+    if not objects or len(objects) > 1000:
+        raise malformed_xml()
+    keys = []
+    for node in objects:
+        key_node = xml.only_child(node, "Key")
+        if key_node is None:
+            raise malformed_xml()
+        keys.append(key_node.text or "")
+    out = []
+    for key in keys:
+        removed = await ctx.services.db(ctx.services.catalog.delete_object, ctx.bucket.name, key)
+        if removed is not None:
+            await ctx.services.vault.discard(removed.pieces)
+        if not quiet:
+            out.append(f"<Deleted>{xml.el('Key', key)}</Deleted>")
+    return xml_response(xml.document("DeleteResult", out))
+
+
+def _verify_document_digest(ctx: Ctx, data: bytes, trailers: dict[str, str]) -> None:
+    """Content-MD5 or an x-amz-checksum-* over a small document body."""
+    import hashlib
+
+    from strongroom import checksums as cs
+    from strongroom.s3.object_headers import checksum_request as creq
+
+    md5 = content_md5(ctx.headers)
+    if md5 is not None:
+        check_md5(md5, hashlib.md5(data, usedforsecurity=False).hexdigest())
+    wanted = creq(ctx.headers)
+    computed = {}
+    for alg in wanted.algorithms:
+        h = cs.new(alg)
+        h.update(data)
+        computed[alg] = h.b64digest()
+    wanted.verify(computed, trailers)
+
+
+verify_document_digest = _verify_document_digest
+
+
+def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=body, headers=headers, content_type="application/xml")
+
+
+def parse_copy_source(ctx: Ctx) -> tuple[str, str, str | None]:
+    raw = ctx.headers["x-amz-copy-source"]
+    path, _, query = raw.partition("?")
+    path = unquote(path).lstrip("/")
+    bucket, slash, key = path.partition("/")
+    if not bucket or not slash or not key:
+        raise invalid_argument("Invalid copy source object key", "x-amz-copy-source", raw)
+    version_id = None
+    if query.startswith("versionId="):
+        version_id = query[len("versionId="):]
+    return bucket, key, version_id
+
+
+async def load_copy_source(ctx: Ctx) -> ObjectVersion:
+    """The source of a copy, with its bucket's access checked like a GetObject."""
+    bucket_name, key, version_id = parse_copy_source(ctx)
+    bucket = await ctx.services.db(ctx.services.catalog.get_bucket, bucket_name)
+    if bucket is None:
+        raise no_such_bucket(bucket_name)
+    if not (ctx.principal.is_root or ctx.principal.user_id == bucket.owner_id):
+        raise access_denied()
+    source = await ctx.services.db(ctx.services.catalog.get_object, bucket_name, key)
+    if source is None or (version_id not in (None, "null") and source.version_id != version_id):
+        raise no_such_key(key)
+    check_conditions(ctx.headers, source, prefix="x-amz-copy-source-if-", copy_source=True)
+    return source
+
+
+async def copy_object(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
+    check_key(ctx.key)
+    source = await load_copy_source(ctx)
+    source_kek, _ = await read_kek(ctx, source, sse.COPY_SSEC)
+    headers = ctx.headers
+    directive = headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
+    choice = sse.choose(ctx, await sse.bucket_default(ctx))
+    same_place = source.bucket == ctx.bucket.name and source.key == ctx.key
+    changes_encryption = any(h in headers for h in (sse.SSE, sse.SSEC + "algorithm", sse.SSE_KMS_KEY))
+    if same_place and directive == "COPY" and not changes_encryption \
+            and "x-amz-storage-class" not in headers:
+        raise invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing "
+            "the object's metadata, storage class, website redirect location or encryption attributes.")
+    if source.size > MAX_SINGLE_PUT:
+        raise invalid_request("The specified copy source is larger than the maximum allowable size for a copy "
+                              "source: 5368709120")
+    kek = await new_kek(ctx, choice, ctx.key)
+    version_id = new_version_id()
+    plaintext = ctx.services.vault.read(source, source_kek, 0, source.size, ctx.request_id)
+    algorithms = tuple(source.checksums) if source.checksum_type == "FULL_OBJECT" else ()
+    written = await ctx.services.vault.write_piece(
+        plaintext, kek, piece_context(ctx.bucket.name, ctx.key, version_id, 1), 1,
+        md5=choice.algorithm == "AES256", checksums=algorithms, size_hint=source.size)
+    if directive == "COPY":
+        ctype, stored, metadata = source.content_type, dict(source.headers), dict(source.metadata)
+    else:
+        ctype, stored, metadata = content_type(headers), stored_headers(headers), user_metadata(headers)
+    etag = written.piece.etag
+    version = ObjectVersion(
+        bucket=ctx.bucket.name, key=ctx.key, version_id=version_id, size=written.piece.size, etag=etag,
+        last_modified=time.time(), owner_id=ctx.principal.user_id or ctx.bucket.owner_id, sealing=kek.sealing,
+        pieces=(written.piece,), content_type=ctype, headers=stored, metadata=metadata,
+        checksums=written.checksums, checksum_type="FULL_OBJECT" if written.checksums else None,
+        tags=dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY" else {},
+    )
+    try:
+        replaced = await commit(ctx, version)
+    except BaseException:
+        await ctx.services.vault.discard([written.piece])
+        raise
+    if replaced is not None:
+        await ctx.services.vault.discard(replaced.pieces)
+    checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items())
+    body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
+                        + xml.el("ETag", f'"{etag}"') + checks)
+    out = sse.response_headers(kek.sealing, choice.customer)
+    return xml_response(body, headers=out)
+
+
+HANDLERS = {
+    Operation.PutObject: put_object,
+    Operation.GetObject: get_object,
+    Operation.HeadObject: get_object,
+    Operation.DeleteObject: delete_object,
+    Operation.DeleteObjects: delete_objects,
+    Operation.CopyObject: copy_object,
+}

@@ -1,0 +1,126 @@
+"""Running the server: the start-up sweep, N worker processes on one port, TLS, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import ssl
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from aiohttp import web
+
+from strongroom.app import create_app
+from strongroom.blobs import BlobStore
+from strongroom.catalog.sqlite import SqliteCatalog
+from strongroom.config import Config
+
+log = logging.getLogger("strongroom")
+SWEEP_GRACE = 3600.0  # with other servers on the same data, spare unreferenced blobs younger than this
+
+
+def sweep_orphans(config: Config) -> int:
+    """Remove blobs no metadata points to (left by a crash between blob write and metadata commit).
+
+    If we hold the data directory's lock, no other server writes here and every orphan can go;
+    otherwise only old ones, so that another server's write in flight is spared.
+    """
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(config.data_dir / "serve.lock", "w")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        older_than = None
+    except BlockingIOError:
+        older_than = time.time() - SWEEP_GRACE
+    catalog = SqliteCatalog.open(config.catalog_path)
+    try:
+        referenced = set(catalog.referenced_blob_ids())
+    finally:
+        catalog.close()
+    removed = BlobStore(config.blob_dir).sweep(referenced, older_than)
+    if older_than is None:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # keep a shared hold: later servers see we are running
+    globals()["_LOCK"] = lock
+    if removed:
+        log.info("removed %d orphaned blob(s) at start-up", removed)
+    return removed
+
+
+def ssl_context(config: Config) -> ssl.SSLContext | None:
+    if config.tls_cert is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(config.tls_cert), str(config.tls_key) if config.tls_key else None)
+    return ctx
+
+
+def bind(config: Config, listen: bool = True) -> socket.socket:
+    """A socket on the configured port with SO_REUSEPORT, so that every worker listens on its own."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((config.host, config.port))
+    if listen:
+        sock.listen(1024)
+    return sock
+
+
+def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
+    import uvloop
+
+    if sock is None:
+        sock = bind(config)
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = create_app(config)
+    web.run_app(
+        app, sock=sock, ssl_context=ssl_context(config), print=None, access_log=None,
+        handle_signals=True, loop=loop, shutdown_timeout=5.0,
+    )
+
+
+def serve(config: Config, ready: callable | None = None) -> None:  # type: ignore[valid-type]
+    sweep_orphans(config)
+    if config.workers <= 1:
+        sock = bind(config)
+        if ready is not None:
+            ready(sock.getsockname()[1])
+        _serve_one(config, sock)
+        return
+    # The parent only reserves the port (bound, not listening: the kernel gives it no connections);
+    # each worker listens on its own SO_REUSEPORT socket and the kernel spreads connections over them.
+    reserved = bind(config, listen=False)
+    config = replace(config, port=reserved.getsockname()[1])
+    if ready is not None:
+        ready(config.port)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_serve_one, args=(config,), daemon=False) for _ in range(config.workers)]
+    for p in procs:
+        p.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
+
+
+def endpoint(config: Config, port: int) -> str:
+    scheme = "https" if config.tls else "http"
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    return f"{scheme}://{host}:{port}"
+
+
+def data_dir_of(path: str | Path) -> Path:
+    return Path(path).expanduser()

@@ -1,0 +1,415 @@
+"""The vault: streams object bodies through encryption into blobs, and back out.
+
+It owns the key hierarchy of an object. Every piece (a simple object, or one
+part of a multipart object) has a random object key that encrypts its
+segments; the object key is stored only sealed under the object's KEK, bound
+to (bucket, key, version id, part number). The KEK depends on the mode:
+
+- SSE-S3: derived from the root key (`wrapping = {"kek": "root", "root": <root key id>}`);
+- SSE-KMS / DSSE-KMS: a data key from the KMS, kept as the KMS ciphertext blob;
+- SSE-C: derived from the customer's key, which is never stored (a salted check is).
+
+Lower layers know nothing of HTTP; errors the client must see are S3Errors.
+Blocking work (hashing, sealing, file I/O) runs on the executor, one batch
+in flight while the next is received, so that receiving overlaps hashing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from strongroom import checksums as checksum_algorithms
+from strongroom.blobs import BlobStore
+from strongroom.catalog.model import ObjectVersion, Piece, Sealing
+from strongroom.crypto import SEGMENT_SIZE, Decryptor, Encryptor, IntegrityError, header_size, keys
+from strongroom.errors import S3Error, internal_error
+
+log = logging.getLogger("strongroom.vault")
+
+BATCH = 1 << 20  # bytes handed to the executor at once: large enough to amortise the hop
+INLINE_MAX = 64 * 1024  # objects up to this size keep their ciphertext in the catalog: one fsync per PUT
+READ_BATCH = 16  # segments decrypted per executor hop on reads (1 MiB)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectKek:
+    """The key that seals an object's piece keys, with the catalog record that says how to get it back."""
+
+    sealing: Sealing
+    kek: bytes = field(repr=False)
+    layers: int = 1  # 2 for DSSE-KMS
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    piece: Piece
+    md5_hex: str | None
+    checksums: dict[str, str]
+
+
+class RootKeyring:
+    """The root keys: the first seals, every one unseals (older keys stay during a rotation)."""
+
+    def __init__(self, root_keys: Sequence[bytes]) -> None:
+        if not root_keys:
+            raise ValueError("no root key")
+        self._keks = {keys.key_id(k): keys.derive(k, "sse-s3 kek") for k in root_keys}
+        self._secrets = {keys.key_id(k): keys.derive(k, "access key secrets") for k in root_keys}
+        self.current_id = keys.key_id(root_keys[0])
+
+    def kek(self, key_id: str | None = None) -> bytes:
+        try:
+            return self._keks[key_id or self.current_id]
+        except KeyError:
+            log.error("an object is sealed under root key %s, which is not configured", key_id)
+            raise internal_error() from None
+
+    def secrets_kek(self, key_id: str | None = None) -> bytes:
+        return self._secrets[key_id or self.current_id]
+
+    def seal_secret(self, secret: str, access_key: str) -> bytes:
+        sealed = keys.seal(self.secrets_kek(), secret.encode(), keys.object_context("access-key", access_key))
+        return self.current_id.encode() + b":" + sealed
+
+    def unseal_secret(self, blob: bytes, access_key: str) -> str:
+        key_id, _, sealed = blob.partition(b":")
+        kek = self._secrets.get(key_id.decode())
+        if kek is None:
+            raise IntegrityError("secret sealed under an unknown root key")
+        return keys.unseal(kek, sealed, keys.object_context("access-key", access_key)).decode()
+
+
+def piece_context(bucket: str, key: str, version_id: str, part_number: int) -> bytes:
+    return keys.object_context("piece", bucket, key, version_id, part_number)
+
+
+def new_version_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def random_etag() -> str:
+    """SSE-KMS and SSE-C objects have an ETag that is not the MD5 of their content, as on AWS."""
+    return secrets.token_hex(16)
+
+
+class Vault:
+    def __init__(self, blobs: BlobStore, keyring: RootKeyring, executor: Executor) -> None:
+        self.blobs = blobs
+        self.keyring = keyring
+        self.executor = executor
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- KEKs ------------------------------------------------------------------------------------
+
+    def sse_s3_kek(self) -> ObjectKek:
+        sealing = Sealing("AES256", wrapping={"kek": "root", "root": self.keyring.current_id})
+        return ObjectKek(sealing, self.keyring.kek())
+
+    def sse_c_kek(self, customer_key: bytes, existing: Sealing | None = None) -> ObjectKek:
+        """The KEK of an SSE-C object: new (fresh salt) or for an existing object (its salt, key checked)."""
+        if existing is None:
+            salt = secrets.token_bytes(16)
+            check = keys.customer_key_check(customer_key, salt)
+            sealing = Sealing("SSE-C", wrapping={"kek": "ssec", "salt": salt.hex(), "check": check.hex()})
+            return ObjectKek(sealing, keys.customer_kek(customer_key, salt))
+        salt = bytes.fromhex(existing.wrapping["salt"])
+        if not secrets.compare_digest(keys.customer_key_check(customer_key, salt).hex(), existing.wrapping["check"]):
+            raise S3Error("AccessDenied", 403, "Access Denied")
+        return ObjectKek(existing, keys.customer_kek(customer_key, salt))
+
+    def root_kek_for(self, sealing: Sealing) -> ObjectKek:
+        return ObjectKek(sealing, self.keyring.kek(sealing.wrapping.get("root")))
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    async def write_piece(
+        self,
+        body: AsyncIterator[bytes],
+        kek: ObjectKek,
+        context: bytes,
+        part_number: int,
+        *,
+        md5: bool,
+        checksums: Sequence[str] = (),
+        size_hint: int | None = None,
+    ) -> Written:
+        """Encrypt a body into a new piece. The blob (if any) is durable when this returns.
+
+        The caller owns the piece from then on: it must either commit it to the catalog or call
+        `discard` (a crash in between leaves an orphan blob that the start-up sweep removes).
+        """
+        layer_keys = [keys.random_key() for _ in range(kek.layers)]
+        encryptor = Encryptor(layer_keys, part_number)
+        state = _WriteState(
+            encryptor=encryptor,
+            md5=hashlib.md5(usedforsecurity=False) if md5 else None,
+            hashers={alg: checksum_algorithms.new(alg) for alg in checksums},
+        )
+        state.out.append(encryptor.header())
+        spill = size_hint is None or size_hint > INLINE_MAX
+        pending: asyncio.Future[None] | None = None
+        batch: list[bytes] = []
+        batched = 0
+        try:
+            async for chunk in body:
+                batch.append(chunk)
+                batched += len(chunk)
+                state.size += len(chunk)
+                if state.writer is None and (spill or state.size > INLINE_MAX):
+                    state.writer = await self._run(self.blobs.writer)
+                if batched >= BATCH:
+                    data = b"".join(batch)
+                    batch, batched = [], 0
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(self._run(state.absorb, data))
+            if pending is not None:
+                await pending
+            tail = b"".join(batch)
+            if state.writer is None:
+                state.absorb(tail)
+                state.out.append(encryptor.finalize())
+                inline = b"".join(state.out)
+                blob_id = None
+            else:
+                blob_id = await self._run(state.finish_blob, tail)
+                inline = None
+        except BaseException:
+            if pending is not None and not pending.done():
+                await asyncio.gather(pending, return_exceptions=True)
+            if state.writer is not None:
+                await self._run(state.writer.abort)
+            raise
+        md5_hex = state.md5.hexdigest() if state.md5 else None
+        sealed = keys.seal(kek.kek, b"".join(layer_keys), context)
+        piece = Piece(
+            part_number=part_number,
+            size=state.size,
+            etag=md5_hex if md5_hex and kek.sealing.algorithm == "AES256" else random_etag(),
+            sealed_key=sealed,
+            blob_id=blob_id,
+            inline=inline,
+            checksums={alg: h.b64digest() for alg, h in state.hashers.items()},
+        )
+        return Written(piece, md5_hex, dict(piece.checksums))
+
+    async def discard(self, pieces: Sequence[Piece]) -> None:
+        ids = [p.blob_id for p in pieces if p.blob_id]
+        if ids:
+            await self._run(_delete_all, self.blobs, ids)
+
+    def reseal(self, piece: Piece, old: ObjectKek, old_context: bytes, new: ObjectKek, new_context: bytes) -> Piece:
+        """The same ciphertext under another KEK or identity: multipart complete, key changes."""
+        try:
+            key_material = keys.unseal(old.kek, piece.sealed_key, old_context)
+        except IntegrityError:
+            log.error("a sealed object key did not unseal")
+            raise internal_error() from None
+        return _replace(piece, sealed_key=keys.seal(new.kek, key_material, new_context))
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    async def read(
+        self, version: ObjectVersion, kek: ObjectKek, start: int, end: int, request_id: str = ""
+    ) -> AsyncIterator[bytes]:
+        """Yield the plaintext bytes [start, end) of a version, decrypting only the segments they need."""
+        offset = 0
+        for piece in version.pieces:
+            piece_start, piece_end = offset, offset + piece.size
+            offset = piece_end
+            if piece_end <= start or piece_start >= end or piece.size == 0:
+                continue
+            lo, hi = max(start, piece_start) - piece_start, min(end, piece_end) - piece_start
+            context = piece_context(version.bucket, version.key, version.version_id, piece.part_number)
+            async for data in self._read_piece(piece, kek, context, lo, hi, request_id):
+                yield data
+
+    async def _read_piece(
+        self, piece: Piece, kek: ObjectKek, context: bytes, lo: int, hi: int, request_id: str
+    ) -> AsyncIterator[bytes]:
+        try:
+            material = keys.unseal(kek.kek, piece.sealed_key, context)
+        except IntegrityError:
+            log.error("request %s: the object key of a piece did not unseal (tampered metadata?)", request_id)
+            raise internal_error() from None
+        layer_keys = [material[i : i + keys.KEY_SIZE] for i in range(0, len(material), keys.KEY_SIZE)]
+        reader = _PieceReader(self.blobs, piece, Decryptor(layer_keys, piece.part_number, piece.size), request_id)
+        step = READ_BATCH * SEGMENT_SIZE
+        first_batch = lo - lo % step
+        batches = [(a, min(a + step, hi)) for a in range(first_batch, hi, step)]
+        nxt: asyncio.Future[bytes] | None = None
+        try:
+            if piece.inline is None:
+                await self._run(reader.open)
+            # one batch in flight while the previous one is written to the client
+            nxt = asyncio.ensure_future(self._run(reader.plaintext, max(batches[0][0], lo), batches[0][1]))
+            for i in range(len(batches)):
+                data = await nxt
+                if i + 1 < len(batches):
+                    nxt = asyncio.ensure_future(self._run(reader.plaintext, *batches[i + 1]))
+                yield data
+        finally:
+            if nxt is not None and not nxt.done():  # the client went away: let the read finish first
+                await asyncio.gather(nxt, return_exceptions=True)
+            reader.close()
+
+
+def reseal_piece(piece: Piece, old: ObjectKek, new: ObjectKek, context: bytes) -> Piece:
+    """The same piece and identity with its key sealed under another KEK (root key rotation)."""
+    return _replace(piece, sealed_key=keys.seal(new.kek, keys.unseal(old.kek, piece.sealed_key, context), context))
+
+
+def _replace(piece: Piece, **changes: Any) -> Piece:
+    from dataclasses import replace
+
+    return replace(piece, **changes)
+
+
+def _delete_all(blobs: BlobStore, ids: Sequence[str]) -> None:
+    for blob_id in ids:
+        blobs.delete(blob_id)
+
+
+@dataclass(slots=True)
+class _WriteState:
+    """The blocking half of write_piece: hashing, encrypting and writing, one batch at a time."""
+
+    encryptor: Encryptor
+    md5: Any
+    hashers: dict[str, Any]
+    writer: Any = None
+    size: int = 0
+    out: list[bytes] = field(default_factory=list)
+
+    def absorb(self, data: bytes) -> None:
+        if self.md5 is not None:
+            self.md5.update(data)
+        for h in self.hashers.values():
+            h.update(data)
+        ciphertext = self.encryptor.update(data)
+        if self.writer is None:
+            self.out.append(ciphertext)
+            return
+        if self.out:  # spilled: what was kept in memory goes first
+            self.writer.write(b"".join(self.out))
+            self.out.clear()
+        self.writer.write(ciphertext)
+
+    def finish_blob(self, tail: bytes) -> str:
+        self.absorb(tail)
+        self.writer.write(self.encryptor.finalize())
+        return self.writer.commit()
+
+
+class _PieceReader:
+    """The blocking half of reading one piece: read ciphertext at an offset and decrypt it."""
+
+    def __init__(self, blobs: BlobStore, piece: Piece, decryptor: Decryptor, request_id: str) -> None:
+        self.blobs, self.piece, self.decryptor, self.request_id = blobs, piece, decryptor, request_id
+        self.handle: Any = None
+
+    def open(self) -> None:
+        try:
+            self.handle = self.blobs.open(self.piece.blob_id or "")
+        except FileNotFoundError:
+            log.error("request %s: blob %s is missing", self.request_id, self.piece.blob_id)
+            raise internal_error() from None
+
+    def plaintext(self, start: int, end: int) -> bytes:
+        """Decrypt exactly the plaintext bytes [start, end) of the piece, authenticating every segment read."""
+        first, offset, length = self.decryptor.span(start, end)
+        try:
+            if self.piece.inline is not None:
+                blob = self.piece.inline
+                header, ciphertext = blob[: header_size()], blob[offset : offset + length]
+            else:
+                header = self.handle.read_at(0, header_size()) if first == 0 else b""
+                ciphertext = self.handle.read_at(offset, length)
+            if first == 0:
+                self.decryptor.check_header(header)
+            return self.decryptor.decrypt_range(start, end, ciphertext)
+        except IntegrityError:
+            log.error(
+                "request %s: ciphertext of piece %d failed authentication (blob %s): the stored data is damaged",
+                self.request_id, self.piece.part_number, self.piece.blob_id or "inline",
+            )
+            raise internal_error() from None
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+class KeyService:
+    """What the vault needs of a KMS (built in or external). Implementations raise S3Errors."""
+
+    async def generate_data_key(self, key_id: str | None, context: dict[str, str]) -> tuple[bytes, bytes, str]:
+        """(plaintext data key, ciphertext blob, key ARN). key_id None means the aws/s3 managed key."""
+        raise NotImplementedError
+
+    async def decrypt(self, blob: bytes, context: dict[str, str], key_arn: str) -> bytes:
+        raise NotImplementedError
+
+
+def _kms_unavailable() -> S3Error:
+    return S3Error("NotImplemented", 501, "SSE-KMS needs a KMS, and none is configured on this server.")
+
+
+async def new_object_kek(vault: Vault, kms: KeyService | None, algorithm: str, *, kms_key_id: str | None,
+                         bucket_key: bool, context: str | None, customer_key: bytes | None,
+                         bucket: str, key: str) -> ObjectKek:
+    """The KEK for a new object (or upload), per the chosen encryption."""
+    if algorithm == "AES256":
+        return vault.sse_s3_kek()
+    if algorithm == "SSE-C":
+        assert customer_key is not None
+        return vault.sse_c_kek(customer_key)
+    if kms is None:
+        raise _kms_unavailable()
+    return await kms_object_kek(kms, algorithm, kms_key_id, bucket_key, context, bucket, key)
+
+
+async def kms_object_kek(kms: KeyService, algorithm: str, kms_key_id: str | None, bucket_key: bool,
+                         context: str | None, bucket: str, key: str) -> ObjectKek:
+    import base64
+    import json
+
+    enc_context = json.loads(base64.b64decode(context)) if context else {}
+    enc_context["aws:s3:arn"] = f"arn:aws:s3:::{bucket}" if bucket_key else f"arn:aws:s3:::{bucket}/{key}"
+    plaintext, blob, arn = await kms.generate_data_key(kms_key_id, enc_context)
+    sealing = Sealing(algorithm, kms_key_arn=arn, bucket_key=bucket_key, context=context,  # type: ignore[arg-type]
+                      wrapping={"kek": "kms", "blob": base64.b64encode(blob).decode(),
+                                "ctx": json.dumps(enc_context, sort_keys=True)})
+    return ObjectKek(sealing, plaintext, layers=2 if algorithm == "aws:kms:dsse" else 1)
+
+
+async def existing_object_kek(vault: Vault, kms: KeyService | None, sealing: Sealing,
+                              customer_key: bytes | None) -> ObjectKek:
+    """The KEK of a stored object: from the root key, the KMS, or the customer's key (checked)."""
+    kind = sealing.wrapping.get("kek")
+    if kind == "root":
+        return vault.root_kek_for(sealing)
+    if kind == "ssec":
+        assert customer_key is not None
+        return vault.sse_c_kek(customer_key, sealing)
+    if kind == "kms":
+        if kms is None:
+            raise _kms_unavailable()
+        import base64
+        import json
+
+        plaintext = await kms.decrypt(base64.b64decode(sealing.wrapping["blob"]),
+                                      json.loads(sealing.wrapping["ctx"]), sealing.kms_key_arn or "")
+        return ObjectKek(sealing, plaintext, layers=2 if sealing.algorithm == "aws:kms:dsse" else 1)
+    log.error("unknown key wrapping %r", kind)
+    raise internal_error()
