@@ -1,0 +1,375 @@
+"""Multipart uploads, write side: CreateMultipartUpload, UploadPart, UploadPartCopy,
+CompleteMultipartUpload and AbortMultipartUpload; `HANDLERS` also serves the listings
+of `multipart_list.py`.
+
+An upload chooses its encryption once, at creation, and keeps the KEK's sealing in
+its record; every part is a piece encrypted under that KEK, its key first bound to
+(bucket, key, upload id, part number). Complete re-seals the used parts' keys to the
+new version id, so that every stored piece of an object is bound to (bucket, key,
+version id, part number) exactly like a simple PUT's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import quote
+
+from aiohttp import web
+
+from strongroom import checksums
+from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
+from strongroom.catalog.model import ObjectVersion, Part, Piece, Upload
+from strongroom.errors import (
+    S3Error,
+    bad_digest,
+    invalid_argument,
+    invalid_request,
+    malformed_xml,
+    no_such_bucket,
+    no_such_key,
+    no_such_upload,
+    not_implemented,
+    precondition_failed,
+)
+from strongroom.s3 import sse, xml
+from strongroom.s3.body import Body
+from strongroom.s3.context import Ctx
+from strongroom.s3.multipart_list import (
+    invalid_part,
+    list_multipart_uploads,
+    list_parts,
+    load_upload,
+    multipart_etag,
+    object_checksum,
+    parse_parts,
+    select_parts,
+)
+from strongroom.s3.object_headers import (
+    MAX_SINGLE_PUT,
+    check_key,
+    check_md5,
+    checksum_request,
+    content_md5,
+    content_type,
+    stored_headers,
+    user_metadata,
+)
+from strongroom.s3.objects import entity_too_large, load_copy_source, new_kek, read_kek, xml_response
+from strongroom.s3.routing import Operation
+from strongroom.vault import ObjectKek, Written, existing_object_kek, new_version_id, piece_context
+
+MAX_PART_NUMBER = 10000
+MAX_COMPLETE_BODY = 16 * 1024 * 1024  # 10,000 <Part>s with checksums fit well within this
+FULL_OBJECT_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME")
+COMPOSITE_ALGORITHMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
+_SSE_C_REQUIRED = ("The multipart upload initiate requested encryption. "
+                   "Subsequent part requests must include the appropriate encryption parameters.")
+
+
+def new_upload_id() -> str:
+    """Unguessable: the id is all a client needs to add parts to, complete or abort an upload."""
+    return secrets.token_urlsafe(48)
+
+
+def part_number(ctx: Ctx) -> int:
+    raw = ctx.query.get("partNumber", "")
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
+                               "partNumber", raw)
+    return number
+
+
+def checksum_choice(ctx: Ctx) -> tuple[str | None, str | None]:
+    """(algorithm, type) for a new upload from x-amz-checksum-algorithm and x-amz-checksum-type."""
+    algorithm = ctx.headers.get("x-amz-checksum-algorithm")
+    kind = ctx.headers.get("x-amz-checksum-type")
+    if kind is not None and kind.upper() not in ("COMPOSITE", "FULL_OBJECT"):
+        raise invalid_request("Value for x-amz-checksum-type header is invalid.")
+    if algorithm is None:
+        if kind is not None:
+            raise invalid_request("The x-amz-checksum-type header can only be used with the "
+                                  "x-amz-checksum-algorithm header.")
+        return None, None
+    algorithm = algorithm.upper()
+    if algorithm not in checksums.ALGORITHMS:
+        raise invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the "
+                              "valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+    kind = kind.upper() if kind else ("FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE")
+    allowed = FULL_OBJECT_ALGORITHMS if kind == "FULL_OBJECT" else COMPOSITE_ALGORITHMS
+    if algorithm not in allowed:
+        raise invalid_request(f"The {kind} checksum type cannot be used with the {algorithm.lower()} "
+                              "checksum algorithm.")
+    return algorithm, kind
+
+
+async def upload_kek(ctx: Ctx, upload: Upload) -> tuple[ObjectKek, sse.CustomerKey | None]:
+    """The upload's KEK; an SSE-C upload needs its customer key on every request that writes."""
+    customer = sse.customer_key(ctx.headers)
+    if upload.sealing.algorithm != "SSE-C":
+        if customer is not None:
+            raise invalid_request(_SSE_C_REQUIRED)
+        return await existing_object_kek(ctx.services.vault, ctx.services.kms, upload.sealing, None), None
+    if customer is None:
+        raise invalid_request(_SSE_C_REQUIRED)
+    sse.require_secure_for_sse_c(ctx)
+    try:
+        return ctx.services.vault.sse_c_kek(customer.key, upload.sealing), customer
+    except S3Error as e:
+        if e.code != "AccessDenied":
+            raise
+        raise invalid_request(
+            "The provided encryption parameters did not match the ones used originally.") from None
+
+
+def checksum_headers(values: dict[str, str]) -> dict[str, str]:
+    return {checksums.header_name(alg): value for alg, value in values.items()}
+
+
+async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
+    check_key(ctx.key)
+    algorithm, kind = checksum_choice(ctx)
+    metadata = user_metadata(ctx.headers)
+    choice = sse.choose(ctx, await sse.bucket_default(ctx))
+    kek = await new_kek(ctx, choice, ctx.key)
+    upload = Upload(upload_id=new_upload_id(), bucket=ctx.bucket.name, key=ctx.key, initiated=time.time(),
+                    owner_id=ctx.principal.user_id or ctx.bucket.owner_id, sealing=kek.sealing,
+                    content_type=content_type(ctx.headers), headers=stored_headers(ctx.headers),
+                    metadata=metadata, checksum_algorithm=algorithm, checksum_type=kind)
+    try:
+        await ctx.services.db(ctx.services.catalog.create_upload, upload)
+    except NoSuchBucketError:
+        raise no_such_bucket(ctx.bucket.name) from None
+    headers = sse.response_headers(kek.sealing, choice.customer)
+    if algorithm and kind:
+        headers.update({"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind})
+    body = xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key) + xml.el("UploadId", upload.upload_id)
+    return xml_response(xml.document("InitiateMultipartUploadResult", body), headers=headers)
+
+
+async def store_part(ctx: Ctx, upload: Upload, body: AsyncIterator[bytes], number: int, kek: ObjectKek, *,
+                     md5: bool, algorithms: tuple[str, ...], size: int | None,
+                     verify: Callable[[Written], None] | None = None) -> Written:
+    """Encrypt a part and make it the upload's part `number`; the part it replaces is deleted."""
+    assert ctx.bucket is not None and ctx.key is not None
+    if upload.checksum_algorithm and upload.checksum_algorithm not in algorithms:
+        algorithms += (upload.checksum_algorithm,)
+    written = await ctx.services.vault.write_piece(
+        body, kek, piece_context(ctx.bucket.name, ctx.key, upload.upload_id, number), number,
+        md5=md5 or kek.sealing.algorithm == "AES256", checksums=algorithms, size_hint=size)
+    try:
+        if verify is not None:
+            verify(written)
+        replaced = await ctx.services.db(ctx.services.catalog.put_part,
+                                         Part(upload.upload_id, written.piece, time.time()))
+    except CatalogConflict:
+        await ctx.services.vault.discard([written.piece])
+        raise no_such_upload(upload.upload_id) from None
+    except BaseException:
+        await ctx.services.vault.discard([written.piece])
+        raise
+    if replaced is not None:
+        await ctx.services.vault.discard([replaced.piece])
+    return written
+
+
+def check_part_algorithm(upload: Upload, requested: str | None) -> None:
+    """A part's checksum must be the upload's algorithm. A FULL_OBJECT upload accepts a part without one
+    (S3 computes it); a COMPOSITE one needs it, since the client will list it at Complete."""
+    expected = upload.checksum_algorithm
+    if expected is None or requested == expected:
+        return
+    if requested is None and upload.checksum_type == "FULL_OBJECT":
+        return
+    raise invalid_request(f"Checksum Type mismatch occurred, expected checksum Type: {expected.lower()}, "
+                          f"actual checksum Type: {requested.lower() if requested else 'null'}")
+
+
+async def upload_part(ctx: Ctx) -> web.StreamResponse:
+    upload = await load_upload(ctx)
+    number = part_number(ctx)
+    body = Body(ctx)
+    if body.length is None:
+        raise S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+    if body.length > MAX_SINGLE_PUT:
+        raise entity_too_large(body.length)
+    md5_expected = content_md5(ctx.headers)
+    wanted = checksum_request(ctx.headers)
+    check_part_algorithm(upload, wanted.algorithms[0] if wanted.algorithms else None)
+    kek, customer = await upload_kek(ctx, upload)
+
+    def verify(written: Written) -> None:
+        check_md5(md5_expected, written.md5_hex)
+        wanted.verify(written.checksums, body.trailers)
+
+    written = await store_part(ctx, upload, body.chunks(), number, kek, md5=md5_expected is not None,
+                               algorithms=wanted.algorithms, size=body.length, verify=verify)
+    headers = {"ETag": f'"{written.piece.etag}"', **sse.response_headers(kek.sealing, customer)}
+    headers.update(checksum_headers(written.checksums))
+    return web.Response(status=200, headers=headers)
+
+
+def copy_range(value: str | None, size: int) -> tuple[int, int]:
+    """[start, end) from x-amz-copy-source-range, validated as S3 validates it (stricter than Range)."""
+    if value is None:
+        return 0, size
+    malformed = invalid_argument(
+        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are "
+        "the zero-based offsets of the first and last bytes to copy", "x-amz-copy-source-range", value)
+    unit, _, spec = value.partition("=")
+    first, dash, last = spec.partition("-")
+    if unit != "bytes" or not dash or not first.isdigit() or not last.isdigit() or int(first) > int(last):
+        raise malformed
+    start, end = int(first), int(last)
+    if start >= size:
+        raise invalid_request("The specified copy range is invalid for the source object size")
+    if end >= size:
+        raise invalid_argument(f"Range specified is not valid for source object of size: {size}",
+                               "x-amz-copy-source-range", value)
+    return start, end + 1
+
+
+async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
+    source = await load_copy_source(ctx)
+    source_kek, _ = await read_kek(ctx, source, sse.COPY_SSEC)
+    upload = await load_upload(ctx)
+    number = part_number(ctx)
+    start, end = copy_range(ctx.headers.get("x-amz-copy-source-range"), source.size)
+    if end - start > MAX_SINGLE_PUT:
+        raise entity_too_large(end - start)
+    kek, customer = await upload_kek(ctx, upload)
+    plaintext = ctx.services.vault.read(source, source_kek, start, end, ctx.request_id)
+    written = await store_part(ctx, upload, plaintext, number, kek, md5=False, algorithms=(),
+                               size=end - start)
+    result = (xml.el("LastModified", xml.timestamp(time.time())) + xml.el("ETag", f'"{written.piece.etag}"')
+              + "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items()))
+    return xml_response(xml.document("CopyPartResult", result),
+                        headers=sse.response_headers(kek.sealing, customer))
+
+
+async def abort_multipart_upload(ctx: Ctx) -> web.StreamResponse:
+    upload = await load_upload(ctx)
+    parts = await ctx.services.db(ctx.services.catalog.abort_upload, upload.upload_id)
+    if parts is None:
+        raise no_such_upload(upload.upload_id)
+    await ctx.services.vault.discard([p.piece for p in parts])
+    return web.Response(status=204)
+
+
+# --- CompleteMultipartUpload ----------------------------------------------------------------------
+
+
+def _not_implemented_header(name: str) -> S3Error:
+    err = not_implemented()
+    err.details["Header"] = name
+    return err
+
+
+def complete_conditions(ctx: Ctx) -> tuple[bool, str | None]:
+    """(If-None-Match: *, If-Match etag): the only conditional forms S3 takes on Complete."""
+    none_match, match = ctx.headers.get("if-none-match"), ctx.headers.get("if-match")
+    if none_match is not None and match is not None:
+        raise _not_implemented_header("If-Match,If-None-Match")
+    if none_match is not None and none_match.strip() != "*":
+        raise _not_implemented_header("If-None-Match")
+    if match is not None and match.strip() == "*":
+        raise _not_implemented_header("If-Match")
+    return none_match is not None, match.strip().strip('"') if match is not None else None
+
+
+async def check_conditions(ctx: Ctx, if_none_match: bool, if_match: str | None) -> None:
+    assert ctx.bucket is not None and ctx.key is not None
+    if not if_none_match and if_match is None:
+        return
+    current = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+    if if_none_match and current is not None:
+        raise precondition_failed("If-None-Match")
+    if if_match is not None:
+        if current is None:
+            raise no_such_key(ctx.key)
+        if current.etag != if_match:
+            raise precondition_failed("If-Match")
+
+
+def check_complete_headers(ctx: Ctx, upload: Upload, size: int, value: str | None) -> None:
+    """x-amz-checksum-type, the whole-object x-amz-checksum-* and x-amz-mp-object-size of a Complete."""
+    kind = ctx.headers.get("x-amz-checksum-type")
+    if kind is not None and upload.checksum_algorithm and kind.upper() != upload.checksum_type:
+        raise invalid_request(f"The upload was created using the {upload.checksum_type} checksum mode. "
+                              "The complete request must use the same checksum mode.")
+    if value is not None and upload.checksum_type == "FULL_OBJECT" and upload.checksum_algorithm:
+        given = ctx.headers.get(checksums.header_name(upload.checksum_algorithm))
+        if given is not None and given != value:
+            raise bad_digest(f"The {upload.checksum_algorithm.lower()} you specified did not match the "
+                             "calculated checksum.")
+    declared = ctx.headers.get("x-amz-mp-object-size")
+    if declared is not None and declared != str(size):
+        raise invalid_request(f"The provided 'x-amz-mp-object-size' header value {declared} does not match "
+                              f"what was computed: {size}")
+
+
+async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
+    upload = await load_upload(ctx)
+    if_none_match, if_match = complete_conditions(ctx)
+    await check_conditions(ctx, if_none_match, if_match)
+    listed = parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY, malformed_xml()))
+    parts = await ctx.services.db(ctx.services.catalog.all_parts, upload.upload_id)
+    stored = {p.piece.part_number: p for p in parts}
+    used = select_parts(upload, listed, stored)
+    size = sum(p.size for p in used)
+    algorithm, kind = upload.checksum_algorithm, upload.checksum_type or "COMPOSITE"
+    whole = object_checksum(algorithm, kind, used) if algorithm else None
+    check_complete_headers(ctx, upload, size, whole)
+    kek, customer = await upload_kek(ctx, upload)
+    version_id = new_version_id()
+
+    def reseal() -> tuple[Piece, ...]:
+        vault, b, k, uid = ctx.services.vault, upload.bucket, upload.key, upload.upload_id
+        return tuple(vault.reseal(p, kek, piece_context(b, k, uid, p.part_number), kek,
+                                  piece_context(b, k, version_id, p.part_number)) for p in used)
+
+    pieces = await asyncio.get_running_loop().run_in_executor(ctx.services.executor, reseal)
+    version = ObjectVersion(
+        bucket=upload.bucket, key=upload.key, version_id=version_id, size=size, etag=multipart_etag(used),
+        last_modified=time.time(), owner_id=upload.owner_id, sealing=upload.sealing, pieces=pieces,
+        content_type=upload.content_type, headers=dict(upload.headers), metadata=dict(upload.metadata),
+        checksums={algorithm: whole} if algorithm and whole else {},
+        checksum_type=kind if algorithm else None, tags=dict(upload.tags), storage_class=upload.storage_class)
+    try:
+        replaced, unused = await ctx.services.db(ctx.services.catalog.complete_upload, upload.upload_id,
+                                                 version, if_none_match=if_none_match, if_match=if_match)
+    except CatalogConflict:
+        # Lost a race: the upload ended, the object changed under a condition, or a part was replaced.
+        if await ctx.services.db(ctx.services.catalog.get_upload, upload.upload_id) is None:
+            raise no_such_upload(upload.upload_id) from None
+        await check_conditions(ctx, if_none_match, if_match)
+        raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
+    except NoSuchBucketError:
+        raise no_such_bucket(upload.bucket) from None
+    await ctx.services.vault.discard([p.piece for p in unused] + list(replaced.pieces if replaced else ()))
+    location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"
+    body = xml.el("Location", location) + xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key)
+    body += xml.el("ETag", f'"{version.etag}"')
+    if algorithm and whole:
+        body += xml.el(f"Checksum{algorithm}", whole) + xml.el("ChecksumType", kind)
+    return xml_response(xml.document("CompleteMultipartUploadResult", body),
+                        headers=sse.response_headers(upload.sealing, customer))
+
+
+HANDLERS = {
+    Operation.CreateMultipartUpload: create_multipart_upload,
+    Operation.UploadPart: upload_part,
+    Operation.UploadPartCopy: upload_part_copy,
+    Operation.CompleteMultipartUpload: complete_multipart_upload,
+    Operation.AbortMultipartUpload: abort_multipart_upload,
+    Operation.ListParts: list_parts,
+    Operation.ListMultipartUploads: list_multipart_uploads,
+}
