@@ -16,6 +16,7 @@ from strongroom.catalog.model import (
     ListPage,
     ObjectVersion,
     Part,
+    Sealing,
     Upload,
     UploadPage,
     User,
@@ -58,6 +59,9 @@ class Catalog(Protocol):
     def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None: ...
     def set_access_key_active(self, access_key: str, active: bool) -> bool: ...
     def remove_access_key(self, access_key: str) -> bool: ...
+    def replace_access_key_secret(self, access_key: str, sealed_secret: bytes) -> bool:
+        """Store a re-sealed secret (root key rotation)."""
+        ...
 
     # --- buckets ---
     def create_bucket(self, bucket: Bucket) -> None: ...  # raises BucketExists(owner_id)
@@ -79,6 +83,11 @@ class Catalog(Protocol):
         The replaced version is removed (no versioning yet); its pieces are the caller's to delete.
         Raises NoSuchBucketError when the bucket is gone.
         """
+        ...
+
+    def rekey_version(self, version: ObjectVersion) -> bool:
+        """Replace a stored version's sealing and piece keys in place (same version id, same blobs):
+        root key rotation and UpdateObjectEncryption. False when the version is gone."""
         ...
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
@@ -110,6 +119,9 @@ class Catalog(Protocol):
         ...
 
     def abort_upload(self, upload_id: str) -> list[Part] | None: ...  # None when no such upload
+    def replace_upload_sealing(self, upload_id: str, sealing: Sealing) -> bool:
+        """Store an upload's re-sealed KEK record (root key rotation)."""
+        ...
 
     # --- maintenance ---
     def referenced_blob_ids(self) -> Iterator[str]: ...

@@ -49,7 +49,8 @@ def _builder(cls: type[_T]) -> Callable[..., _T]:
     for an ObjectVersion); setting the slots directly costs half. Only for records we
     decode by the thousand, and only while the class has no __post_init__ to skip.
     """
-    assert dataclasses.is_dataclass(cls) and not hasattr(cls, "__post_init__"), cls
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls} needs its __init__")
     names = [f.name for f in dataclasses.fields(cls)]
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     body = [f"def build({', '.join(names)}):", "    o = _new(_cls)"]

@@ -99,6 +99,12 @@ class SqliteCatalog(SqliteUploads):
             f"SELECT {_KEY} FROM access_keys {where} ORDER BY user_name, created, access_key", params)
         return [codec.decode_access_key(r) for r in rows]
 
+    def replace_access_key_secret(self, access_key: str, sealed_secret: bytes) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("UPDATE access_keys SET sealed_secret = ? WHERE access_key = ?",
+                               (sealed_secret, access_key))
+            return cur.rowcount > 0
+
     def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
         row = self._conn().execute(_LOOKUP_KEY, (access_key,)).fetchone()
         if row is None:

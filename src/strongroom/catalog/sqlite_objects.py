@@ -56,6 +56,17 @@ _KEYS = {
 
 
 class SqliteObjects(SqliteDatabase):
+    def rekey_version(self, version: ObjectVersion) -> bool:
+        """Replace the sealing and piece keys of a stored version, in place (same id, same blobs)."""
+        pieces, inline = codec.encode_pieces(version.pieces)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE versions SET sealing = ?, pieces = ?, inline = ? "
+                "WHERE version_id = ? AND bucket = ? AND key = ?",
+                (codec.encode_sealing(version.sealing), pieces, inline, version.version_id, version.bucket,
+                 version.key))
+            return cur.rowcount > 0
+
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
                    ) -> ObjectVersion | None:
         with self._write() as conn:

@@ -9,7 +9,7 @@ from typing import Any
 from strongroom.catalog import codec
 from strongroom.catalog.api import CatalogConflict
 from strongroom.catalog.listing import Entry, common_prefix, walk
-from strongroom.catalog.model import ObjectVersion, Part, Upload, UploadPage
+from strongroom.catalog.model import ObjectVersion, Part, Sealing, Upload, UploadPage
 from strongroom.catalog.sqlite_objects import SqliteObjects
 
 _U = codec.columns(codec.UPLOAD_COLUMNS)
@@ -116,6 +116,12 @@ class SqliteUploads(SqliteObjects):
             conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
         used = {(p.part_number, p.blob_id) for p in version.pieces}
         return replaced, [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]
+
+    def replace_upload_sealing(self, upload_id: str, sealing: Sealing) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("UPDATE uploads SET sealing = ? WHERE upload_id = ?",
+                               (codec.encode_sealing(sealing), upload_id))
+            return cur.rowcount > 0
 
     def abort_upload(self, upload_id: str) -> list[Part] | None:
         with self._write() as conn:
