@@ -110,12 +110,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from strongroom.server import endpoint, serve
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    first_start = not (Path(args.data_dir).expanduser() / "config.json").exists()
     config = config_from(args, create=True)
-    _, _, generated = root_credentials(config.data_dir)
+    generated = first_start and not (env("root_access_key") and env("root_secret_key"))
 
     def ready(port: int) -> None:
         url = endpoint(config, port)
-        print(f"strongroom serving {url}  (data: {config.data_dir}, root key: {config.root_key_source})")
+        print(f"strongroom serving {url}  (data: {config.data_dir.resolve()}, root key: {config.root_key_source})")
         print(f"  root access key: {config.root_access_key}")
         if generated or sys.stdout.isatty():
             print(f"  root secret key: {config.root_secret_key}")

@@ -50,7 +50,9 @@ def _v2_resource_path(ctx: Ctx, raw_path: str) -> str:
     return raw_path
 
 
-async def authenticate(ctx: Ctx, service: str = "s3") -> None:
+async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None = None) -> None:
+    """Set ctx.principal (anonymous when unsigned). Services other than S3 (STS, KMS) send no
+    x-amz-content-sha256: they pass the hash of the body they read, which the signature covers."""
     req = auth_request(ctx)
     v2 = sigv2.parse(req) if service == "s3" else None
     if v2 is not None:
@@ -68,7 +70,7 @@ async def authenticate(ctx: Ctx, service: str = "s3") -> None:
         return
     sigv4.check_scope(parsed, service=service)
     key, user, secret = await _lookup(ctx, parsed.access_key)
-    ctx.signing = sigv4.verify(parsed, req, secret, datetime.now(UTC))
+    ctx.signing = sigv4.verify(parsed, req, secret, datetime.now(UTC), payload_sha256=payload_sha256)
     ctx.auth = parsed
     ctx.principal = Principal(user, key.access_key)
     ctx.extras["signature_version"] = "AWS4-HMAC-SHA256"

@@ -2,16 +2,17 @@
 
 A request with `X-Amz-Target: TrentService.*` is a KMS call (JSON protocol);
 one whose form body names `Action=GetCallerIdentity` is STS (query protocol).
-Each is authenticated for its own SigV4 service name.
+Each is authenticated for its own SigV4 service name over the body it sent.
 """
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from strongroom.errors import S3Error, access_denied
+from strongroom.errors import S3Error
 from strongroom.identity import user_arn
 from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
@@ -23,8 +24,14 @@ STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 MAX_FORM = 64 * 1024
 
 
-def sts_error(code: str, message: str, status: int = 400) -> S3Error:
-    return S3Error(code, status, message)
+def sts_error_response(ctx: Ctx, err: S3Error) -> web.Response:
+    """STS renders errors as <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>."""
+    kind = "Receiver" if err.status >= 500 else "Sender"
+    body = (
+        f'{xml.DECLARATION}<ErrorResponse xmlns="{STS_NS}"><Error>{xml.el("Type", kind)}{xml.el("Code", err.code)}'
+        f'{xml.el("Message", err.message)}</Error>{xml.el("RequestId", ctx.request_id)}</ErrorResponse>'
+    )
+    return web.Response(status=err.status, body=body.encode(), content_type="text/xml")
 
 
 async def post_service(ctx: Ctx) -> web.StreamResponse:
@@ -33,15 +40,23 @@ async def post_service(ctx: Ctx) -> web.StreamResponse:
         from strongroom.s3.kms_api import kms_call  # the KMS protocol, when the KMS is built in
 
         return await kms_call(ctx, target[len("TrentService."):])
-    await authenticate(ctx, service="sts")
-    if ctx.principal.anonymous or ctx.principal.user is None:
-        raise access_denied()
-    form = dict(parse_qsl((await Body(ctx).read_all(MAX_FORM, sts_error("ValidationError", "Request too large")))
-                          .decode("utf-8", "replace")))
-    form.update({k: v for k, v in ctx.query.items()})
+    try:
+        return await _sts(ctx)
+    except S3Error as err:
+        return sts_error_response(ctx, err)
+
+
+async def _sts(ctx: Ctx) -> web.StreamResponse:
+    too_large = S3Error("ValidationError", 400, "Request body too large")
+    body = await Body(ctx).read_all(MAX_FORM, too_large)
+    await authenticate(ctx, service="sts", payload_sha256=hashlib.sha256(body).hexdigest())
+    if ctx.principal.user is None:
+        raise S3Error("MissingAuthenticationToken", 403, "Request is missing Authentication Token")
+    form = dict(parse_qsl(body.decode("utf-8", "replace")))
+    form.update(ctx.query.items())
     action = form.get("Action")
     if action != "GetCallerIdentity":
-        raise sts_error("InvalidAction", f"Could not find operation {action} for version 2011-06-15")
+        raise S3Error("InvalidAction", 400, f"Could not find operation {action} for version 2011-06-15")
     user = ctx.principal.user
     account = ctx.services.account_id
     result = (
@@ -50,8 +65,8 @@ async def post_service(ctx: Ctx) -> web.StreamResponse:
         f"{xml.el('Account', account)}</GetCallerIdentityResult>"
         f"<ResponseMetadata>{xml.el('RequestId', ctx.request_id)}</ResponseMetadata>"
     )
-    body = f'{xml.DECLARATION}<GetCallerIdentityResponse xmlns="{STS_NS}">{result}</GetCallerIdentityResponse>'
-    return web.Response(body=body.encode(), content_type="text/xml")
+    doc = f'{xml.DECLARATION}<GetCallerIdentityResponse xmlns="{STS_NS}">{result}</GetCallerIdentityResponse>'
+    return web.Response(body=doc.encode(), content_type="text/xml")
 
 
 HANDLERS = {Operation.PostService: post_service}
