@@ -43,8 +43,11 @@ def test_botocore_signatures_verify(key: str, query: bool) -> None:
 
 
 def test_subresources_and_amz_headers_are_signed() -> None:
-    req = _signed("PUT", "http://localhost/bucket/k?uploadId=abc&partNumber=2",
-                  {"x-amz-meta-a": "1", "Content-Type": "text/plain"})
+    req = _signed(
+        "PUT",
+        "http://localhost/bucket/k?uploadId=abc&partNumber=2",
+        {"x-amz-meta-a": "1", "Content-Type": "text/plain"},
+    )
     parsed = sigv2.parse(req)
     assert parsed is not None
     sigv2.verify(parsed, req, "/bucket/k", CREDS.secret_key, datetime.now(UTC))
@@ -84,4 +87,31 @@ def test_expired_query_and_skewed_header() -> None:
 
 def test_not_sigv2() -> None:
     assert sigv2.parse(AuthRequest("GET", "/b/k", "", {})) is None
-    assert sigv2.parse(AuthRequest("GET", "/b/k", "", {"authorization": "AWS4-HMAC-SHA256 Credential=x"})) is None
+    assert (
+        sigv2.parse(AuthRequest("GET", "/b/k", "", {"authorization": "AWS4-HMAC-SHA256 Credential=x"}))
+        is None
+    )
+
+
+def test_empty_valued_subresource_is_signed_bare_or_as_written() -> None:
+    """aws-sdk-go sends `?uploads=` but signs `uploads`; botocore signs exactly what it sends."""
+    import base64
+    import hashlib
+    import hmac
+
+    date = "Mon, 23 Nov 2026 22:00:00 GMT"
+    text = f"POST\n\n\n{date}\n/bucket/k?uploads"
+    signature = base64.b64encode(
+        hmac.new(CREDS.secret_key.encode(), text.encode(), hashlib.sha1).digest()
+    ).decode()
+    req = AuthRequest(
+        "POST", "/bucket/k", "uploads=", {"date": date, "authorization": f"AWS AKIDEXAMPLE:{signature}"}
+    )
+    parsed = sigv2.parse(req)
+    assert parsed is not None
+    now = datetime(2026, 11, 23, 22, 1, tzinfo=UTC)
+    sigv2.verify(parsed, req, "/bucket/k", CREDS.secret_key, now)
+    signed_as_written = _signed("POST", "http://localhost/bucket/k?uploads=")
+    parsed = sigv2.parse(signed_as_written)
+    assert parsed is not None
+    sigv2.verify(parsed, signed_as_written, "/bucket/k", CREDS.secret_key, datetime.now(UTC))

@@ -32,7 +32,7 @@ class Operation(enum.Enum):
         return member
 
     ListBuckets = ("s3:ListAllMyBuckets", "service")
-    PostService = ("", "service")  # POST / : KMS (X-Amz-Target) or STS (Action=...), decided by the dispatcher
+    PostService = ("", "service")  # POST /: KMS (X-Amz-Target) or STS (Action=...), told apart by its handler
 
     CreateBucket = ("s3:CreateBucket", "bucket")
     DeleteBucket = ("s3:DeleteBucket", "bucket")
@@ -72,7 +72,7 @@ class Operation(enum.Enum):
     PutObjectTagging = ("s3:PutObjectTagging", "object")
     DeleteObjectTagging = ("s3:DeleteObjectTagging", "object")
     GetObjectAttributes = ("s3:GetObjectAttributes", "object")
-    UpdateObjectEncryption = ("s3:PutObject", "object")
+    UpdateObjectEncryption = ("s3:UpdateObjectEncryption", "object")  # and s3:PutObject (authorization)
     CreateMultipartUpload = ("s3:PutObject", "object")
     UploadPart = ("s3:PutObject", "object")
     UploadPartCopy = ("s3:PutObject", "object")
@@ -144,26 +144,34 @@ RULES: tuple[Rule, ...] = (
 )
 
 # Sub-resources S3 has but strongroom does not implement: a request naming one answers 501 rather than
-# being served as the plain operation (a GET ?lifecycle must not list objects).
+# being served as the plain operation (a GET ?lifecycle must not list objects, a DELETE ?tagging must
+# never delete the bucket).
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
         "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle", "logging",
         "metrics", "notification", "object-lock", "replication", "requestPayment", "restore", "retention",
         "legal-hold", "select", "torrent", "website", "metadataTable", "metadataConfiguration",
+        "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",
+        "versioning", "attributes", "acl", "policy", "policyStatus", "encryption", "ownershipControls",
+        "publicAccessBlock", "uploads", "uploadId", "delete", "location", "versions", "list-type",
     }
 )  # fmt: skip
+# Every name that selects a sub-resource: a rule without a query keyword never matches a request naming one.
+SUBRESOURCES = UNSUPPORTED_SUBRESOURCES | {rule.query for rule in RULES if rule.query}
 
 
 def route(method: str, has_bucket: bool, has_key: bool, query: Mapping[str, str],
           headers: Mapping[str, str]) -> Operation | None:
     """The operation a request names, or None when strongroom does not implement it."""
     target = "object" if has_key else "bucket" if has_bucket else "service"
-    if target != "service" and any(k in UNSUPPORTED_SUBRESOURCES for k in query):
-        return None
+    named = [k for k in query if k in SUBRESOURCES] if target != "service" else []
     for rule in RULES:
         if rule.method != method or rule.target != target:
             continue
-        if rule.query is not None and rule.query not in query:
+        if rule.query is None:
+            if named:
+                return None  # a sub-resource with no rule for this method and target: 501, not a fall-through
+        elif rule.query not in query:
             continue
         if rule.header is not None and rule.header not in headers:
             continue

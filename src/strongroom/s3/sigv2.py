@@ -12,7 +12,6 @@ import base64
 import email.utils
 import hashlib
 import hmac
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -21,14 +20,49 @@ from strongroom.errors import S3Error, request_time_too_skewed, signature_does_n
 from strongroom.s3.sigv4 import AuthRequest
 
 # The query parameters that belong to the resource being signed (botocore's HmacV1Auth list).
-SUBRESOURCES = frozenset({
-    "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber", "policy",
-    "requestPayment", "torrent", "versioning", "versionId", "versions", "website", "uploads", "uploadId",
-    "response-content-type", "response-content-language", "response-expires", "response-cache-control",
-    "response-content-disposition", "response-content-encoding", "delete", "lifecycle", "tagging", "restore",
-    "storageClass", "notification", "replication", "analytics", "metrics", "inventory", "select",
-    "select-type", "object-lock", "encryption", "ownershipControls", "publicAccessBlock", "policyStatus",
-})
+SUBRESOURCES = frozenset(
+    {
+        "accelerate",
+        "acl",
+        "cors",
+        "defaultObjectAcl",
+        "location",
+        "logging",
+        "partNumber",
+        "policy",
+        "requestPayment",
+        "torrent",
+        "versioning",
+        "versionId",
+        "versions",
+        "website",
+        "uploads",
+        "uploadId",
+        "response-content-type",
+        "response-content-language",
+        "response-expires",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "delete",
+        "lifecycle",
+        "tagging",
+        "restore",
+        "storageClass",
+        "notification",
+        "replication",
+        "analytics",
+        "metrics",
+        "inventory",
+        "select",
+        "select-type",
+        "object-lock",
+        "encryption",
+        "ownershipControls",
+        "publicAccessBlock",
+        "policyStatus",
+    }
+)
 MAX_SKEW = 15 * 60
 
 
@@ -58,13 +92,18 @@ def parse(req: AuthRequest) -> ParsedV2 | None:
         try:
             expires = int(unquote(params.get("Expires", "")))
         except ValueError:
-            raise S3Error("AccessDenied", 403, "Query-string authentication requires the Signature, Expires and "
-                          "AWSAccessKeyId parameters") from None
+            raise S3Error(
+                "AccessDenied",
+                403,
+                "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+            ) from None
         return ParsedV2(unquote(params["AWSAccessKeyId"]), unquote(params["Signature"]), expires)
     return None
 
 
-def string_to_sign(req: AuthRequest, resource_path: str, expires: int | None) -> str:
+def string_to_sign(req: AuthRequest, resource_path: str, expires: int | None, bare_empty: bool = True) -> str:
+    """bare_empty: sign an empty-valued sub-resource as its bare name (`uploads`), as S3 and the Go and
+    Java SDKs do even when the URL says `uploads=`; False signs it as written (botocore's HmacV1)."""
     headers = {k.lower(): v for k, v in req.headers.items()}
     amz = sorted((k, v.strip()) for k, v in headers.items() if k.startswith("x-amz-"))
     if expires is not None:
@@ -73,7 +112,8 @@ def string_to_sign(req: AuthRequest, resource_path: str, expires: int | None) ->
         date = "" if "x-amz-date" in headers else headers.get("date", "")
     # As botocore builds it: "name" for a bare keyword, "name=value" (value unquoted) otherwise.
     subresources = sorted(
-        (item.partition("=")[0], item) for item in (req.raw_query.split("&") if req.raw_query else [])
+        (item.partition("=")[0], item)
+        for item in (req.raw_query.split("&") if req.raw_query else [])
         if item.partition("=")[0] in SUBRESOURCES
     )
     resource = resource_path
@@ -81,7 +121,7 @@ def string_to_sign(req: AuthRequest, resource_path: str, expires: int | None) ->
         parts = []
         for name, item in subresources:
             _, eq, value = item.partition("=")
-            parts.append(f"{name}={unquote(value)}" if eq else name)
+            parts.append(f"{name}={unquote(value)}" if value or (eq and not bare_empty) else name)
         resource += "?" + "&".join(parts)
     lines = [req.method.upper(), headers.get("content-md5", ""), headers.get("content-type", ""), date]
     lines += [f"{k}:{v}" for k, v in amz]
@@ -92,22 +132,31 @@ def verify(parsed: ParsedV2, req: AuthRequest, resource_path: str, secret_key: s
     """Raise the S3 error for a SigV2 request that does not verify (signature, expiry, clock skew)."""
     if parsed.expires is not None:
         if now.timestamp() > parsed.expires:
-            raise S3Error("AccessDenied", 403, "Request has expired", Expires=_iso(parsed.expires),
-                          ServerTime=_iso(now.timestamp()))
+            raise S3Error(
+                "AccessDenied",
+                403,
+                "Request has expired",
+                Expires=_iso(parsed.expires),
+                ServerTime=_iso(now.timestamp()),
+            )
     else:
         headers = {k.lower(): v for k, v in req.headers.items()}
         sent = headers.get("x-amz-date") or headers.get("date")
         when = _parse_date(sent)
         if when is None:
-            raise S3Error("AccessDenied", 403, "AWS authentication requires a valid Date or x-amz-date header")
+            raise S3Error(
+                "AccessDenied", 403, "AWS authentication requires a valid Date or x-amz-date header"
+            )
         if abs(now.timestamp() - when) > MAX_SKEW:
             raise request_time_too_skewed(sent or "", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    expected = base64.b64encode(
-        hmac.new(secret_key.encode(), string_to_sign(req, resource_path, parsed.expires).encode(),
-                 hashlib.sha1).digest()
-    ).decode()
-    if not hmac.compare_digest(expected.encode(), parsed.signature.encode()):
-        raise signature_does_not_match()
+    for bare_empty in (True, False):
+        text = string_to_sign(req, resource_path, parsed.expires, bare_empty)
+        expected = base64.b64encode(
+            hmac.new(secret_key.encode(), text.encode(), hashlib.sha1).digest()
+        ).decode()
+        if hmac.compare_digest(expected.encode(), parsed.signature.encode()):
+            return
+    raise signature_does_not_match()
 
 
 def _parse_date(value: str | None) -> float | None:
