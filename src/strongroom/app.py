@@ -10,8 +10,9 @@ from aiohttp import web
 
 from strongroom import identity
 from strongroom.blobs import BlobStore
-from strongroom.catalog.sqlite import SqliteCatalog
+from strongroom.catalog import Catalog, open_catalog
 from strongroom.config import Config, env
+from strongroom.kms.adapter import build_key_service
 from strongroom.s3 import handlers
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import HANDLERS_KEY, SERVICES_KEY, add_request_ids, handle
@@ -22,7 +23,7 @@ log = logging.getLogger("strongroom")
 MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
 
 
-def account_id(catalog: SqliteCatalog) -> str:
+def account_id(catalog: Catalog) -> str:
     """From STRONGROOM_ACCOUNT_ID, else generated once and kept in the catalog."""
     configured = env("account_id")
     if configured:
@@ -34,13 +35,15 @@ def account_id(catalog: SqliteCatalog) -> str:
 
 def build_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = SqliteCatalog.open(config.catalog_path)
+    catalog = open_catalog(config)
     blobs = BlobStore(config.blob_dir)
     keyring = RootKeyring(config.root_keys)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="strongroom-io")
     vault = Vault(blobs, keyring, executor)
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
-    return Services(config, catalog, blobs, vault, keyring, executor, account_id(catalog))
+    account = account_id(catalog)
+    kms = build_key_service(config, account, executor)
+    return Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms)
 
 
 def create_app(config: Config) -> web.Application:
@@ -50,6 +53,8 @@ def create_app(config: Config) -> web.Application:
     app[HANDLERS_KEY] = handlers.table()
     app.on_response_prepare.append(add_request_ids)
     app.router.add_route("*", "/{tail:.*}", handle)
+    app.on_startup.append(services.kms.start)
+    app.on_cleanup.append(services.kms.close)  # before the executor and catalog close
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)

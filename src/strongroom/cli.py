@@ -1,4 +1,4 @@
-"""The command line: `strongroom serve | user | root-key`. Nothing else reads argv.
+"""The command line: `strongroom serve | user | kms | root-key`. Nothing else reads argv.
 
 Every option of every command also reads a `STRONGROOM_<OPTION>` environment
 variable (e.g. --data-dir and STRONGROOM_DATA_DIR); a flag wins over the variable.
@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from strongroom import identity
-from strongroom.config import Config, env, env_bool, root_credentials, root_keys
+from strongroom.config import Config, check_catalog_url, env, env_bool, root_credentials, root_keys
+from strongroom.kms import cli as kms_cli
 
 
 def _opt(parser: argparse.ArgumentParser, flag: str, *, default: str | None = None, type_: type = str,
@@ -33,6 +34,8 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     _opt(parser, "--data-dir", default="./data", help_="where metadata and encrypted blobs live")
     _opt(parser, "--root-key-file", help_="file holding the base64 root key (default: <data-dir>.root-key)")
+    _opt(parser, "--catalog", help_="postgresql://user@host/db to keep metadata in PostgreSQL, shared by "
+         "servers (default: SQLite in the data directory)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(serve, "--allow-sse-c-new-buckets", "new buckets allow SSE-C writes (AWS blocks them by default)")
     _opt(serve, "--log-level", default="INFO", help_="DEBUG, INFO, WARNING or ERROR")
     _opt(serve, "--ready-file", help_="write the port to this file once listening (for scripts)")
+    _opt(serve, "--kms-endpoint", help_="an AWS-KMS-compatible endpoint to use instead of the built-in KMS")
+    _opt(serve, "--kms-access-key", help_="access key for --kms-endpoint")
+    _opt(serve, "--kms-secret-key", help_="secret key for --kms-endpoint")
+    _opt(serve, "--kms-region", help_="region for --kms-endpoint (default: --region)")
 
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -74,6 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.add_argument("access_key")
 
+    kms_cli.add_parser(sub, _common)
+
+    pol = sub.add_parser("policy", help="manage the IAM policies attached to users")
+    pol_sub = pol.add_subparsers(dest="action", required=True)
+    attach = pol_sub.add_parser("attach", help="attach (or replace) a policy document to a user")
+    _common(attach)
+    attach.add_argument("user")
+    attach.add_argument("file", help="the IAM policy document (JSON)")
+    attach.add_argument("--name", help="the policy's name (default: the file's name without .json)")
+    detach = pol_sub.add_parser("detach", help="remove a user's policy")
+    _common(detach)
+    detach.add_argument("user")
+    detach.add_argument("name")
+    plist = pol_sub.add_parser("list", help="list the policies of one user or of all users")
+    _common(plist)
+    plist.add_argument("user", nargs="?")
+
     rk = sub.add_parser("root-key", help="manage the root key")
     rk_sub = rk.add_subparsers(dest="action", required=True)
     rotate = rk_sub.add_parser("rotate", help="re-seal every object key under a new root key (data is not rewritten)")
@@ -82,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, *, create: bool) -> Config:
+    catalog_url = check_catalog_url(args.catalog or "")
     data_dir = Path(args.data_dir).expanduser()
     if create:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,10 +116,11 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
     keyring, source = root_keys(data_dir, Path(args.root_key_file) if args.root_key_file else None, create)
     values = {
         "data_dir": data_dir, "root_access_key": ak, "root_secret_key": sk, "root_keys": keyring,
-        "root_key_source": source,
+        "root_key_source": source, "catalog_url": catalog_url,
     }
     for name in ("host", "port", "workers", "region", "base_domain", "behind_tls_proxy",
-                 "allow_sse_c_new_buckets", "log_level"):
+                 "allow_sse_c_new_buckets", "log_level", "kms_endpoint", "kms_access_key", "kms_secret_key",
+                 "kms_region"):
         if hasattr(args, name):
             values[name] = getattr(args, name)
     for name in ("tls_cert", "tls_key"):
@@ -132,11 +158,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
-    from strongroom.catalog.sqlite import SqliteCatalog
+    from strongroom.catalog import open_catalog
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
-    return SqliteCatalog.open(config.catalog_path), RootKeyring(config.root_keys)
+    return open_catalog(config), RootKeyring(config.root_keys)
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -173,6 +199,17 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy(args: argparse.Namespace) -> int:
+    from strongroom.user_policies import run_command
+
+    catalog, _ = _open(args)
+    try:
+        return run_command(catalog, args.action, args.user, getattr(args, "file", None),
+                           getattr(args, "name", None))
+    finally:
+        catalog.close()
+
+
 def cmd_root_key(args: argparse.Namespace) -> int:
     from strongroom.rotation import rotate_root_key
 
@@ -186,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(args)
     if args.command == "user":
         return cmd_user(args)
+    if args.command == "policy":
+        return cmd_policy(args)
     if args.command == "root-key":
         return cmd_root_key(args)
+    if args.command == "kms":
+        return kms_cli.run(args, config_from(args, create=False))
     return 2

@@ -41,7 +41,13 @@ class Config:
     root_keys: tuple[bytes, ...] = field(default=(), repr=False)  # current first, then older ones during rotation
     root_key_source: str = ""
     kms_key_deletion_window_unit: float = 86400.0  # seconds per "day" of a deletion window (tests shorten it)
+    kms_endpoint: str | None = None  # an external AWS-KMS-compatible endpoint instead of the built-in KMS
+    kms_access_key: str = ""
+    kms_secret_key: str = field(default="", repr=False)
+    kms_region: str | None = None  # default: region
     log_level: str = "INFO"
+    # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
+    catalog_url: str = field(default="", repr=False)  # may hold a password
 
     @property
     def tls(self) -> bool:
@@ -54,6 +60,16 @@ class Config:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+
+CATALOG_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def check_catalog_url(url: str) -> str:
+    if url and not url.startswith(CATALOG_URL_SCHEMES):
+        raise SystemExit("strongroom: --catalog must be a postgresql:// URL "
+                         "(leave it unset for the SQLite catalog in the data directory)")
+    return url
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -1,9 +1,10 @@
 """`strongroom root-key rotate`: re-seal every key sealed under the root key, without rewriting data.
 
-What the root key seals: SSE-S3 object keys (pieces of objects and of in-progress uploads) and access
-key secrets. Rotation is safe to interrupt and re-run: the key file first gets the new key in front
-of the old one (new writes seal under the new key, old seals still open), then everything still
-sealed under an old key is re-sealed, and only then are the old keys dropped from the file. A re-run
+What the root key seals: SSE-S3 object keys (pieces of objects and of in-progress uploads), access
+key secrets, and the built-in KMS's key material. Rotation is safe to interrupt and re-run: the key
+file first gets the new key in front of the old one (new writes seal under the new key, old seals
+still open), then everything still sealed under an old key is re-sealed, and only then are the old
+keys dropped from the file. A re-run
 finds more than one key in the file and finishes the job.
 
 The server must be stopped: a running server reads the key file once, at start.
@@ -19,10 +20,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from strongroom.catalog import open_catalog
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Upload
-from strongroom.catalog.sqlite import SqliteCatalog
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
+from strongroom.kms.sealing import KmsKeyring, reseal_materials
+from strongroom.kms.store import SqliteKmsStore
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece
 
 
@@ -74,8 +77,9 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
         sealing = dataclasses.replace(version.sealing, wrapping={**wrapping, "root": current})
         new = ObjectKek(sealing, keyring.kek())
         pieces = tuple(
-            reseal_piece(p, old, new, piece_context(version.bucket, version.key, version.version_id,
-                                                    p.part_number))
+            reseal_piece(
+                p, old, new, piece_context(version.bucket, version.key, version.version_id, p.part_number)
+            )
             for p in version.pieces
         )
         catalog.rekey_version(dataclasses.replace(version, sealing=sealing, pieces=pieces))
@@ -89,7 +93,9 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
         new = ObjectKek(sealing, keyring.kek())
         for part in catalog.all_parts(upload.upload_id):
             context = piece_context(upload.bucket, upload.key, upload.upload_id, part.piece.part_number)
-            catalog.put_part(Part(part.upload_id, reseal_piece(part.piece, old, new, context), part.last_modified))
+            catalog.put_part(
+                Part(part.upload_id, reseal_piece(part.piece, old, new, context), part.last_modified)
+            )
         new_sealing_of[upload.upload_id] = sealing
         catalog.replace_upload_sealing(upload.upload_id, sealing)
         counts["uploads"] += 1
@@ -97,8 +103,13 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
         if key.sealed_secret.split(b":", 1)[0].decode() == current:
             continue
         secret = keyring.unseal_secret(key.sealed_secret, key.access_key)
-        resealed = AccessKey(key.access_key, key.user_name, keyring.seal_secret(secret, key.access_key),
-                             key.created, key.active)
+        resealed = AccessKey(
+            key.access_key,
+            key.user_name,
+            keyring.seal_secret(secret, key.access_key),
+            key.created,
+            key.active,
+        )
         catalog.replace_access_key_secret(resealed.access_key, resealed.sealed_secret)
         counts["access keys"] += 1
     return counts
@@ -106,16 +117,21 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
 
 def rotate_root_key(config: Config, key_file: Path | None) -> int:
     if os.environ.get(ROOT_KEY_ENV):
-        print(f"strongroom: the root key comes from {ROOT_KEY_ENV}; rotation needs a key file "
-              "(--root-key-file), whose lines hold the current key and, during a rotation, the old ones",
-              file=sys.stderr)
+        print(
+            f"strongroom: the root key comes from {ROOT_KEY_ENV}; rotation needs a key file "
+            "(--root-key-file), whose lines hold the current key and, during a rotation, the old ones",
+            file=sys.stderr,
+        )
         return 2
     if _server_running(config):
-        print("strongroom: a server is running on this data directory: stop it, rotate, start it again",
-              file=sys.stderr)
+        print(
+            "strongroom: a server is running on this data directory: stop it, rotate, start it again",
+            file=sys.stderr,
+        )
         return 2
-    path = key_file or (Path(config.root_key_source) if config.root_key_source else
-                        default_root_key_file(config.data_dir))
+    path = key_file or (
+        Path(config.root_key_source) if config.root_key_source else default_root_key_file(config.data_dir)
+    )
     keys = read_key_file(path)
     if len(keys) == 1:
         keys = (secrets.token_bytes(32), *keys)
@@ -123,11 +139,20 @@ def rotate_root_key(config: Config, key_file: Path | None) -> int:
         print(f"new root key written to {path}; re-sealing ...")
     else:
         print(f"{path} holds {len(keys)} keys: finishing an interrupted rotation ...")
-    catalog = SqliteCatalog.open(config.catalog_path)
+    catalog = open_catalog(config)
     try:
         counts = reseal_all(catalog, RootKeyring(keys))
     finally:
         catalog.close()
+    # The built-in KMS's key material is sealed under the root key too: without this, every
+    # SSE-KMS object would become unreadable once the old root key is dropped below.
+    store = SqliteKmsStore.open(config.catalog_path)
+    try:
+        counts["KMS key materials"] = reseal_materials(store, KmsKeyring(keys))
+    finally:
+        store.close()
     write_key_file(path, keys[:1])
-    print("re-sealed " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "; the old root key is gone")
+    print(
+        "re-sealed " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "; the old root key is gone"
+    )
     return 0

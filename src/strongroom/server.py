@@ -18,7 +18,7 @@ from aiohttp import web
 
 from strongroom.app import create_app
 from strongroom.blobs import BlobStore
-from strongroom.catalog.sqlite import SqliteCatalog
+from strongroom.catalog import open_catalog
 from strongroom.config import Config
 
 log = logging.getLogger("strongroom")
@@ -38,7 +38,7 @@ def sweep_orphans(config: Config) -> int:
         older_than = None
     except BlockingIOError:
         older_than = time.time() - SWEEP_GRACE
-    catalog = SqliteCatalog.open(config.catalog_path)
+    catalog = open_catalog(config)
     try:
         referenced = set(catalog.referenced_blob_ids())
     finally:

@@ -6,8 +6,14 @@ segments; the object key is stored only sealed under the object's KEK, bound
 to (bucket, key, version id, part number). The KEK depends on the mode:
 
 - SSE-S3: derived from the root key (`wrapping = {"kek": "root", "root": <root key id>}`);
-- SSE-KMS / DSSE-KMS: a data key from the KMS, kept as the KMS ciphertext blob;
+- SSE-KMS: a data key from the KMS, kept as the KMS ciphertext blob (with an S3 Bucket Key, a
+  bucket-level data key that the KMS adapter reuses for a while);
+- DSSE-KMS: two layers of encryption with two independent random keys, each sealed under its own
+  KMS data key (two GenerateDataKey calls), so that neither data key alone opens the data;
 - SSE-C: derived from the customer's key, which is never stored (a salted check is).
+
+Multipart objects keep the upload id as their version id, so that the pieces sealed while the
+upload was open are already bound to the object: Complete re-seals nothing and needs no key.
 
 Lower layers know nothing of HTTP; errors the client must see are S3Errors.
 Blocking work (hashing, sealing, file I/O) runs on the executor, one batch
@@ -17,7 +23,9 @@ in flight while the next is received, so that receiving overlaps hashing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -40,11 +48,18 @@ READ_BATCH = 16  # segments decrypted per executor hop on reads (1 MiB)
 
 @dataclass(frozen=True, slots=True)
 class ObjectKek:
-    """The key that seals an object's piece keys, with the catalog record that says how to get it back."""
+    """The key that seals an object's piece keys, with the catalog record that says how to get it back.
+
+    `kek2` is DSSE-KMS's second, independent KEK: it seals the second layer's key alone.
+    """
 
     sealing: Sealing
     kek: bytes = field(repr=False)
-    layers: int = 1  # 2 for DSSE-KMS
+    kek2: bytes | None = field(default=None, repr=False)
+
+    @property
+    def layers(self) -> int:
+        return 1 if self.kek2 is None else 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +105,34 @@ def piece_context(bucket: str, key: str, version_id: str, part_number: int) -> b
     return keys.object_context("piece", bucket, key, version_id, part_number)
 
 
+# A sealed 256-bit key (FORMAT.md): version byte, 12-byte nonce, 32 bytes of key, 16-byte tag.
+SEALED_KEY_SIZE = 1 + 12 + keys.KEY_SIZE + 16
+
+
+def _layer_context(context: bytes, layer: int) -> bytes:
+    # The encoding is self-delimiting, so this is the encoding of the longer tuple.
+    return context + keys.object_context("layer", layer)
+
+
+def seal_piece_key(kek: ObjectKek, material: bytes, context: bytes) -> bytes:
+    """Seal a piece's layer keys: one key under the KEK, or (DSSE-KMS) each layer key under its own KEK."""
+    if kek.kek2 is None:
+        return keys.seal(kek.kek, material, context)
+    first, second = material[: keys.KEY_SIZE], material[keys.KEY_SIZE :]
+    return (keys.seal(kek.kek, first, _layer_context(context, 0))
+            + keys.seal(kek.kek2, second, _layer_context(context, 1)))
+
+
+def unseal_piece_key(kek: ObjectKek, sealed: bytes, context: bytes) -> bytes:
+    """The layer keys of a piece, concatenated; IntegrityError if anything does not match."""
+    if kek.kek2 is None:
+        return keys.unseal(kek.kek, sealed, context)
+    if len(sealed) != 2 * SEALED_KEY_SIZE:
+        raise IntegrityError("a two-layer piece key has the wrong size")
+    return (keys.unseal(kek.kek, sealed[:SEALED_KEY_SIZE], _layer_context(context, 0))
+            + keys.unseal(kek.kek2, sealed[SEALED_KEY_SIZE:], _layer_context(context, 1)))
+
+
 def new_version_id() -> str:
     return secrets.token_urlsafe(24)
 
@@ -122,8 +165,11 @@ class Vault:
             sealing = Sealing("SSE-C", wrapping={"kek": "ssec", "salt": salt.hex(), "check": check.hex()})
             return ObjectKek(sealing, keys.customer_kek(customer_key, salt))
         salt = bytes.fromhex(existing.wrapping["salt"])
-        if not secrets.compare_digest(keys.customer_key_check(customer_key, salt).hex(), existing.wrapping["check"]):
-            raise S3Error("AccessDenied", 403, "Access Denied")
+        given = keys.customer_key_check(customer_key, salt).hex()
+        if not secrets.compare_digest(given, existing.wrapping["check"]):
+            # Recorded from AWS (LocalStack TestS3SSECEncryption, validated): a wrong key on a read is 403.
+            raise S3Error("AccessDenied", 403, "Requests specifying Server Side Encryption with Customer "
+                          "provided keys must provide the correct secret key.")
         return ObjectKek(existing, keys.customer_kek(customer_key, salt))
 
     def root_kek_for(self, sealing: Sealing) -> ObjectKek:
@@ -190,7 +236,7 @@ class Vault:
                 await self._run(state.writer.abort)
             raise
         md5_hex = state.md5.hexdigest() if state.md5 else None
-        sealed = keys.seal(kek.kek, b"".join(layer_keys), context)
+        sealed = seal_piece_key(kek, b"".join(layer_keys), context)
         piece = Piece(
             part_number=part_number,
             size=state.size,
@@ -207,14 +253,17 @@ class Vault:
         if ids:
             await self._run(_delete_all, self.blobs, ids)
 
-    def reseal(self, piece: Piece, old: ObjectKek, old_context: bytes, new: ObjectKek, new_context: bytes) -> Piece:
-        """The same ciphertext under another KEK or identity: multipart complete, key changes."""
+    def reseal(self, piece: Piece, old: ObjectKek, old_context: bytes, new: ObjectKek,
+               new_context: bytes) -> Piece:
+        """The same ciphertext under another KEK or identity (UpdateObjectEncryption): data is not touched."""
+        if old.layers != new.layers:
+            raise ValueError("a piece keeps its number of layers")
         try:
-            key_material = keys.unseal(old.kek, piece.sealed_key, old_context)
+            key_material = unseal_piece_key(old, piece.sealed_key, old_context)
         except IntegrityError:
             log.error("a sealed object key did not unseal")
             raise internal_error() from None
-        return _replace(piece, sealed_key=keys.seal(new.kek, key_material, new_context))
+        return _replace(piece, sealed_key=seal_piece_key(new, key_material, new_context))
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -237,12 +286,13 @@ class Vault:
         self, piece: Piece, kek: ObjectKek, context: bytes, lo: int, hi: int, request_id: str
     ) -> AsyncIterator[bytes]:
         try:
-            material = keys.unseal(kek.kek, piece.sealed_key, context)
+            material = unseal_piece_key(kek, piece.sealed_key, context)
         except IntegrityError:
             log.error("request %s: the object key of a piece did not unseal (tampered metadata?)", request_id)
             raise internal_error() from None
         layer_keys = [material[i : i + keys.KEY_SIZE] for i in range(0, len(material), keys.KEY_SIZE)]
-        reader = _PieceReader(self.blobs, piece, Decryptor(layer_keys, piece.part_number, piece.size), request_id)
+        decryptor = Decryptor(layer_keys, piece.part_number, piece.size)
+        reader = _PieceReader(self.blobs, piece, decryptor, request_id)
         step = READ_BATCH * SEGMENT_SIZE
         first_batch = lo - lo % step
         batches = [(a, min(a + step, hi)) for a in range(first_batch, hi, step)]
@@ -265,7 +315,8 @@ class Vault:
 
 def reseal_piece(piece: Piece, old: ObjectKek, new: ObjectKek, context: bytes) -> Piece:
     """The same piece and identity with its key sealed under another KEK (root key rotation)."""
-    return _replace(piece, sealed_key=keys.seal(new.kek, keys.unseal(old.kek, piece.sealed_key, context), context))
+    material = unseal_piece_key(old, piece.sealed_key, context)
+    return _replace(piece, sealed_key=seal_piece_key(new, material, context))
 
 
 def _replace(piece: Piece, **changes: Any) -> Piece:
@@ -325,7 +376,7 @@ class _PieceReader:
             raise internal_error() from None
 
     def plaintext(self, start: int, end: int) -> bytes:
-        """Decrypt exactly the plaintext bytes [start, end) of the piece, authenticating every segment read."""
+        """Decrypt exactly the plaintext bytes [start, end) of the piece, authenticating each segment read."""
         first, offset, length = self.decryptor.span(start, end)
         try:
             if self.piece.inline is not None:
@@ -339,7 +390,7 @@ class _PieceReader:
             return self.decryptor.decrypt_range(start, end, ciphertext)
         except IntegrityError:
             log.error(
-                "request %s: ciphertext of piece %d failed authentication (blob %s): the stored data is damaged",
+                "request %s: ciphertext of piece %d failed authentication (blob %s): stored data is damaged",
                 self.request_id, self.piece.part_number, self.piece.blob_id or "inline",
             )
             raise internal_error() from None
@@ -351,9 +402,14 @@ class _PieceReader:
 
 
 class KeyService:
-    """What the vault needs of a KMS (built in or external). Implementations raise S3Errors."""
+    """What the vault needs of a KMS (built in or external). Implementations raise S3Errors.
 
-    async def generate_data_key(self, key_id: str | None, context: dict[str, str]) -> tuple[bytes, bytes, str]:
+    A context whose aws:s3:arn names a bucket (no key) asks for an S3 Bucket Key, which the
+    implementation may hand out again for a bounded time.
+    """
+
+    async def generate_data_key(self, key_id: str | None,
+                                context: dict[str, str]) -> tuple[bytes, bytes, str]:
         """(plaintext data key, ciphertext blob, key ARN). key_id None means the aws/s3 managed key."""
         raise NotImplementedError
 
@@ -363,6 +419,10 @@ class KeyService:
 
 def _kms_unavailable() -> S3Error:
     return S3Error("NotImplemented", 501, "SSE-KMS needs a KMS, and none is configured on this server.")
+
+
+def s3_arn(bucket: str, key: str | None = None) -> str:
+    return f"arn:aws:s3:::{bucket}" if key is None else f"arn:aws:s3:::{bucket}/{key}"
 
 
 async def new_object_kek(vault: Vault, kms: KeyService | None, algorithm: str, *, kms_key_id: str | None,
@@ -379,18 +439,32 @@ async def new_object_kek(vault: Vault, kms: KeyService | None, algorithm: str, *
     return await kms_object_kek(kms, algorithm, kms_key_id, bucket_key, context, bucket, key)
 
 
+def _data_key(plaintext: bytes) -> bytes:
+    if len(plaintext) != keys.KEY_SIZE:  # never seal under a weaker key than asked for
+        log.error("the KMS returned a data key of %d bytes, not %d", len(plaintext), keys.KEY_SIZE)
+        raise internal_error()
+    return plaintext
+
+
 async def kms_object_kek(kms: KeyService, algorithm: str, kms_key_id: str | None, bucket_key: bool,
                          context: str | None, bucket: str, key: str) -> ObjectKek:
-    import base64
-    import json
-
-    enc_context = json.loads(base64.b64decode(context)) if context else {}
-    enc_context["aws:s3:arn"] = f"arn:aws:s3:::{bucket}" if bucket_key else f"arn:aws:s3:::{bucket}/{key}"
+    """A new SSE-KMS KEK: the object's own data key (context: the object's ARN), or with an S3 Bucket
+    Key the bucket's (context: the bucket's ARN). DSSE-KMS takes two independent data keys."""
+    dsse = algorithm == "aws:kms:dsse"
+    enc_context: dict[str, str] = json.loads(base64.b64decode(context)) if context else {}
+    enc_context["aws:s3:arn"] = s3_arn(bucket) if bucket_key and not dsse else s3_arn(bucket, key)
     plaintext, blob, arn = await kms.generate_data_key(kms_key_id, enc_context)
-    sealing = Sealing(algorithm, kms_key_arn=arn, bucket_key=bucket_key, context=context,  # type: ignore[arg-type]
-                      wrapping={"kek": "kms", "blob": base64.b64encode(blob).decode(),
-                                "ctx": json.dumps(enc_context, sort_keys=True)})
-    return ObjectKek(sealing, plaintext, layers=2 if algorithm == "aws:kms:dsse" else 1)
+    wrapping = {"kek": "kms", "blob": base64.b64encode(blob).decode(),
+                "ctx": json.dumps(enc_context, sort_keys=True)}
+    kek2 = None
+    if dsse:
+        # The same key by ARN, so that both layers are under the key the first call resolved.
+        plaintext2, blob2, _ = await kms.generate_data_key(arn, enc_context)
+        kek2 = _data_key(plaintext2)
+        wrapping["blob2"] = base64.b64encode(blob2).decode()
+    sealing = Sealing(algorithm, kms_key_arn=arn, bucket_key=bucket_key and not dsse,  # type: ignore[arg-type]
+                      context=context, wrapping=wrapping)
+    return ObjectKek(sealing, _data_key(plaintext), kek2)
 
 
 async def existing_object_kek(vault: Vault, kms: KeyService | None, sealing: Sealing,
@@ -405,11 +479,12 @@ async def existing_object_kek(vault: Vault, kms: KeyService | None, sealing: Sea
     if kind == "kms":
         if kms is None:
             raise _kms_unavailable()
-        import base64
-        import json
-
-        plaintext = await kms.decrypt(base64.b64decode(sealing.wrapping["blob"]),
-                                      json.loads(sealing.wrapping["ctx"]), sealing.kms_key_arn or "")
-        return ObjectKek(sealing, plaintext, layers=2 if sealing.algorithm == "aws:kms:dsse" else 1)
+        enc_context = json.loads(sealing.wrapping["ctx"])
+        arn = sealing.kms_key_arn or ""
+        plaintext = await kms.decrypt(base64.b64decode(sealing.wrapping["blob"]), enc_context, arn)
+        kek2 = None
+        if "blob2" in sealing.wrapping:
+            kek2 = _data_key(await kms.decrypt(base64.b64decode(sealing.wrapping["blob2"]), enc_context, arn))
+        return ObjectKek(sealing, _data_key(plaintext), kek2)
     log.error("unknown key wrapping %r", kind)
     raise internal_error()

@@ -359,8 +359,6 @@ def boto3_tls(server: RunningServer, cert: Path):
                                           aws_secret_access_key=server.secret_key, verify=str(cert))
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="objects.put_object ignores the x-amz-tagging header: the tags are lost")
 def test_minio_put_object_with_tags_keeps_them(server: RunningServer) -> None:
     mc, b = minio_client(server, region=REGION), unique("mtags")
     mc.make_bucket(b)

@@ -30,6 +30,12 @@ def populated(tmp_path):
     objects = {"small": os.urandom(100), "large": os.urandom(300_000), "empty": b""}
     for key, body in objects.items():
         s3.put_object(Bucket="keep", Key=key, Body=body)
+    # SSE-KMS objects depend on the built-in KMS's key material, itself sealed under the root key
+    kms_key = server.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    objects["kms"] = os.urandom(70_000)
+    s3.put_object(Bucket="keep", Key="kms", Body=objects["kms"], ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key)
+    objects["kms-default"] = os.urandom(10)
+    s3.put_object(Bucket="keep", Key="kms-default", Body=objects["kms-default"], ServerSideEncryption="aws:kms")
     upload = s3.create_multipart_upload(Bucket="keep", Key="mp")["UploadId"]
     part = os.urandom(5 * 1024 * 1024)
     etag = s3.upload_part(Bucket="keep", Key="mp", UploadId=upload, PartNumber=1, Body=part)["ETag"]
@@ -58,8 +64,12 @@ def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:
         s3 = server.client()
         for key, body in objects.items():
             assert s3.get_object(Bucket="keep", Key=key)["Body"].read() == body
-        s3.complete_multipart_upload(Bucket="keep", Key="mp", UploadId=upload,
-                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+        s3.complete_multipart_upload(
+            Bucket="keep",
+            Key="mp",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
         assert s3.get_object(Bucket="keep", Key="mp")["Body"].read() == part
         carol = server.client(access_key=ak, secret_key=sk)
         carol.create_bucket(Bucket="carols")  # the user's secret was re-sealed too

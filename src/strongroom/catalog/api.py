@@ -90,6 +90,10 @@ class Catalog(Protocol):
         root key rotation and UpdateObjectEncryption. False when the version is gone."""
         ...
 
+    def set_object_tags(self, version: ObjectVersion, tags: dict[str, str]) -> bool:
+        """Replace the tags of `version` in place; False when it is no longer the current version."""
+        ...
+
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
     def delete_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # returns what was removed
     def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
@@ -122,6 +126,16 @@ class Catalog(Protocol):
     def replace_upload_sealing(self, upload_id: str, sealing: Sealing) -> bool:
         """Store an upload's re-sealed KEK record (root key rotation)."""
         ...
+
+    # --- access control: policies attached to users, object ACLs ---
+    def put_user_policy(self, user_id: str, name: str, document: str) -> None:
+        """Attach (or replace) the policy `name` of the user with id `user_id`."""
+        ...
+
+    def delete_user_policy(self, user_id: str, name: str) -> bool: ...  # False when no such policy
+    def list_user_policies(self, user_id: str) -> list[tuple[str, str]]: ...  # (name, document), by name
+    def get_object_acl(self, acl_id: str) -> str | None: ...  # by version id (or 'upload:<upload id>')
+    def put_object_acl(self, acl_id: str, document: str | None) -> None: ...  # None removes it
 
     # --- maintenance ---
     def referenced_blob_ids(self) -> Iterator[str]: ...

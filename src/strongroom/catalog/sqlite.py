@@ -15,6 +15,7 @@ from pathlib import Path
 from strongroom.catalog import codec
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, CatalogConflict
 from strongroom.catalog.model import AccessKey, Bucket, User
+from strongroom.catalog.sqlite_access import SqliteAccess
 from strongroom.catalog.sqlite_db import BUSY_TIMEOUT_S
 from strongroom.catalog.sqlite_uploads import SqliteUploads
 
@@ -28,7 +29,7 @@ _LOOKUP_KEY = (
 )
 
 
-class SqliteCatalog(SqliteUploads):
+class SqliteCatalog(SqliteUploads, SqliteAccess):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
 
     @classmethod

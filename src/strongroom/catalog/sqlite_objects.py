@@ -7,6 +7,7 @@ version removes its row (no versioning yet); the caller deletes its blobs.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -56,6 +57,17 @@ _KEYS = {
 
 
 class SqliteObjects(SqliteDatabase):
+    def set_object_tags(self, version: ObjectVersion, tags: dict[str, str]) -> bool:
+        """Replace the tags of a stored version in place; False when it is no longer current."""
+        updated = codec.encode_version(dataclasses.replace(version, tags=tags))
+        extra = updated[codec.VERSION_COLUMNS.index("extra")]
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE versions SET extra = ? WHERE version_id = ? AND bucket = ? AND key = ? AND id IN "
+                "(SELECT version FROM current WHERE bucket = ? AND key = ?)",
+                (extra, version.version_id, version.bucket, version.key, version.bucket, version.key))
+            return cur.rowcount > 0
+
     def rekey_version(self, version: ObjectVersion) -> bool:
         """Replace the sealing and piece keys of a stored version, in place (same id, same blobs)."""
         pieces, inline = codec.encode_pieces(version.pieces)

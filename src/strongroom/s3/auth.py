@@ -17,8 +17,15 @@ from strongroom.s3 import sigv2, sigv4
 from strongroom.s3.context import ANONYMOUS, Ctx, Principal
 from strongroom.s3.routing import Operation
 
-# Operations AWS documents as accepting Signature Version 4 only.
-SIGV4_ONLY = frozenset({Operation.PutBucketEncryption})
+_UNSUPPORTED_MECHANISM = ("The authorization mechanism you have provided is not supported. "
+                          "Please use AWS4-HMAC-SHA256.")
+# Operations AWS documents as accepting Signature Version 4 only, with the message each answers.
+SIGV4_ONLY = {
+    Operation.PutBucketEncryption: _UNSUPPORTED_MECHANISM,
+    Operation.UpdateObjectEncryption: (
+        "Requests that modify an object encryption configuration require AWS Signature Version 4. "
+        "Modify the request to use AWS Signature Version 4, and then try again."),
+}
 
 
 def auth_request(ctx: Ctx) -> sigv4.AuthRequest:
@@ -57,8 +64,7 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
     v2 = sigv2.parse(req) if service == "s3" else None
     if v2 is not None:
         if ctx.op in SIGV4_ONLY:
-            raise invalid_request("The authorization mechanism you have provided is not supported. "
-                                  "Please use AWS4-HMAC-SHA256.")
+            raise invalid_request(SIGV4_ONLY[ctx.op])
         key, user, secret = await _lookup(ctx, v2.access_key)
         sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), secret, datetime.now(UTC))
         ctx.principal = Principal(user, key.access_key)

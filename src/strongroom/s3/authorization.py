@@ -1,26 +1,311 @@
-"""Authorization: may this principal run this operation on this bucket or object?
+"""Authorization: may this principal run this operation on this bucket or object? Decided once, here.
 
-Decided once per request, before the handler runs, from the operation's IAM
-action. Until bucket and user policies are enforced: the root user may do
-anything, a bucket's owner anything on it, and nobody else anything.
+The dispatcher calls `authorize(ctx)` before every handler. It names the IAM actions the
+request needs (the operation's action, plus those some headers add), builds the policy
+engine's request context (`policy_context`) and decides each action against:
+- the owner's own access: the root user (the deployment's administrator) everywhere, a
+  bucket's owner on the bucket and everything in it;
+- the requester's user policies (`strongroom policy attach`);
+- the bucket policy, with Block Public Access's RestrictPublicBuckets applied;
+- ACL grants, when the bucket's Object Ownership lets ACLs count (IgnorePublicAcls applied).
+As AWS documents it ("Policy evaluation logic", single account): an explicit Deny anywhere wins;
+otherwise any of the four grants; otherwise the request is denied. Anonymous requests get only
+what a bucket policy gives "*" or an ACL gives AllUsers.
+
+AWS facts used here besides: "the root user of the Amazon Web Services account that owns a bucket
+can always use [Get|Put|Delete]BucketPolicy, even if the policy explicitly denies the root user"
+(API PutBucketPolicy) -- strongroom extends that to the bucket's owner, its stand-in for the
+owning account; a PUT with an ACL also needs s3:PutObjectAcl and one with x-amz-tagging also
+s3:PutObjectTagging, CopyObject needs s3:GetObject on the source, a request naming a versionId
+needs the ...Version action, UpdateObjectEncryption needs s3:UpdateObjectEncryption and
+s3:PutObject, CreateBucket with an ACL also s3:PutBucketAcl and with x-amz-object-ownership also
+s3:PutBucketOwnershipControls (Service Authorization Reference, "API operations defined by Amazon
+S3").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from strongroom import user_policies
+from strongroom.catalog.api import Catalog
+from strongroom.catalog.model import Bucket, ObjectVersion, User
 from strongroom.errors import access_denied
+from strongroom.policy import Decision, Policy, RequestContext, evaluate
+from strongroom.s3 import acl, acl_writes, bucket_policy, ownership, public_access_block
+from strongroom.s3.acl_writes import run_after_success
 from strongroom.s3.context import Ctx
+from strongroom.s3.policy_context import (
+    EXISTING_TAG_ACTIONS,
+    bucket_arn,
+    object_arn,
+    principal,
+    request_keys,
+    tag_keys,
+)
 from strongroom.s3.routing import Operation
+
+__all__ = ["allowed", "authorize", "authorize_kms", "authorize_post_object", "run_after_success"]
+
+POLICY_MANAGEMENT = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
+VERSION_ACTIONS = {
+    "s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging", "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+    "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+WRITES_WITH_ACL = frozenset({Operation.PutObject, Operation.CopyObject, Operation.CreateMultipartUpload})
+COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
+# KMS operations any user may run on any key unless a policy denies it (the KMS issue's interim rule:
+# "other users may use (not manage) keys"); managing a key needs an Allow, unless you made the key.
+KMS_USE_ACTIONS = frozenset({
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateRandom", "kms:DescribeKey", "kms:ListKeys", "kms:ListAliases", "kms:GetKeyRotationStatus",
+})
+
+
+@lru_cache(maxsize=4096)
+def _mentions_tags(text: str) -> bool:
+    return "existingobjecttag" in text.lower()
+
+
+@dataclass(slots=True)
+class BucketState:
+    """What decides access to one bucket, read in one catalog round trip."""
+
+    bucket: Bucket
+    policy: Policy | None
+    policy_public: bool
+    pab: public_access_block.PublicAccessBlock
+    mode: str  # Object Ownership
+    acl: acl.Acl | None  # the bucket ACL, when ACLs count
+    objects: dict[str, ObjectFacts] = field(default_factory=dict)
+
+
+def _load_state(catalog: Catalog, account: str, bucket: Bucket) -> BucketState:
+    text = catalog.get_bucket_config(bucket.name, bucket_policy.KIND)
+    policy, public = bucket_policy.parsed(text, account, bucket.name) if text else (None, False)
+    pab = public_access_block.from_stored(catalog.get_bucket_config(bucket.name, public_access_block.KIND))
+    mode = ownership.mode_of(catalog.get_bucket_config(bucket.name, ownership.KIND))
+    bucket_acl = None
+    if mode != ownership.ENFORCED:
+        doc = catalog.get_bucket_config(bucket.name, acl.KIND)
+        bucket_acl = acl.Acl.from_json(doc) if doc else acl.private(bucket.owner_id)
+    return BucketState(bucket, policy, public, pab, mode, bucket_acl)
+
+
+ObjectFacts = tuple[ObjectVersion | None, acl.Acl | None]
+
+
+def _load_object(catalog: Catalog, bucket: str, key: str, acls: bool) -> ObjectFacts:
+    version = catalog.get_object(bucket, key)
+    if version is None or not acls:
+        return version, None
+    return version, acl.object_acl(catalog.get_object_acl(version.version_id), version)
+
+
+def _load_both(catalog: Catalog, account: str, bucket: Bucket,
+               user: User | None) -> tuple[BucketState, list[Policy] | None]:
+    identity = user_policies.policies_of(catalog, user, account) if user is not None else None
+    return _load_state(catalog, account, bucket), identity
+
+
+async def bucket_state(ctx: Ctx, bucket: Bucket) -> BucketState:
+    """The bucket's state, read once per request; the requester's policies come in the same round trip."""
+    cache: dict[str, BucketState] = ctx.extras.setdefault("bucket_states", {})
+    if bucket.name not in cache:
+        user = ctx.principal.user
+        pending = user is not None and not user.is_root and "identity_policies" not in ctx.extras
+        state, identity = await ctx.services.db(_load_both, ctx.services.catalog, ctx.services.account_id,
+                                                bucket, user if pending else None)
+        cache[bucket.name] = state
+        if identity is not None:
+            ctx.extras["identity_policies"] = identity
+    return cache[bucket.name]
+
+
+async def identity_policies(ctx: Ctx) -> list[Policy]:
+    if "identity_policies" not in ctx.extras:
+        user: User | None = ctx.principal.user
+        found: list[Policy] = []
+        if user is not None and not user.is_root:
+            found = await ctx.services.db(user_policies.policies_of, ctx.services.catalog, user,
+                                          ctx.services.account_id)
+        ctx.extras["identity_policies"] = found
+    policies: list[Policy] = ctx.extras["identity_policies"]
+    return policies
+
+
+async def _object(ctx: Ctx, state: BucketState, key: str) -> ObjectFacts:
+    if key not in state.objects:
+        state.objects[key] = await ctx.services.db(_load_object, ctx.services.catalog, state.bucket.name, key,
+                                                   state.mode != ownership.ENFORCED)
+    return state.objects[key]
+
+
+def _is_owner(ctx: Ctx, bucket: Bucket) -> bool:
+    return ctx.principal.is_root or (not ctx.principal.anonymous and ctx.principal.user_id == bucket.owner_id)
+
+
+def _deny_only(policy: Policy) -> Policy:
+    return replace(policy, statements=tuple(s for s in policy.statements if s.effect == "Deny"))
+
+
+async def _acl_grants(ctx: Ctx, state: BucketState, action: str, key: str | None) -> bool:
+    if state.mode == ownership.ENFORCED:
+        return False
+    user_id = None if ctx.principal.anonymous else ctx.principal.user_id
+    ignore_public = state.pab.ignore_public_acls
+    bucket_acl = state.acl
+    if action in acl.BUCKET_ACTIONS and bucket_acl is not None and bucket_acl.grants_to(
+            acl.BUCKET_ACTIONS[action], user_id, ignore_public):
+        return True
+    if action in acl.OBJECT_ACTIONS and key is not None:
+        _version, object_acl = await _object(ctx, state, key)
+        if object_acl is not None:
+            return object_acl.grants_to(acl.OBJECT_ACTIONS[action], user_id, ignore_public)
+    return False
+
+
+async def decide(ctx: Ctx, state: BucketState, action: str, key: str | None,
+                 headers: dict[str, str] | None = None) -> Decision:
+    """The decision for one action on the bucket (key None) or on one of its objects."""
+    owner = _is_owner(ctx, state.bucket)
+    identity = await identity_policies(ctx)
+    resource_policy = state.policy
+    if action in POLICY_MANAGEMENT and owner:
+        resource_policy = None  # the owner can always manage the policy, whatever it says
+    elif (resource_policy is not None and ctx.principal.anonymous and state.pab.restrict_public_buckets
+          and state.policy_public):
+        resource_policy = _deny_only(resource_policy)
+    keys = request_keys(ctx, headers)
+    texts = [p.text for p in identity] + ([state.policy.text] if state.policy else [])
+    if key is not None and action in EXISTING_TAG_ACTIONS and any(_mentions_tags(t) for t in texts):
+        version, _ = await _object(ctx, state, key)
+        if version is not None:
+            keys.update(tag_keys(version.tags))
+    resource = object_arn(state.bucket.name, key) if key is not None else bucket_arn(state.bucket.name)
+    rc = RequestContext(action, (resource,), principal(ctx), keys)
+    decision = evaluate(rc, identity_policies=identity, resource_policy=resource_policy, owner_grants=owner)
+    if decision is Decision.IMPLICIT_DENY and await _acl_grants(ctx, state, action, key):
+        return Decision.ALLOW  # an ACL grant acts as an Allow; no Deny applied
+    return decision
+
+
+def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
+    """(action, key) pairs the request needs; key None for the bucket itself."""
+    op, key = ctx.op, ctx.key if ctx.op.scope == "object" else None
+    action = op.action
+    if key is not None and ctx.query.get("versionId"):
+        action = VERSION_ACTIONS.get(action, action)
+    needed = [(action, key)]
+    if op in WRITES_WITH_ACL and acl.has_acl_headers(ctx.headers):
+        needed.append(("s3:PutObjectAcl", key))
+    if op in WRITES_WITH_ACL and "x-amz-tagging" in ctx.headers:
+        needed.append(("s3:PutObjectTagging", key))
+    if op is Operation.UpdateObjectEncryption:
+        needed.append(("s3:PutObject", key))
+    if op is Operation.DeleteObjects:
+        # Interim until DeleteObjects decides each key with `allowed` (see the module's callers): the
+        # whole bucket's objects, so a policy naming a narrower prefix does not let it through.
+        needed = [("s3:DeleteObject", "*")]
+    return needed
+
+
+async def _require(ctx: Ctx, state: BucketState, action: str, key: str | None,
+                   headers: dict[str, str] | None = None) -> None:
+    if await decide(ctx, state, action, key, headers) is not Decision.ALLOW:
+        raise access_denied()
+
+
+async def _identity_only(ctx: Ctx, actions: list[str], resource: str | None) -> None:
+    """Account-level operations (ListBuckets, CreateBucket): any user may, unless a user policy denies it."""
+    if ctx.principal.anonymous:
+        raise access_denied()
+    identity = await identity_policies(ctx)
+    keys = request_keys(ctx)
+    for action in actions:
+        rc = RequestContext(action, (resource,) if resource else (), principal(ctx), keys)
+        if evaluate(rc, identity_policies=identity, owner_grants=True) is not Decision.ALLOW:
+            raise access_denied()
+
+
+async def _copy_source(ctx: Ctx) -> None:
+    from strongroom.s3.objects import parse_copy_source  # objects is a handler module; keep imports one-way
+
+    name, key, version_id = parse_copy_source(ctx)
+    source = await ctx.services.db(ctx.services.catalog.get_bucket, name)
+    if source is None:
+        return  # the handler answers NoSuchBucket
+    action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
+    await _require(ctx, await bucket_state(ctx, source), action, key)
 
 
 async def authorize(ctx: Ctx) -> None:
-    if ctx.op.scope == "service" or ctx.op is Operation.CreateBucket:
-        if ctx.principal.anonymous and ctx.op is not Operation.PostService:
-            raise access_denied()
+    """Raise AccessDenied unless every action the request needs is allowed."""
+    op = ctx.op
+    if op is Operation.PostService or op is Operation.PostObject:
+        return  # KMS/STS decide for themselves; POST Object calls authorize_post_object once it has its form
+    if op is Operation.ListBuckets:
+        await _identity_only(ctx, [op.action], None)
         return
-    if ctx.op is Operation.PostObject:  # authenticated by its form policy, checked by the handler
+    if op is Operation.CreateBucket:
+        actions = [op.action]
+        if acl.has_acl_headers(ctx.headers):
+            actions.append("s3:PutBucketAcl")
+        if "x-amz-object-ownership" in ctx.headers:
+            actions.append("s3:PutBucketOwnershipControls")
+        await _identity_only(ctx, actions, bucket_arn(ctx.bucket_name or ""))
+        await acl_writes.prepare_create_bucket(ctx)
         return
+    assert ctx.bucket is not None
+    state = await bucket_state(ctx, ctx.bucket)
+    for action, key in _requirements(ctx):
+        await _require(ctx, state, action, key)
+    if op in COPIES:
+        await _copy_source(ctx)
+    if op in WRITES_WITH_ACL and ctx.key is not None:
+        await acl_writes.prepare_object_write(ctx, state.mode, state.pab, ctx.bucket, ctx.key, ctx.headers)
+    if op is Operation.CompleteMultipartUpload and state.mode != ownership.ENFORCED and ctx.key is not None:
+        acl_writes.prepare_complete_upload(ctx, ctx.bucket, ctx.key, ctx.query.get("uploadId", ""))
+
+
+async def allowed(ctx: Ctx, action: str, key: str | None) -> bool:
+    """One more decision in the request's bucket (DeleteObjects decides each key with it)."""
+    assert ctx.bucket is not None
+    state = await bucket_state(ctx, ctx.bucket)
+    return await decide(ctx, state, action, key) is Decision.ALLOW
+
+
+async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> None:
+    """POST Object, once its form is read and its signer known (ctx.principal): s3:PutObject on the key,
+    with the form's fields as the request's headers for conditions and the ACL."""
+    assert ctx.bucket is not None
+    state = await bucket_state(ctx, ctx.bucket)
+    headers = {("x-amz-acl" if k == "acl" else k): v for k, v in fields.items()}
+    await _require(ctx, state, "s3:PutObject", key, headers)
+    if acl.has_acl_headers(headers):
+        await _require(ctx, state, "s3:PutObjectAcl", key, headers)
+    await acl_writes.prepare_object_write(ctx, state.mode, state.pab, ctx.bucket, key, headers)
+
+
+async def authorize_kms(ctx: Ctx, action: str, key_arn: str | None, *, key_creator: str | None = None,
+                        keys: dict[str, str] | None = None) -> bool:
+    """May the requester run KMS `action` on the key `key_arn`? Root may do anything; anonymous nothing.
+    Other users: an explicit Deny in their policies refuses; using a key (KMS_USE_ACTIONS) is allowed by
+    default, and so is everything on a key they created (`key_creator`, a user id); the rest needs an
+    Allow. `keys` adds condition keys (e.g. kms:ViaService for S3's calls on the user's behalf)."""
+    if ctx.principal.anonymous:
+        return False
     if ctx.principal.is_root:
-        return
-    if ctx.bucket is not None and ctx.principal.user_id == ctx.bucket.owner_id:
-        return
-    raise access_denied()
+        return True
+    identity = await identity_policies(ctx)
+    grants = action in KMS_USE_ACTIONS or (key_creator is not None and key_creator == ctx.principal.user_id)
+    context_keys = request_keys(ctx)
+    context_keys.update(keys or {})
+    rc = RequestContext(action, (key_arn,) if key_arn else (), principal(ctx), context_keys)
+    return evaluate(rc, identity_policies=identity, owner_grants=grants) is Decision.ALLOW

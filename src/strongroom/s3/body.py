@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 
-from strongroom.errors import S3Error, incomplete_body, invalid_argument
+from strongroom.errors import S3Error, incomplete_body, invalid_argument, malformed_trailer
 from strongroom.s3.chunked import ChunkedDecoder
 from strongroom.s3.context import Ctx
 
@@ -22,7 +22,7 @@ UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")  # S3 takes the digest in either case
 IDLE_TIMEOUT = 20.0  # S3 answers RequestTimeout when a client stops sending for about 20 s
 
 BAD_CONTENT_SHA256 = (
@@ -49,6 +49,16 @@ def content_sha256_mismatch(client: str, server: str) -> S3Error:
     )
 
 
+def missing_content_length() -> S3Error:
+    return S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+
+
+def short_body(expected: int, provided: int) -> S3Error:
+    err = incomplete_body()
+    err.details.update(NumberBytesExpected=str(expected), NumberBytesProvided=str(provided))
+    return err
+
+
 def payload_mode(ctx: Ctx) -> str:
     """UNSIGNED-PAYLOAD, a hex digest, or one of the STREAMING-* modes; validated."""
     if ctx.auth is None:
@@ -63,18 +73,17 @@ def payload_mode(ctx: Ctx) -> str:
 
 def decoded_length(ctx: Ctx) -> int | None:
     """The payload's length as the client declared it (x-amz-decoded-content-length for aws-chunked)."""
-    mode = payload_mode(ctx)
-    header = ctx.headers.get("x-amz-decoded-content-length") if mode.startswith("STREAMING-") else \
-        ctx.headers.get("content-length")
+    streaming = payload_mode(ctx).startswith("STREAMING-")
+    name = "x-amz-decoded-content-length" if streaming else "content-length"
+    header = ctx.headers.get(name)
     if header is None:
         return None
-    try:
-        value = int(header)
-    except ValueError:
-        raise invalid_argument("Invalid content length", "Content-Length", header) from None
-    if value < 0:
+    if not header.strip().isdigit():
+        # S3 answers an unusable x-amz-decoded-content-length as if it were missing.
+        if streaming:
+            raise missing_content_length()
         raise invalid_argument("Invalid content length", "Content-Length", header)
-    return value
+    return int(header)
 
 
 class Body:
@@ -85,6 +94,8 @@ class Body:
         self.trailers: dict[str, str] = {}
         self.received = 0  # decoded payload bytes
         self._decoder: ChunkedDecoder | None = None
+        if ctx.headers.get("x-amz-trailer") and not self.mode.startswith("STREAMING-"):
+            raise malformed_trailer()  # a trailer promised on a body that cannot carry one
         if self.mode.startswith("STREAMING-"):
             names = tuple(
                 n.strip().lower() for n in ctx.headers.get("x-amz-trailer", "").split(",") if n.strip()
@@ -113,7 +124,7 @@ class Body:
             seen += len(data)
             yield data
         if wire_length is not None and seen < wire_length:
-            raise incomplete_body()
+            raise short_body(wire_length, seen)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The decoded payload. Raises the S3 error for a body that does not verify, after the last byte."""
@@ -131,8 +142,8 @@ class Body:
         if self._decoder is not None:
             self.trailers = self._decoder.finish()
         elif self.length is not None and self.received != self.length:
-            raise incomplete_body()
-        if sha is not None and sha.hexdigest() != self.mode:
+            raise short_body(self.length, self.received)
+        if sha is not None and sha.hexdigest() != self.mode.lower():
             raise content_sha256_mismatch(self.mode, sha.hexdigest())
 
     async def read_all(self, limit: int, too_large: S3Error) -> bytes:

@@ -20,6 +20,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 MAX_CONFIG_BODY = 1024 * 1024
+US_EAST_1 = "us-east-1"
 
 
 def valid_bucket_name(name: str) -> bool:
@@ -39,8 +40,21 @@ def invalid_bucket_name(name: str) -> S3Error:
     return S3Error("InvalidBucketName", 400, "The specified bucket is not valid.", BucketName=name)
 
 
-def owner_xml(ctx: Ctx, user_id: str, name: str) -> str:
-    return f"<Owner>{xml.el('ID', user_id)}{xml.el('DisplayName', name)}</Owner>"
+def owner_xml(user_id: str) -> str:
+    """Only the ID: S3 stopped returning DisplayName on 2025-11-21."""
+    return f"<Owner>{xml.el('ID', user_id)}</Owner>"
+
+
+def check_location_constraint(wanted: str, region: str) -> None:
+    """us-east-1 takes no constraint (naming it is invalid); every other region wants its own name."""
+    if wanted == region == US_EAST_1:
+        raise S3Error("InvalidLocationConstraint", 400, "The specified location-constraint is not valid",
+                      LocationConstraint=wanted)
+    if wanted != region and (wanted or region != US_EAST_1):
+        raise S3Error(
+            "IllegalLocationConstraintException", 400,
+            f"The {wanted or 'unspecified'} location constraint is incompatible for the region specific "
+            "endpoint this request was sent to.")
 
 
 async def create_bucket(ctx: Ctx) -> web.StreamResponse:
@@ -49,26 +63,28 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         raise invalid_bucket_name(name)
     body = await Body(ctx).read_all(MAX_CONFIG_BODY, malformed_xml())
     region = ctx.config.region
+    wanted = ""
     if body.strip():
         root = xml.parse(body, "CreateBucketConfiguration")
         xml.check_known(root, ("LocationConstraint", "Location", "Bucket", "Tags"))
         node = xml.only_child(root, "LocationConstraint")
         wanted = xml.text_of(node) if node is not None else ""
-        if wanted and wanted != region:
-            raise S3Error("IllegalLocationConstraintException", 400,
-                          f"The {wanted} location constraint is incompatible for the region specific endpoint "
-                          "this request was sent to.")
+    check_location_constraint(wanted, region)
     bucket = Bucket(name, ctx.principal.user_id, region, time.time())
     try:
         await ctx.services.db(ctx.services.catalog.create_bucket, bucket)
     except BucketExists as exists:
         if exists.owner_id == ctx.principal.user_id:
-            raise S3Error("BucketAlreadyOwnedByYou", 409,
-                          "Your previous request to create the named bucket succeeded and you already own it.",
-                          BucketName=name) from None
-        raise S3Error("BucketAlreadyExists", 409,
-                      "The requested bucket name is not available. The bucket namespace is shared by all users "
-                      "of the system. Please select a different name and try again.", BucketName=name) from None
+            if region == US_EAST_1:  # S3's legacy answer there: 200, and the bucket is left as it is
+                return web.Response(status=200, headers={"Location": f"/{name}"})
+            raise S3Error(
+                "BucketAlreadyOwnedByYou", 409,
+                "Your previous request to create the named bucket succeeded and you already own it.",
+                BucketName=name) from None
+        raise S3Error(
+            "BucketAlreadyExists", 409,
+            "The requested bucket name is not available. The bucket namespace is shared by all users "
+            "of the system. Please select a different name and try again.", BucketName=name) from None
     default = sse.new_bucket_default(ctx.config.allow_sse_c_new_buckets)
     await ctx.services.db(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
     return web.Response(status=200, headers={"Location": f"/{name}"})
@@ -92,7 +108,7 @@ async def list_buckets(ctx: Ctx) -> web.StreamResponse:
         f"{xml.el('BucketRegion', b.region)}</Bucket>"
         for b in buckets if b.name.startswith(prefix)
     )
-    body = owner_xml(ctx, user.user_id, user.name) + f"<Buckets>{entries}</Buckets>"
+    body = owner_xml(user.user_id) + f"<Buckets>{entries}</Buckets>"
     if prefix:
         body += xml.el("Prefix", prefix)
     return web.Response(body=xml.document("ListAllMyBucketsResult", body), content_type="application/xml")
@@ -113,7 +129,8 @@ async def delete_bucket(ctx: Ctx) -> web.StreamResponse:
 async def get_bucket_location(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
     region = "" if ctx.bucket.region == "us-east-1" else ctx.bucket.region
-    body = f'{xml.DECLARATION}<LocationConstraint xmlns="{xml.S3_NS}">{xml.escape(region)}</LocationConstraint>'
+    element = f'<LocationConstraint xmlns="{xml.S3_NS}">{xml.escape(region)}</LocationConstraint>'
+    body = xml.DECLARATION + element
     return web.Response(body=body.encode(), content_type="application/xml")
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 from aiohttp import web
 from multidict import MultiDict
 
-from strongroom.errors import S3Error, internal_error, no_such_bucket, not_implemented
+from strongroom.errors import S3Error, access_denied, internal_error, no_such_bucket, not_implemented
 from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
@@ -60,7 +60,8 @@ def error_response(err: S3Error, ctx_resource: str, request_id: str, head: bool)
     details = "".join(xml.el(k, v) for k, v in err.details.items())
     body = (
         f"{xml.DECLARATION}<Error>{xml.el('Code', err.code)}{xml.el('Message', err.message)}{details}"
-        f"{xml.el('Resource', ctx_resource)}{xml.el('RequestId', request_id)}{xml.el('HostId', headers['x-amz-id-2'])}"
+        f"{xml.el('Resource', ctx_resource)}{xml.el('RequestId', request_id)}"
+        f"{xml.el('HostId', headers['x-amz-id-2'])}"
         "</Error>"
     ).encode()
     return web.Response(status=err.status, body=body, headers=headers, content_type="application/xml")
@@ -94,6 +95,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
             ctx.bucket = await services.db(services.catalog.get_bucket, bucket_name)
             if ctx.bucket is None:
                 raise no_such_bucket(bucket_name or "")
+            expected_owner = request.headers.get("x-amz-expected-bucket-owner")
+            if expected_owner is not None and expected_owner != services.account_id:
+                raise access_denied()  # one account per deployment: every bucket is the account's
         await authorize(ctx)
         response = await handler(ctx)
     except S3Error as err:
@@ -113,4 +117,5 @@ async def add_request_ids(request: web.Request, response: web.StreamResponse) ->
     if "x-amz-request-id" not in response.headers:
         response.headers["x-amz-request-id"] = request.get("request_id", "") or new_request_id()
         response.headers["x-amz-id-2"] = host_id()
-    response.headers.setdefault("Server", "strongroom")
+    # aiohttp has already put its own name and version here by the time this hook runs: replace it.
+    response.headers["Server"] = "strongroom"

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from strongroom.s3 import bucket_encryption, buckets, listing, multipart, objects, post_object, service
+from strongroom.s3 import (
+    acl,
+    bucket_encryption,
+    bucket_policy,
+    buckets,
+    listing,
+    multipart,
+    objects,
+    ownership,
+    post_object,
+    public_access_block,
+    service,
+    tagging,
+    update_encryption,
+)
 from strongroom.s3.dispatch import Handler
 from strongroom.s3.routing import Operation
 
-MODULES = (buckets, objects, listing, multipart, bucket_encryption, post_object, service)
+MODULES = (buckets, objects, listing, multipart, bucket_encryption, post_object, service, update_encryption,
+           bucket_policy, acl, ownership, public_access_block, tagging)
 
 
 def table() -> dict[Operation, Handler]:

@@ -3,15 +3,15 @@ CompleteMultipartUpload and AbortMultipartUpload; `HANDLERS` also serves the lis
 of `multipart_list.py`.
 
 An upload chooses its encryption once, at creation, and keeps the KEK's sealing in
-its record; every part is a piece encrypted under that KEK, its key first bound to
-(bucket, key, upload id, part number). Complete re-seals the used parts' keys to the
-new version id, so that every stored piece of an object is bound to (bucket, key,
-version id, part number) exactly like a simple PUT's.
+its record; every part is a piece encrypted under that KEK, its key bound to
+(bucket, key, upload id, part number). The completed object takes the upload id as
+its version id, so its pieces are bound to (bucket, key, version id, part number)
+exactly like a simple PUT's without being re-sealed: Complete needs no KMS call and
+no SSE-C key, as on AWS.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +21,7 @@ from aiohttp import web
 
 from strongroom import checksums
 from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
-from strongroom.catalog.model import ObjectVersion, Part, Piece, Upload
+from strongroom.catalog.model import ObjectVersion, Part, Upload
 from strongroom.errors import (
     S3Error,
     bad_digest,
@@ -54,12 +54,13 @@ from strongroom.s3.object_headers import (
     checksum_request,
     content_md5,
     content_type,
+    header_tags,
     stored_headers,
     user_metadata,
 )
 from strongroom.s3.objects import entity_too_large, load_copy_source, new_kek, read_kek, xml_response
 from strongroom.s3.routing import Operation
-from strongroom.vault import ObjectKek, Written, existing_object_kek, new_version_id, piece_context
+from strongroom.vault import ObjectKek, Written, existing_object_kek, piece_context
 
 MAX_PART_NUMBER = 10000
 MAX_COMPLETE_BODY = 16 * 1024 * 1024  # 10,000 <Part>s with checksums fit well within this
@@ -115,10 +116,14 @@ async def upload_kek(ctx: Ctx, upload: Upload) -> tuple[ObjectKek, sse.CustomerK
     if upload.sealing.algorithm != "SSE-C":
         if customer is not None:
             raise invalid_request(_SSE_C_REQUIRED)
+        if upload.sealing.algorithm.startswith("aws:kms"):
+            sse.require_sigv4_for_kms(ctx)
         return await existing_object_kek(ctx.services.vault, ctx.services.kms, upload.sealing, None), None
     if customer is None:
         raise invalid_request(_SSE_C_REQUIRED)
     sse.require_secure_for_sse_c(ctx)
+    if (await sse.bucket_default(ctx)).sse_c_blocked:  # blocked after the upload began (UploadPart docs)
+        raise sse.sse_c_blocked(ctx, ctx.key)
     try:
         return ctx.services.vault.sse_c_kek(customer.key, upload.sealing), customer
     except S3Error as e:
@@ -126,6 +131,16 @@ async def upload_kek(ctx: Ctx, upload: Upload) -> tuple[ObjectKek, sse.CustomerK
             raise
         raise invalid_request(
             "The provided encryption parameters did not match the ones used originally.") from None
+
+
+async def complete_key(ctx: Ctx, upload: Upload) -> None:
+    """Complete takes no SSE-C key (AWS: only where a checksum or a bucket policy asks for one); a key
+    that is sent must be the upload's. An SSE-C upload cannot complete once its bucket blocks SSE-C."""
+    customer = sse.customer_key(ctx.headers)
+    if customer is not None:
+        await upload_kek(ctx, upload)
+    elif upload.sealing.algorithm == "SSE-C" and (await sse.bucket_default(ctx)).sse_c_blocked:
+        raise sse.sse_c_blocked(ctx, ctx.key)
 
 
 def checksum_headers(values: dict[str, str]) -> dict[str, str]:
@@ -142,12 +157,13 @@ async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     upload = Upload(upload_id=new_upload_id(), bucket=ctx.bucket.name, key=ctx.key, initiated=time.time(),
                     owner_id=ctx.principal.user_id or ctx.bucket.owner_id, sealing=kek.sealing,
                     content_type=content_type(ctx.headers), headers=stored_headers(ctx.headers),
-                    metadata=metadata, checksum_algorithm=algorithm, checksum_type=kind)
+                    metadata=metadata, checksum_algorithm=algorithm, checksum_type=kind,
+                    tags=header_tags(ctx.headers))
     try:
         await ctx.services.db(ctx.services.catalog.create_upload, upload)
     except NoSuchBucketError:
         raise no_such_bucket(ctx.bucket.name) from None
-    headers = sse.response_headers(kek.sealing, choice.customer)
+    headers = sse.response_headers(kek.sealing, choice.customer, context=True)
     if algorithm and kind:
         headers.update({"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind})
     body = xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key) + xml.el("UploadId", upload.upload_id)
@@ -328,17 +344,11 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     algorithm, kind = upload.checksum_algorithm, upload.checksum_type or "COMPOSITE"
     whole = object_checksum(algorithm, kind, used) if algorithm else None
     check_complete_headers(ctx, upload, size, whole)
-    kek, customer = await upload_kek(ctx, upload)
-    version_id = new_version_id()
-
-    def reseal() -> tuple[Piece, ...]:
-        vault, b, k, uid = ctx.services.vault, upload.bucket, upload.key, upload.upload_id
-        return tuple(vault.reseal(p, kek, piece_context(b, k, uid, p.part_number), kek,
-                                  piece_context(b, k, version_id, p.part_number)) for p in used)
-
-    pieces = await asyncio.get_running_loop().run_in_executor(ctx.services.executor, reseal)
+    await complete_key(ctx, upload)
+    pieces = tuple(used)  # bound to the upload id, which becomes the version id
     version = ObjectVersion(
-        bucket=upload.bucket, key=upload.key, version_id=version_id, size=size, etag=multipart_etag(used),
+        bucket=upload.bucket, key=upload.key, version_id=upload.upload_id, size=size,
+        etag=multipart_etag(used),
         last_modified=time.time(), owner_id=upload.owner_id, sealing=upload.sealing, pieces=pieces,
         content_type=upload.content_type, headers=dict(upload.headers), metadata=dict(upload.metadata),
         checksums={algorithm: whole} if algorithm and whole else {},
@@ -360,8 +370,10 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     body += xml.el("ETag", f'"{version.etag}"')
     if algorithm and whole:
         body += xml.el(f"Checksum{algorithm}", whole) + xml.el("ChecksumType", kind)
+    # CompleteMultipartUploadOutput has SSE, KMS key id and Bucket Key, no SSE-C headers (botocore model).
+    ssec = upload.sealing.algorithm == "SSE-C"
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
-                        headers=sse.response_headers(upload.sealing, customer))
+                        headers={} if ssec else sse.response_headers(upload.sealing))
 
 
 HANDLERS = {

@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from strongroom import checksums
 from strongroom.catalog.model import ObjectVersion
-from strongroom.errors import S3Error, bad_digest, invalid_argument, invalid_digest, invalid_request, precondition_failed
+from strongroom.errors import S3Error, bad_digest, invalid_argument, invalid_request, precondition_failed
 from strongroom.s3.xml import http_date
 
 STORED_HEADERS = ("content-encoding", "content-disposition", "cache-control", "expires", "content-language")
@@ -41,17 +43,33 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
             meta[short] = f"{meta[short]},{value}" if short in meta else value
     size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
     if size > MAX_METADATA:
-        raise S3Error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.",
+        raise S3Error("MetadataTooLarge", 400,
+                      "Your metadata headers exceed the maximum allowed metadata size.",
                       Size=str(size), MaxSizeAllowed=str(MAX_METADATA))
     return meta
 
 
-def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: headers[name] for name in STORED_HEADERS if name in headers}
+def stored_headers(headers: Mapping[str, str], *, streaming: bool = False) -> dict[str, str]:
+    """The representation headers S3 keeps with an object. An aws-chunked body's own coding is not the
+    object's: S3 drops `aws-chunked` from Content-Encoding and keeps any other codings, in order."""
+    stored = {name: headers[name] for name in STORED_HEADERS if name in headers}
+    if streaming and "content-encoding" in stored:
+        codings = [c.strip() for c in stored["content-encoding"].split(",")]
+        kept = [c for c in codings if c and c.lower() != "aws-chunked"]
+        if kept:
+            stored["content-encoding"] = ", ".join(kept)
+        else:
+            del stored["content-encoding"]
+    return stored
 
 
 def content_type(headers: Mapping[str, str]) -> str:
     return headers.get("content-type") or "binary/octet-stream"
+
+
+def invalid_digest(value: str) -> S3Error:
+    message = "The Content-MD5 you specified was invalid."
+    return S3Error("InvalidDigest", 400, message, **{"Content-MD5": value})
 
 
 def content_md5(headers: Mapping[str, str]) -> str | None:
@@ -62,9 +80,9 @@ def content_md5(headers: Mapping[str, str]) -> str | None:
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid_digest() from None
+        raise invalid_digest(value) from None
     if len(raw) != 16:
-        raise invalid_digest()
+        raise invalid_digest(value)
     return raw.hex()
 
 
@@ -75,6 +93,7 @@ class ChecksumRequest:
     algorithms: tuple[str, ...]
     expected: dict[str, str]  # algorithm -> base64, from headers
     trailer: str | None  # algorithm whose value comes in the aws-chunked trailer
+    announced_only: bool = False  # x-amz-sdk-checksum-algorithm alone, with no value in a header or trailer
 
     def verify(self, computed: dict[str, str], trailers: Mapping[str, str]) -> None:
         for alg in self.algorithms:
@@ -89,35 +108,65 @@ class ChecksumRequest:
                 raise bad_digest(f"The {alg} you specified did not match the calculated checksum.")
 
 
+# Headers that start like a checksum but name no algorithm: tolerated wherever they appear.
+_CHECKSUM_SETTINGS = frozenset({"x-amz-checksum-mode", "x-amz-checksum-type", "x-amz-checksum-algorithm"})
+_SINGLE = "Expecting a single x-amz-checksum- header"
+_MULTIPLE = _SINGLE + ". Multiple checksum Types are not allowed."
+
+
 def checksum_request(headers: Mapping[str, str]) -> ChecksumRequest:
+    """The checksum a request names, in a header or a promised trailer, validated as S3 validates it."""
     expected: dict[str, str] = {}
-    for alg in checksums.ALGORITHMS:
-        value = headers.get(checksums.header_name(alg))
-        if value is not None:
-            if not checksums.is_valid_b64(alg, value):
-                raise invalid_request(f"Value for {checksums.header_name(alg)} header is invalid.")
-            expected[alg] = value
-    if len(expected) > 1:
-        raise invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
-    trailer = None
-    for name in headers.get("x-amz-trailer", "").split(","):
-        alg = checksums.algorithm_for_header(name.strip().lower()) if name.strip() else None
-        if alg:
-            trailer = alg
+    repeated = False
+    for name, value in headers.items():
+        lower = name.lower()
+        if not lower.startswith("x-amz-checksum-") or lower in _CHECKSUM_SETTINGS:
+            continue
+        alg = checksums.algorithm_for_header(lower)
+        if alg is None:
+            raise invalid_request("The algorithm type you specified in x-amz-checksum- header is invalid.")
+        repeated = repeated or alg in expected
+        expected[alg] = value
+    names = headers.get("x-amz-trailer", "").split(",")
+    trailers = [checksums.algorithm_for_header(n.strip()) for n in names]
+    trailer_algs = [alg for alg in trailers if alg]
+    # More than one algorithm (or a header repeated) is the "Multiple" error; one in a header and one in
+    # the trailer is the plain "single" one, even when they name the same algorithm.
+    if repeated or len(expected) > 1 or len(trailer_algs) > 1:
+        raise invalid_request(_MULTIPLE)
+    if expected and trailer_algs:
+        raise invalid_request(_SINGLE)
+    named = list(expected) or trailer_algs
     declared = headers.get("x-amz-sdk-checksum-algorithm")
-    algs = list(expected) or ([trailer] if trailer else [])
-    if not algs and declared:
+    if declared is not None:
         if declared.upper() not in checksums.ALGORITHMS:
             raise invalid_request("Checksum algorithm provided is unsupported. "
                                   "Please try again with any of the valid types: "
                                   "[CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
-        algs = [declared.upper()]
-    return ChecksumRequest(tuple(algs), expected, trailer)
+        if named and declared.upper() != named[0]:
+            raise invalid_request("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+    for alg, value in expected.items():
+        if not checksums.is_valid_b64(alg, value):
+            raise invalid_request(f"Value for {checksums.header_name(alg)} header is invalid.")
+    if declared is not None and not named:  # announced, not given: computed, nothing to verify against
+        return ChecksumRequest((declared.upper(),), expected, None, announced_only=True)
+    return ChecksumRequest(tuple(named), expected, trailer_algs[0] if trailer_algs else None)
+
+
+def require_announced_checksum(wanted: ChecksumRequest) -> None:
+    """PutObject: S3 refuses x-amz-sdk-checksum-algorithm without the checksum it announces."""
+    if wanted.announced_only:
+        raise invalid_request("x-amz-sdk-checksum-algorithm specified, but no corresponding "
+                              "x-amz-checksum-* or x-amz-trailer headers were found.")
 
 
 def check_md5(expected_hex: str | None, computed_hex: str | None) -> None:
     if expected_hex is not None and expected_hex != computed_hex:
-        raise bad_digest()
+        err = bad_digest()
+        err.details["ExpectedDigest"] = expected_hex  # S3 shows the expected digest in hex ...
+        if computed_hex is not None:  # ... and the one it calculated in base64
+            err.details["CalculatedDigest"] = base64.b64encode(bytes.fromhex(computed_hex)).decode()
+        raise err
 
 
 # --- ranges ---------------------------------------------------------------------------------------
@@ -255,5 +304,53 @@ def part_number(query: Mapping[str, str]) -> int | None:
         raise invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
                                "partNumber", value) from None
     if not 1 <= n <= 10000:
-        raise invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", value)
+        raise invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
+                               "partNumber", value)
     return n
+
+
+# --- tags: at most 10, unique keys, keys up to 128 and values up to 256 characters of
+# letters, digits, spaces and + - = . _ : / @ (S3's tag restrictions) ---------------------------------
+
+MAX_TAGS = 10
+_ALLOWED = re.compile(r"[\w\s+\-=._:/@]*", re.UNICODE)
+
+
+def invalid_tag(message: str) -> S3Error:
+    return S3Error("InvalidTag", 400, message)
+
+
+def validate_tags(tags: list[tuple[str, str]]) -> dict[str, str]:
+    if len(tags) > MAX_TAGS:
+        raise invalid_tag("Object tags cannot be greater than 10")
+    if len({k for k, _ in tags}) != len(tags):
+        raise invalid_tag("Cannot provide multiple Tags with the same key")
+    for key, value in tags:
+        if not key or len(key) > 128:
+            raise invalid_tag("The TagKey you have provided is too long, max 128" if key else
+                              "The TagKey you have provided is invalid")
+        if len(value) > 256:
+            raise invalid_tag("The TagValue you have provided is too long, max 256")
+        if key.lower().startswith("aws:"):
+            raise invalid_tag("Your TagKey cannot be prefixed with aws:")
+        if not _ALLOWED.fullmatch(key):
+            raise invalid_tag("The TagKey you have provided is invalid")
+        if not _ALLOWED.fullmatch(value):
+            raise invalid_tag("The TagValue you have provided is invalid")
+    return dict(tags)
+
+
+def header_tags(headers: Mapping[str, str]) -> dict[str, str]:
+    """The x-amz-tagging header (URL-encoded query form) of PutObject, CreateMultipartUpload, CopyObject."""
+    value = headers.get("x-amz-tagging")
+    if not value:
+        return {}
+    try:
+        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        pairs = None
+    if pairs is None or len({k for k, _ in pairs}) != len(pairs):
+        raise invalid_argument(
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
+            "parameters without tag name duplicates.", "x-amz-tagging", value)
+    return validate_tags(pairs)

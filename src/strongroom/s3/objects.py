@@ -33,9 +33,11 @@ from strongroom.s3.object_headers import (
     checksum_request,
     content_md5,
     content_type,
+    header_tags,
     object_headers,
     parse_range,
     part_number,
+    require_announced_checksum,
     response_overrides,
     stored_headers,
     user_metadata,
@@ -55,15 +57,22 @@ def entity_too_large(size: int) -> S3Error:
 
 async def new_kek(ctx: Ctx, choice: sse.Choice, key: str) -> ObjectKek:
     assert ctx.bucket is not None
+    if choice.algorithm.startswith("aws:kms") and ctx.op is not Operation.PostObject:
+        sse.require_sigv4_for_kms(ctx)
     return await new_object_kek(
         ctx.services.vault, ctx.services.kms, choice.algorithm, kms_key_id=choice.kms_key_id,
         bucket_key=choice.bucket_key, context=choice.context,
         customer_key=choice.customer.key if choice.customer else None, bucket=ctx.bucket.name, key=key)
 
 
-async def read_kek(ctx: Ctx, version: ObjectVersion, prefix: str = sse.SSEC) -> tuple[ObjectKek, sse.CustomerKey | None]:
+async def read_kek(ctx: Ctx, version: ObjectVersion,
+                   prefix: str = sse.SSEC) -> tuple[ObjectKek, sse.CustomerKey | None]:
     """The KEK to read a stored version; SSE-C objects need the customer's key in the request."""
+    if ctx.op in (Operation.GetObject, Operation.HeadObject):
+        sse.check_no_sse_on_read(ctx)
     customer = sse.customer_key(ctx.headers, prefix)
+    if version.sealing.algorithm.startswith("aws:kms"):
+        sse.require_sigv4_for_kms(ctx)
     if version.sealing.algorithm == "SSE-C":
         if customer is None:
             raise invalid_request("The object was stored using a form of Server Side Encryption. "
@@ -87,10 +96,13 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         raise entity_too_large(body.length)
     md5_expected = content_md5(headers)
     wanted = checksum_request(headers)
+    require_announced_checksum(wanted)
     metadata = user_metadata(headers)
+    tags = header_tags(headers)
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise S3Error("NotImplemented", 501, "A header you provided implies functionality that is not implemented",
+        raise S3Error("NotImplemented", 501,
+                      "A header you provided implies functionality that is not implemented",
                       Header="If-None-Match")
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     kek = await new_kek(ctx, choice, ctx.key)
@@ -104,9 +116,12 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         wanted.verify(written.checksums, body.trailers)
         version = ObjectVersion(
             bucket=ctx.bucket.name, key=ctx.key, version_id=version_id, size=written.piece.size,
-            etag=written.piece.etag, last_modified=time.time(), owner_id=ctx.principal.user_id or ctx.bucket.owner_id,
+            etag=written.piece.etag, last_modified=time.time(),
+            owner_id=ctx.principal.user_id or ctx.bucket.owner_id,
             sealing=kek.sealing, pieces=(written.piece,), content_type=content_type(headers),
-            headers=stored_headers(headers), metadata=metadata, checksums=written.checksums,
+            headers=stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata=metadata,
+            tags=tags,
+            checksums=written.checksums,
             checksum_type="FULL_OBJECT" if written.checksums else None,
         )
         replaced = await commit(ctx, version, if_none_match=if_none_match is not None,
@@ -116,7 +131,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         raise
     if replaced is not None:
         await ctx.services.vault.discard(replaced.pieces)
-    out = {"ETag": f'"{version.etag}"', **sse.response_headers(kek.sealing, choice.customer)}
+    out = {"ETag": f'"{version.etag}"', **sse.response_headers(kek.sealing, choice.customer, context=True)}
     for alg, value in written.checksums.items():
         out[f"x-amz-checksum-{alg.lower()}"] = value
     if written.checksums:
@@ -167,7 +182,8 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     version = await current_version(ctx)
     head = ctx.op is Operation.HeadObject
     overrides = response_overrides(ctx.query, ctx.principal.anonymous)
-    headers = object_headers(version, checksum_mode=ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED")
+    checksum_mode = ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    headers = object_headers(version, checksum_mode=checksum_mode)
     try:
         check_conditions(ctx.headers, version)
     except NotModified:
@@ -184,9 +200,9 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
         start, end = _piece_bounds(version, number)
         if "-" in version.etag:  # S3 reports PartsCount only when a part is asked for
             headers["x-amz-mp-parts-count"] = str(len(version.pieces))
-        if len(version.pieces) > 1:
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}" if end > start else f"bytes */{size}"
+        # A part is a range, also the one part of a simple object: S3 answers 206 with Content-Range.
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}" if end > start else f"bytes */{size}"
     else:
         rng = parse_range(ctx.headers.get("range"), size)
         if rng is None:
@@ -247,7 +263,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
     if "content-md5" not in ctx.headers and not any(h.startswith("x-amz-checksum-") for h in ctx.headers) \
             and "x-amz-trailer" not in ctx.headers:
-        raise invalid_request("Missing required header for this request: Content-MD5")
+        raise invalid_request("Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
     body = Body(ctx)
     data = await body.read_all(MAX_DELETE_BODY, malformed_xml())
     _verify_document_digest(ctx, data, body.trailers)
@@ -346,8 +362,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
             "This copy request is illegal because it is trying to copy an object to itself without changing "
             "the object's metadata, storage class, website redirect location or encryption attributes.")
     if source.size > MAX_SINGLE_PUT:
-        raise invalid_request("The specified copy source is larger than the maximum allowable size for a copy "
-                              "source: 5368709120")
+        raise invalid_request("The specified copy source is larger than the maximum allowable size for a "
+                              "copy source: 5368709120")
     kek = await new_kek(ctx, choice, ctx.key)
     version_id = new_version_id()
     plaintext = ctx.services.vault.read(source, source_kek, 0, source.size, ctx.request_id)
@@ -365,7 +381,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         last_modified=time.time(), owner_id=ctx.principal.user_id or ctx.bucket.owner_id, sealing=kek.sealing,
         pieces=(written.piece,), content_type=ctype, headers=stored, metadata=metadata,
         checksums=written.checksums, checksum_type="FULL_OBJECT" if written.checksums else None,
-        tags=dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY" else {},
+        tags=dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY"
+        else header_tags(headers),
     )
     try:
         replaced = await commit(ctx, version)
@@ -377,7 +394,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{etag}"') + checks)
-    out = sse.response_headers(kek.sealing, choice.customer)
+    out = sse.response_headers(kek.sealing, choice.customer, context=True)
     return xml_response(body, headers=out)
 
 

@@ -28,8 +28,9 @@ def sts_error_response(ctx: Ctx, err: S3Error) -> web.Response:
     """STS renders errors as <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>."""
     kind = "Receiver" if err.status >= 500 else "Sender"
     body = (
-        f'{xml.DECLARATION}<ErrorResponse xmlns="{STS_NS}"><Error>{xml.el("Type", kind)}{xml.el("Code", err.code)}'
-        f'{xml.el("Message", err.message)}</Error>{xml.el("RequestId", ctx.request_id)}</ErrorResponse>'
+        f'{xml.DECLARATION}<ErrorResponse xmlns="{STS_NS}"><Error>'
+        f'{xml.el("Type", kind)}{xml.el("Code", err.code)}'
+        f"{xml.el('Message', err.message)}</Error>{xml.el('RequestId', ctx.request_id)}</ErrorResponse>"
     )
     return web.Response(status=err.status, body=body.encode(), content_type="text/xml")
 
@@ -39,7 +40,7 @@ async def post_service(ctx: Ctx) -> web.StreamResponse:
     if target.startswith("TrentService."):
         from strongroom.s3.kms_api import kms_call  # the KMS protocol, when the KMS is built in
 
-        return await kms_call(ctx, target[len("TrentService."):])
+        return await kms_call(ctx, target[len("TrentService.") :])
     try:
         return await _sts(ctx)
     except S3Error as err:

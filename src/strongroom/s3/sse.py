@@ -71,35 +71,47 @@ class CustomerKey:
     key_md5: str  # base64, echoed in responses
 
 
-def customer_key(headers: Mapping[str, str], prefix: str = SSEC) -> CustomerKey | None:
-    """The SSE-C headers (or the copy-source set), validated as S3 validates them."""
+def _sse_c_argument(message: str, value: str = "null") -> S3Error:
+    # Recorded from AWS (LocalStack TestS3SSECEncryption, validated 2026-02-21): every SSE-C header error
+    # names x-amz-server-side-encryption as its argument, whichever header was wrong.
+    return invalid_argument(message, SSE, value)
+
+
+def customer_key(headers: Mapping[str, str], prefix: str = SSEC,
+                 sse: str | None = None) -> CustomerKey | None:
+    """The SSE-C headers (or the copy-source set), validated in the order S3 validates them.
+
+    `sse` is the request's x-amz-server-side-encryption, which SSE-C excludes.
+    """
     algorithm = headers.get(prefix + "algorithm")
     key_b64 = headers.get(prefix + "key")
     key_md5 = headers.get(prefix + "key-md5")
-    if algorithm is None and key_b64 is None and key_md5 is None:
+    if algorithm is None and key_b64 is None:
         return None
+    if sse is not None:
+        raise _sse_c_argument("Server Side Encryption with Customer provided key is incompatible with the "
+                              "encryption method specified", sse)
     if algorithm is None:
-        raise invalid_argument(
-            "Requests specifying Server Side Encryption with Customer provided keys must provide a valid "
-            "encryption algorithm.", prefix + "algorithm")
+        raise _sse_c_argument("Requests specifying Server Side Encryption with Customer provided keys must "
+                              "provide a valid encryption algorithm.")
+    if key_b64 is None:
+        raise _sse_c_argument("Requests specifying Server Side Encryption with Customer provided keys must "
+                              "provide an appropriate secret key.")
     if algorithm != "AES256":
         raise S3Error("InvalidEncryptionAlgorithmError", 400,
-                      "The encryption request you specified is not valid. The valid value is AES256.",
-                      ArgumentName=prefix + "algorithm", ArgumentValue=algorithm)
-    if key_b64 is None:
-        raise invalid_argument(
-            "Requests specifying Server Side Encryption with Customer provided keys must provide an "
-            "appropriate secret key.", prefix + "key")
+                      "The Encryption request you specified is not valid. Supported value: AES256.",
+                      ArgumentName=SSE, ArgumentValue=algorithm)
     try:
         key = base64.b64decode(key_b64, validate=True)
     except (binascii.Error, ValueError):
         key = b""
-    if len(key) != 32:
-        raise invalid_argument("The secret key was invalid for the specified algorithm.", prefix + "key")
+    # AWS checks the MD5 before the length (24-byte keys with a wrong MD5 got the MD5 error:
+    # aws/aws-sdk-go#1726, aws/aws-cli#6906); a missing MD5 is a wrong one.
     actual_md5 = base64.b64encode(hashlib.md5(key, usedforsecurity=False).digest()).decode()
     if key_md5 is None or key_md5 != actual_md5:
-        raise invalid_argument("The calculated MD5 hash of the key did not match the hash that was provided.",
-                               prefix + "key-MD5")
+        raise _sse_c_argument("The calculated MD5 hash of the key did not match the hash that was provided.")
+    if len(key) != 32:
+        raise _sse_c_argument("The secret key was invalid for the specified algorithm.")
     return CustomerKey(key, actual_md5)
 
 
@@ -108,6 +120,37 @@ def require_secure_for_sse_c(ctx: Ctx) -> None:
         raise invalid_request(
             "Requests specifying Server Side Encryption with Customer provided keys must be made over a "
             "secure connection.")
+
+
+def sse_c_blocked(ctx: Ctx, key: str | None) -> S3Error:
+    """A write asking for SSE-C in a bucket that blocks it (UG troubleshoot-403-errors, the SSE-C block)."""
+    assert ctx.bucket is not None
+    who = ctx.principal.user
+    principal = (f"arn:aws:iam::{ctx.services.account_id}:root" if who is None or who.is_root
+                 else f"arn:aws:iam::{ctx.services.account_id}:user/{who.name}")
+    action = "s3:CopyObject" if ctx.op.name == "CopyObject" else "s3:PutObject"
+    resource = f"arn:aws:s3:::{ctx.bucket.name}/{key or ''}"
+    return access_denied(
+        f'User: {principal} is not authorized to perform: {action} on resource: "{resource}" because this '
+        "bucket has blocked upload requests that specify Server Side Encryption with Customer provided keys "
+        "(SSE-C). Please specify a different server-side encryption type")
+
+
+def require_sigv4_for_kms(ctx: Ctx) -> None:
+    """AWS serves SSE-KMS objects only to SigV4-signed requests: SigV2 and anonymous ones are refused,
+    whatever a policy allows (S3 API reference, CopyObject; AWS knowledge center article
+    s3-kms-signature-version-error)."""
+    if ctx.extras.get("signature_version") != "AWS4-HMAC-SHA256":
+        raise invalid_argument("Requests specifying Server Side Encryption with AWS KMS managed keys require "
+                               "AWS Signature Version 4.", "Authorization", "null")
+
+
+def check_no_sse_on_read(ctx: Ctx) -> None:
+    """GET and HEAD take no x-amz-server-side-encryption headers: 400 (S3 API reference, GetObject)."""
+    for name in (SSE, SSE_KMS_KEY, SSE_CONTEXT, SSE_BUCKET_KEY):
+        if name in ctx.headers:
+            raise invalid_argument(f"{name} header is not supported for this operation.", name,
+                                   ctx.headers[name])
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +178,11 @@ def choose(ctx: Ctx, default: BucketDefault, headers: Mapping[str, str] | None =
     kms_key = h.get(SSE_KMS_KEY)
     context = h.get(SSE_CONTEXT)
     bucket_key = _bool_header(h.get(SSE_BUCKET_KEY), SSE_BUCKET_KEY)
-    customer = customer_key(h)
+    customer = customer_key(h, sse=algorithm)
     if customer is not None:
-        if algorithm is not None:
-            raise invalid_argument(
-                "Server Side Encryption with Customer provided key is incompatible with the encryption "
-                "method specified", SSE, algorithm)
         require_secure_for_sse_c(ctx)
         if default.sse_c_blocked:
-            raise access_denied("Requests specifying Server Side Encryption with Customer provided keys "
-                                "are blocked for this bucket.")
+            raise sse_c_blocked(ctx, ctx.key)
         return Choice("SSE-C", customer=customer)
     if algorithm is not None and algorithm not in ALGORITHMS:
         raise invalid_argument("The encryption method specified is not supported", SSE, algorithm)
@@ -177,7 +215,8 @@ def choose(ctx: Ctx, default: BucketDefault, headers: Mapping[str, str] | None =
 def _check_context(value: str) -> None:
     try:
         parsed = json.loads(base64.b64decode(value, validate=True))
-        ok = isinstance(parsed, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items())
+        ok = isinstance(parsed, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in parsed.items())
     except (binascii.Error, ValueError):
         ok = False
     if not ok:
@@ -186,8 +225,13 @@ def _check_context(value: str) -> None:
                                SSE_CONTEXT, value)
 
 
-def response_headers(sealing: Sealing, customer: CustomerKey | None = None) -> dict[str, str]:
-    """The encryption headers S3 sends back on writes and reads of an object."""
+def response_headers(sealing: Sealing, customer: CustomerKey | None = None, *,
+                     context: bool = False) -> dict[str, str]:
+    """The encryption headers S3 sends back on writes and reads of an object.
+
+    `context`: PutObject, CopyObject and CreateMultipartUpload also return the encryption context
+    (the one the request gave, with aws:s3:arn merged in); UploadPart, Complete, GET and HEAD do not.
+    """
     if sealing.algorithm == "SSE-C":
         headers = {SSEC + "algorithm": "AES256"}
         if customer is not None:
@@ -199,4 +243,7 @@ def response_headers(sealing: Sealing, customer: CustomerKey | None = None) -> d
             headers[SSE_KMS_KEY] = sealing.kms_key_arn
         if sealing.bucket_key:
             headers[SSE_BUCKET_KEY] = "true"
+        if context and sealing.context is not None and "ctx" in sealing.wrapping:
+            merged = json.dumps(json.loads(sealing.wrapping["ctx"]), separators=(",", ":"), sort_keys=True)
+            headers[SSE_CONTEXT] = base64.b64encode(merged.encode()).decode()
     return headers

@@ -102,5 +102,19 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (upload_id, part_number)
 );
 
+-- IAM policy documents attached to users (`strongroom policy attach`), by user id.
+CREATE TABLE IF NOT EXISTS user_policies (
+    user_id  TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+
+-- Object ACLs (JSON), by version id; an upload's ACL waits under 'upload:<id>' until it completes.
+CREATE TABLE IF NOT EXISTS object_acls (
+    id       TEXT PRIMARY KEY,
+    document TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- The version of this file. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT * FROM schema_version);

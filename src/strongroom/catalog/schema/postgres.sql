@@ -1,0 +1,123 @@
+-- strongroom catalog, PostgreSQL schema version 1.
+--
+-- Applied by every PostgresCatalog.open() in one transaction under an advisory lock: it is
+-- idempotent (IF NOT EXISTS) and safe when several processes open a new database at once.
+-- Tables go into the first schema of the connection's search_path.
+--
+-- Every text column that is compared or ordered is COLLATE "C": in a UTF-8 database that
+-- is the byte order of UTF-8, which is S3's order (and Python's str order). Times are
+-- epoch seconds as double precision (REAL would be 4 bytes here). Record <-> row
+-- encoding (the JSON text columns) lives in strongroom/catalog/codec.py, shared with SQLite.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version integer NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS settings (
+    name  text COLLATE "C" PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    name    text COLLATE "C" PRIMARY KEY,
+    user_id text COLLATE "C" NOT NULL UNIQUE,
+    created double precision NOT NULL,
+    is_root integer NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS access_keys (
+    access_key    text COLLATE "C" PRIMARY KEY,
+    user_name     text COLLATE "C" NOT NULL,
+    sealed_secret bytea NOT NULL,
+    created       double precision NOT NULL,
+    active        integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_keys_by_user ON access_keys (user_name);
+
+CREATE TABLE IF NOT EXISTS buckets (
+    name     text COLLATE "C" PRIMARY KEY,
+    owner_id text COLLATE "C" NOT NULL,
+    region   text NOT NULL,
+    created  double precision NOT NULL
+);
+
+-- Bucket sub-resources ('encryption', 'policy', ...), one document each.
+CREATE TABLE IF NOT EXISTS bucket_configs (
+    bucket   text COLLATE "C" NOT NULL,
+    kind     text COLLATE "C" NOT NULL,
+    document text NOT NULL,
+    PRIMARY KEY (bucket, kind)
+);
+
+-- One row per object version. `id` is an internal handle that `current` points at.
+CREATE TABLE IF NOT EXISTS versions (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    version_id    text COLLATE "C" NOT NULL UNIQUE,
+    bucket        text COLLATE "C" NOT NULL,
+    key           text COLLATE "C" NOT NULL,
+    size          bigint NOT NULL,
+    etag          text NOT NULL,
+    last_modified double precision NOT NULL,
+    owner_id      text NOT NULL,
+    content_type  text NOT NULL,
+    storage_class text NOT NULL,
+    checksum_type text,
+    sealing       text NOT NULL,  -- JSON object
+    pieces        text NOT NULL,  -- JSON array of piece arrays
+    inline        bytea,          -- inline ciphertext of the pieces, concatenated in piece order
+    extra         text            -- JSON: the non-empty ones of headers, metadata, checksums, tags
+);
+-- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
+CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
+
+-- The current version of each key: what GET and listing see. The primary key's index
+-- carries `version` too, so a delimiter walk reads the index alone (index-only scan)
+-- and skips a common prefix with one seek.
+CREATE TABLE IF NOT EXISTS current (
+    bucket  text COLLATE "C" NOT NULL,
+    key     text COLLATE "C" NOT NULL,
+    version bigint NOT NULL,  -- versions.id
+    PRIMARY KEY (bucket, key) INCLUDE (version)
+);
+
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id          text COLLATE "C" PRIMARY KEY,
+    bucket             text COLLATE "C" NOT NULL,
+    key                text COLLATE "C" NOT NULL,
+    initiated          double precision NOT NULL,
+    owner_id           text NOT NULL,
+    sealing            text NOT NULL,
+    content_type       text NOT NULL,
+    checksum_algorithm text,
+    checksum_type      text,
+    storage_class      text NOT NULL,
+    extra              text
+);
+-- ListMultipartUploads order: key, then initiation time.
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
+
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id     text COLLATE "C" NOT NULL,
+    part_number   integer NOT NULL,
+    last_modified double precision NOT NULL,
+    piece         text NOT NULL,  -- JSON array holding one piece array
+    inline        bytea,
+    PRIMARY KEY (upload_id, part_number)
+);
+
+-- IAM policy documents attached to users (`strongroom policy attach`), by user id.
+CREATE TABLE IF NOT EXISTS user_policies (
+    user_id  text COLLATE "C" NOT NULL,
+    name     text COLLATE "C" NOT NULL,
+    document text NOT NULL,
+    PRIMARY KEY (user_id, name)
+);
+
+-- Object ACLs (JSON), by version id; an upload's ACL waits under 'upload:<id>' until it completes.
+CREATE TABLE IF NOT EXISTS object_acls (
+    id       text COLLATE "C" PRIMARY KEY,
+    document text NOT NULL
+);
+
+-- The version of this schema. A later version adds a migration from each earlier one.
+INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT * FROM schema_version);

@@ -1,0 +1,10 @@
+"""The KMS: a built-in, AWS-KMS-compatible key management service, or a client for an external one.
+
+- `builtin`: symmetric keys, their states, rotation, aliases, Encrypt/Decrypt/GenerateDataKey;
+  `store` keeps keys, aliases and key material (sealed under the root key by `sealing`)
+  in the catalog's SQLite file; `ciphertext` is the blob format.
+- `external`: the same operations from any AWS-KMS-compatible endpoint (`--kms-endpoint`).
+- `adapter`: what the vault uses for SSE-KMS (`vault.KeyService`), with the S3 Bucket Key cache.
+- `shapes` and `errors`: the AWS KMS JSON shapes and errors; the wire itself is `s3/kms_api.py`.
+- `cli`: `strongroom kms ...`.
+"""

@@ -1,0 +1,72 @@
+"""`strongroom kms create-key | list | enable | disable`: the built-in KMS from the command line.
+
+Works on the data directory, like `strongroom user`, whether a server runs or not
+(the store is the catalog's SQLite file, shared safely between processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from strongroom.config import Config, env
+from strongroom.kms.builtin import BuiltinKms
+from strongroom.kms.errors import KmsError
+from strongroom.kms.sealing import KmsKeyring
+from strongroom.kms.store import SqliteKmsStore
+
+
+def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    kms = sub.add_parser("kms", help="manage the built-in KMS's keys")
+    actions = kms.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create-key", help="create a symmetric key (prints its id and ARN)")
+    create.add_argument("--description", default="")
+    lst = actions.add_parser("list", help="list keys: id, state, manager, aliases, description")
+    enable = actions.add_parser("enable", help="enable a key")
+    disable = actions.add_parser("disable", help="disable a key: SSE-KMS objects under it cannot be read")
+    for p in (enable, disable):
+        p.add_argument("key", help="key id, key ARN, alias name (alias/...) or alias ARN")
+    for p in (create, lst, enable, disable):
+        common(p)
+        p.add_argument("--region", default=env("region") or "us-east-1",
+                       help="the region in key ARNs [env STRONGROOM_REGION]")
+
+
+def _open(config: Config) -> BuiltinKms:
+    from strongroom.app import account_id
+    from strongroom.catalog import open_catalog
+
+    catalog = open_catalog(config)  # the catalog's schema and the account id
+    try:
+        account = account_id(catalog)
+    finally:
+        catalog.close()
+    store = SqliteKmsStore.open(config.catalog_path)
+    return BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
+                      config.kms_key_deletion_window_unit)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    kms = _open(config)
+    try:
+        if args.action == "create-key":
+            key = kms.create_key(args.description)
+            print(f"{key.key_id}\t{kms.arn(key.key_id)}")
+        elif args.action == "list":
+            kms.sweep()
+            aliases: dict[str, list[str]] = {}
+            for alias in kms.store.list_aliases(limit=1_000_000):
+                aliases.setdefault(alias.key_id, []).append(alias.name)
+            for key in kms.store.list_keys(limit=1_000_000):
+                names = ",".join(aliases.get(key.key_id, [])) or "-"
+                print(f"{key.key_id}\t{key.state}\t{key.manager}\t{names}\t{key.description}")
+        elif args.action in ("enable", "disable"):
+            key = (kms.enable if args.action == "enable" else kms.disable)(args.key)
+            print(f"{key.key_id}\t{key.state}")
+    except KmsError as e:
+        print(f"strongroom: {e.code}: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        kms.store.close()
+    return 0

@@ -1,0 +1,72 @@
+"""Get/Put/DeleteObjectTagging. (The x-amz-tagging header and the tag rules are in object_headers.)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from strongroom.errors import S3Error, invalid_request, malformed_xml
+from strongroom.s3 import xml
+from strongroom.s3.body import Body
+from strongroom.s3.context import Ctx
+from strongroom.s3.object_headers import validate_tags
+from strongroom.s3.objects import current_version, verify_document_digest, xml_response
+from strongroom.s3.routing import Operation
+
+MAX_DOCUMENT = 64 * 1024
+
+
+def render(tags: Mapping[str, str]) -> bytes:
+    body = "".join(f"<Tag>{xml.el('Key', k)}{xml.el('Value', v)}</Tag>" for k, v in tags.items())
+    return xml.document("Tagging", f"<TagSet>{body}</TagSet>")
+
+
+async def get_object_tagging(ctx: Ctx) -> web.StreamResponse:
+    version = await current_version(ctx)
+    return xml_response(render(version.tags))
+
+
+async def put_object_tagging(ctx: Ctx) -> web.StreamResponse:
+    if "content-md5" not in ctx.headers and not any(h.startswith("x-amz-checksum-") for h in ctx.headers) \
+            and "x-amz-trailer" not in ctx.headers:
+        raise invalid_request("Missing required header for this request: Content-MD5")
+    version = await current_version(ctx)
+    body = Body(ctx)
+    data = await body.read_all(MAX_DOCUMENT, malformed_xml())
+    verify_document_digest(ctx, data, body.trailers)
+    root = xml.parse(data, "Tagging")
+    xml.check_known(root, ("TagSet",))
+    tag_set = xml.only_child(root, "TagSet")
+    if tag_set is None:
+        raise malformed_xml()
+    xml.check_known(tag_set, ("Tag",))
+    pairs = []
+    for tag in xml.children(tag_set, "Tag"):
+        xml.check_known(tag, ("Key", "Value"))
+        key, value = xml.only_child(tag, "Key"), xml.only_child(tag, "Value")
+        if key is None or value is None:
+            raise malformed_xml()
+        pairs.append((key.text or "", value.text or ""))
+    await _store(ctx, version, validate_tags(pairs))
+    return web.Response(status=200)
+
+
+async def delete_object_tagging(ctx: Ctx) -> web.StreamResponse:
+    version = await current_version(ctx)
+    await _store(ctx, version, {})
+    return web.Response(status=204)
+
+
+async def _store(ctx: Ctx, version, tags: dict[str, str]) -> None:  # noqa: ANN001
+    if not await ctx.services.db(ctx.services.catalog.set_object_tags, version, tags):
+        raise S3Error("OperationAborted", 409,
+                      "A conflicting conditional operation is currently in progress against this resource. "
+                      "Please try again.")
+
+
+HANDLERS = {
+    Operation.GetObjectTagging: get_object_tagging,
+    Operation.PutObjectTagging: put_object_tagging,
+    Operation.DeleteObjectTagging: delete_object_tagging,
+}

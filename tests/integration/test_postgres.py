@@ -1,0 +1,324 @@
+"""Real servers on a PostgreSQL catalog: S3 over it, and two server processes sharing it.
+
+Both servers use one schema of their own in the test database (STRONGROOM_TEST_POSTGRES,
+default postgresql://postgres@127.0.0.1:5432/test) and one data directory for blobs,
+as two servers behind one load balancer would. Skipped when PostgreSQL is not reachable.
+
+Below them, what only PostgreSQL has (the Catalog contract itself runs in tests/contract):
+lock waits across transactions, a connection the server ended, the skip-scan listing chain.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from botocore.exceptions import ClientError
+
+from strongroom.catalog.listing import key_successor
+from strongroom.catalog.model import Bucket, ObjectVersion, Piece, Sealing
+from strongroom.catalog.postgres import PostgresCatalog
+from strongroom.catalog.postgres_listing import KeyWalk, range_sql
+from tests.integration.conftest import error_code
+from tests.integration.server import RunningServer, start_server
+
+pytestmark = pytest.mark.postgres
+
+POSTGRES_URL = os.environ.get("STRONGROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def schema() -> Iterator[str]:
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True) as conn:
+            name = f"it_{secrets.token_hex(6)}"
+            conn.execute(f"CREATE SCHEMA {name}")
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable ({str(e).strip().splitlines()[0]})")
+    yield name
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture(scope="module")
+def catalog_url(schema: str) -> str:
+    return f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}', safe='')}"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory, catalog_url: str
+            ) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Two server processes on different ports: one catalog (PostgreSQL), one blob directory."""
+    data_dir = tmp_path_factory.mktemp("pg") / "data"
+    first = start_server(data_dir, env_extra={"STRONGROOM_CATALOG": catalog_url})
+    try:
+        # Same data directory, root key, credentials and catalog: only the process and port differ.
+        second = start_server(data_dir, first.key_file, base_env=first.env)
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    second.stop()
+    first.stop()
+
+
+@pytest.fixture
+def a(servers: tuple[RunningServer, RunningServer]):
+    return servers[0].client("s3")
+
+
+@pytest.fixture
+def b(servers: tuple[RunningServer, RunningServer]):
+    return servers[1].client("s3")
+
+
+def keys_in_postgres(schema: str, bucket: str) -> list[str]:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        rows = conn.execute(f"SELECT key FROM {schema}.current WHERE bucket = %s ORDER BY key", (bucket,))
+        return [k for (k,) in rows]
+
+
+def new_bucket(client) -> str:
+    name = "pg-" + secrets.token_hex(6)
+    client.create_bucket(Bucket=name)
+    return name
+
+
+def test_put_get_list_multipart(a, schema: str) -> None:
+    bucket = new_bucket(a)
+    body = secrets.token_bytes(100_000)
+    put = a.put_object(Bucket=bucket, Key="dir/ünï 😀", Body=body, Metadata={"m": "1"})
+    got = a.get_object(Bucket=bucket, Key="dir/ünï 😀")
+    assert got["Body"].read() == body
+    assert got["ETag"] == put["ETag"] and got["Metadata"] == {"m": "1"}
+    for key in ["a", "dir/x", "dir/y/z", "e"]:
+        a.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    listing = a.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [o["Key"] for o in listing["Contents"]] == ["a", "e"]
+    assert [p["Prefix"] for p in listing["CommonPrefixes"]] == ["dir/"]
+    listing = a.list_objects_v2(Bucket=bucket, Prefix="dir/")
+    assert [o["Key"] for o in listing["Contents"]] == ["dir/x", "dir/y/z", "dir/ünï 😀"]  # UTF-8 byte order
+
+    parts = [secrets.token_bytes(5 * MIB), secrets.token_bytes(1234)]
+    upload_id = a.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    assert [u["UploadId"] for u in a.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [upload_id]
+    etags = [a.upload_part(Bucket=bucket, Key="big", UploadId=upload_id, PartNumber=n, Body=data)["ETag"]
+             for n, data in enumerate(parts, 1)]
+    a.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=upload_id, MultipartUpload={
+        "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]})
+    got = a.get_object(Bucket=bucket, Key="big")
+    assert got["Body"].read() == b"".join(parts)
+    assert got["ETag"].endswith('-2"')
+    assert "Uploads" not in a.list_multipart_uploads(Bucket=bucket)
+
+    # The metadata is in PostgreSQL, not in a SQLite file beside the blobs.
+    assert keys_in_postgres(schema, bucket) == ["a", "big", "dir/x", "dir/y/z", "dir/ünï 😀", "e"]
+
+
+def test_two_servers_see_each_others_writes(a, b, schema: str) -> None:
+    bucket = new_bucket(a)
+    assert bucket in [x["Name"] for x in b.list_buckets()["Buckets"]]
+    a.put_object(Bucket=bucket, Key="k", Body=b"from a")
+    assert b.get_object(Bucket=bucket, Key="k")["Body"].read() == b"from a"
+    b.put_object(Bucket=bucket, Key="k2", Body=b"b's own")
+    assert keys_in_postgres(schema, bucket) == ["k", "k2"]  # both servers write to PostgreSQL
+    b.delete_object(Bucket=bucket, Key="k2")
+    b.put_object(Bucket=bucket, Key="k", Body=b"from b")
+    assert a.get_object(Bucket=bucket, Key="k")["Body"].read() == b"from b"
+    b.delete_object(Bucket=bucket, Key="k")
+    with pytest.raises(ClientError) as e:
+        a.get_object(Bucket=bucket, Key="k")
+    assert error_code(e.value) == "NoSuchKey"
+
+    # A conditional create on one server sees the other's object.
+    a.put_object(Bucket=bucket, Key="once", Body=b"first", IfNoneMatch="*")
+    with pytest.raises(ClientError) as e:
+        b.put_object(Bucket=bucket, Key="once", Body=b"second", IfNoneMatch="*")
+    assert error_code(e.value) == "PreconditionFailed"
+    assert b.get_object(Bucket=bucket, Key="once")["Body"].read() == b"first"
+
+    # A multipart upload started on one server, fed and completed through the other.
+    upload_id = a.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = b.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part")["ETag"]
+    assert [p["ETag"] for p in a.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id)["Parts"]] == [etag]
+    a.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id,
+                                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert b.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"part"
+    assert [o["Key"] for o in b.list_objects_v2(Bucket=bucket)["Contents"]] == ["mp", "once"]
+
+    # Bucket configuration written through one server governs the other.
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+    b.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]})
+    rules = a.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["BucketKeyEnabled"] is True
+    for key in ("mp", "once"):
+        a.delete_object(Bucket=bucket, Key=key)
+    b.delete_bucket(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        a.head_bucket(Bucket=bucket)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_concurrent_writes_through_both_servers(a, b) -> None:
+    # Conditional creates of the same keys, racing through two processes: each key has one winner.
+    bucket = new_bucket(a)
+    keys = [f"race-{i}" for i in range(20)]
+
+    def create_all(client, tag: str) -> list[str]:
+        won = []
+        for key in keys:
+            try:
+                client.put_object(Bucket=bucket, Key=key, Body=tag.encode(), IfNoneMatch="*")
+                won.append(key)
+            except ClientError as e:
+                assert error_code(e) == "PreconditionFailed", e
+        return won
+
+    with ThreadPoolExecutor(2) as pool:
+        won_a, won_b = pool.map(create_all, [a, b], ["a", "b"])
+    assert set(won_a).isdisjoint(won_b)
+    for key in keys:
+        winner = "a" if key in won_a else "b"
+        assert key in won_a or key in won_b
+        assert a.get_object(Bucket=bucket, Key=key)["Body"].read() == winner.encode()
+
+
+def test_unusable_catalog_url_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+    base = [sys.executable, "-m", "strongroom", "serve", "--data-dir", str(tmp_path / "d"), "--port", "0"]
+    bad = subprocess.run([*base, "--catalog", "mysql://localhost/x"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode != 0 and "--catalog must be a postgresql:// URL" in bad.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything was created
+    down = subprocess.run([*base, "--catalog", "postgresql://postgres:hunter2@127.0.0.1:1/x"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode != 0
+    assert "cannot open the catalog at" in down.stderr and "Connection refused" in down.stderr
+    assert "hunter2" not in down.stderr + down.stdout  # the password is never shown
+
+
+# --- the catalog itself, below the servers ---
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[PostgresCatalog]:
+    c = PostgresCatalog.open(catalog_url)
+    yield c
+    c.close()
+
+
+def record(bucket: str, key: str, tag: str = "e") -> ObjectVersion:
+    piece = Piece(1, 1, tag, b"k", blob_id=None, inline=b"x")
+    return ObjectVersion(bucket, key, f"v-{bucket}-{key}-{tag}", 1, tag, 0.0, "o" * 64, Sealing("AES256"),
+                         (piece,))
+
+
+def wait_until_blocked_by(pid: int) -> None:
+    """Until some backend waits for a lock that the backend `pid` holds."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for _ in range(200):
+            if conn.execute("SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                            (pid,)).fetchone():
+                return
+            time.sleep(0.01)
+    raise AssertionError("nobody waited")
+
+
+def test_a_write_that_waited_for_another_sees_what_it_committed(catalog: PostgresCatalog, catalog_url: str
+                                                                ) -> None:
+    # A put holds the key's row; a conditional put and a delete wait for it. When it commits,
+    # they must act on the version it wrote (which their first snapshot did not hold).
+    catalog.create_bucket(Bucket("pg-race", "o" * 64, "us-east-1", 0.0))
+    catalog.put_object(record("pg-race", "k", "one"))
+    writer = PostgresCatalog.open(catalog_url)
+    try:
+        waiting_calls = [
+            ("two", lambda: catalog.put_object(record("pg-race", "k", "three"), if_match="two")),
+            ("four", lambda: catalog.delete_object("pg-race", "k")),
+        ]
+        for tag, waiting in waiting_calls:
+            with ThreadPoolExecutor(1) as pool:
+                with writer._write() as conn:
+                    assert writer._lock_bucket(conn, "pg-race")
+                    writer._replace_current(conn, record("pg-race", "k", tag), if_none_match=False,
+                                            if_match=None)
+                    result = pool.submit(waiting)
+                    wait_until_blocked_by(conn.info.backend_pid)
+                assert result.result(timeout=10) == record("pg-race", "k", tag)
+        assert catalog.get_object("pg-race", "k") is None
+        catalog.delete_bucket("pg-race")  # no version left behind
+    finally:
+        writer.close()
+
+
+def test_catalog_reconnects_after_the_server_ends_its_connection(catalog: PostgresCatalog) -> None:
+    catalog.create_bucket(Bucket("pg-reconnect", "o" * 64, "us-east-1", 0.0))
+    pid = catalog._conn().info.backend_pid
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+    time.sleep(0.2)  # the goodbye reaches our socket
+    assert catalog.get_bucket("pg-reconnect") is not None  # on a new connection, not an error
+    assert catalog._conn().info.backend_pid != pid
+
+
+KEYS = {  # rows of KeyWalk's first call: keys alone
+    (inc, bnd): range_sql("SELECT c.key FROM current c", inc, bnd)
+    for inc in (True, False) for bnd in (True, False)
+}
+
+
+def recording(fetch: KeyWalk) -> list[tuple[str, bool]]:
+    """The (lo, inclusive) of every chain query `fetch` makes from now on."""
+    queries: list[tuple[str, bool]] = []
+    real = fetch._query
+    fetch._query = lambda *args: (queries.append(args[:2]), real(*args))[1]  # type: ignore[method-assign]
+    return queries
+
+
+def take_until_common_prefix(rows: Iterator[Any], delimiter: str) -> list[str]:
+    """What walk does with a fetch: read rows until one lies under a common prefix."""
+    keys = []
+    for (key,) in rows:
+        keys.append(key)
+        if delimiter in key:
+            break
+    return keys
+
+
+def test_key_walk_follows_the_seeks_of_walk(catalog: PostgresCatalog) -> None:
+    # KeyWalk serves walk's seeks from one server-side chain while they are the chain's own, and
+    # queries again when they are not or when the chain stopped at its depth limit.
+    catalog.create_bucket(Bucket("pg-walk", "o" * 64, "us-east-1", 0.0))
+    keys = ["a/1", "a/2", "b", "c/1", "d/1", "d/2", "e", "f/\U0010ffff", "f\U0010ffff/1", "g/1"]
+    catalog.bulk_put_objects([record("pg-walk", k) for k in keys])
+
+    fetch = KeyWalk(catalog._conn(), KEYS, "pg-walk", "", "/")
+    queries = recording(fetch)
+    assert take_until_common_prefix(fetch("", True, None, 10), "/") == ["a/1"]  # a plain range query
+    assert take_until_common_prefix(fetch(key_successor("a/"), True, None, 5), "/") == ["b", "c/1"]
+    assert queries == [("a0", True)]  # a chain of 5 steps: b, c/1, d/1, e, f/U+10FFFF
+    rows = fetch(key_successor("c/"), True, None, 4)  # the chain's own seek: served from it ...
+    assert [key for (key,) in rows] == ["d/1", "e", "f/\U0010ffff", "f\U0010ffff/1"]
+    assert queries == [("a0", True), ("f0", True)]  # ... and extended past its depth limit
+
+    # A common prefix ending in U+10FFFF has its successor computed by listing.key_successor (a
+    # carry): the chain stops there and walk's next seek starts a new one.
+    fetch = KeyWalk(catalog._conn(), KEYS, "pg-walk", "", "\U0010ffff")
+    queries = recording(fetch)
+    assert next(iter(fetch("", True, None, 10))) == ("a/1",)
+    rows = take_until_common_prefix(fetch("a/1", False, None, 10), "\U0010ffff")
+    assert rows == ["a/2", "b", "c/1", "d/1", "d/2", "e", "f/\U0010ffff"]
+    assert [key for (key,) in fetch(key_successor("f/\U0010ffff"), True, None, 10)] == ["f\U0010ffff/1"]
+    assert [key for (key,) in fetch(key_successor("f\U0010ffff"), True, None, 10)] == ["g/1"]
+    assert queries == [("a/1", False), ("f0", True), ("g", True)]
