@@ -38,7 +38,9 @@ class Config:
     account_id: str = ""
     root_access_key: str = ""
     root_secret_key: str = field(default="", repr=False)
-    root_keys: tuple[bytes, ...] = field(default=(), repr=False)  # current first, then older ones during rotation
+    root_keys: tuple[bytes, ...] = field(
+        default=(), repr=False
+    )  # current first, then older ones during rotation
     root_key_source: str = ""
     kms_key_deletion_window_unit: float = 86400.0  # seconds per "day" of a deletion window (tests shorten it)
     kms_endpoint: str | None = None  # an external AWS-KMS-compatible endpoint instead of the built-in KMS
@@ -67,8 +69,10 @@ CATALOG_URL_SCHEMES = ("postgresql://", "postgres://")
 
 def check_catalog_url(url: str) -> str:
     if url and not url.startswith(CATALOG_URL_SCHEMES):
-        raise SystemExit("strongroom: --catalog must be a postgresql:// URL "
-                         "(leave it unset for the SQLite catalog in the data directory)")
+        raise SystemExit(
+            "strongroom: --catalog must be a postgresql:// URL "
+            "(leave it unset for the SQLite catalog in the data directory)"
+        )
     return url
 
 
@@ -159,7 +163,9 @@ def root_keys(data_dir: Path, key_file: Path | None, create: bool) -> tuple[tupl
     if path.exists():
         return read_key_file(path), str(path)
     if not create:
-        raise SystemExit(f"strongroom: no root key: set {ROOT_KEY_ENV} or --root-key-file ({path} does not exist)")
+        raise SystemExit(
+            f"strongroom: no root key: set {ROOT_KEY_ENV} or --root-key-file ({path} does not exist)"
+        )
     key = secrets.token_bytes(32)
     try:
         _write_private(path, base64.b64encode(key).decode() + "\n")

@@ -75,7 +75,9 @@ def invalid_digest(message: str = "The Content-MD5 you specified is not valid.")
 
 def incomplete_body() -> S3Error:
     return S3Error(
-        "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header"
+        "IncompleteBody",
+        400,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header",
     )
 
 
@@ -83,13 +85,18 @@ def internal_error() -> S3Error:
     return S3Error("InternalError", 500, "We encountered an internal error. Please try again.")
 
 
-def not_implemented(message: str = "A header you provided implies functionality that is not implemented") -> S3Error:
+def not_implemented(
+    message: str = "A header you provided implies functionality that is not implemented",
+) -> S3Error:
     return S3Error("NotImplemented", 501, message)
 
 
 def precondition_failed(condition: str) -> S3Error:
     return S3Error(
-        "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold", Condition=condition
+        "PreconditionFailed",
+        412,
+        "At least one of the pre-conditions you specified did not hold",
+        Condition=condition,
     )
 
 

@@ -37,7 +37,9 @@ def new_user_id() -> str:
 
 
 def user_arn(account_id: str, user: User) -> str:
-    return f"arn:aws:iam::{account_id}:root" if user.is_root else f"arn:aws:iam::{account_id}:user/{user.name}"
+    return (
+        f"arn:aws:iam::{account_id}:root" if user.is_root else f"arn:aws:iam::{account_id}:user/{user.name}"
+    )
 
 
 def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_key: str) -> User:
@@ -53,8 +55,9 @@ def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_
             assert root is not None
     found = catalog.lookup_access_key(access_key)
     if found is None:
-        catalog.add_access_key(AccessKey(access_key, ROOT_NAME, keyring.seal_secret(secret_key, access_key),
-                                         time.time()))
+        catalog.add_access_key(
+            AccessKey(access_key, ROOT_NAME, keyring.seal_secret(secret_key, access_key), time.time())
+        )
     elif found[1].name != ROOT_NAME:
         raise IdentityError(f"the root access key {access_key} belongs to user {found[1].name}")
     else:
@@ -64,13 +67,19 @@ def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_
             current = None
         if current != secret_key:  # the configured secret changed, or the root key was rotated
             catalog.remove_access_key(access_key)
-            catalog.add_access_key(AccessKey(access_key, ROOT_NAME, keyring.seal_secret(secret_key, access_key),
-                                             time.time()))
+            catalog.add_access_key(
+                AccessKey(access_key, ROOT_NAME, keyring.seal_secret(secret_key, access_key), time.time())
+            )
     return root
 
 
-def add_user(catalog: Catalog, keyring: RootKeyring, name: str, access_key: str | None = None,
-             secret_key: str | None = None) -> NewKey:
+def add_user(
+    catalog: Catalog,
+    keyring: RootKeyring,
+    name: str,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+) -> NewKey:
     if not _NAME.fullmatch(name) or name == ROOT_NAME:
         raise IdentityError(f"invalid user name {name!r}: 1-64 of letters, digits and +=,.@_-, not 'root'")
     ak, sk = new_access_key_pair()

@@ -34,8 +34,13 @@ class RunningServer:
     def endpoint(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def client(self, service: str = "s3", access_key: str | None = None, secret_key: str | None = None,
-               **config: object):
+    def client(
+        self,
+        service: str = "s3",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        **config: object,
+    ):
         return boto3.session.Session().client(
             service,
             endpoint_url=self.endpoint,
@@ -46,8 +51,14 @@ class RunningServer:
             verify=False,
         )
 
-    def aws(self, *args: str, check: bool = True, access_key: str | None = None,
-            secret_key: str | None = None, input_: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    def aws(
+        self,
+        *args: str,
+        check: bool = True,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        input_: bytes | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the aws cli against the server."""
         env = {
             **os.environ,
@@ -59,16 +70,27 @@ class RunningServer:
         }
         aws = Path(sys.executable).parent / "aws"
         cmd = [str(aws) if aws.exists() else "aws", "--endpoint-url", self.endpoint, *args]
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
-                                input=input_.decode() if input_ else None)
+        result = subprocess.run(
+            cmd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            input=input_.decode() if input_ else None,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `strongroom ...` on this server's data directory."""
-        result = subprocess.run([sys.executable, "-m", "strongroom", *args], env=self.env, capture_output=True,
-                                text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "strongroom", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"strongroom {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
@@ -90,22 +112,29 @@ class RunningServer:
         return start_server(self.data_dir, self.key_file, extra_args=extra, env_extra=None, base_env=self.env)
 
 
-def start_server(data_dir: Path, key_file: Path | None = None, extra_args: tuple[str, ...] = (),
-                 env_extra: dict[str, str] | None = None, base_env: dict[str, str] | None = None,
-                 scheme: str = "http") -> RunningServer:
+def start_server(
+    data_dir: Path,
+    key_file: Path | None = None,
+    extra_args: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
+    base_env: dict[str, str] | None = None,
+    scheme: str = "http",
+) -> RunningServer:
     key_file = key_file or data_dir.parent / (data_dir.name + ".root-key")
     if not key_file.exists():
         key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
         key_file.chmod(0o600)
     if base_env is None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("STRONGROOM_", "AWS_"))}
-        env.update({
-            "STRONGROOM_DATA_DIR": str(data_dir),
-            "STRONGROOM_ROOT_KEY_FILE": str(key_file),
-            "STRONGROOM_ROOT_ACCESS_KEY": ROOT_AK,
-            "STRONGROOM_ROOT_SECRET_KEY": "test-secret-" + secrets.token_hex(12),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "STRONGROOM_DATA_DIR": str(data_dir),
+                "STRONGROOM_ROOT_KEY_FILE": str(key_file),
+                "STRONGROOM_ROOT_ACCESS_KEY": ROOT_AK,
+                "STRONGROOM_ROOT_SECRET_KEY": "test-secret-" + secrets.token_hex(12),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
     else:
         env = dict(base_env)
     env.update(env_extra or {})
@@ -114,8 +143,20 @@ def start_server(data_dir: Path, key_file: Path | None = None, extra_args: tuple
     log_path = data_dir.parent / (data_dir.name + ".log")
     with open(log_path, "ab") as log_file:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "strongroom", "serve", "--port", "0", "--ready-file", str(ready), *extra_args],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "strongroom",
+                "serve",
+                "--port",
+                "0",
+                "--ready-file",
+                str(ready),
+                *extra_args,
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
     while not ready.exists() or not ready.read_text().strip():
@@ -125,8 +166,16 @@ def start_server(data_dir: Path, key_file: Path | None = None, extra_args: tuple
         time.sleep(0.05)
     port = int(ready.read_text())
     _wait_listening(port, process, log_path)
-    return RunningServer(data_dir, key_file, port, process, log_path, env,
-                         secret_key=env["STRONGROOM_ROOT_SECRET_KEY"], scheme=scheme)
+    return RunningServer(
+        data_dir,
+        key_file,
+        port,
+        process,
+        log_path,
+        env,
+        secret_key=env["STRONGROOM_ROOT_SECRET_KEY"],
+        scheme=scheme,
+    )
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:

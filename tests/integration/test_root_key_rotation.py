@@ -33,9 +33,13 @@ def populated(tmp_path):
     # SSE-KMS objects depend on the built-in KMS's key material, itself sealed under the root key
     kms_key = server.client("kms").create_key()["KeyMetadata"]["KeyId"]
     objects["kms"] = os.urandom(70_000)
-    s3.put_object(Bucket="keep", Key="kms", Body=objects["kms"], ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key)
+    s3.put_object(
+        Bucket="keep", Key="kms", Body=objects["kms"], ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key
+    )
     objects["kms-default"] = os.urandom(10)
-    s3.put_object(Bucket="keep", Key="kms-default", Body=objects["kms-default"], ServerSideEncryption="aws:kms")
+    s3.put_object(
+        Bucket="keep", Key="kms-default", Body=objects["kms-default"], ServerSideEncryption="aws:kms"
+    )
     upload = s3.create_multipart_upload(Bucket="keep", Key="mp")["UploadId"]
     part = os.urandom(5 * 1024 * 1024)
     etag = s3.upload_part(Bucket="keep", Key="mp", UploadId=upload, PartNumber=1, Body=part)["ETag"]

@@ -49,7 +49,9 @@ class Catalog(Protocol):
         ...
 
     # --- users and access keys ---
-    def add_user(self, user: User, key: AccessKey) -> None: ...  # raises CatalogConflict if name or key exists
+    def add_user(
+        self, user: User, key: AccessKey
+    ) -> None: ...  # raises CatalogConflict if name or key exists
     def add_access_key(self, key: AccessKey) -> None: ...
     def get_user(self, name: str) -> User | None: ...
     def get_user_by_id(self, user_id: str) -> User | None: ...
@@ -74,8 +76,9 @@ class Catalog(Protocol):
         ...
 
     # --- objects ---
-    def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
-                   ) -> ObjectVersion | None:
+    def put_object(
+        self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> ObjectVersion | None:
         """Make `version` the current version of its key; return the version it replaced.
 
         if_none_match: fail with CatalogConflict when the key has a current version.
@@ -96,8 +99,9 @@ class Catalog(Protocol):
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
     def delete_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # returns what was removed
-    def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
-                     max_keys: int = 1000) -> ListPage:
+    def list_objects(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
+    ) -> ListPage:
         """Keys starting with prefix and sorting strictly after `after`, grouped by delimiter.
 
         Never scans keys it does not return: a common prefix is skipped with one index seek.
@@ -108,13 +112,31 @@ class Catalog(Protocol):
     # --- multipart uploads ---
     def create_upload(self, upload: Upload) -> None: ...
     def get_upload(self, upload_id: str) -> Upload | None: ...
-    def put_part(self, part: Part) -> Part | None: ...  # returns the part it replaced; NoSuchUpload -> CatalogConflict
-    def list_parts(self, upload_id: str, *, after: int = 0, max_parts: int = 1000) -> tuple[list[Part], bool]: ...
+    def put_part(
+        self, part: Part
+    ) -> Part | None: ...  # returns the part it replaced; NoSuchUpload -> CatalogConflict
+    def list_parts(
+        self, upload_id: str, *, after: int = 0, max_parts: int = 1000
+    ) -> tuple[list[Part], bool]: ...
     def all_parts(self, upload_id: str) -> list[Part]: ...
-    def list_uploads(self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
-                     upload_id_marker: str = "", max_uploads: int = 1000) -> UploadPage: ...
-    def complete_upload(self, upload_id: str, version: ObjectVersion, *, if_none_match: bool = False,
-                        if_match: str | None = None) -> tuple[ObjectVersion | None, list[Part]]:
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadPage: ...
+    def complete_upload(
+        self,
+        upload_id: str,
+        version: ObjectVersion,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+    ) -> tuple[ObjectVersion | None, list[Part]]:
         """Atomically: remove the upload and its parts, make `version` current.
 
         Returns (replaced version, parts that `version.pieces` does not use) so the caller deletes their blobs.

@@ -59,7 +59,9 @@ class Piece:
     etag: str  # hex MD5 of the plaintext (unquoted), or for SSE-KMS/SSE-C a random hex
     sealed_key: bytes = field(repr=False)
     blob_id: str | None = None  # ciphertext file in the blob store ...
-    inline: bytes | None = field(default=None, repr=False)  # ... or ciphertext kept in the catalog (small objects)
+    inline: bytes | None = field(
+        default=None, repr=False
+    )  # ... or ciphertext kept in the catalog (small objects)
     checksums: dict[str, str] = field(default_factory=dict)  # algorithm (e.g. "CRC32") -> base64 value
 
 
@@ -77,7 +79,9 @@ class ObjectVersion:
     content_type: str = "binary/octet-stream"
     # Stored response headers: content-encoding, content-disposition, cache-control, expires, content-language
     headers: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* (name without the prefix, lowercased)
+    metadata: dict[str, str] = field(
+        default_factory=dict
+    )  # x-amz-meta-* (name without the prefix, lowercased)
     checksums: dict[str, str] = field(default_factory=dict)  # whole-object checksums: algorithm -> base64
     checksum_type: str | None = None  # "FULL_OBJECT" | "COMPOSITE" when checksums are present
     tags: dict[str, str] = field(default_factory=dict)

@@ -17,14 +17,16 @@ from strongroom.s3 import sigv2, sigv4
 from strongroom.s3.context import ANONYMOUS, Ctx, Principal
 from strongroom.s3.routing import Operation
 
-_UNSUPPORTED_MECHANISM = ("The authorization mechanism you have provided is not supported. "
-                          "Please use AWS4-HMAC-SHA256.")
+_UNSUPPORTED_MECHANISM = (
+    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+)
 # Operations AWS documents as accepting Signature Version 4 only, with the message each answers.
 SIGV4_ONLY = {
     Operation.PutBucketEncryption: _UNSUPPORTED_MECHANISM,
     Operation.UpdateObjectEncryption: (
         "Requests that modify an object encryption configuration require AWS Signature Version 4. "
-        "Modify the request to use AWS Signature Version 4, and then try again."),
+        "Modify the request to use AWS Signature Version 4, and then try again."
+    ),
 }
 
 

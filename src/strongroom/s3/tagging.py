@@ -28,8 +28,11 @@ async def get_object_tagging(ctx: Ctx) -> web.StreamResponse:
 
 
 async def put_object_tagging(ctx: Ctx) -> web.StreamResponse:
-    if "content-md5" not in ctx.headers and not any(h.startswith("x-amz-checksum-") for h in ctx.headers) \
-            and "x-amz-trailer" not in ctx.headers:
+    if (
+        "content-md5" not in ctx.headers
+        and not any(h.startswith("x-amz-checksum-") for h in ctx.headers)
+        and "x-amz-trailer" not in ctx.headers
+    ):
         raise invalid_request("Missing required header for this request: Content-MD5")
     version = await current_version(ctx)
     body = Body(ctx)
@@ -60,9 +63,12 @@ async def delete_object_tagging(ctx: Ctx) -> web.StreamResponse:
 
 async def _store(ctx: Ctx, version, tags: dict[str, str]) -> None:  # noqa: ANN001
     if not await ctx.services.db(ctx.services.catalog.set_object_tags, version, tags):
-        raise S3Error("OperationAborted", 409,
-                      "A conflicting conditional operation is currently in progress against this resource. "
-                      "Please try again.")
+        raise S3Error(
+            "OperationAborted",
+            409,
+            "A conflicting conditional operation is currently in progress against this resource. "
+            "Please try again.",
+        )
 
 
 HANDLERS = {
