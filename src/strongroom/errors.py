@@ -168,7 +168,7 @@ def malformed_trailer() -> S3Error:
 def invalid_chunk_size(chunk: int, bad_chunk_size: int) -> S3Error:
     return S3Error(
         "InvalidChunkSizeError",
-        400,
+        403,  # swift s3api test_input_errors, run against AWS
         "Only the last chunk is allowed to have a size less than 8192 bytes",
         Chunk=str(chunk),
         BadChunkSize=str(bad_chunk_size),

@@ -342,11 +342,6 @@ def test_streaming_signed_chunks_under_8_kib_are_refused(server: RunningServer, 
     assert body_of(server, wire_bucket, "tiny-chunks") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="errors.invalid_chunk_size answers 400; AWS answers 403 "
-    "(openstack/swift test/s3api/test_input_errors.py, run against AWS)",
-)
 def test_streaming_signed_chunks_under_8_kib_are_403(server: RunningServer, wire_bucket: str) -> None:
     reply = streaming_put(
         server, wire_bucket, "tiny-chunks", secrets.token_bytes(5000), STREAMING_SIGNED, chunk_size=1000
@@ -588,11 +583,6 @@ def test_streaming_without_a_usable_decoded_length_is_411(
     assert reply.code == "MissingContentLength"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunked.ChunkedDecoder wants the final CRLF; AWS accepts a body that ends "
-    "'0\\r\\n' (openstack/swift test_strm_unsgnd_pyld_trl_no_trailing_crlf_ok)",
-)
 def test_streaming_body_without_the_final_crlf_is_accepted(server: RunningServer, wire_bucket: str) -> None:
     payload = b"y" * 100
     path = f"/{wire_bucket}/no-final-crlf"
@@ -607,11 +597,6 @@ def test_streaming_body_without_the_final_crlf_is_accepted(server: RunningServer
     assert reply.status == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunked.ChunkedDecoder answers MalformedTrailerError; AWS answers "
-    "IncompleteBody (openstack/swift test_strm_sgnd_pyld_trl_missing_trl_sig)",
-)
 def test_signed_trailer_without_its_signature_is_incomplete_body(
     server: RunningServer, wire_bucket: str
 ) -> None:
