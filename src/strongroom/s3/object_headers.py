@@ -160,6 +160,16 @@ def require_announced_checksum(wanted: ChecksumRequest) -> None:
                               "x-amz-checksum-* or x-amz-trailer headers were found.")
 
 
+def require_integrity_header(headers: Mapping[str, str]) -> None:
+    """Operations botocore marks requestChecksumRequired need Content-MD5 or an x-amz-checksum-*
+    (header or aws-chunked trailer); AWS's message for neither (swift s3api, run against AWS)."""
+    if "content-md5" in headers or "x-amz-trailer" in headers:
+        return
+    if any(name.lower().startswith("x-amz-checksum-") for name in headers):
+        return
+    raise invalid_request("Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
+
+
 def check_md5(expected_hex: str | None, computed_hex: str | None) -> None:
     if expected_hex is not None and expected_hex != computed_hex:
         err = bad_digest()

@@ -38,6 +38,7 @@ from strongroom.s3.object_headers import (
     parse_range,
     part_number,
     require_announced_checksum,
+    require_integrity_header,
     response_overrides,
     stored_headers,
     user_metadata,
@@ -261,9 +262,7 @@ async def delete_object(ctx: Ctx) -> web.StreamResponse:
 
 async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
-    if "content-md5" not in ctx.headers and not any(h.startswith("x-amz-checksum-") for h in ctx.headers) \
-            and "x-amz-trailer" not in ctx.headers:
-        raise invalid_request("Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
+    require_integrity_header(ctx.headers)
     body = Body(ctx)
     data = await body.read_all(MAX_DELETE_BODY, malformed_xml())
     _verify_document_digest(ctx, data, body.trailers)

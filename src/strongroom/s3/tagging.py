@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from strongroom.errors import S3Error, invalid_request, malformed_xml
+from strongroom.errors import S3Error, malformed_xml
 from strongroom.s3 import xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
-from strongroom.s3.object_headers import validate_tags
+from strongroom.s3.object_headers import require_integrity_header, validate_tags
 from strongroom.s3.objects import current_version, verify_document_digest, xml_response
 from strongroom.s3.routing import Operation
 
@@ -28,12 +28,7 @@ async def get_object_tagging(ctx: Ctx) -> web.StreamResponse:
 
 
 async def put_object_tagging(ctx: Ctx) -> web.StreamResponse:
-    if (
-        "content-md5" not in ctx.headers
-        and not any(h.startswith("x-amz-checksum-") for h in ctx.headers)
-        and "x-amz-trailer" not in ctx.headers
-    ):
-        raise invalid_request("Missing required header for this request: Content-MD5")
+    require_integrity_header(ctx.headers)
     version = await current_version(ctx)
     body = Body(ctx)
     data = await body.read_all(MAX_DOCUMENT, malformed_xml())
