@@ -6,6 +6,8 @@ plainest function over a sorted list, on random key sets with awkward alphabets.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import multiprocessing
 import os
@@ -226,6 +228,33 @@ def test_replace_and_delete(catalog: Catalog) -> None:
     assert catalog.get_object("bkt", "k") is None
     assert catalog.get_object("other", "k") == version("other", "k", "elsewhere")
     assert list(catalog.referenced_blob_ids()) == [piece(1, "elsewhere").blob_id]
+
+
+def test_set_object_tags_in_place(catalog: Catalog) -> None:
+    make_bucket(catalog)
+    v = version("bkt", "k", tags={"a": "1"})
+    catalog.put_object(v)
+    assert catalog.set_object_tags(v, {"b": "2"})
+    stored = catalog.get_object("bkt", "k")
+    assert stored is not None and stored.tags == {"b": "2"}
+    assert dataclasses.replace(stored, tags=v.tags) == v  # nothing else changed
+    newer = version("bkt", "k", "w")
+    catalog.put_object(newer)
+    assert not catalog.set_object_tags(v, {"c": "3"})  # no longer current: refused
+    assert catalog.get_object("bkt", "k") == newer
+
+
+def test_rekey_version_in_place(catalog: Catalog) -> None:
+    make_bucket(catalog)
+    v = version("bkt", "k")
+    catalog.put_object(v)
+    rekeyed = dataclasses.replace(
+        v, sealing=Sealing("aws:kms", kms_key_arn="arn:k", wrapping={"kek": "kms", "blob": "eA=="}),
+        pieces=tuple(dataclasses.replace(p, sealed_key=b"resealed" + p.sealed_key) for p in v.pieces),
+    )
+    assert catalog.rekey_version(rekeyed)
+    assert catalog.get_object("bkt", "k") == rekeyed
+    assert not catalog.rekey_version(dataclasses.replace(rekeyed, version_id="gone"))
 
 
 def test_put_into_missing_bucket(catalog: Catalog) -> None:

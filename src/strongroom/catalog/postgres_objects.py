@@ -13,6 +13,7 @@ two creators meet at the primary key instead (see `_replace_current`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from strongroom.catalog import codec
@@ -55,6 +56,20 @@ _JOINED = {
 
 
 class PostgresObjects(PostgresDatabase):
+    def set_object_tags(self, version: ObjectVersion, tags: dict[str, str]) -> bool:
+        """Replace the tags of a stored version in place; False when it is no longer current.
+
+        One statement: a put replacing the version deletes its row, so this update either
+        runs first or (having waited for that row) finds it gone.
+        """
+        updated = codec.encode_version(dataclasses.replace(version, tags=tags))
+        extra = updated[codec.VERSION_COLUMNS.index("extra")]
+        cur = self._conn().execute(
+            "UPDATE versions SET extra = %s WHERE version_id = %s AND bucket = %s AND key = %s AND id IN "
+            "(SELECT version FROM current WHERE bucket = %s AND key = %s)",
+            (extra, version.version_id, version.bucket, version.key, version.bucket, version.key))
+        return cur.rowcount > 0
+
     def rekey_version(self, version: ObjectVersion) -> bool:
         """Replace the sealing and piece keys of a stored version, in place (same id, same blobs)."""
         pieces, inline = codec.encode_pieces(version.pieces)
@@ -182,7 +197,9 @@ class PostgresObjects(PostgresDatabase):
             if if_match is not None and (old is None or old.etag != if_match):
                 raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
             if new_id is None:
-                new_id = conn.execute(_INSERT_VERSION, codec.encode_version(version)).fetchone()[0]  # type: ignore[index]
+                inserted = conn.execute(_INSERT_VERSION, codec.encode_version(version)).fetchone()
+                assert inserted is not None  # INSERT ... RETURNING returns the row it inserted
+                new_id = inserted[0]
             if current is None:
                 # No row to lock: if another transaction is creating the key, this insert waits
                 # for it and then does nothing; the next round sees (and locks) its row.
