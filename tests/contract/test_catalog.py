@@ -7,7 +7,6 @@ plainest function over a sorted list, on random key sets with awkward alphabets.
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import multiprocessing
 import os

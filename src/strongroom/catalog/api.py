@@ -139,7 +139,7 @@ class Catalog(Protocol):
     ) -> tuple[ObjectVersion | None, list[Part]]:
         """Atomically: remove the upload and its parts, make `version` current.
 
-        Returns (replaced version, parts that `version.pieces` does not use) so the caller deletes their blobs.
+        Returns (replaced version, parts that `version.pieces` does not use): the caller deletes their blobs.
         Raises CatalogConflict if the upload is gone (or a condition fails).
         """
         ...
