@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
-from strongroom.catalog.model import ObjectVersion
+from strongroom.catalog.model import ObjectVersion, Piece
 from strongroom.errors import (
     S3Error,
     access_denied,
@@ -112,7 +113,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         body.chunks(), kek, piece_context(ctx.bucket.name, ctx.key, version_id, 1), 1,
         md5=md5_expected is not None or choice.algorithm == "AES256", checksums=wanted.algorithms,
         size_hint=body.length)
-    try:
+    async with pieces_owned(ctx, [written.piece]):
         check_md5(md5_expected, written.md5_hex)
         wanted.verify(written.checksums, body.trailers)
         version = ObjectVersion(
@@ -125,13 +126,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
             checksums=written.checksums,
             checksum_type="FULL_OBJECT" if written.checksums else None,
         )
-        replaced = await commit(ctx, version, if_none_match=if_none_match is not None,
-                                if_match=headers.get("if-match"))
-    except BaseException:
-        await ctx.services.vault.discard([written.piece])
-        raise
-    if replaced is not None:
-        await ctx.services.vault.discard(replaced.pieces)
+        await commit(ctx, version, if_none_match=if_none_match is not None, if_match=headers.get("if-match"))
     out = {"ETag": f'"{version.etag}"', **sse.response_headers(kek.sealing, choice.customer, context=True)}
     for alg, value in written.checksums.items():
         out[f"x-amz-checksum-{alg.lower()}"] = value
@@ -140,12 +135,24 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     return web.Response(status=200, headers=out)
 
 
-async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = False,
-                 if_match: str | None = None) -> ObjectVersion | None:
-    """Make a written version current; conditional writes fail as S3 fails them."""
+@contextlib.asynccontextmanager
+async def pieces_owned(ctx: Ctx, pieces: list[Piece]) -> AsyncIterator[None]:
+    """Freshly written pieces belong to the request until `commit` lands: on any failure, delete them."""
     try:
-        return await ctx.services.db(ctx.services.catalog.put_object, version, if_none_match=if_none_match,
-                                     if_match=if_match.strip('"') if if_match else None)
+        yield
+    except BaseException:
+        await ctx.services.vault.discard(pieces)
+        raise
+
+
+async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = False,
+                 if_match: str | None = None) -> None:
+    """Make a written version current (conditional writes fail as S3 fails them) and delete the blobs
+    of the version it replaced."""
+    try:
+        replaced = await ctx.services.db(
+            ctx.services.catalog.put_object, version, if_none_match=if_none_match,
+            if_match=if_match.strip('"') if if_match else None)
     except CatalogConflict:
         if if_none_match:
             raise precondition_failed("If-None-Match") from None
@@ -155,6 +162,8 @@ async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = Fals
         raise precondition_failed("If-Match") from None
     except NoSuchBucketError:
         raise no_such_bucket(version.bucket) from None
+    if replaced is not None:
+        await ctx.services.vault.discard(replaced.pieces)
 
 
 async def current_version(ctx: Ctx) -> ObjectVersion:
@@ -383,13 +392,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         tags=dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY"
         else header_tags(headers),
     )
-    try:
-        replaced = await commit(ctx, version)
-    except BaseException:
-        await ctx.services.vault.discard([written.piece])
-        raise
-    if replaced is not None:
-        await ctx.services.vault.discard(replaced.pieces)
+    async with pieces_owned(ctx, [written.piece]):
+        await commit(ctx, version)
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{etag}"') + checks)

@@ -40,7 +40,7 @@ from strongroom.s3.object_headers import (
     stored_headers,
     user_metadata,
 )
-from strongroom.s3.objects import commit, new_kek
+from strongroom.s3.objects import commit, new_kek, pieces_owned
 from strongroom.s3.routing import Operation
 from strongroom.vault import new_version_id, piece_context
 
@@ -344,7 +344,7 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         checksums=wanted.algorithms,
         size_hint=ctx.request.content_length,
     )  # the whole form bounds the file: small forms stay inline
-    try:
+    async with pieces_owned(ctx, [written.piece]):
         check_md5(md5_expected, written.md5_hex)
         wanted.verify(written.checksums, {})
         version = ObjectVersion(
@@ -363,12 +363,7 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
             checksums=written.checksums,
             checksum_type="FULL_OBJECT" if written.checksums else None,
         )
-        replaced = await commit(ctx, version)
-    except BaseException:
-        await ctx.services.vault.discard([written.piece])
-        raise
-    if replaced is not None:
-        await ctx.services.vault.discard(replaced.pieces)
+        await commit(ctx, version)
     return _success(ctx, form.fields, version, sse.response_headers(kek.sealing, choice.customer))
 
 
