@@ -25,7 +25,7 @@ from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Upload
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
-from strongroom.kms.store import SqliteKmsStore
+from strongroom.kms.store import open_kms_store
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece
 
 
@@ -146,7 +146,7 @@ def rotate_root_key(config: Config, key_file: Path | None) -> int:
         catalog.close()
     # The built-in KMS's key material is sealed under the root key too: without this, every
     # SSE-KMS object would become unreadable once the old root key is dropped below.
-    store = SqliteKmsStore.open(config.catalog_path)
+    store = open_kms_store(config)
     try:
         counts["KMS key materials"] = reseal_materials(store, KmsKeyring(keys))
     finally:

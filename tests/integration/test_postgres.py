@@ -3,6 +3,8 @@
 Both servers use one schema of their own in the test database (STRONGROOM_TEST_POSTGRES,
 default postgresql://postgres@127.0.0.1:5432/test) and one data directory for blobs,
 as two servers behind one load balancer would. Skipped when PostgreSQL is not reachable.
+The built-in KMS keeps its keys in that database too: a key made through one server (or
+`strongroom kms` on a third machine) serves SSE-KMS on the other.
 
 Below them, what only PostgreSQL has (the Catalog contract itself runs in tests/contract):
 lock waits across transactions, a connection the server ended, the skip-scan listing chain.
@@ -192,6 +194,75 @@ def test_concurrent_writes_through_both_servers(a, b) -> None:
         winner = "a" if key in won_a else "b"
         assert key in won_a or key in won_b
         assert a.get_object(Bucket=bucket, Key=key)["Body"].read() == winner.encode()
+
+
+def kms_keys_in_postgres(schema: str) -> dict[str, str]:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        return dict(conn.execute(f"SELECT key_id, state FROM {schema}.kms_keys").fetchall())
+
+
+def kms_cli_elsewhere(server: RunningServer, tmp_path: Path, catalog_url: str, *args: str) -> str:
+    """`strongroom kms ...` as run on another machine: its own (empty) data directory, the shared
+    root key and `--catalog`; nothing of the servers' data directory."""
+    data_dir = tmp_path / "elsewhere"
+    data_dir.mkdir(exist_ok=True)
+    env = {k: v for k, v in server.env.items() if k not in ("STRONGROOM_CATALOG", "STRONGROOM_DATA_DIR")}
+    result = subprocess.run(
+        [sys.executable, "-m", "strongroom", "kms", *args, "--data-dir", str(data_dir),
+         "--root-key-file", str(server.key_file), "--catalog", catalog_url],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_kms_key_made_on_one_server_serves_sse_kms_on_the_other(
+        servers: tuple[RunningServer, RunningServer], a, b, schema: str, catalog_url: str,
+        tmp_path: Path) -> None:
+    made = servers[0].client("kms").create_key(Description="shared key")["KeyMetadata"]
+    key_id, arn = made["KeyId"], made["Arn"]
+    assert kms_keys_in_postgres(schema).get(key_id) == "Enabled"
+    # Server B's KMS knows it, through its own KMS API ...
+    assert servers[1].client("kms").describe_key(KeyId=arn)["KeyMetadata"]["Description"] == "shared key"
+    bucket = new_bucket(a)
+    body = secrets.token_bytes(70_000)
+    for key, bucket_key in (("kms", False), ("kms-bucket-key", True)):
+        # ... and SSE-KMS on B seals under it; A reads the object back (A's KMS decrypts).
+        put = b.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms",
+                           SSEKMSKeyId=key_id, BucketKeyEnabled=bucket_key)
+        assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", arn)
+        got = a.get_object(Bucket=bucket, Key=key)
+        assert got["Body"].read() == body
+        assert (got["ServerSideEncryption"], got["SSEKMSKeyId"]) == ("aws:kms", arn)
+
+    # `strongroom kms list --catalog ...` on a third machine lists it.
+    listed = {line.split("\t")[0]: line.split("\t") for line in
+              kms_cli_elsewhere(servers[0], tmp_path, catalog_url, "list").splitlines()}
+    assert listed[key_id][1:] == ["Enabled", "CUSTOMER", "-", "shared key"]
+
+    # A key disabled there is disabled for both servers at their next request.
+    assert kms_cli_elsewhere(servers[0], tmp_path, catalog_url, "disable", key_id).split() == [key_id,
+                                                                                                "Disabled"]
+    for client in (a, b):
+        with pytest.raises(ClientError) as e:
+            client.get_object(Bucket=bucket, Key="kms")
+        assert error_code(e.value) == "KMS.DisabledException"
+        with pytest.raises(ClientError) as e:
+            client.put_object(Bucket=bucket, Key="new", Body=b"x", ServerSideEncryption="aws:kms",
+                              SSEKMSKeyId=key_id)
+        assert error_code(e.value) == "KMS.DisabledException"
+    servers[1].client("kms").enable_key(KeyId=key_id)
+    assert a.get_object(Bucket=bucket, Key="kms")["Body"].read() == body
+
+    # The AWS managed key (aws/s3) is one key for both servers, created by whichever came first.
+    first = a.put_object(Bucket=bucket, Key="default-a", Body=b"a", ServerSideEncryption="aws:kms")
+    second = b.put_object(Bucket=bucket, Key="default-b", Body=b"b", ServerSideEncryption="aws:kms")
+    assert first["SSEKMSKeyId"] == second["SSEKMSKeyId"] != arn
+    assert b.get_object(Bucket=bucket, Key="default-a")["Body"].read() == b"a"
+    assert a.get_object(Bucket=bucket, Key="default-b")["Body"].read() == b"b"
+    managed = [k for k, v in kms_keys_in_postgres(schema).items() if k != key_id]
+    assert len(managed) == 1 and first["SSEKMSKeyId"].endswith("/" + managed[0])
+    # No KMS key lives in a SQLite file in the shared data directory.
+    assert not (servers[0].data_dir / "catalog.sqlite3").exists()
 
 
 def test_unusable_catalog_url_is_refused(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ from strongroom.kms.adapter import BuiltinBackend, KmsService, is_bucket_key_con
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
 from strongroom.kms.sealing import KmsKeyring
-from strongroom.kms.store import SqliteKmsStore
+from tests.unit.conftest import KmsEngine
 
 BUCKET_CTX = {"aws:s3:arn": "arn:aws:s3:::photos"}
 OBJECT_CTX = {"aws:s3:arn": "arn:aws:s3:::photos/a.jpg"}
@@ -31,8 +30,8 @@ class Clock:
 
 
 @pytest.fixture
-def parts(tmp_path: Path) -> Iterator[tuple[BuiltinKms, KmsService, Clock]]:
-    store = SqliteKmsStore.open(tmp_path / "catalog.sqlite3")
+def parts(kms_engine: KmsEngine) -> Iterator[tuple[BuiltinKms, KmsService, Clock]]:
+    store = kms_engine.open()
     kms = BuiltinKms(store, KmsKeyring([os.urandom(32)]), "111122223333", "us-east-1")
     clock = Clock()
     with ThreadPoolExecutor(4) as executor:

@@ -1,20 +1,23 @@
-"""The built-in KMS over a real SQLite store: names, the state machine, rotation, deletion, sealing."""
+"""The built-in KMS over each real store (SQLite, PostgreSQL): names, the state machine, rotation,
+deletion, sealing, and several instances (as several processes) sharing one store."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
+import threading
+import time
 from collections.abc import Iterator
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.ciphertext import read_header
 from strongroom.kms.errors import KmsError
-from strongroom.kms.model import AWS_S3_ALIAS
+from strongroom.kms.model import AWS_S3_ALIAS, KmsKey
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
-from strongroom.kms.store import SqliteKmsStore
+from strongroom.kms.store import KmsStore
+from tests.unit.conftest import KmsEngine
 
 ACCOUNT, REGION, DAY = "111122223333", "us-east-1", 10.0
 ROOT = os.urandom(32)
@@ -35,15 +38,23 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "catalog.sqlite3"
+def kms(kms_engine: KmsEngine, clock: Clock) -> Iterator[BuiltinKms]:
+    store = kms_engine.open()
+    yield BuiltinKms(store, KmsKeyring([ROOT]), ACCOUNT, REGION, DAY, clock)
+    store.close()
 
 
 @pytest.fixture
-def kms(db_path: Path, clock: Clock) -> Iterator[BuiltinKms]:
-    store = SqliteKmsStore.open(db_path)
-    yield BuiltinKms(store, KmsKeyring([ROOT]), ACCOUNT, REGION, DAY, clock)
-    store.close()
+def other_stores(kms: BuiltinKms, kms_engine: KmsEngine) -> Iterator[list[KmsStore]]:
+    """Four more instances on the same store, as other server processes (or the CLI) have."""
+    stores = [kms_engine.open() for _ in range(4)]
+    yield stores
+    for store in stores:
+        store.close()
+
+
+def instance(store: KmsStore, clock: Clock) -> BuiltinKms:
+    return BuiltinKms(store, KmsKeyring([ROOT]), ACCOUNT, REGION, DAY, clock)
 
 
 def code(exc: pytest.ExceptionInfo[KmsError]) -> str:
@@ -155,7 +166,7 @@ def test_state_machine(kms: BuiltinKms, clock: Clock) -> None:
     assert kms.decrypt(blob, {})[0] == b"x"
 
 
-def test_deletion_window_expires(kms: BuiltinKms, clock: Clock, db_path: Path) -> None:
+def test_deletion_window_expires(kms: BuiltinKms, clock: Clock) -> None:
     key = kms.create_key()
     kms.create_alias("alias/doomed", key.key_id)
     blob, _ = kms.encrypt(key.key_id, b"x", {})
@@ -169,12 +180,9 @@ def test_deletion_window_expires(kms: BuiltinKms, clock: Clock, db_path: Path) -
     with pytest.raises(KmsError) as e:
         kms.resolve("alias/doomed")
     assert code(e) == "NotFoundException"
-    with sqlite3.connect(db_path) as conn:
-        assert (
-            conn.execute("SELECT count(*) FROM kms_materials WHERE key_id = ?", (key.key_id,)).fetchone()[0]
-            == 0
-        )
-        assert conn.execute("SELECT count(*) FROM kms_aliases").fetchone()[0] == 0
+    assert kms.store.get_key(key.key_id) is None
+    assert [m for m in kms.store.all_materials() if m.key_id == key.key_id] == []
+    assert kms.store.list_aliases() == []
 
 
 def test_sweep_deletes_expired_keys_only(kms: BuiltinKms, clock: Clock) -> None:
@@ -294,14 +302,97 @@ def test_aws_managed_key(kms: BuiltinKms) -> None:
     assert kms.resolve(key.key_id).state == "Enabled"
 
 
-def test_aws_managed_key_made_once_across_instances(db_path: Path, kms: BuiltinKms, clock: Clock) -> None:
-    other_store = SqliteKmsStore.open(db_path)
-    other = BuiltinKms(other_store, KmsKeyring([ROOT]), ACCOUNT, REGION, DAY, clock)
-    try:
-        assert kms.aws_managed_key().key_id == other.aws_managed_key().key_id
-        assert len(kms.list_keys(100, None)[0]) == 1
-    finally:
-        other_store.close()
+def test_aws_managed_key_made_once_across_instances(kms: BuiltinKms, other_stores: list[KmsStore],
+                                                    clock: Clock) -> None:
+    other = instance(other_stores[0], clock)
+    assert kms.aws_managed_key().key_id == other.aws_managed_key().key_id
+    assert len(kms.list_keys(100, None)[0]) == 1
+
+
+def test_aws_managed_key_made_once_when_instances_race(kms: BuiltinKms, other_stores: list[KmsStore],
+                                                       clock: Clock) -> None:
+    racers = [instance(store, clock) for store in other_stores]
+    start = threading.Barrier(len(racers))
+
+    def first_use(racer: BuiltinKms) -> str:
+        start.wait()
+        return racer.generate_data_key(None, 32, {})[2].key_id
+
+    for _ in range(3):  # each round starts on an empty store
+        with ThreadPoolExecutor(len(racers)) as pool:
+            made = set(pool.map(first_use, racers))
+        keys = kms.list_keys(100, None)[0]
+        assert len(made) == 1 and [k.key_id for k in keys] == list(made)
+        assert [m.version for m in kms.store.all_materials()] == [1]
+        key_id = made.pop()  # deleted, with its alias, for the next round
+        assert kms.store.update_key(key_id, lambda k: (k.with_(state="PendingDeletion", deletion_date=0.0),
+                                                       None)) is not None
+        assert kms.sweep() == [key_id]
+
+
+def test_a_change_through_one_instance_is_seen_by_the_next_call_of_another(
+        kms: BuiltinKms, other_stores: list[KmsStore], clock: Clock) -> None:
+    other = instance(other_stores[0], clock)
+    key = kms.create_key("shared")
+    blob, _ = other.encrypt(key.key_id, b"x", {})
+    kms.disable(key.key_id)
+    with pytest.raises(KmsError) as e:
+        other.decrypt(blob, {})
+    assert code(e) == "DisabledException"
+    other.enable(key.key_id)
+    assert kms.decrypt(blob, {})[0] == b"x"
+    kms.create_alias("alias/shared", key.key_id)
+    assert other.resolve("alias/shared").key_id == key.key_id
+    other.schedule_deletion(key.key_id, 7)
+    clock.now += 7 * DAY + 1
+    with pytest.raises(KmsError) as e:
+        kms.resolve("alias/shared")
+    assert code(e) == "NotFoundException"
+    assert other.list_keys(100, None)[0] == []
+
+
+def test_concurrent_rotations_lose_no_version(kms: BuiltinKms, other_stores: list[KmsStore],
+                                             clock: Clock) -> None:
+    # Each rotation reads the current version and writes the next: without the row lock two
+    # instances would both write version n+1 (a lost update, or a duplicate material row).
+    key = kms.create_key()
+    racers = [instance(store, clock) for store in other_stores]
+    start = threading.Barrier(len(racers))
+
+    def rotate(racer: BuiltinKms) -> list[int]:
+        start.wait()
+        return [racer.rotate_on_demand(key.key_id).current_version for _ in range(5)]
+
+    with ThreadPoolExecutor(len(racers)) as pool:
+        versions = [v for vs in pool.map(rotate, racers) for v in vs]
+    assert sorted(versions) == list(range(2, 22))
+    assert kms.resolve(key.key_id).current_version == 21
+    assert [m.version for m in kms.store.all_materials()] == list(range(1, 22))
+
+
+def test_a_deletion_cancelled_while_a_sweep_waits_is_not_carried_out(
+        kms: BuiltinKms, other_stores: list[KmsStore], clock: Clock) -> None:
+    key = kms.create_key()
+    kms.schedule_deletion(key.key_id, 7)
+    clock.now += 7 * DAY + 1  # expired: a sweep starting now would delete it ...
+    locked, finish = threading.Event(), threading.Event()
+
+    def cancel(current: KmsKey) -> tuple[KmsKey, None]:
+        locked.set()
+        assert finish.wait(10)
+        return current.with_(state="Disabled", deletion_date=None, pending_window_days=None), None
+
+    with ThreadPoolExecutor(2) as pool:
+        cancelled = pool.submit(kms.store.update_key, key.key_id, cancel)
+        assert locked.wait(10)
+        swept = pool.submit(other_stores[0].delete_expired, clock.now)  # ... but waits for the update
+        time.sleep(0.3)  # time to reach the wait
+        assert not swept.done()
+        finish.set()
+        assert cancelled.result(10) is not None
+        assert swept.result(10) == []
+    assert kms.resolve(key.key_id).state == "Disabled" and kms.sweep() == []
+    assert kms.store.get_material(key.key_id, 1) is not None
 
 
 def test_list_keys_pages(kms: BuiltinKms) -> None:
@@ -313,14 +404,15 @@ def test_list_keys_pages(kms: BuiltinKms) -> None:
     assert [k.key_id for k in second + third] == made[2:] and end is None
 
 
-def test_material_is_stored_only_sealed(kms: BuiltinKms, db_path: Path) -> None:
+def test_material_is_stored_only_sealed(kms: BuiltinKms, kms_engine: KmsEngine) -> None:
     key = kms.create_key()
     record = kms.store.get_material(key.key_id, 1)
     assert record is not None
     material = kms.keyring.unseal(record)
-    kms.store.close()  # checkpoint the WAL into the file
-    files = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
-    assert material not in files and material.hex().encode() not in files
+    kms.store.close()  # SQLite: checkpoint the WAL into the file
+    stored = kms_engine.stored()
+    assert record.sealed in stored  # the check looks where the material is
+    assert material not in stored and material.hex().encode() not in stored
     with pytest.raises(KmsError) as e:
         KmsKeyring([os.urandom(32)]).unseal(record)
     assert e.value.code == "KMSInternalException"

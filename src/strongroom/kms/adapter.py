@@ -34,7 +34,7 @@ from strongroom.kms.errors import KmsError
 from strongroom.kms.external import ExternalKms, KmsUnavailable
 from strongroom.kms.model import AWS_S3_ALIAS
 from strongroom.kms.sealing import KmsKeyring
-from strongroom.kms.store import SqliteKmsStore
+from strongroom.kms.store import open_kms_store
 from strongroom.vault import KeyService
 
 log = logging.getLogger("strongroom.kms")
@@ -214,7 +214,7 @@ def build_key_service(config: Config, account_id: str, executor: Executor) -> Km
                              config.kms_region or config.region)
         log.info("SSE-KMS uses the external KMS at %s", config.kms_endpoint)
         return KmsService(ExternalBackend(client))
-    store = SqliteKmsStore.open(config.catalog_path)
+    store = open_kms_store(config)
     kms = BuiltinKms(store, KmsKeyring(config.root_keys), account_id, config.region,
                      config.kms_key_deletion_window_unit)
     interval = min(60.0, max(1.0, config.kms_key_deletion_window_unit))

@@ -1,7 +1,8 @@
 """`strongroom kms create-key | list | enable | disable`: the built-in KMS from the command line.
 
 Works on the data directory, like `strongroom user`, whether a server runs or not
-(the store is the catalog's SQLite file, shared safely between processes).
+(the store is beside the catalog: its SQLite file or its PostgreSQL database with
+--catalog, shared safely between processes).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
 from strongroom.kms.sealing import KmsKeyring
-from strongroom.kms.store import SqliteKmsStore
+from strongroom.kms.store import open_kms_store
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -42,7 +43,7 @@ def _open(config: Config) -> BuiltinKms:
         account = account_id(catalog)
     finally:
         catalog.close()
-    store = SqliteKmsStore.open(config.catalog_path)
+    store = open_kms_store(config)
     return BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
                       config.kms_key_deletion_window_unit)
 

@@ -1,5 +1,9 @@
 """Where the KMS keeps its keys, sealed material and aliases: a narrow `KmsStore` and its SQLite form.
 
+`open_kms_store(config)` picks the store beside the deployment's catalog: this SQLite
+one, or `store_postgres.PostgresKmsStore` when the catalog is PostgreSQL (several
+servers on several machines must see the same keys). Both encode rows alike (below).
+
 The SQLite store lives in the catalog's file (its own tables, created if absent),
 with the catalog's connection discipline: one connection per thread, WAL,
 synchronous=FULL, a busy timeout, BEGIN IMMEDIATE for every read-modify-write so
@@ -15,10 +19,13 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from strongroom.catalog.sqlite_db import SqliteDatabase
 from strongroom.kms.model import Alias, KmsKey, SealedMaterial
+
+if TYPE_CHECKING:
+    from strongroom.config import Config
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kms_keys (
@@ -52,12 +59,12 @@ CREATE TABLE IF NOT EXISTS kms_aliases (
 CREATE INDEX IF NOT EXISTS kms_aliases_by_key ON kms_aliases (key_id, name);
 """
 
-_KEY_COLUMNS = ("key_id, created, description, state, manager, deletion_date, pending_window_days, "
-                "rotation_enabled, rotation_period_days, next_rotation, current_version, tags")
+KEY_COLUMNS = ("key_id, created, description, state, manager, deletion_date, pending_window_days, "
+               "rotation_enabled, rotation_period_days, next_rotation, current_version, tags")
 _MARKS = ",".join("?" * 12)
-_SELECT_KEY = f"SELECT {_KEY_COLUMNS} FROM kms_keys WHERE key_id = ?"
-_MATERIAL_COLUMNS = "key_id, version, created, root_id, sealed"
-_INSERT_MATERIAL = f"INSERT INTO kms_materials ({_MATERIAL_COLUMNS}) VALUES (?,?,?,?,?)"
+_SELECT_KEY = f"SELECT {KEY_COLUMNS} FROM kms_keys WHERE key_id = ?"
+MATERIAL_COLUMNS = "key_id, version, created, root_id, sealed"
+_INSERT_MATERIAL = f"INSERT INTO kms_materials ({MATERIAL_COLUMNS}) VALUES (?,?,?,?,?)"
 Update = Callable[[KmsKey], tuple[KmsKey, SealedMaterial | None]]
 
 
@@ -90,24 +97,45 @@ class KmsStore(Protocol):
     def close(self) -> None: ...
 
 
-def _encode(key: KmsKey) -> tuple[object, ...]:
+def open_kms_store(config: Config) -> KmsStore:
+    """The built-in KMS's store: in the PostgreSQL catalog database when `config.catalog_url` is set,
+    else in the catalog's SQLite file."""
+    if not config.catalog_url:
+        return SqliteKmsStore.open(config.catalog_path)
+    import psycopg  # only a PostgreSQL deployment needs it loaded
+
+    from strongroom.catalog.postgres_db import redact
+    from strongroom.kms.store_postgres import PostgresKmsStore
+
+    try:
+        return PostgresKmsStore.open(config.catalog_url)
+    except psycopg.OperationalError as e:
+        detail = " ".join(line.strip() for line in str(e).splitlines()) or type(e).__name__
+        where = redact(config.catalog_url)
+        raise SystemExit(f"strongroom: cannot open the KMS store at {where}: {detail}") from e
+
+
+# --- row encoding, shared with store_postgres ---
+
+
+def encode_key(key: KmsKey) -> tuple[object, ...]:
     return (key.key_id, key.created, key.description, key.state, key.manager, key.deletion_date,
             key.pending_window_days, int(key.rotation_enabled), key.rotation_period_days, key.next_rotation,
             key.current_version, json.dumps(dict(key.tags), sort_keys=True))
 
 
-def _decode(row: tuple) -> KmsKey:  # type: ignore[type-arg]
+def decode_key(row: tuple) -> KmsKey:  # type: ignore[type-arg]
     (key_id, created, description, state, manager, deletion_date, window, rotation, period, next_rotation,
      version, tags) = row
     return KmsKey(key_id, created, description, state, manager, deletion_date, window, bool(rotation), period,
                   next_rotation, version, tuple(sorted(json.loads(tags).items())))
 
 
-def _material_row(m: SealedMaterial) -> tuple[object, ...]:
+def encode_material(m: SealedMaterial) -> tuple[object, ...]:
     return (m.key_id, m.version, m.created, m.root_id, m.sealed)
 
 
-def _material(row: tuple) -> SealedMaterial:  # type: ignore[type-arg]
+def decode_material(row: tuple) -> SealedMaterial:  # type: ignore[type-arg]
     return SealedMaterial(row[0], row[1], row[2], row[3], bytes(row[4]))
 
 
@@ -139,38 +167,38 @@ class SqliteKmsStore(SqliteDatabase):
 
     @staticmethod
     def _insert_key(conn: sqlite3.Connection, key: KmsKey, material: SealedMaterial) -> None:
-        conn.execute(f"INSERT INTO kms_keys ({_KEY_COLUMNS}) VALUES ({_MARKS})", _encode(key))
-        conn.execute(_INSERT_MATERIAL, _material_row(material))
+        conn.execute(f"INSERT INTO kms_keys ({KEY_COLUMNS}) VALUES ({_MARKS})", encode_key(key))
+        conn.execute(_INSERT_MATERIAL, encode_material(material))
 
     def get_key(self, key_id: str) -> KmsKey | None:
         row = self._conn().execute(_SELECT_KEY, (key_id,)).fetchone()
-        return None if row is None else _decode(row)
+        return None if row is None else decode_key(row)
 
     def list_keys(self, after: str = "", limit: int = 1000) -> list[KmsKey]:
         rows = self._conn().execute(
-            f"SELECT {_KEY_COLUMNS} FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?", (after, limit))
-        return [_decode(r) for r in rows]
+            f"SELECT {KEY_COLUMNS} FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?", (after, limit))
+        return [decode_key(r) for r in rows]
 
     def update_key(self, key_id: str, fn: Update) -> KmsKey | None:
         with self._write() as conn:
             row = conn.execute(_SELECT_KEY, (key_id,)).fetchone()
             if row is None:
                 return None
-            new, material = fn(_decode(row))
-            conn.execute(f"REPLACE INTO kms_keys ({_KEY_COLUMNS}) VALUES ({_MARKS})", _encode(new))
+            new, material = fn(decode_key(row))
+            conn.execute(f"REPLACE INTO kms_keys ({KEY_COLUMNS}) VALUES ({_MARKS})", encode_key(new))
             if material is not None:
-                conn.execute(_INSERT_MATERIAL, _material_row(material))
+                conn.execute(_INSERT_MATERIAL, encode_material(material))
             return new
 
     def get_material(self, key_id: str, version: int) -> SealedMaterial | None:
-        query = f"SELECT {_MATERIAL_COLUMNS} FROM kms_materials WHERE key_id = ? AND version = ?"
+        query = f"SELECT {MATERIAL_COLUMNS} FROM kms_materials WHERE key_id = ? AND version = ?"
         row = self._conn().execute(query, (key_id, version)).fetchone()
-        return None if row is None else _material(row)
+        return None if row is None else decode_material(row)
 
     def all_materials(self) -> Iterator[SealedMaterial]:
-        rows = self._conn().execute(f"SELECT {_MATERIAL_COLUMNS} FROM kms_materials ORDER BY key_id, version")
+        rows = self._conn().execute(f"SELECT {MATERIAL_COLUMNS} FROM kms_materials ORDER BY key_id, version")
         for row in rows.fetchall():
-            yield _material(row)
+            yield decode_material(row)
 
     def replace_material(self, record: SealedMaterial) -> None:
         with self._write() as conn:

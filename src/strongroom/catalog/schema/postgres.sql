@@ -1,7 +1,8 @@
 -- strongroom catalog, PostgreSQL schema version 1.
 --
--- Applied by every PostgresCatalog.open() in one transaction under an advisory lock: it is
--- idempotent (IF NOT EXISTS) and safe when several processes open a new database at once.
+-- Applied by every PostgresCatalog.open() and PostgresKmsStore.open() in one transaction under an
+-- advisory lock: it is idempotent (IF NOT EXISTS) and safe when several processes open a new
+-- database at once.
 -- Tables go into the first schema of the connection's search_path.
 --
 -- Every text column that is compared or ordered is COLLATE "C": in a UTF-8 database that
@@ -118,6 +119,40 @@ CREATE TABLE IF NOT EXISTS object_acls (
     id       text COLLATE "C" PRIMARY KEY,
     document text NOT NULL
 );
+
+-- The built-in KMS (strongroom/kms/store_postgres.py): keys, their sealed material versions,
+-- aliases. The same columns as its SQLite tables (row encoding in strongroom/kms/store.py).
+CREATE TABLE IF NOT EXISTS kms_keys (
+    key_id               text COLLATE "C" PRIMARY KEY,
+    created              double precision NOT NULL,
+    description          text NOT NULL,
+    state                text NOT NULL,
+    manager              text NOT NULL,
+    deletion_date        double precision,
+    pending_window_days  integer,
+    rotation_enabled     integer NOT NULL,
+    rotation_period_days integer,
+    next_rotation        double precision,
+    current_version      integer NOT NULL,
+    tags                 text NOT NULL  -- JSON object
+);
+
+CREATE TABLE IF NOT EXISTS kms_materials (
+    key_id  text COLLATE "C" NOT NULL,
+    version integer NOT NULL,
+    created double precision NOT NULL,
+    root_id text NOT NULL,
+    sealed  bytea NOT NULL,  -- sealed under a KEK derived from the root key `root_id`
+    PRIMARY KEY (key_id, version)
+);
+
+CREATE TABLE IF NOT EXISTS kms_aliases (
+    name    text COLLATE "C" PRIMARY KEY,
+    key_id  text COLLATE "C" NOT NULL,
+    created double precision NOT NULL,
+    updated double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kms_aliases_by_key ON kms_aliases (key_id, name);
 
 -- The version of this schema. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT * FROM schema_version);
