@@ -10,7 +10,7 @@ from aiohttp import web
 
 from strongroom import identity
 from strongroom.blobs import BlobStore
-from strongroom.catalog import Catalog, open_catalog
+from strongroom.catalog import Catalog, SqliteCatalog, open_catalog
 from strongroom.config import Config, env
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3 import handlers
@@ -43,7 +43,8 @@ def build_services(config: Config) -> Services:
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
     account = account_id(catalog)
     kms = build_key_service(config, account, executor)
-    return Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms)
+    return Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms,
+                    inline_reads=isinstance(catalog, SqliteCatalog))
 
 
 def create_app(config: Config) -> web.Application:
