@@ -16,30 +16,53 @@ from strongroom.config import Config, check_catalog_url, env, env_bool, root_cre
 from strongroom.kms import cli as kms_cli
 
 
-def _opt(parser: argparse.ArgumentParser, flag: str, *, default: str | None = None, type_: type = str,
-         help_: str = "") -> None:
+def _opt(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    *,
+    default: str | None = None,
+    type_: type = str,
+    help_: str = "",
+) -> None:
     name = flag.lstrip("-").replace("-", "_")
     from_env = env(name)
-    parser.add_argument(flag, dest=name, type=type_, default=type_(from_env) if from_env is not None else
-                        (type_(default) if default is not None else None),
-                        help=f"{help_} [env STRONGROOM_{name.upper()}]")
+    # String defaults are converted by argparse itself, so a bad STRONGROOM_PORT is a clean usage
+    # error of the command that uses it, not a traceback in every command.
+    parser.add_argument(
+        flag,
+        dest=name,
+        type=type_,
+        default=from_env if from_env is not None else default,
+        help=f"{help_} [env STRONGROOM_{name.upper()}]",
+    )
 
 
 def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
     name = flag.lstrip("-").replace("-", "_")
-    parser.add_argument(flag, dest=name, action="store_true", default=env_bool(name),
-                        help=f"{help_} [env STRONGROOM_{name.upper()}=1]")
+    parser.add_argument(
+        flag,
+        dest=name,
+        action="store_true",
+        default=env_bool(name),
+        help=f"{help_} [env STRONGROOM_{name.upper()}=1]",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     _opt(parser, "--data-dir", default="./data", help_="where metadata and encrypted blobs live")
     _opt(parser, "--root-key-file", help_="file holding the base64 root key (default: <data-dir>.root-key)")
-    _opt(parser, "--catalog", help_="postgresql://user@host/db to keep metadata in PostgreSQL, shared by "
-         "servers (default: SQLite in the data directory)")
+    _opt(
+        parser,
+        "--catalog",
+        help_="postgresql://user@host/db to keep metadata in PostgreSQL, shared by "
+        "servers (default: SQLite in the data directory)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="strongroom", description="An S3-compatible, encrypted object store.")
+    parser = argparse.ArgumentParser(
+        prog="strongroom", description="An S3-compatible, encrypted object store."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the S3 server")
@@ -48,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--port", default="9000", type_=int, help_="port to listen on (0: any free port)")
     _opt(serve, "--workers", default="1", type_=int, help_="server processes sharing the port")
     _opt(serve, "--region", default="us-east-1", help_="the region strongroom reports")
-    _opt(serve, "--base-domain", default="localhost", help_="virtual-hosted-style addressing: <bucket>.<domain>")
+    _opt(
+        serve,
+        "--base-domain",
+        default="localhost",
+        help_="virtual-hosted-style addressing: <bucket>.<domain>",
+    )
     _opt(serve, "--tls-cert", help_="PEM certificate: serve HTTPS")
     _opt(serve, "--tls-key", help_="PEM private key for --tls-cert")
     _flag(serve, "--behind-tls-proxy", "TLS terminates in front of strongroom: plain HTTP counts as secure")
@@ -75,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     key = user_sub.add_parser("add-key", help="add another access key to a user")
     _common(key)
     key.add_argument("name")
-    for action, text in (("disable-key", "disable an access key"), ("enable-key", "enable an access key"),
-                         ("delete-key", "delete an access key")):
+    for action, text in (
+        ("disable-key", "disable an access key"),
+        ("enable-key", "enable an access key"),
+        ("delete-key", "delete an access key"),
+    ):
         p = user_sub.add_parser(action, help=text)
         _common(p)
         p.add_argument("access_key")
@@ -100,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rk = sub.add_parser("root-key", help="manage the root key")
     rk_sub = rk.add_subparsers(dest="action", required=True)
-    rotate = rk_sub.add_parser("rotate", help="re-seal every object key under a new root key (data is not rewritten)")
+    rotate = rk_sub.add_parser(
+        "rotate", help="re-seal every object key under a new root key (data is not rewritten)"
+    )
     _common(rotate)
     return parser
 
@@ -115,12 +148,27 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
     ak, sk, _ = root_credentials(data_dir)
     keyring, source = root_keys(data_dir, Path(args.root_key_file) if args.root_key_file else None, create)
     values = {
-        "data_dir": data_dir, "root_access_key": ak, "root_secret_key": sk, "root_keys": keyring,
-        "root_key_source": source, "catalog_url": catalog_url,
+        "data_dir": data_dir,
+        "root_access_key": ak,
+        "root_secret_key": sk,
+        "root_keys": keyring,
+        "root_key_source": source,
+        "catalog_url": catalog_url,
     }
-    for name in ("host", "port", "workers", "region", "base_domain", "behind_tls_proxy",
-                 "allow_sse_c_new_buckets", "log_level", "kms_endpoint", "kms_access_key", "kms_secret_key",
-                 "kms_region"):
+    for name in (
+        "host",
+        "port",
+        "workers",
+        "region",
+        "base_domain",
+        "behind_tls_proxy",
+        "allow_sse_c_new_buckets",
+        "log_level",
+        "kms_endpoint",
+        "kms_access_key",
+        "kms_secret_key",
+        "kms_region",
+    ):
         if hasattr(args, name):
             values[name] = getattr(args, name)
     for name in ("tls_cert", "tls_key"):
@@ -135,21 +183,27 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     from strongroom.server import endpoint, serve
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     first_start = not (Path(args.data_dir).expanduser() / "config.json").exists()
     config = config_from(args, create=True)
     generated = first_start and not (env("root_access_key") and env("root_secret_key"))
 
     def ready(port: int) -> None:
         url = endpoint(config, port)
-        print(f"strongroom serving {url}  (data: {config.data_dir.resolve()}, root key: {config.root_key_source})")
+        print(f"strongroom serving {url}  (data: {config.data_dir.resolve()}, "
+              f"root key: {config.root_key_source})")
         print(f"  root access key: {config.root_access_key}")
         if generated or sys.stdout.isatty():
             print(f"  root secret key: {config.root_secret_key}")
         else:
             print(f"  root secret key: in {config.data_dir / 'config.json'} (or STRONGROOM_ROOT_SECRET_KEY)")
-        print(f"  try: AWS_ACCESS_KEY_ID={config.root_access_key} AWS_SECRET_ACCESS_KEY=... "
-              f"aws --endpoint-url {url} s3 ls", flush=True)
+        print(
+            f"  try: AWS_ACCESS_KEY_ID={config.root_access_key} AWS_SECRET_ACCESS_KEY=... "
+            f"aws --endpoint-url {url} s3 ls",
+            flush=True,
+        )
         if args.ready_file:
             Path(args.ready_file).write_text(str(port))
 
@@ -180,7 +234,11 @@ def cmd_user(args: argparse.Namespace) -> int:
         elif args.action == "list":
             keys = catalog.list_access_keys()
             for user in catalog.list_users():
-                mine = [k.access_key + ("" if k.active else " (disabled)") for k in keys if k.user_name == user.name]
+                mine = [
+                    k.access_key + ("" if k.active else " (disabled)")
+                    for k in keys
+                    if k.user_name == user.name
+                ]
                 print(f"{user.name}\t{user.user_id}\t{'root' if user.is_root else 'user'}\t{', '.join(mine)}")
         elif args.action == "remove":
             identity.remove_user(catalog, args.name)
@@ -188,9 +246,8 @@ def cmd_user(args: argparse.Namespace) -> int:
         elif args.action in ("disable-key", "enable-key"):
             if not catalog.set_access_key_active(args.access_key, args.action == "enable-key"):
                 raise identity.IdentityError(f"no access key {args.access_key}")
-        elif args.action == "delete-key":
-            if not catalog.remove_access_key(args.access_key):
-                raise identity.IdentityError(f"no access key {args.access_key}")
+        elif args.action == "delete-key" and not catalog.remove_access_key(args.access_key):
+            raise identity.IdentityError(f"no access key {args.access_key}")
     except identity.IdentityError as e:
         print(f"strongroom: {e}", file=sys.stderr)
         return 1
@@ -204,8 +261,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
     catalog, _ = _open(args)
     try:
-        return run_command(catalog, args.action, args.user, getattr(args, "file", None),
-                           getattr(args, "name", None))
+        return run_command(
+            catalog, args.action, args.user, getattr(args, "file", None), getattr(args, "name", None)
+        )
     finally:
         catalog.close()
 

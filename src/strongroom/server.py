@@ -60,13 +60,20 @@ def ssl_context(config: Config) -> ssl.SSLContext | None:
     return ctx
 
 
-def bind(config: Config, listen: bool = True) -> socket.socket:
-    """A socket on the configured port with SO_REUSEPORT, so that every worker listens on its own."""
+def bind(config: Config, listen: bool = True, share: bool = False) -> socket.socket:
+    """A socket on the configured port. With `share`, SO_REUSEPORT lets every worker listen on its own
+    socket of the same port; a single server never sets it, so a port in use is an error, not a
+    second store silently splitting the traffic."""
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((config.host, config.port))
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as e:
+        sock.close()
+        raise SystemExit(f"strongroom: cannot listen on {config.host}:{config.port}: {e.strerror}") from None
     if listen:
         sock.listen(1024)
     return sock
@@ -76,13 +83,19 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     import uvloop
 
     if sock is None:
-        sock = bind(config)
+        sock = bind(config, share=True)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     app = create_app(config)
     web.run_app(
-        app, sock=sock, ssl_context=ssl_context(config), print=None, access_log=None,
-        handle_signals=True, loop=loop, shutdown_timeout=5.0,
+        app,
+        sock=sock,
+        ssl_context=ssl_context(config),
+        print=None,
+        access_log=None,
+        handle_signals=True,
+        loop=loop,
+        shutdown_timeout=5.0,
     )
 
 
@@ -96,7 +109,9 @@ def serve(config: Config, ready: callable | None = None) -> None:  # type: ignor
         return
     # The parent only reserves the port (bound, not listening: the kernel gives it no connections);
     # each worker listens on its own SO_REUSEPORT socket and the kernel spreads connections over them.
-    reserved = bind(config, listen=False)
+    if config.port:
+        bind(config, listen=False).close()  # the port must be free: no one else's workers may be on it
+    reserved = bind(config, listen=False, share=True)
     config = replace(config, port=reserved.getsockname()[1])
     if ready is not None:
         ready(config.port)

@@ -59,7 +59,7 @@ def entity_too_large(size: int) -> S3Error:
 
 async def new_kek(ctx: Ctx, choice: sse.Choice, key: str) -> ObjectKek:
     assert ctx.bucket is not None
-    if choice.algorithm.startswith("aws:kms") and ctx.op is not Operation.PostObject:
+    if choice.algorithm.startswith("aws:kms"):
         sse.require_sigv4_for_kms(ctx)
     return await new_object_kek(
         ctx.services.vault, ctx.services.kms, choice.algorithm, kms_key_id=choice.kms_key_id,

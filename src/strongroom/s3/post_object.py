@@ -243,6 +243,7 @@ async def authenticate(ctx: Ctx, form: Form) -> tuple[Principal, str, frozenset[
         err.details["AWSAccessKeyId"] = access_key
         raise err
     key, user = found
+    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
     try:
         secret = ctx.services.keyring.unseal_secret(key.sealed_secret, key.access_key)
     except IntegrityError:

@@ -24,7 +24,11 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
 
 
 def escape(text: str) -> str:
-    return text.translate(_ESCAPES)
+    escaped = text.translate(_ESCAPES)
+    if not escaped.isascii():
+        # A header byte that is not UTF-8 arrives as a lone surrogate; it must not break the document.
+        escaped = escaped.encode("utf-8", "replace").decode("utf-8")
+    return escaped
 
 
 def el(name: str, value: object) -> str:
