@@ -2,7 +2,7 @@
 
 Checked before the handler runs (a refused ACL must leave nothing written) and stored after it
 succeeded, through the `after_success` hooks the dispatcher runs once a handler answered
-2xx: the object's version id exists only then.
+without an error: the object's version id exists only then.
 
 AWS facts used here: see `acl` and `ownership`. In short: with BucketOwnerEnforced a write may
 carry no ACL or one that gives the bucket owner full control only (else 400
@@ -25,7 +25,7 @@ from strongroom.s3.context import Ctx
 from strongroom.s3.public_access_block import PublicAccessBlock
 
 AfterSuccess = Callable[[Ctx, web.StreamResponse], Awaitable[None]]
-HOOKS = "after_success"  # ctx.extras key: hooks the dispatcher runs after a 2xx answer
+HOOKS = "after_success"  # ctx.extras key: hooks the dispatcher runs after a successful answer
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
@@ -34,8 +34,9 @@ def add_hook(ctx: Ctx, hook: AfterSuccess) -> None:
 
 
 async def run_after_success(ctx: Ctx, response: web.StreamResponse) -> None:
-    """Run the hooks a request registered, once its handler answered with success."""
-    if response.status >= 300:
+    """Run the hooks a request registered, once its handler answered with success (POST Object's
+    success_action_redirect is a 303)."""
+    if response.status >= 400:
         return
     for hook in ctx.extras.get(HOOKS, ()):
         await hook(ctx, response)

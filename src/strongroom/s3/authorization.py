@@ -25,6 +25,7 @@ S3").
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -32,7 +33,7 @@ from strongroom import user_policies
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, ObjectVersion, User
 from strongroom.errors import access_denied
-from strongroom.policy import Decision, Policy, RequestContext, evaluate
+from strongroom.policy import Decision, Policy, PolicyError, RequestContext, evaluate
 from strongroom.s3 import acl, acl_writes, bucket_policy, ownership, public_access_block
 from strongroom.s3.acl_writes import run_after_success
 from strongroom.s3.context import Ctx
@@ -45,6 +46,8 @@ from strongroom.s3.policy_context import (
     tag_keys,
 )
 from strongroom.s3.routing import Operation
+
+log = logging.getLogger("strongroom.authorization")
 
 __all__ = ["allowed", "authorize", "authorize_kms", "authorize_post_object", "run_after_success"]
 
@@ -86,9 +89,22 @@ class BucketState:
     objects: dict[str, ObjectFacts] = field(default_factory=dict)
 
 
+def _stored_policy(text: str | None, account: str, bucket: str) -> tuple[Policy | None, bool]:
+    if text is None:
+        return None, False
+    try:
+        return bucket_policy.parsed(text, account, bucket)
+    except PolicyError:
+        # Validated when it was put, so only a changed engine gets here. Fail closed: deny everything but
+        # the owner's policy management, which skips the policy, so the owner can replace it.
+        log.error("bucket %s: its stored policy no longer parses; denying all access until it is replaced",
+                  bucket)
+        return bucket_policy.parsed(bucket_policy.deny_all(bucket), account, bucket)
+
+
 def _load_state(catalog: Catalog, account: str, bucket: Bucket) -> BucketState:
     text = catalog.get_bucket_config(bucket.name, bucket_policy.KIND)
-    policy, public = bucket_policy.parsed(text, account, bucket.name) if text else (None, False)
+    policy, public = _stored_policy(text, account, bucket.name)
     pab = public_access_block.from_stored(catalog.get_bucket_config(bucket.name, public_access_block.KIND))
     mode = ownership.mode_of(catalog.get_bucket_config(bucket.name, ownership.KIND))
     bucket_acl = None
@@ -210,9 +226,7 @@ def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
     if op is Operation.UpdateObjectEncryption:
         needed.append(("s3:PutObject", key))
     if op is Operation.DeleteObjects:
-        # Interim until DeleteObjects decides each key with `allowed` (see the module's callers): the
-        # whole bucket's objects, so a policy naming a narrower prefix does not let it through.
-        needed = [("s3:DeleteObject", "*")]
+        needed = []  # the handler decides each key with `allowed`, answering AccessDenied per key
     return needed
 
 

@@ -25,6 +25,7 @@ AWS facts used here:
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 
@@ -89,6 +90,13 @@ def parsed(text: str, account_id: str, bucket: str) -> tuple[Policy, bool]:
     policy = parse_policy(text, kind="bucket", account_id=account_id, bucket=bucket,
                           known_principals=lambda _name: True)
     return policy, statement_allows_public(policy)
+
+
+def deny_all(bucket: str) -> str:
+    """The policy that stands in for a stored one that no longer parses."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]})
 
 
 def _principal_arn(ctx: Ctx) -> str:

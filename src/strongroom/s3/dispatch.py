@@ -19,7 +19,7 @@ from multidict import MultiDict
 from strongroom.errors import S3Error, access_denied, internal_error, no_such_bucket, not_implemented
 from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
-from strongroom.s3.authorization import authorize
+from strongroom.s3.authorization import authorize, run_after_success
 from strongroom.s3.context import Ctx, Services
 from strongroom.s3.routing import Operation, route
 
@@ -100,6 +100,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 raise access_denied()  # one account per deployment: every bucket is the account's
         await authorize(ctx)
         response = await handler(ctx)
+        await run_after_success(ctx, response)
     except S3Error as err:
         if err.status >= 500:
             log.error("request %s %s %s: %s", request_id, request.method, resource, err.code)

@@ -75,6 +75,9 @@ async def read_kek(ctx: Ctx, version: ObjectVersion,
     customer = sse.customer_key(ctx.headers, prefix)
     if version.sealing.algorithm.startswith("aws:kms"):
         sse.require_sigv4_for_kms(ctx)
+        from strongroom.s3.authorization import authorize_kms
+        if not await authorize_kms(ctx, "kms:Decrypt", version.sealing.kms_key_arn):
+            raise access_denied()
     if version.sealing.algorithm == "SSE-C":
         if customer is None:
             raise invalid_request("The object was stored using a form of Server Side Encryption. "
@@ -289,7 +292,15 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             raise malformed_xml()
         keys.append(key_node.text or "")
     out = []
-    for key in keys:
+    from strongroom.s3.authorization import allowed
+    permitted = [await allowed(ctx, "s3:DeleteObject", key) for key in keys]
+    if not any(permitted):
+        raise access_denied()  # no key may be deleted: the request itself is refused
+    for key, ok in zip(keys, permitted, strict=True):
+        if not ok:
+            out.append(f"<Error>{xml.el('Key', key)}{xml.el('Code', 'AccessDenied')}"
+                       f"{xml.el('Message', 'Access Denied')}</Error>")
+            continue
         removed = await ctx.services.db(ctx.services.catalog.delete_object, ctx.bucket.name, key)
         if removed is not None:
             await ctx.services.vault.discard(removed.pieces)
@@ -343,8 +354,6 @@ async def load_copy_source(ctx: Ctx) -> ObjectVersion:
     bucket = await ctx.services.db(ctx.services.catalog.get_bucket, bucket_name)
     if bucket is None:
         raise no_such_bucket(bucket_name)
-    if not (ctx.principal.is_root or ctx.principal.user_id == bucket.owner_id):
-        raise access_denied()
     source = await ctx.services.db(ctx.services.catalog.get_object, bucket_name, key)
     if source is None or (version_id not in (None, "null") and source.version_id != version_id):
         raise no_such_key(key)

@@ -320,8 +320,6 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
     if not key:
         raise post_policy.missing_field("key")
     principal, policy_text, exempt = await authenticate(ctx, form)
-    if not (principal.is_root or principal.user_id == ctx.bucket.owner_id):
-        raise access_denied()
     policy = post_policy.decode(policy_text)
     low, high = post_policy.check(policy, form.fields, form.sent, ctx.bucket.name, datetime.now(UTC), exempt)
     ctx.principal = principal
@@ -329,6 +327,8 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
     acl = form.fields.get("acl")
     if acl is not None and acl not in CANNED_ACLS:
         raise S3Error("InvalidArgument", 400, "", ArgumentName="acl", ArgumentValue=acl)
+    from strongroom.s3.authorization import authorize_post_object
+    await authorize_post_object(ctx, key, dict(form.fields))
     fields = _store_fields(form.fields)
     metadata = user_metadata({n: mail_safe(v) for n, v in fields.items() if n.startswith("x-amz-meta-")})
     choice = sse.choose(ctx, await sse.bucket_default(ctx), headers=fields)
