@@ -438,6 +438,17 @@ def test_kms_use_denied_by_a_user_policy(owned, server: RunningServer, tmp_path:
     denied(s3.get_object, Bucket=name, Key="k")
 
 
+def test_kms_generate_data_key_denied_by_a_user_policy(owned, server: RunningServer, tmp_path: Path) -> None:
+    alice, s3, name = owned
+    key = server.client("kms").create_key()["KeyMetadata"]["Arn"]
+    deny = policy({"Effect": "Deny", "Action": "kms:GenerateDataKey", "Resource": key})
+    attach(server, alice, deny, tmp_path)
+    denied(s3.put_object, Bucket=name, Key="k", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    denied(s3.create_multipart_upload, Bucket=name, Key="m", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert "Contents" not in s3.list_objects_v2(Bucket=name)  # nothing stored
+    s3.put_object(Bucket=name, Key="k", Body=b"x")  # SSE-S3 is untouched by the KMS policy
+
+
 def test_authorization_stays_fast_with_a_big_policy(owned, bob: User) -> None:
     alice, s3, name = owned
     statements = [{"Effect": "Deny", "Principal": {"AWS": bob.arn}, "Action": "s3:GetObject",

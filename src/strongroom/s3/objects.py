@@ -61,10 +61,18 @@ async def new_kek(ctx: Ctx, choice: sse.Choice, key: str) -> ObjectKek:
     assert ctx.bucket is not None
     if choice.algorithm.startswith("aws:kms"):
         sse.require_sigv4_for_kms(ctx)
-    return await new_object_kek(
+    kek = await new_object_kek(
         ctx.services.vault, ctx.services.kms, choice.algorithm, kms_key_id=choice.kms_key_id,
         bucket_key=choice.bucket_key, context=choice.context,
         customer_key=choice.customer.key if choice.customer else None, bucket=ctx.bucket.name, key=key)
+    if choice.algorithm.startswith("aws:kms"):
+        # As on AWS, SSE-KMS writes need kms:GenerateDataKey on the key; checked once the key id is
+        # resolved to its ARN, before anything is stored.
+        from strongroom.s3.authorization import authorize_kms
+
+        if not await authorize_kms(ctx, "kms:GenerateDataKey", kek.sealing.kms_key_arn):
+            raise access_denied()
+    return kek
 
 
 async def read_kek(ctx: Ctx, version: ObjectVersion,
