@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The two set-up commands, on a machine with nothing but Python 3.11+:
+"""The README's two set-up commands, and the benchmark, on a machine with nothing but Python 3.11+:
 
     python3 dev.py serve     # install into ./.venv if needed, then run `strongroom serve` (SQLite, ./data)
     python3 dev.py test      # install the development tools too, then run the whole test suite
+    python3 dev.py bench     # install the development tools too, then run the benchmark (bench/README.md)
 
 Dependencies come from the lock files (requirements.lock, requirements-dev.lock); the virtual
 environment is rebuilt when they change. Anything after the command is passed on.
@@ -40,15 +41,16 @@ def ensure_venv(dev: bool) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test"):
+    if not argv or argv[0] not in ("serve", "test", "bench"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    ensure_venv(dev=command == "test")
+    ensure_venv(dev=command in ("test", "bench"))
     if command == "serve":
         os.execv(str(BIN / "strongroom"), [str(BIN / "strongroom"), "serve", *rest])
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT, env=env).returncode
+    runner = ["-m", "pytest"] if command == "test" else ["-m", "bench"]
+    return subprocess.run([str(BIN / "python"), *runner, *rest], cwd=ROOT, env=env).returncode
 
 
 if __name__ == "__main__":
