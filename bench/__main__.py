@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -57,6 +58,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the data directories and server logs")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    parser.add_argument(
+        "--strongroom-args",
+        default="",
+        help="extra `strongroom serve` options for every strongroom started, e.g. '--workers 2'",
+    )
     parser.add_argument(
         "--max-background",
         type=float,
@@ -141,6 +147,7 @@ async def run(args: argparse.Namespace) -> int:
             print(f"{r.id:<26} {r.title}")
         return 0
     rows = plan.select(all_rows, args.only)
+    extra = tuple(shlex.split(args.strongroom_args))
     spy_rows = {r.id for r in plan.select(all_rows, args.py_spy)} if args.py_spy else set()
     stem = time.strftime("%Y%m%d-%H%M%S")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -183,12 +190,13 @@ async def run(args: argparse.Namespace) -> int:
 
     try:
         print(f"starting servers in {work} ...", file=sys.stderr, flush=True)
-        started["strongroom"] = await prepare_listing(rows, srv.start_strongroom(work), fills)
+        first = srv.start_strongroom(work, extra_args=extra)
+        started["strongroom"] = await prepare_listing(rows, first, fills)
         if any(r.sse == "sse-c" and r.kind == "large" and "strongroom" in r.servers for r in rows):
-            started["strongroom-ssec"] = srv.start_strongroom(work, "strongroom-ssec", SSEC_ARGS)
+            started["strongroom-ssec"] = srv.start_strongroom(work, "strongroom-ssec", SSEC_ARGS + extra)
         if any(r.kind == "memory" and "strongroom" in r.servers for r in rows):
             started["strongroom-mem"] = srv.start_strongroom(
-                work, "strongroom-mem"
+                work, "strongroom-mem", extra
             )  # fresh for the memory row
         if "moto" in wanted:
             started["moto"] = srv.start_moto(work)

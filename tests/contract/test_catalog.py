@@ -169,6 +169,11 @@ def test_bucket_configs(catalog: Catalog) -> None:
     assert catalog.get_bucket_config("bkt", "encryption") == "<x/>"
     with pytest.raises(NoSuchBucketError):
         catalog.put_bucket_config("nope", "policy", "{}")
+    make_bucket(catalog, "other")
+    catalog.put_bucket_config("other", "acl", "{}")
+    catalog.put_bucket_config("bkt", "ownership", "BucketOwnerEnforced")
+    assert catalog.get_bucket_configs("bkt") == {"encryption": "<x/>", "ownership": "BucketOwnerEnforced"}
+    assert catalog.get_bucket_configs("nope") == {}
 
 
 def test_delete_bucket(catalog: Catalog) -> None:
@@ -390,6 +395,44 @@ def test_changes_are_seen_at_once_by_another_instance(catalog: Catalog, other_ca
     assert catalog.get_object("bkt", "k") is None
     catalog.put_bucket_config("bkt", "policy", "{}")
     assert other_catalog.get_bucket_config("bkt", "policy") == "{}"
+
+
+def test_concurrent_writes_fail_alone(catalog: Catalog, catalog_opener: Callable[[], Catalog]) -> None:
+    """Writes that arrive together (and may share one transaction, as the SQLite catalog's group
+    commit does) succeed or fail each on its own: a failed one changes nothing, and the others land
+    and stay after a reopen."""
+    make_bucket(catalog)
+    catalog.put_object(version("bkt", "taken", "first"))
+    n = 24
+    barrier = threading.Barrier(n)
+
+    def attempt(i: int) -> str:
+        barrier.wait()
+        try:
+            if i % 3 == 0:
+                catalog.put_object(version("nobkt", f"k{i}"))
+            elif i % 3 == 1:
+                catalog.put_object(version("bkt", "taken", f"t{i}"), if_none_match=True)
+            else:
+                catalog.put_object(version("bkt", f"k{i}"))
+                catalog.delete_object("bkt", f"k{i - 1}")
+        except NoSuchBucketError:
+            return "no bucket"
+        except CatalogConflict:
+            return "conflict"
+        return "ok"
+
+    with ThreadPoolExecutor(n) as pool:
+        outcomes = list(pool.map(attempt, range(n)))
+    assert outcomes == [("no bucket", "conflict", "ok")[i % 3] for i in range(n)]
+    reopened = catalog_opener()
+    try:
+        for c in (catalog, reopened):
+            assert c.get_object("bkt", "taken") == version("bkt", "taken", "first")
+            keys = [v.key for v in c.list_objects("bkt").objects]
+            assert keys == sorted(["taken", *(f"k{i}" for i in range(2, n, 3))])
+    finally:
+        reopened.close()
 
 
 def test_used_from_many_threads(catalog: Catalog) -> None:

@@ -71,6 +71,9 @@ class Catalog(Protocol):
     def list_buckets(self, owner_id: str | None = None) -> list[Bucket]: ...  # sorted by name
     def delete_bucket(self, name: str) -> None: ...  # raises BucketNotEmpty, NoSuchBucketError
     def get_bucket_config(self, bucket: str, kind: str) -> str | None: ...
+    def get_bucket_configs(self, bucket: str) -> dict[str, str]:
+        """Every sub-resource document of a bucket by kind, in one read (authorization needs several)."""
+        ...
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         """Store (or with None remove) a bucket sub-resource document: 'encryption', 'policy', ..."""
         ...

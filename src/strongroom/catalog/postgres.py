@@ -190,6 +190,10 @@ class PostgresCatalog(PostgresUploads, PostgresAccess):
                                    (bucket, kind)).fetchone()
         return None if row is None else row[0]
 
+    def get_bucket_configs(self, bucket: str) -> dict[str, str]:
+        return dict(self._conn().execute("SELECT kind, document FROM bucket_configs WHERE bucket = %s",
+                                         (bucket,)).fetchall())
+
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         with self._write() as conn:
             if not self._lock_bucket(conn, bucket):

@@ -160,6 +160,10 @@ class SqliteCatalog(SqliteUploads, SqliteAccess):
                                    (bucket, kind)).fetchone()
         return None if row is None else row[0]
 
+    def get_bucket_configs(self, bucket: str) -> dict[str, str]:
+        return dict(self._conn().execute("SELECT kind, document FROM bucket_configs WHERE bucket = ?",
+                                         (bucket,)).fetchall())
+
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         with self._write() as conn:
             self._require_bucket(conn, bucket)

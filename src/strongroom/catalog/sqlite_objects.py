@@ -81,21 +81,24 @@ class SqliteObjects(SqliteDatabase):
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
                    ) -> ObjectVersion | None:
-        with self._write() as conn:
-            return self._replace_current(conn, version, if_none_match=if_none_match, if_match=if_match)
+        return self._grouped(
+            lambda conn: self._replace_current(conn, version, if_none_match=if_none_match, if_match=if_match))
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         row = self._conn().execute(_GET_CURRENT, (bucket, key)).fetchone()
         return None if row is None else codec.decode_version(row[:-1])
 
     def delete_object(self, bucket: str, key: str) -> ObjectVersion | None:
-        with self._write() as conn:
-            row = conn.execute(_GET_CURRENT, (bucket, key)).fetchone()
-            if row is None:
-                return None
-            conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
-            conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-            return codec.decode_version(row[:-1])
+        return self._grouped(lambda conn: self._delete_current(conn, bucket, key))
+
+    @staticmethod
+    def _delete_current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
+        row = conn.execute(_GET_CURRENT, (bucket, key)).fetchone()
+        if row is None:
+            return None
+        conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
+        conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
+        return codec.decode_version(row[:-1])
 
     def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
                      max_keys: int = 1000) -> ListPage:

@@ -102,14 +102,13 @@ def _stored_policy(text: str | None, account: str, bucket: str) -> tuple[Policy 
         return bucket_policy.parsed(bucket_policy.deny_all(bucket), account, bucket)
 
 
-def _load_state(catalog: Catalog, account: str, bucket: Bucket) -> BucketState:
-    text = catalog.get_bucket_config(bucket.name, bucket_policy.KIND)
-    policy, public = _stored_policy(text, account, bucket.name)
-    pab = public_access_block.from_stored(catalog.get_bucket_config(bucket.name, public_access_block.KIND))
-    mode = ownership.mode_of(catalog.get_bucket_config(bucket.name, ownership.KIND))
+def _load_state(configs: dict[str, str], account: str, bucket: Bucket) -> BucketState:
+    policy, public = _stored_policy(configs.get(bucket_policy.KIND), account, bucket.name)
+    pab = public_access_block.from_stored(configs.get(public_access_block.KIND))
+    mode = ownership.mode_of(configs.get(ownership.KIND))
     bucket_acl = None
     if mode != ownership.ENFORCED:
-        doc = catalog.get_bucket_config(bucket.name, acl.KIND)
+        doc = configs.get(acl.KIND)
         bucket_acl = acl.Acl.from_json(doc) if doc else acl.private(bucket.owner_id)
     return BucketState(bucket, policy, public, pab, mode, bucket_acl)
 
@@ -124,23 +123,17 @@ def _load_object(catalog: Catalog, bucket: str, key: str, acls: bool) -> ObjectF
     return version, acl.object_acl(catalog.get_object_acl(version.version_id), version)
 
 
-def _load_both(catalog: Catalog, account: str, bucket: Bucket,
-               user: User | None) -> tuple[BucketState, list[Policy] | None]:
-    identity = user_policies.policies_of(catalog, user, account) if user is not None else None
-    return _load_state(catalog, account, bucket), identity
-
-
 async def bucket_state(ctx: Ctx, bucket: Bucket) -> BucketState:
-    """The bucket's state, read once per request; the requester's policies come in the same round trip."""
+    """The bucket's state, read once per request (one catalog read); the requester's policies with it."""
     cache: dict[str, BucketState] = ctx.extras.setdefault("bucket_states", {})
     if bucket.name not in cache:
         user = ctx.principal.user
         pending = user is not None and not user.is_root and "identity_policies" not in ctx.extras
-        state, identity = await ctx.services.db(_load_both, ctx.services.catalog, ctx.services.account_id,
-                                                bucket, user if pending else None)
-        cache[bucket.name] = state
-        if identity is not None:
-            ctx.extras["identity_policies"] = identity
+        configs = await ctx.bucket_configs(bucket.name)
+        cache[bucket.name] = _load_state(configs, ctx.services.account_id, bucket)
+        if pending:
+            ctx.extras["identity_policies"] = await ctx.services.point_read(
+                user_policies.policies_of, ctx.services.catalog, user, ctx.services.account_id)
     return cache[bucket.name]
 
 
@@ -149,8 +142,8 @@ async def identity_policies(ctx: Ctx) -> list[Policy]:
         user: User | None = ctx.principal.user
         found: list[Policy] = []
         if user is not None and not user.is_root:
-            found = await ctx.services.db(user_policies.policies_of, ctx.services.catalog, user,
-                                          ctx.services.account_id)
+            found = await ctx.services.point_read(user_policies.policies_of, ctx.services.catalog, user,
+                                                  ctx.services.account_id)
         ctx.extras["identity_policies"] = found
     policies: list[Policy] = ctx.extras["identity_policies"]
     return policies

@@ -42,6 +42,16 @@ class Services:
         read. Everything else (writes, which fsync; listings; a networked PostgreSQL) runs off the loop."""
         if self.inline_reads and getattr(fn, "__name__", "").startswith(_POINT_READS):
             return fn(*args, **kwargs)
+        return await self._off_loop(fn, *args, **kwargs)
+
+    async def point_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read of a few indexed rows that `db` cannot tell by its name (a helper running several
+        get_* calls): inline on SQLite, off the loop otherwise."""
+        if self.inline_reads:
+            return fn(*args)
+        return await self._off_loop(fn, *args)
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         if kwargs:
             return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
@@ -97,6 +107,14 @@ class Ctx:
     @property
     def config(self) -> Config:
         return self.services.config
+
+    async def bucket_configs(self, name: str) -> dict[str, str]:
+        """The bucket's sub-resource documents by kind, read once per request (authorization and the
+        encryption default both need them): the state as the request began, like `bucket_state`."""
+        cache: dict[str, dict[str, str]] = self.extras.setdefault("bucket_configs", {})
+        if name not in cache:
+            cache[name] = await self.services.db(self.services.catalog.get_bucket_configs, name)
+        return cache[name]
 
     @property
     def resource(self) -> str:

@@ -253,8 +253,9 @@ def _credential(kind: str, credential: str) -> tuple[str, str, str, str]:
 def _amz_date(text: str) -> datetime | None:
     if not _AMZ_DATE.fullmatch(text):
         return None
-    try:
-        return datetime.strptime(text, _ISO_BASIC).replace(tzinfo=UTC)
+    try:  # by hand: strptime was 5% of a small GET
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[11:13]),
+                        int(text[13:15]), tzinfo=UTC)
     except ValueError:
         return None
 
@@ -463,6 +464,10 @@ def mismatch(string: str, canonical: str | None = None, access_key: str | None =
     return err
 
 
+def _server_time(now: datetime) -> str:
+    return now.astimezone(UTC).strftime(_SERVER_TIME)
+
+
 def signatures_equal(expected: str, provided: str) -> bool:
     """Constant-time; S3 accepts the hex in either case."""
     return _HEX64.fullmatch(provided) is not None and hmac.compare_digest(expected, provided.lower())
@@ -483,18 +488,17 @@ def verify(
     if not signatures_equal(expected, parsed.signature):
         raise mismatch(string, _redacted(canonical), parsed.access_key)
     # The time is checked after the signature, as S3 does: an unsigned time means nothing.
-    server_time = now.astimezone(UTC).strftime(_SERVER_TIME)
     if parsed.kind == "header":
         if abs(now - parsed.amz_date) > MAX_SKEW:
-            raise request_time_too_skewed(parsed.request_time, server_time)
+            raise request_time_too_skewed(parsed.request_time, _server_time(now))
     else:
         assert parsed.expires is not None
         ends = parsed.amz_date + timedelta(seconds=parsed.expires)
         if parsed.amz_date - now > MAX_SKEW:
             millis = str(int(parsed.amz_date.timestamp()) * 1000)
-            raise request_not_yet_valid(millis, ends.strftime(_SERVER_TIME), server_time)
+            raise request_not_yet_valid(millis, ends.strftime(_SERVER_TIME), _server_time(now))
         if now > ends:
-            raise request_has_expired(str(parsed.expires), ends.strftime(_SERVER_TIME), server_time)
+            raise request_has_expired(str(parsed.expires), ends.strftime(_SERVER_TIME), _server_time(now))
     return SigningContext(key, parsed.scope, amz_date, expected)
 
 

@@ -61,8 +61,7 @@ def new_bucket_default(allow_sse_c: bool) -> BucketDefault:
 
 async def bucket_default(ctx: Ctx) -> BucketDefault:
     assert ctx.bucket is not None
-    doc = await ctx.services.db(ctx.services.catalog.get_bucket_config, ctx.bucket.name, "encryption")
-    return BucketDefault.from_json(doc)
+    return BucketDefault.from_json((await ctx.bucket_configs(ctx.bucket.name)).get("encryption"))
 
 
 @dataclass(frozen=True, slots=True)
