@@ -43,8 +43,10 @@ def build_services(config: Config) -> Services:
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
     account = account_id(catalog)
     kms = build_key_service(config, account, executor)
+    embedded = isinstance(catalog, SqliteCatalog)
+    lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
     return Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms,
-                    inline_reads=isinstance(catalog, SqliteCatalog))
+                    inline_reads=embedded, lister=lister)
 
 
 def create_app(config: Config) -> web.Application:
@@ -59,6 +61,8 @@ def create_app(config: Config) -> web.Application:
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)
+        if services.lister is not None:
+            services.lister.shutdown(wait=True)
         services.catalog.close()
 
     app.on_cleanup.append(close)

@@ -47,7 +47,10 @@ def _all_versions(catalog: Catalog) -> Iterator[ObjectVersion]:
         after = ""
         while True:
             page = catalog.list_objects(bucket.name, after=after, max_keys=1000)
-            yield from page.objects
+            for listed in page.objects:  # a listing holds summaries: the sealing needs the whole record
+                version = catalog.get_object(bucket.name, listed.key)
+                if version is not None:  # deleted since
+                    yield version
             if not page.is_truncated or not page.objects:
                 break
             after = page.objects[-1].key

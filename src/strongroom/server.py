@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -79,6 +80,16 @@ def bind(config: Config, listen: bool = True, share: bool = False) -> socket.soc
     return sock
 
 
+def _tune_gc() -> None:
+    """The cyclic collector ran for a fifth of a 1000-key listing's catalog time, triggered by the
+    short-lived records every request makes (they are freed by reference counting; few cycles form).
+    Start-up objects go to the permanent generation, and young collections come ten times rarer."""
+    gc.collect()
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young * 10, middle, old)
+
+
 def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     import uvloop
 
@@ -87,6 +98,7 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     app = create_app(config)
+    _tune_gc()
     web.run_app(
         app,
         sock=sock,

@@ -25,6 +25,7 @@ from strongroom.catalog.model import (
     AccessKey,
     Bucket,
     ListPage,
+    ObjectSummary,
     ObjectVersion,
     Part,
     Piece,
@@ -215,8 +216,15 @@ def test_put_get_round_trip(catalog: Catalog) -> None:
     assert catalog.put_object(v) is None
     assert catalog.get_object("bkt", v.key) == v
     assert catalog.get_object("bkt", "dir/") is None
-    assert catalog.list_objects("bkt").objects == (v,)
-    assert catalog.list_objects("bkt", delimiter="🙃").objects == (v,)
+    summary = ObjectSummary(v.key, 1234, "abc-3", v.last_modified, v.owner_id, "STANDARD_IA", "COMPOSITE",
+                            ("CRC32",))
+    assert catalog.list_objects("bkt").objects == (summary,)
+    assert catalog.list_objects("bkt", delimiter="🙃").objects == (summary,)
+    # a metadata entry named like the checksums field is not taken for checksums
+    plain = version("bkt", "plain", metadata={"checksums": '"checksums"'})
+    catalog.put_object(plain)
+    assert catalog.list_objects("bkt", prefix="plain").objects == (ObjectSummary.of(plain),)
+    assert ObjectSummary.of(plain).checksum_algorithms == ()
 
 
 def test_replace_and_delete(catalog: Catalog) -> None:
@@ -390,7 +398,7 @@ def test_changes_are_seen_at_once_by_another_instance(catalog: Catalog, other_ca
     v = version("bkt", "k")
     catalog.put_object(v)
     assert other_catalog.get_object("bkt", "k") == v
-    assert other_catalog.list_objects("bkt").objects == (v,)
+    assert other_catalog.list_objects("bkt").objects == (ObjectSummary.of(v),)
     other_catalog.delete_object("bkt", "k")
     assert catalog.get_object("bkt", "k") is None
     catalog.put_bucket_config("bkt", "policy", "{}")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote_plus
 
 import pytest
 from multidict import MultiDict
 
-from strongroom.catalog.model import ObjectVersion, Sealing
+from strongroom.catalog.model import ObjectSummary, ObjectVersion, Sealing
 from strongroom.errors import S3Error
 from strongroom.s3 import listing
 
@@ -153,12 +152,12 @@ def test_version_markers_refused(query: dict[str, str], message: str, value: str
 # --- rendering ---
 
 
-def _version(key: str, i: int = 0, checksums: dict[str, str] | None = None) -> ObjectVersion:
-    return ObjectVersion(
+def _version(key: str, i: int = 0, checksums: dict[str, str] | None = None) -> ObjectSummary:
+    return ObjectSummary.of(ObjectVersion(
         bucket="b", key=key, version_id=f"v{i}", size=i, etag="9b2cf535f27731c974343645a3985328",
         last_modified=1700000000.789 + i, owner_id="f" * 64, sealing=Sealing("AES256"), pieces=(),
         checksums=checksums or {}, checksum_type="FULL_OBJECT" if checksums else None,
-    )
+    ))
 
 
 def _parse(fragment: str, root: str = "R") -> ET.Element:
@@ -200,18 +199,15 @@ def test_common_prefixes() -> None:
     assert node.findtext("CommonPrefixes/Prefix") == "a+b/"
 
 
-def test_a_full_page_renders_in_about_a_millisecond() -> None:
+def test_a_full_page_renders_every_entry() -> None:
+    # (Its speed, about 1 ms, is the benchmark's business: bench/, rows list-*.)
     crc = {"CRC64NVME": "AAAAAAAAAAA="}
     objects = tuple(_version(f"photos/2024/{i:05d}-é &.jpg", i, crc) for i in range(1000))
     prefixes = tuple(f"dir{i:04d}/" for i in range(100))
-    best = float("inf")
-    for _ in range(7):
-        start = time.perf_counter()
-        for url in (False, True):
-            name = listing.url_encode if url else listing.escape
-            body = listing.render_contents(objects, name, False)
-            body += listing.render_common_prefixes(prefixes, name)
-        best = min(best, (time.perf_counter() - start) / 2)
-    assert len(_parse(body).findall("Contents")) == 1000
-    # About 1 ms on a developer machine; a DOM costs ~20x. Generous for slow CI.
-    assert best < 0.006, f"{best * 1000:.2f} ms"
+    for name, decode in ((listing.escape, str), (listing.url_encode, unquote_plus)):
+        body = listing.render_contents(objects, name, False) + listing.render_common_prefixes(prefixes, name)
+        node = _parse(body)
+        contents = node.findall("Contents")
+        assert [decode(c.findtext("Key") or "") for c in contents] == [o.key for o in objects]
+        assert [c.findtext("ChecksumAlgorithm") for c in contents] == ["CRC64NVME"] * 1000
+        assert [decode(p.findtext("Prefix") or "") for p in node.findall("CommonPrefixes")] == list(prefixes)

@@ -24,7 +24,17 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from strongroom.catalog.model import AccessKey, Bucket, ObjectVersion, Part, Piece, Sealing, Upload, User
+from strongroom.catalog.model import (
+    AccessKey,
+    Bucket,
+    ObjectSummary,
+    ObjectVersion,
+    Part,
+    Piece,
+    Sealing,
+    Upload,
+    User,
+)
 
 _b64encode = binascii.b2a_base64
 _b64decode = binascii.a2b_base64
@@ -63,6 +73,7 @@ def _builder(cls: type[_T]) -> Callable[..., _T]:
 
 
 _new_version = _builder(ObjectVersion)
+_new_summary = _builder(ObjectSummary)
 _new_piece = _builder(Piece)
 
 # --- sealing ---------------------------------------------------------------
@@ -189,6 +200,20 @@ def decode_version(row: tuple[Any, ...]) -> ObjectVersion:
         decode_pieces(pieces, inline), content_type, headers, metadata, checksums, checksum_type, tags,
         storage_class,
     )
+
+
+# The columns a listed object is decoded from (ObjectSummary); the key first, as above.
+SUMMARY_COLUMNS = (
+    "key", "size", "etag", "last_modified", "owner_id", "storage_class", "checksum_type", "extra",
+)
+
+
+def decode_summary(row: tuple[Any, ...]) -> ObjectSummary:
+    key, size, etag, last_modified, owner_id, storage_class, checksum_type, extra = row
+    algorithms: tuple[str, ...] = ()
+    if extra is not None and '"checksums"' in extra:  # most extras hold only headers or metadata
+        algorithms = tuple(_loads(extra).get("checksums", ()))
+    return _new_summary(key, size, etag, last_modified, owner_id, storage_class, checksum_type, algorithms)
 
 
 # --- uploads and parts --------------------------------------------------------

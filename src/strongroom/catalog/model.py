@@ -89,6 +89,26 @@ class ObjectVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectSummary:
+    """What a listing shows of an object. Listings decode a thousand of these per page, so they skip
+    what only reads and writes need (sealing, pieces, headers, metadata, tags)."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    owner_id: str
+    storage_class: str
+    checksum_type: str | None
+    checksum_algorithms: tuple[str, ...]
+
+    @classmethod
+    def of(cls, v: ObjectVersion) -> ObjectSummary:
+        return cls(v.key, v.size, v.etag, v.last_modified, v.owner_id, v.storage_class, v.checksum_type,
+                   tuple(v.checksums))
+
+
+@dataclass(frozen=True, slots=True)
 class Upload:
     upload_id: str
     bucket: str
@@ -116,7 +136,7 @@ class Part:
 class ListPage:
     """One page of a listing: entries and common prefixes interleaved in key order."""
 
-    objects: tuple[ObjectVersion, ...]
+    objects: tuple[ObjectSummary, ...]
     common_prefixes: tuple[str, ...]
     is_truncated: bool
     next_marker: str | None  # the last key or common prefix returned, when truncated

@@ -29,6 +29,7 @@ def placeholders(names: tuple[str, ...]) -> str:
 
 
 _V = codec.columns(codec.VERSION_COLUMNS, "v")
+_S = codec.columns(codec.SUMMARY_COLUMNS, "v")
 _INSERT_VERSION = (
     f"INSERT INTO versions ({codec.columns(codec.VERSION_COLUMNS)}) "
     f"VALUES ({placeholders(codec.VERSION_COLUMNS)}) RETURNING id"
@@ -45,12 +46,12 @@ _UPDATE_CURRENT = "UPDATE current SET version = %s WHERE bucket = %s AND key = %
 _DELETE_CURRENT = "DELETE FROM current WHERE bucket = %s AND key = %s RETURNING version"
 _DELETE_VERSION = f"DELETE FROM versions v WHERE v.id = %s RETURNING {_V}"
 # The current versions of some keys (the objects of a delimited listing page).
-_CURRENT_OF_KEYS = f"SELECT {_V} {_FROM_CURRENT} WHERE c.bucket = %s AND c.key = ANY(%s)"
+_CURRENT_OF_KEYS = f"SELECT {_S} {_FROM_CURRENT} WHERE c.bucket = %s AND c.key = ANY(%s)"
 
 
 # Without a delimiter, every row read is returned: join the versions in the same query.
 _JOINED = {
-    (inc, bnd): range_sql(f"SELECT {_V} {_FROM_CURRENT}", inc, bnd)
+    (inc, bnd): range_sql(f"SELECT {_S} {_FROM_CURRENT}", inc, bnd)
     for inc in (True, False) for bnd in (True, False)
 }
 
@@ -117,7 +118,7 @@ class PostgresObjects(PostgresDatabase):
         # postgres_listing): those keys' versions are read now. Read committed, not one snapshot:
         # a key deleted since is left out, a key replaced since shows its new version, as if
         # the listing had run a moment later.
-        decode = codec.decode_version
+        decode = codec.decode_summary
         by_key = {key: decode(row) for key, row in page if row is not None and len(row) > 1}
         missing = [key for key, row in page if row is not None and len(row) == 1]
         if missing:
@@ -139,7 +140,7 @@ class PostgresObjects(PostgresDatabase):
         lo, inclusive, hi = bounds
         params = (bucket, lo, hi, max_keys + 1) if hi is not None else (bucket, lo, max_keys + 1)
         rows = self._conn().execute(_JOINED[inclusive, hi is not None], params).fetchall()
-        decode = codec.decode_version
+        decode = codec.decode_summary
         objects = tuple([decode(row) for row in rows[:max_keys]])
         truncated = len(rows) > max_keys
         return ListPage(objects, (), truncated, objects[-1].key if truncated else None)

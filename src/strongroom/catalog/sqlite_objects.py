@@ -15,10 +15,11 @@ from typing import Any
 from strongroom.catalog import codec
 from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
 from strongroom.catalog.listing import start, walk
-from strongroom.catalog.model import ListPage, ObjectVersion
+from strongroom.catalog.model import ListPage, ObjectSummary, ObjectVersion
 from strongroom.catalog.sqlite_db import SqliteDatabase
 
 _V = codec.columns(codec.VERSION_COLUMNS, "v")
+_S = codec.columns(codec.SUMMARY_COLUMNS, "v")
 _INSERT_VERSION = (
     f"INSERT INTO versions ({codec.columns(codec.VERSION_COLUMNS)}) "
     f"VALUES ({codec.placeholders(codec.VERSION_COLUMNS)})"
@@ -45,7 +46,7 @@ def _range_sql(select: str, inclusive: bool, bounded: bool) -> str:
 # Without a delimiter, every row read is returned: join the versions in the same query.
 # (One statement: its own snapshot, no transaction needed.)
 _JOINED = {
-    (inc, bnd): _range_sql(f"SELECT {_V} FROM current c JOIN versions v ON v.id = c.version", inc, bnd)
+    (inc, bnd): _range_sql(f"SELECT {_S} FROM current c JOIN versions v ON v.id = c.version", inc, bnd)
     for inc in (True, False) for bnd in (True, False)
 }
 # With a delimiter, most rows read may be the first key under a common prefix: read the
@@ -118,8 +119,8 @@ class SqliteObjects(SqliteDatabase):
 
             entries = walk(fetch, prefix, delimiter, after, max_keys + 1)
             page = entries[:max_keys]
-            versions = self._versions_by_id(conn, [row[1] for _, row in page if row is not None])
-        objects = tuple(versions[row[1]] for _, row in page if row is not None)
+            summaries = self._summaries_by_id(conn, [row[1] for _, row in page if row is not None])
+        objects = tuple(summaries[row[1]] for _, row in page if row is not None)
         return ListPage(
             objects=objects,
             common_prefixes=tuple(name for name, row in page if row is None),
@@ -135,7 +136,7 @@ class SqliteObjects(SqliteDatabase):
         lo, inclusive, hi = bounds
         params = (bucket, lo, hi, max_keys + 1) if hi is not None else (bucket, lo, max_keys + 1)
         rows = self._conn().execute(_JOINED[inclusive, hi is not None], params).fetchall()
-        decode = codec.decode_version
+        decode = codec.decode_summary
         objects = tuple([decode(row) for row in rows[:max_keys]])
         truncated = len(rows) > max_keys
         return ListPage(objects, (), truncated, objects[-1].key if truncated else None)
@@ -188,12 +189,12 @@ class SqliteObjects(SqliteDatabase):
         conn.execute(_SET_CURRENT, (version.bucket, version.key, new_id))
         return old
 
-    def _versions_by_id(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, ObjectVersion]:
-        found: dict[int, ObjectVersion] = {}
+    def _summaries_by_id(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, ObjectSummary]:
+        found: dict[int, ObjectSummary] = {}
         for i in range(0, len(ids), _ID_CHUNK):
             chunk = ids[i:i + _ID_CHUNK]
-            sql = f"SELECT {_V}, v.id FROM versions v WHERE v.id IN ({', '.join('?' * len(chunk))})"
+            sql = f"SELECT {_S}, v.id FROM versions v WHERE v.id IN ({', '.join('?' * len(chunk))})"
             for row in conn.execute(sql, chunk):
-                found[row[-1]] = codec.decode_version(row[:-1])
+                found[row[-1]] = codec.decode_summary(row[:-1])
         return found
 

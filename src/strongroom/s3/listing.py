@@ -22,7 +22,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from strongroom.catalog.api import NoSuchBucketError
-from strongroom.catalog.model import ListPage, ObjectVersion
+from strongroom.catalog.model import ListPage, ObjectSummary
 from strongroom.errors import S3Error, invalid_argument, no_such_bucket
 from strongroom.s3 import xml
 from strongroom.s3.context import Ctx
@@ -181,29 +181,34 @@ def last_modified(epoch: float) -> str:
     return _timestamp(int(epoch))
 
 
-def _checksums(v: ObjectVersion) -> str:
-    if not v.checksums:
+def _checksums(v: ObjectSummary) -> str:
+    if not v.checksum_algorithms:
         return ""
-    algorithms = "".join(f"<ChecksumAlgorithm>{alg}</ChecksumAlgorithm>" for alg in v.checksums)
+    algorithms = "".join(f"<ChecksumAlgorithm>{alg}</ChecksumAlgorithm>" for alg in v.checksum_algorithms)
     return f"{algorithms}<ChecksumType>{v.checksum_type or 'FULL_OBJECT'}</ChecksumType>"
 
 
+@functools.lru_cache(maxsize=256)
 def _owner(owner_id: str) -> str:
     # Only the ID: S3 stopped returning DisplayName on 2025-11-21.
     return f"<Owner><ID>{escape(owner_id)}</ID></Owner>"
 
 
-def render_contents(objects: tuple[ObjectVersion, ...], name: Callable[[str], str], owner: bool) -> str:
+# Storage classes are a handful of names: escaped once each, not once per listed object.
+_storage_class = functools.lru_cache(maxsize=64)(escape)
+
+
+def render_contents(objects: tuple[ObjectSummary, ...], name: Callable[[str], str], owner: bool) -> str:
     return "".join(
         f"<Contents><Key>{name(v.key)}</Key><LastModified>{last_modified(v.last_modified)}</LastModified>"
         f"<ETag>&quot;{escape(v.etag)}&quot;</ETag>{_checksums(v)}<Size>{v.size}</Size>"
         f"{_owner(v.owner_id) if owner else ''}"
-        f"<StorageClass>{escape(v.storage_class)}</StorageClass></Contents>"
+        f"<StorageClass>{_storage_class(v.storage_class)}</StorageClass></Contents>"
         for v in objects
     )
 
 
-def render_versions(objects: tuple[ObjectVersion, ...], name: Callable[[str], str]) -> str:
+def render_versions(objects: tuple[ObjectSummary, ...], name: Callable[[str], str]) -> str:
     """Each current object as the one version of its key an unversioned bucket has: "null", the latest."""
     return "".join(
         f"<Version><Key>{name(v.key)}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest>"
