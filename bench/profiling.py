@@ -12,6 +12,7 @@ Idle threads (waiting in epoll, on a lock) are not sampled. Three views are repo
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -49,6 +50,7 @@ class PySpy:
             "--nolineno",
             "--subprocesses",
             "--native",
+            *(["--gil"] if os.environ.get("BENCH_PYSPY_GIL") else []),
             "--output",
             str(out),
         ]

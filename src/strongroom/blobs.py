@@ -20,6 +20,9 @@ from pathlib import Path
 from types import TracebackType
 
 _ID_BYTES = 16
+# A large blob is flushed to disk as it is written, not all at once by the fsync in commit():
+# the write-back then overlaps the body still arriving, and the final fsync is short.
+_SYNC_EVERY = 8 << 20
 _ID = re.compile(r"[0-9a-f]{32}")  # _ID_BYTES as lowercase hex
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 _TMP_SUFFIX = ".tmp"
@@ -55,6 +58,7 @@ class BlobWriter:
         self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._done = False
         self.size = 0
+        self._synced = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._fd is None:
@@ -64,6 +68,9 @@ class BlobWriter:
             n = os.write(self._fd, view)
             view = view[n:]
             self.size += n
+        if self.size - self._synced >= _SYNC_EVERY:
+            os.fdatasync(self._fd)
+            self._synced = self.size
 
     def commit(self) -> str:
         """Make the blob durable and visible under its id; return the id."""

@@ -26,7 +26,8 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ from strongroom.keks import (  # re-exported: the key hierarchy lives in keks.py
 log = logging.getLogger("strongroom.vault")
 
 BATCH = 1 << 20  # bytes handed to the executor at once: large enough to amortise the hop
+STAGE_DEPTH = 4  # batches a write stage may run behind the body (memory: 2 x 4 MiB per PUT at most)
 INLINE_MAX = 64 * 1024  # objects up to this size keep their ciphertext in the catalog: one fsync per PUT
 READ_BATCH = 16  # segments decrypted per executor hop on reads (1 MiB)
 
@@ -137,11 +139,11 @@ class Vault:
         )
         state.out.append(encryptor.header())
         spill = size_hint is None or size_hint > INLINE_MAX
-        # Two stages, each with one batch in flight on the executor: hashing (MD5 for the ETag, the
-        # checksums) and sealing (encrypt, write). MD5 bounds a large PUT (~0.74 GiB/s a core), so it
-        # must not wait for encryption; hashlib releases the GIL, so the stages really run side by side.
-        hashing: asyncio.Future[None] | None = None
-        sealing: asyncio.Future[None] | None = None
+        # Two stages on the executor, each taking every batch in order: hashing (MD5 for the ETag, the
+        # checksums) and sealing (encrypt, write). MD5 bounds a large PUT (~0.8 GiB/s a core) and the
+        # disk's write-back stalls the sealing now and then, so neither waits for the other: each may
+        # run STAGE_DEPTH batches behind the body (hashlib releases the GIL: they run side by side).
+        hashing, sealing = _Stage(self._run, state.hash), _Stage(self._run, state.seal)
         batch: list[bytes] = []
         batched = 0
         try:
@@ -154,15 +156,10 @@ class Vault:
                 if batched >= BATCH:
                     data = b"".join(batch)
                     batch, batched = [], 0
-                    if hashing is not None:
-                        await hashing
-                    if sealing is not None:
-                        await sealing
-                    hashing = asyncio.ensure_future(self._run(state.hash, data))
-                    sealing = asyncio.ensure_future(self._run(state.seal, data))
-            for stage in (hashing, sealing):
-                if stage is not None:
-                    await stage
+                    await hashing.push(data)
+                    await sealing.push(data)
+            await hashing.drain()
+            await sealing.drain()
             tail = b"".join(batch)
             state.hash(tail)
             if state.writer is None:
@@ -174,7 +171,8 @@ class Vault:
                 blob_id = await self._run(state.finish_blob, tail)
                 inline = None
         except BaseException:
-            await asyncio.gather(*(f for f in (hashing, sealing) if f is not None), return_exceptions=True)
+            await hashing.settle()
+            await sealing.settle()
             if state.writer is not None:
                 await self._run(state.writer.abort)
             raise
@@ -268,6 +266,35 @@ def _replace(piece: Piece, **changes: Any) -> Piece:
 def _delete_all(blobs: BlobStore, ids: Sequence[str]) -> None:
     for blob_id in ids:
         blobs.delete(blob_id)
+
+
+class _Stage:
+    """One blocking step applied to every batch in order on the executor, up to STAGE_DEPTH batches
+    behind the caller. A failed batch fails every later one, and the caller at its next push or drain."""
+
+    def __init__(self, run: Callable[..., Awaitable[Any]], step: Callable[[bytes], None]) -> None:
+        self._run, self._step = run, step
+        self._pending: deque[asyncio.Future[None]] = deque()
+
+    async def push(self, data: bytes) -> None:
+        while len(self._pending) >= STAGE_DEPTH:
+            await self._pending.popleft()
+        before = self._pending[-1] if self._pending else None
+        self._pending.append(asyncio.ensure_future(self._after(before, data)))
+
+    async def _after(self, before: asyncio.Future[None] | None, data: bytes) -> None:
+        if before is not None:
+            await before
+        await self._run(self._step, data)
+
+    async def drain(self) -> None:
+        while self._pending:
+            await self._pending.popleft()
+
+    async def settle(self) -> None:
+        """On failure: let the batches in flight finish (or fail) before the blob is aborted."""
+        pending, self._pending = list(self._pending), deque()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 @dataclass(slots=True)
