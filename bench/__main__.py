@@ -75,7 +75,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="seconds to wait at most for a quiet machine before each run (default 15; smoke 0)",
     )
     parser.add_argument(
-        "--retries", type=int, default=0, help="repeat a run disturbed by other processes this often at most"
+        "--retries", type=int, default=2, help="repeat a run disturbed by other processes this often at most"
     )
     return parser.parse_args(argv)
 
