@@ -199,6 +199,27 @@ class Server:
                 self.process.wait()
 
 
+def _launch(name: str, argv: list[str], work: Path, env: dict[str, str], cwd: Path | None = None
+            ) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """`python argv... --port 0 --ready-file F` with its output in work/name.log; wait until it listens."""
+    ready = work / (name + ".ready")
+    ready.unlink(missing_ok=True)
+    log = work / (name + ".log")
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, *argv, "--port", "0", "--ready-file", str(ready)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            cwd=cwd,
+        )
+    _wait(lambda: ready.exists() and ready.read_text().strip() != "", process, log, name)
+    port = int(ready.read_text())
+    _wait(lambda: _listening(port), process, log, name)
+    return process, port, log
+
+
 def start_strongroom(
     work: Path, name: str = "strongroom", extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> Server:
@@ -219,30 +240,7 @@ def start_strongroom(
                 "PYTHONUNBUFFERED": "1",
             }
         )
-    ready = work / (name + ".ready")
-    ready.unlink(missing_ok=True)
-    log = work / (name + ".log")
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "strongroom",
-                "serve",
-                "--port",
-                "0",
-                "--ready-file",
-                str(ready),
-                *extra_args,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-    _wait(lambda: ready.exists() and ready.read_text().strip() != "", process, log, name)
-    port = int(ready.read_text())
-    _wait(lambda: _listening(port), process, log, name)
+    process, port, log = _launch(name, ["-m", "strongroom", "serve", *extra_args], work, env)
     return Server(
         name,
         port,
@@ -293,34 +291,11 @@ def start_moto(work: Path) -> Server:
 
 
 def start_bare(work: Path) -> Server:
-    ready = work / "bare.ready"
-    ready.unlink(missing_ok=True)
-    log = work / "bare.log"
     root = Path(__file__).resolve().parent.parent
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.bare_app",
-                "--port",
-                "0",
-                "--data-dir",
-                str(work / "bare"),
-                "--ready-file",
-                str(ready),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-            cwd=root,
-        )
-    _wait(lambda: ready.exists() and ready.read_text().strip() != "", process, log, "bare app")
-    port = int(ready.read_text())
-    _wait(lambda: _listening(port), process, log, "bare app")
+    argv = ["-m", "bench.bare_app", "--data-dir", str(work / "bare")]
+    process, port, log = _launch("bare", argv, work, env, cwd=root)
     return Server("bare", port, process, log, note="aiohttp+uvloop, file + fsync, no auth, no crypto")
