@@ -259,6 +259,34 @@ def test_scenario_4_public_read_policy(owned, server: RunningServer) -> None:
     denied(anon.get_object, Bucket=name, Key="public/page.html")
 
 
+def test_a_missing_key_is_403_without_list_bucket_and_404_with_it(owned, bob: User) -> None:
+    """GetObject/HeadObject docs: without s3:ListBucket on the bucket a missing key is 403 Access
+    Denied (the reader may not learn which keys exist); with it, 404 NoSuchKey."""
+    alice, s3, name = owned
+    s3.put_object(Bucket=name, Key="there", Body=b"x")
+    read_only = {"Effect": "Allow", "Principal": {"AWS": bob.arn}, "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{name}/*"}
+    s3.put_bucket_policy(Bucket=name, Policy=policy(read_only))
+    theirs = bob.client()
+    assert theirs.get_object(Bucket=name, Key="there")["Body"].read() == b"x"
+    denied(theirs.get_object, Bucket=name, Key="missing")
+    with pytest.raises(ClientError) as e:  # a HEAD answer has no body: only the status
+        theirs.head_object(Bucket=name, Key="missing")
+    assert status_of(e.value) == 403
+    with pytest.raises(ClientError) as e:  # the owner may list: 404
+        s3.get_object(Bucket=name, Key="missing")
+    assert (status_of(e.value), error_code(e.value)) == (404, "NoSuchKey")
+    listing = {"Effect": "Allow", "Principal": {"AWS": bob.arn}, "Action": "s3:ListBucket",
+               "Resource": f"arn:aws:s3:::{name}"}
+    s3.put_bucket_policy(Bucket=name, Policy=policy(read_only, listing))
+    with pytest.raises(ClientError) as e:
+        theirs.get_object(Bucket=name, Key="missing")
+    assert (status_of(e.value), error_code(e.value)) == (404, "NoSuchKey")
+    with pytest.raises(ClientError) as e:
+        theirs.head_object(Bucket=name, Key="missing")
+    assert status_of(e.value) == 404
+
+
 # --- 5. an explicit Deny beats the owner --------------------------------------------------------------
 
 

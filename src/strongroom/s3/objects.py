@@ -187,8 +187,18 @@ async def current_version(ctx: Ctx) -> ObjectVersion:
         return version
     version = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
     if version is None:
+        if ctx.op in (Operation.GetObject, Operation.HeadObject) and not await _may_list(ctx):
+            # GetObject/HeadObject docs: without s3:ListBucket a missing key is 403, so that a
+            # reader cannot learn which keys exist.
+            raise access_denied()
         raise no_such_key(ctx.key)
     return version
+
+
+async def _may_list(ctx: Ctx) -> bool:
+    from strongroom.s3.authorization import allowed  # authorization imports handler modules: keep it one-way
+
+    return await allowed(ctx, "s3:ListBucket", None)
 
 
 def _piece_bounds(version: ObjectVersion, number: int) -> tuple[int, int]:
