@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from strongroom import identity
 from strongroom.config import Config, check_catalog_url, env, env_bool, root_credentials, root_keys
@@ -147,7 +148,7 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         raise SystemExit(f"strongroom: no data directory at {data_dir}")
     ak, sk, _ = root_credentials(data_dir)
     keyring, source = root_keys(data_dir, Path(args.root_key_file) if args.root_key_file else None, create)
-    values = {
+    values: dict[str, Any] = {
         "data_dir": data_dir,
         "root_access_key": ak,
         "root_secret_key": sk,

@@ -222,7 +222,7 @@ async def kms_object_kek(
         kek2 = _data_key(plaintext2)
         wrapping["blob2"] = base64.b64encode(blob2).decode()
     sealing = Sealing(
-        algorithm,
+        "aws:kms:dsse" if dsse else "aws:kms",
         kms_key_arn=arn,
         bucket_key=bucket_key and not dsse,  # type: ignore[arg-type]
         context=context,

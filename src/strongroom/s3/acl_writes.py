@@ -29,6 +29,12 @@ HOOKS = "after_success"  # ctx.extras key: hooks the dispatcher runs after a suc
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
+def _body_of(response: web.StreamResponse) -> bytes | None:
+    """The body of a response built whole (web.Response with bytes), else None."""
+    body = response.body if isinstance(response, web.Response) else None
+    return bytes(body) if isinstance(body, bytes | bytearray) else None
+
+
 def add_hook(ctx: Ctx, hook: AfterSuccess) -> None:
     ctx.extras.setdefault(HOOKS, []).append(hook)
 
@@ -89,9 +95,9 @@ async def prepare_object_write(ctx: Ctx, mode: str, pab: PublicAccessBlock, buck
 
     async def store(ctx: Ctx, response: web.StreamResponse) -> None:
         catalog = ctx.services.catalog
-        if isinstance(response, web.Response) and response.body is not None and b"<UploadId>" in bytes(
-                response.body):  # CreateMultipartUpload: the ACL waits for the upload's completion
-            found = _UPLOAD_ID.search(bytes(response.body))
+        body = _body_of(response)
+        if body is not None and b"<UploadId>" in body:  # CreateMultipartUpload: the ACL waits for completion
+            found = _UPLOAD_ID.search(body)
             if found:
                 await ctx.services.db(catalog.put_object_acl, pending_key(found.group(1).decode()), document)
             return
@@ -111,8 +117,8 @@ def prepare_complete_upload(ctx: Ctx, bucket: Bucket, key: str, upload_id: str) 
         document = await ctx.services.db(catalog.get_object_acl, pending_key(upload_id))
         if document is None:
             return
-        body = response.body if isinstance(response, web.Response) else None
-        if body is not None and b"<Error>" in bytes(body):
+        body = _body_of(response)
+        if body is not None and b"<Error>" in body:
             return  # S3 may report a failed completion inside a 200
         version = await ctx.services.db(catalog.get_object, bucket.name, key)
         if version is not None:

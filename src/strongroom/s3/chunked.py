@@ -117,7 +117,7 @@ class ChunkedDecoder:
                 self._end_of_trailers()
                 self._state = _DONE
             except Exception as e:  # noqa: BLE001 - kept and raised below like any decoding error
-                self._error = e if hasattr(e, "code") else body_terminated_unexpectedly()
+                self._error = e if isinstance(e, S3Error) else body_terminated_unexpectedly()
         short = self._decoded_length is not None and self._released != self._decoded_length
         if self._error is None and (self._state != _DONE or short):
             self._error = body_terminated_unexpectedly()

@@ -65,7 +65,7 @@ def from_stored(document: str | None) -> PublicAccessBlock:
     if document == _NONE:
         return NO_CONFIGURATION
     d = json.loads(document)
-    return PublicAccessBlock(*(bool(d.get(name)) for name in FIELDS), configured=True)
+    return _from_values([bool(d.get(name)) for name in FIELDS])
 
 
 def no_such_configuration(bucket: str) -> S3Error:
@@ -103,7 +103,13 @@ def parse_configuration(data: bytes) -> PublicAccessBlock:
         if value is None:
             raise malformed_xml()
         values.append(value)
-    return PublicAccessBlock(*values, configured=True)
+    return _from_values(values)
+
+
+def _from_values(values: list[bool]) -> PublicAccessBlock:
+    """A configured block from the four settings in FIELDS order."""
+    acls, ignore, policy, restrict = values
+    return PublicAccessBlock(acls, ignore, policy, restrict, configured=True)
 
 
 async def load(ctx: Ctx, bucket: str) -> PublicAccessBlock:
