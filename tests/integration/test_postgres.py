@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -33,29 +32,22 @@ from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.postgres_listing import KeyWalk, range_sql
 from tests.integration.conftest import error_code
 from tests.integration.server import RunningServer, start_server
+from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 pytestmark = pytest.mark.postgres
 
-POSTGRES_URL = os.environ.get("STRONGROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def schema() -> Iterator[str]:
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True) as conn:
-            name = f"it_{secrets.token_hex(6)}"
-            conn.execute(f"CREATE SCHEMA {name}")
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable ({str(e).strip().splitlines()[0]})")
-    yield name
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema("it") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def catalog_url(schema: str) -> str:
-    return f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}', safe='')}"
+    return with_search_path(POSTGRES_URL, schema)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ postgres params are skipped, saying why, when that server is not reachable.
 from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from strongroom.kms.store import KmsStore, SqliteKmsStore
 from strongroom.kms.store_postgres import PostgresKmsStore
-from tests.contract.conftest import POSTGRES_URL, postgres_unreachable, with_search_path
+from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 KMS_TABLES = ("kms_keys", "kms_materials", "kms_aliases")
 
@@ -46,17 +45,8 @@ def _postgres_rows(url: str) -> bytes:
 @pytest.fixture
 def postgres_kms_url() -> Iterator[str]:
     """A fresh, empty schema for one test; its URL. Dropped (with everything in it) afterwards."""
-    reason = postgres_unreachable()
-    if reason is not None:
-        pytest.skip(reason)
-    schema = f"test_{secrets.token_hex(6)}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with fresh_schema() as schema:
         yield with_search_path(POSTGRES_URL, schema)
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
