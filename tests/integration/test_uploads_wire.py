@@ -31,7 +31,8 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 from strongroom.s3.chunked import encode
-from strongroom.s3.sigv4 import SigningContext, sign_headers, signing_key
+from strongroom.s3.sigv4 import SigningContext, signing_key
+from strongroom.s3.sigv4_signer import sign_headers
 from tests.integration.server import RunningServer, start_server
 
 REGION = "us-east-1"

@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 from strongroom.errors import S3Error
 from strongroom.s3 import sigv4
 from strongroom.s3.sigv4 import AuthRequest
+from strongroom.s3.sigv4_signer import presign_url, sign_headers
 
 VECTORS = Path(__file__).parent / "vectors" / "sigv4"
 SUITE = json.loads((VECTORS / "aws-sig-v4-test-suite.json").read_text())
@@ -107,7 +108,7 @@ def test_s3_header_examples(example: dict) -> None:  # type: ignore[type-arg]
         f"?{example['query']}" if example["query"] else ""
     )
     body_hash = hashlib.sha256(example["body"].encode()).hexdigest()
-    ours = sigv4.sign_headers(example["method"], url, headers, body_hash, AK, SK, "us-east-1", "s3", T2013)
+    ours = sign_headers(example["method"], url, headers, body_hash, AK, SK, "us-east-1", "s3", T2013)
     assert ours["Authorization"].replace(", ", ",") == example["authorization"]
 
 
@@ -130,7 +131,7 @@ def test_s3_presigned_example() -> None:
         "ServerTime": "2013-05-25T00:00:00Z",
     }
     assert (
-        sigv4.presign_url(
+        presign_url(
             "GET", "https://examplebucket.s3.amazonaws.com/test.txt", AK, SK, "us-east-1", "s3", 86400, T2013
         )
         == example["url"]
@@ -231,7 +232,7 @@ def test_path_is_encoded_once_and_never_normalised() -> None:
 def signed_put() -> AuthRequest:
     url = "http://127.0.0.1:9000/bucket/a%20key?uploads=&x-id=CreateMultipartUpload"
     headers = {"x-amz-meta-color": "red", "Content-Type": "text/plain"}
-    added = sigv4.sign_headers("POST", url, headers, EMPTY, "AKID", "secret", "us-east-1", "s3", T2013)
+    added = sign_headers("POST", url, headers, EMPTY, "AKID", "secret", "us-east-1", "s3", T2013)
     return AuthRequest(
         "POST",
         "/bucket/a%20key",
@@ -278,7 +279,7 @@ def test_wrong_secret_and_uppercase_signature() -> None:
 
 
 def test_presigned_tampering_fails() -> None:
-    url = sigv4.presign_url(
+    url = presign_url(
         "GET", "http://h:1/b/k?x-id=GetObject", "AKID", "secret", "us-east-1", "s3", 60, T2013
     )
     parts = urlsplit(url)
@@ -298,7 +299,7 @@ def test_presigned_tampering_fails() -> None:
 
 
 def test_presigned_parameter_names_in_any_case() -> None:
-    url = sigv4.presign_url("GET", "http://h/b/k", "AKID", "secret", "us-east-1", "s3", 60, T2013)
+    url = presign_url("GET", "http://h/b/k", "AKID", "secret", "us-east-1", "s3", 60, T2013)
     query = urlsplit(url).query.replace("X-Amz-Signature", "x-amz-signature")
     check(AuthRequest("GET", "/b/k", query, {"Host": "h"}), "secret")
 
@@ -330,20 +331,20 @@ def test_signature_is_checked_before_time() -> None:
 
 
 def test_presigned_not_yet_valid_and_zero_expiry() -> None:
-    url = sigv4.presign_url("GET", "http://h/k", "AKID", "secret", "us-east-1", "s3", 60, T2013)
+    url = presign_url("GET", "http://h/k", "AKID", "secret", "us-east-1", "s3", 60, T2013)
     req = AuthRequest("GET", "/k", urlsplit(url).query, {"Host": "h"})
     check(req, "secret", T2013 - timedelta(seconds=900))
     err = error_of(check, req, "secret", T2013 - timedelta(seconds=901))
     assert (err.code, err.message) == ("AccessDenied", "Request is not yet valid")
     assert err.details["X-Amz-Date"] == str(int(T2013.timestamp()) * 1000)
-    url = sigv4.presign_url("GET", "http://h/k", "AKID", "secret", "us-east-1", "s3", 0, T2013)
+    url = presign_url("GET", "http://h/k", "AKID", "secret", "us-east-1", "s3", 0, T2013)
     req = AuthRequest("GET", "/k", urlsplit(url).query, {"Host": "h"})
     check(req, "secret", T2013)
     assert error_of(check, req, "secret", T2013 + timedelta(microseconds=1)).message == "Request has expired"
 
 
 def test_date_header_instead_of_x_amz_date() -> None:
-    added = sigv4.sign_headers("GET", "http://h/b", {}, EMPTY, "AKID", "secret", "us-east-1", "s3", T2013)
+    added = sign_headers("GET", "http://h/b", {}, EMPTY, "AKID", "secret", "us-east-1", "s3", T2013)
     authorization = added["Authorization"].replace("x-amz-date", "date")
     req = AuthRequest(
         "GET",
@@ -619,7 +620,7 @@ def test_mismatch_details_hold_no_customer_key_or_session_token() -> None:
         "x-amz-security-token": "session/token+value=",
     }
     url = "http://h/b/k"
-    added = sigv4.sign_headers("PUT", url, secret_headers, EMPTY, "AKID", "secret", "us-east-1", "s3", T2013)
+    added = sign_headers("PUT", url, secret_headers, EMPTY, "AKID", "secret", "us-east-1", "s3", T2013)
     req = AuthRequest("PUT", "/b/k", "", {"Host": "h", **secret_headers, **added})
     check(req, "secret")
     err = error_of(check, req, "other")
@@ -627,7 +628,7 @@ def test_mismatch_details_hold_no_customer_key_or_session_token() -> None:
     shown = json.dumps(err.details)
     assert "c2VjcmV0" not in shown and "session/token" not in shown
     assert "x-amz-server-side-encryption-customer-key:REDACTED" in err.details["CanonicalRequest"]
-    presigned = sigv4.presign_url("GET", "http://h/b/k?X-Amz-Security-Token=tok%2Fen", "AKID", "secret",
+    presigned = presign_url("GET", "http://h/b/k?X-Amz-Security-Token=tok%2Fen", "AKID", "secret",
                                   "us-east-1", "s3", 60, T2013)  # fmt: skip
     req = AuthRequest("GET", "/b/k", urlsplit(presigned).query, {"Host": "h"})
     check(req, "secret")

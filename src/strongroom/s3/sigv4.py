@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 as S3 checks it: parse, canonicalise, verify; and sign, for our own clients.
+"""AWS Signature Version 4 as S3 checks it: parse, canonicalise, verify (signing: sigv4_signer.py).
 
 Owns reading the credentials of a request (the Authorization header or the
 presigned query parameters), rebuilding the canonical request the way S3 does
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
-from urllib.parse import quote_from_bytes, urlsplit
+from urllib.parse import quote_from_bytes
 
 from strongroom.errors import (
     S3Error,
@@ -87,7 +87,7 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 _SPACES = re.compile(r"[ \t]+")
 _SEPARATORS = re.compile(r"[\s,]+")
-_ISO_BASIC = "%Y%m%dT%H%M%SZ"
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _SECRET_HEADERS = frozenset(
     {
         "x-amz-server-side-encryption-customer-key",
@@ -151,14 +151,14 @@ def _unquote(text: str, plus_is_space: bool) -> bytes:
     return _ESCAPE.sub(lambda m: bytes((int(m.group(1), 16),)), raw) if b"%" in raw else raw
 
 
-def _quote(raw: bytes, safe: str = "") -> str:
+def uri_encode(raw: bytes, safe: str = "") -> str:
     # quote_from_bytes keeps exactly the unreserved set A-Za-z0-9-_.~ (plus `safe`), with upper-case hex.
     return quote_from_bytes(raw, safe=safe)
 
 
 def canonical_uri(raw_path: str) -> str:
     """The path decoded once and encoded once with '/' kept: S3 neither double-encodes nor normalises."""
-    return _quote(_unquote(raw_path, plus_is_space=False), safe="/") or "/"
+    return uri_encode(_unquote(raw_path, plus_is_space=False), safe="/") or "/"
 
 
 def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
@@ -166,7 +166,7 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
     for part in raw_query.split("&"):
         if part:
             name, _, value = part.partition("=")
-            pairs.append((_quote(_unquote(name, True)), _quote(_unquote(value, True))))
+            pairs.append((uri_encode(_unquote(name, True)), uri_encode(_unquote(value, True))))
     return pairs
 
 
@@ -480,7 +480,7 @@ def verify(
     headers = _header_map(req.headers)
     payload = _payload_hash(parsed, payload_sha256)
     _check_signed_headers(parsed, headers)
-    amz_date = parsed.amz_date.strftime(_ISO_BASIC)
+    amz_date = parsed.amz_date.strftime(AMZ_DATE_FORMAT)
     canonical = canonical_request(req, parsed.signed_headers, payload, presigned=parsed.kind == "presigned")
     string = string_to_sign(amz_date, parsed.scope, canonical)
     key = signing_key(secret_key, parsed.date, parsed.region, parsed.service)
@@ -500,79 +500,3 @@ def verify(
         if now > ends:
             raise request_has_expired(str(parsed.expires), ends.strftime(_SERVER_TIME), _server_time(now))
     return SigningContext(key, parsed.scope, amz_date, expected)
-
-
-# ---------------------------------------------------------------- signing, for our own clients
-
-
-def _host(url: str) -> tuple[str, str, str, str]:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    if port is not None and (parts.scheme, port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{port}"
-    return parts.scheme, host, parts.path or "/", parts.query
-
-
-def sign_headers(
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    payload_sha256: str,
-    access_key: str,
-    secret_key: str,
-    region: str,
-    service: str,
-    now: datetime,
-) -> dict[str, str]:
-    """The headers to add (Authorization, x-amz-date, x-amz-content-sha256); every header given is signed."""
-    _, host, path, query = _host(url)
-    amz_date = now.astimezone(UTC).strftime(_ISO_BASIC)
-    signed = {k.lower(): v for k, v in headers.items()}
-    signed.setdefault("host", host)
-    signed.update({"x-amz-date": amz_date, "x-amz-content-sha256": payload_sha256})
-    names = sorted(signed)
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    canonical = canonical_request(AuthRequest(method, path, query, signed), names, payload_sha256)
-    signature = sign_string(
-        signing_key(secret_key, *scope.split("/")[:3]), string_to_sign(amz_date, scope, canonical)
-    )
-    return {
-        "Authorization": f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={';'.join(names)}, "
-        f"Signature={signature}",
-        "x-amz-date": amz_date,
-        "x-amz-content-sha256": payload_sha256,
-    }
-
-
-def presign_url(
-    method: str,
-    url: str,
-    access_key: str,
-    secret_key: str,
-    region: str,
-    service: str,
-    expires: int,
-    now: datetime,
-) -> str:
-    """`url` with the X-Amz-* parameters of a presigned request; only `host` is signed."""
-    scheme, host, path, query = _host(url)
-    amz_date = now.astimezone(UTC).strftime(_ISO_BASIC)
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    added = {
-        "X-Amz-Algorithm": ALGORITHM,
-        "X-Amz-Credential": f"{access_key}/{scope}",
-        "X-Amz-Date": amz_date,
-        "X-Amz-Expires": str(expires),
-        "X-Amz-SignedHeaders": "host",
-    }
-    extra = "&".join(f"{n}={_quote(v.encode())}" for n, v in added.items())
-    query = canonical_query(f"{query}&{extra}" if query else extra)
-    req = AuthRequest(method, path, query, {"host": host})
-    canonical = canonical_request(req, ("host",), UNSIGNED_PAYLOAD, presigned=True)
-    signature = sign_string(
-        signing_key(secret_key, *scope.split("/")[:3]), string_to_sign(amz_date, scope, canonical)
-    )
-    return f"{scheme}://{host}{canonical_uri(path)}?{query}&X-Amz-Signature={signature}"
