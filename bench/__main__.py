@@ -36,6 +36,7 @@ from bench.workloads import BUCKET, Side
 
 ROOT = Path(__file__).resolve().parent.parent
 SSEC_ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
+BASELINE = plan.BASELINE
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -64,6 +65,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="extra `strongroom serve` options for every strongroom started, e.g. '--workers 2'",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run every strongroom row on a second strongroom started from CHECKOUT/src "
+        "(e.g. `git worktree add /tmp/base <rev>`): before and after in one run",
+    )
+    parser.add_argument(
         "--max-background",
         type=float,
         default=0.35,
@@ -80,7 +88,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def machine() -> dict[str, Any]:
+def describe(checkout: Path) -> str:
+    return (
+        subprocess.run(
+            ["git", "-C", str(checkout), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
+
+
+def machine(baseline: Path | None = None) -> dict[str, Any]:
     mem = next(
         (
             line.split()[1]
@@ -89,15 +106,15 @@ def machine() -> dict[str, Any]:
         ),
         "0",
     )
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = describe(ROOT)
+    extra = {"baseline_commit": describe(baseline)} if baseline else {}
     return {
         "cpus": os.cpu_count(),
         "memory_gib": round(int(mem) / 2**20, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "strongroom_commit": commit or "unknown",
+        "strongroom_commit": commit,
+        **extra,
     }
 
 
@@ -147,6 +164,8 @@ async def run(args: argparse.Namespace) -> int:
             print(f"{r.id:<26} {r.title}")
         return 0
     rows = plan.select(all_rows, args.only)
+    if args.baseline:
+        rows = [plan.with_baseline(r) for r in rows]
     extra = tuple(shlex.split(args.strongroom_args))
     spy_rows = {r.id for r in plan.select(all_rows, args.py_spy)} if args.py_spy else set()
     stem = time.strftime("%Y%m%d-%H%M%S")
@@ -173,7 +192,7 @@ async def run(args: argparse.Namespace) -> int:
                 "seconds_taken": round(time.perf_counter() - t0, 1),
                 "seconds_waiting_for_quiet": round(runner.waited, 1) if runner else 0.0,
                 "load_average_before": load_before,
-                "machine": machine(),
+                "machine": machine(args.baseline),
                 "servers": {k: {"pid": s.pid, "note": s.note} for k, s in started.items()},
                 "listing_fill": {
                     **fills,
@@ -192,6 +211,9 @@ async def run(args: argparse.Namespace) -> int:
         print(f"starting servers in {work} ...", file=sys.stderr, flush=True)
         first = srv.start_strongroom(work, extra_args=extra)
         started["strongroom"] = await prepare_listing(rows, first, fills)
+        if args.baseline:
+            base = srv.start_strongroom(work, BASELINE, extra_args=extra, src=args.baseline / "src")
+            started[BASELINE] = await prepare_listing(rows, base, {})
         if any(r.sse == "sse-c" and r.kind == "large" and "strongroom" in r.servers for r in rows):
             started["strongroom-ssec"] = srv.start_strongroom(work, "strongroom-ssec", SSEC_ARGS + extra)
         if any(r.kind == "memory" and "strongroom" in r.servers for r in rows):
@@ -232,6 +254,11 @@ async def run(args: argparse.Namespace) -> int:
     print()
     print(report.table(results))
     print()
+    compared = report.baseline_table(results)
+    if compared:
+        print(f"against the baseline {describe(args.baseline)} ({args.baseline}):")
+        print(compared)
+        print()
     print(f"targets (profile {profile.name}; the issue's goals are for the full profile):")
     print(report.targets_table(report.targets(results)))
     background = [f["other_cpu_pct"] for r in results for f in r["servers"].values() if "other_cpu_pct" in f]

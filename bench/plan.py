@@ -80,6 +80,17 @@ class Row:
     note: str = ""
 
 
+BASELINE = "strongroom-base"  # --baseline: the same rows on strongroom from another checkout
+
+
+def with_baseline(row: Row) -> Row:
+    """The row run on the baseline strongroom too, right after strongroom itself."""
+    if "strongroom" not in row.servers or row.kind == "memory":
+        return row
+    at = row.servers.index("strongroom") + 1
+    return replace(row, servers=(*row.servers[:at], BASELINE, *row.servers[at:]))
+
+
 def size_text(n: int) -> str:
     for unit, div in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= div and n % div == 0:

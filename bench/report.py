@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = (
-    f"{'server':<11}{'rate':>16}{'p50 ms':>9}{'p99 ms':>9}{'srv ms/op':>11}{'srv %cpu':>9}"
+    f"{'server':<17}{'rate':>16}{'p50 ms':>9}{'p99 ms':>9}{'srv ms/op':>11}{'srv %cpu':>9}"
     f"{'cli ms/op':>11}{'cli %cpu':>9}{'bg %cpu':>8}{'vs moto':>9}{'vs bare':>9}"
 )
 
@@ -61,12 +61,12 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(f"{row['id']}: {row['title']}" + (f"  [{row['note']}]" if row.get("note") else ""))
         for name, f in row["servers"].items():
             if "unavailable" in f:
-                lines.append(f"  {name:<9}  unavailable: {f['unavailable']}")
+                lines.append(f"  {name:<15}  unavailable: {f['unavailable']}")
                 continue
             mine = name == "strongroom"
             timing = row["kind"] != "memory"
             line = (
-                f"  {name:<9}{rate_text(f['rate'], row['unit']):>16}"
+                f"  {name:<15}{rate_text(f['rate'], row['unit']):>16}"
                 f"{_num(f['p50_ms'] if timing else None):>9}{_num(f['p99_ms'] if timing else None):>9}"
                 f"{_num(f['server_cpu_ms_per_op'], 3):>11}{_num(f['server_cpu_pct'], 0):>9}"
                 f"{_num(f['client_cpu_ms_per_op'], 3):>11}{_num(f['client_cpu_pct'], 0):>9}"
@@ -77,6 +77,30 @@ def table(results: list[dict[str, Any]]) -> str:
             extra = _extra(row, name, f)
             lines.append(line + (f"   ({extra})" if extra else ""))
     return "\n".join(lines)
+
+
+def baseline_table(results: list[dict[str, Any]]) -> str:
+    """strongroom against the --baseline checkout, row by row ('' when there was no baseline)."""
+    lines = []
+    for row in results:
+        ratio = row.get("ratio_base")
+        if "ratio_base" not in row:
+            continue
+        now = row["servers"].get("strongroom", {})
+        base = row["servers"].get("strongroom-base", {})
+        if ratio is None:
+            lines.append(f"  {row['id']:<26} unavailable")
+            continue
+        lines.append(
+            f"  {row['id']:<26}{rate_text(now['rate'], row['unit']):>16}"
+            f"{rate_text(base['rate'], row['unit']):>16}"
+            f"{(ratio - 1) * 100:>+9.1f}%{_num(now['server_cpu_ms_per_op'], 3):>11}"
+            f"{_num(base['server_cpu_ms_per_op'], 3):>11}"
+        )
+    if not lines:
+        return ""
+    head = f"  {'row':<26}{'this':>16}{'baseline':>16}{'change':>10}{'srv ms/op':>11}{'base ms/op':>11}"
+    return "\n".join([head, *lines])
 
 
 # --- the issue's targets ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.workloads as w
-from bench.plan import MiB, Profile, Row
+from bench.plan import BASELINE, MiB, Profile, Row
 from bench.profiling import PySpy, summarize
 from bench.servers import machine_busy_seconds, rss_bytes
 
@@ -87,8 +87,8 @@ class Runner:
         self._md5: float | None = None
 
     def side_for(self, name: str, row: Row) -> w.Side | None:
-        if name == "strongroom" and row.sse == "sse-c" and row.kind == "large":
-            return self.sides.get("strongroom-ssec")
+        if name in ("strongroom", BASELINE) and row.sse == "sse-c" and row.kind == "large":
+            return self.sides.get("strongroom-ssec") if name == "strongroom" else None
         if name == "strongroom" and row.kind == "memory":
             return self.sides.get("strongroom-mem", self.sides.get("strongroom"))
         return self.sides.get(name)
@@ -204,9 +204,10 @@ class Runner:
     def _ratios(self, row: Row, result: dict[str, Any]) -> None:
         figures = result["servers"]
         mine = figures.get("strongroom", {}).get("rate")
-        for peer in ("moto", "bare"):
-            theirs = figures.get(peer, {}).get("rate")
-            result[f"ratio_{peer}"] = mine / theirs if mine and theirs else None
+        for peer, name in (("moto", "moto"), ("bare", "bare"), ("base", BASELINE)):
+            theirs = figures.get(name, {}).get("rate")
+            if name in figures or peer != "base":
+                result[f"ratio_{peer}"] = mine / theirs if mine and theirs else None
         if row.kind == "memory":
             result["lower_is_better"] = True
         if row.kind == "compare" and mine and (bare := figures.get("bare", {}).get("rate")):

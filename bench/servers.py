@@ -221,9 +221,14 @@ def _launch(name: str, argv: list[str], work: Path, env: dict[str, str], cwd: Pa
 
 
 def start_strongroom(
-    work: Path, name: str = "strongroom", extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    work: Path,
+    name: str = "strongroom",
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    src: Path | None = None,
 ) -> Server:
-    """A strongroom on a free port; a fresh data directory `work/name` unless `env` names one already."""
+    """A strongroom on a free port; a fresh data directory `work/name` unless `env` names one already.
+    `src`: run the strongroom package found there (another checkout's src/) instead of the installed one."""
     data_dir = work / name
     key_file = work / (name + ".root-key")
     if env is None:
@@ -240,6 +245,8 @@ def start_strongroom(
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src.resolve()), env.get("PYTHONPATH")]))
     process, port, log = _launch(name, ["-m", "strongroom", "serve", *extra_args], work, env)
     return Server(
         name,
