@@ -8,13 +8,13 @@ everything else in this package is private to them.
 
 from __future__ import annotations
 
-import psycopg
+from collections.abc import Callable
+from pathlib import Path
 
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.sqlite import SqliteCatalog
-from strongroom.db import Location
-from strongroom.db.postgres import unreachable
+from strongroom.db.location import Location, open_at
 
 __all__ = [
     "BucketExists",
@@ -31,9 +31,5 @@ __all__ = [
 def open_catalog(location: Location) -> Catalog:
     """The deployment's catalog: the PostgreSQL database at `location.catalog_url` when one is
     set, else the SQLite file at `location.catalog_path` (a `Config` is a location)."""
-    if not location.catalog_url:
-        return SqliteCatalog.open(location.catalog_path)
-    try:
-        return PostgresCatalog.open(location.catalog_url)
-    except psycopg.OperationalError as e:
-        raise unreachable("catalog", location.catalog_url, e) from e
+    sqlite: Callable[[Path], Catalog] = SqliteCatalog.open
+    return open_at(location, "catalog", sqlite, PostgresCatalog.open)

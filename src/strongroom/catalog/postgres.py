@@ -18,12 +18,13 @@ from collections.abc import Iterable, Iterator
 
 from strongroom.catalog import codec, schemas
 from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
-from strongroom.catalog.listing import Fetch, walk
-from strongroom.catalog.model import ListPage, ObjectVersion
+from strongroom.catalog.listing import Entry, Fetch, walk
+from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
+from strongroom.db.database import opened
 from strongroom.db.postgres import POSTGRES, Connection, PostgresDatabase, redact
 
 _SQL = Statements(POSTGRES)
@@ -54,13 +55,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
     @classmethod
     def open(cls, url: str) -> PostgresCatalog:
         """Connect to the database at `url` (a libpq URL or conninfo) and create the schema if needed."""
-        catalog = cls(url)
-        try:
-            catalog._apply_schema(schemas.script("postgres"), schemas.SCHEMA_VERSION)
-        except BaseException:
-            catalog.close()
-            raise
-        return catalog
+        return opened(cls(url), schemas.create_postgres)
 
     def __repr__(self) -> str:
         return f"PostgresCatalog({redact(self.url)!r})"
@@ -116,15 +111,11 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
 
     # --- listing: the feeds of listing.walk ---
 
-    def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
-                     max_keys: int = 1000) -> ListPage:
-        if max_keys <= 0:
-            return ListPage((), (), False, None)
-        if not delimiter:
-            return self._list_range(bucket, prefix, after, max_keys)
+    def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+                        ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
         conn = self._conn()
-        fetch = KeyWalk(conn, self._sql.joined, bucket, prefix, delimiter)
-        entries = walk(fetch, prefix, delimiter, after, max_keys + 1)
+        entries = walk(KeyWalk(conn, self._sql.joined, bucket, prefix, delimiter), prefix, delimiter, after,
+                       max_keys + 1)
         page = entries[:max_keys]
         # Rows are whole records, or (key,) where walk was fed by a skip-scan chain (see
         # postgres_listing): those keys' versions are read now. Read committed, not one snapshot:
@@ -137,12 +128,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             for row in conn.execute(_CURRENT_OF_KEYS, (bucket, missing)):
                 by_key[row[0]] = decode(row)
         keys = [key for key, row in page if row is not None]
-        return ListPage(
-            objects=tuple(by_key[k] for k in keys if k in by_key),
-            common_prefixes=tuple(name for name, row in page if row is None),
-            is_truncated=len(entries) > max_keys,
-            next_marker=page[-1][0] if len(entries) > max_keys else None,
-        )
+        return entries, tuple(by_key[k] for k in keys if k in by_key)
 
     def _upload_fetch(self, conn: Connection, bucket: str) -> Fetch:
         return upload_fetch(conn, self._sql.upload_range, bucket)
@@ -161,7 +147,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             by_bucket.setdefault(bucket, []).append(key)
         with self._write() as conn:
             for bucket in sorted(by_bucket):
-                if not self._bucket_held(conn, bucket):
+                if not self._lock_bucket(conn, bucket):
                     raise NoSuchBucketError(bucket)
             for bucket, keys in by_bucket.items():
                 conn.execute("DELETE FROM versions WHERE id IN "

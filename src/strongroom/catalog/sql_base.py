@@ -1,9 +1,10 @@
 """`SqlBase`: what the catalog's shared classes (sql_accounts, sql_objects, sql_uploads) build on.
 
 Each engine's catalog class sets `_sql` (its `Statements`, built once) and
-implements the two hooks where the engines really differ: `_replace_current`
+implements the hooks where the engines really differ: `_replace_current`
 (SQLite relies on its whole-file write lock, PostgreSQL on row locks taken in
-one order) and `_upload_fetch` (how a listing of uploads is fed from the database).
+one order), `_list_delimited` and `_upload_fetch` (how listings are fed from the
+database).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from strongroom.catalog.api import NoSuchBucketError
-from strongroom.catalog.listing import Fetch
-from strongroom.catalog.model import ObjectVersion
+from strongroom.catalog.listing import Entry, Fetch
+from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.statements import Statements
 from strongroom.db.database import Database
 
@@ -33,18 +34,24 @@ class SqlBase(Database):
         current, and return the version it replaced."""
         raise NotImplementedError
 
+    def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+                        ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
+        """A delimited listing: `listing.walk`'s entries (max_keys + 1 of them at most) and the
+        objects among the first max_keys."""
+        raise NotImplementedError
+
     def _upload_fetch(self, conn: Any, bucket: str) -> Fetch:
         """A `listing.Fetch` over a bucket's uploads, on `conn` (a read transaction)."""
         raise NotImplementedError
 
     # --- shared ---
 
-    def _bucket_held(self, conn: Any, bucket: str) -> bool:
+    def _lock_bucket(self, conn: Any, bucket: str) -> bool:
         """Inside a write transaction: whether the bucket exists, kept so until commit."""
         return conn.execute(self._sql.hold_bucket, (bucket,)).fetchone() is not None
 
     def _require_bucket(self, conn: Any, bucket: str) -> None:
-        if not self._bucket_held(conn, bucket):
+        if not self._lock_bucket(conn, bucket):
             raise NoSuchBucketError(bucket)
 
     def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,

@@ -1,9 +1,9 @@
-"""Objects, written once for both engines: tags and re-keying in place, the point read, and a
-listing without a delimiter (one range query).
+"""Objects, written once for both engines: tags and re-keying in place, the point read, and
+listing (without a delimiter one range query; with one, the page the engine's walk found).
 
 What the engines do differently stays in theirs: making a version current (`_replace_current`:
 SQLite's group commit under the file's write lock, PostgreSQL's row locks), delete, the
-delimited listing's feed, and the benchmark's bulk load.
+delimited listing's feed (`_list_delimited`), and the benchmark's bulk load.
 """
 
 from __future__ import annotations
@@ -37,6 +37,22 @@ class SqlObjects(SqlBase):
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         row = self._conn().execute(self._sql.current, (bucket, key)).fetchone()
         return None if row is None else codec.decode_version(row)
+
+    def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
+                     max_keys: int = 1000) -> ListPage:
+        if max_keys <= 0:
+            return ListPage((), (), False, None)
+        if not delimiter:
+            return self._list_range(bucket, prefix, after, max_keys)
+        entries, objects = self._list_delimited(bucket, prefix, delimiter, after, max_keys)
+        page = entries[:max_keys]
+        truncated = len(entries) > max_keys
+        return ListPage(
+            objects=objects,
+            common_prefixes=tuple(name for name, row in page if row is None),
+            is_truncated=truncated,
+            next_marker=page[-1][0] if truncated else None,
+        )
 
     def _list_range(self, bucket: str, prefix: str, after: str, max_keys: int) -> ListPage:
         """Without a delimiter a listing is one range query (one statement: its own snapshot)."""

@@ -96,7 +96,7 @@ class SqlUploads(SqlObjects):
         after the caller read the parts has had the old part's blob deleted by its caller.
         The upload's pending ACL, if any, becomes the version's."""
         with self._write() as conn:
-            bucket_exists = self._bucket_held(conn, version.bucket)
+            bucket_exists = self._lock_bucket(conn, version.bucket)
             row = conn.execute(self._sql.lock_upload, (upload_id,)).fetchone()
             if row is None:
                 raise CatalogConflict(f"no upload {upload_id}")

@@ -21,11 +21,12 @@ from typing import Any
 
 from strongroom.catalog import codec, schemas
 from strongroom.catalog.api import CatalogConflict
-from strongroom.catalog.listing import Fetch, walk
-from strongroom.catalog.model import ListPage, ObjectSummary, ObjectVersion
+from strongroom.catalog.listing import Entry, Fetch, walk
+from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import BOUNDS, FROM_CURRENT, S, Statements, V, range_sql
+from strongroom.db.database import opened
 from strongroom.db.sqlite import BUSY_TIMEOUT_S, SQLITE, SqliteDatabase
 
 _SQL = Statements(SQLITE)
@@ -54,17 +55,7 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
     @classmethod
     def open(cls, path: str | Path) -> SqliteCatalog:
         """Open (creating if needed) the catalog file at `path`."""
-        catalog = cls(path)
-        try:
-            catalog._apply_schema(schemas.script("sqlite"))
-            (version,) = catalog._conn().execute("SELECT version FROM schema_version").fetchone()
-            if version != schemas.SCHEMA_VERSION:
-                raise RuntimeError(f"catalog {catalog.path} has schema version {version}; "
-                                   f"this strongroom knows {schemas.SCHEMA_VERSION}")
-        except BaseException:
-            catalog.close()
-            raise
-        return catalog
+        return opened(cls(path), schemas.create_sqlite)
 
     # --- objects: writes through group commit ---
 
@@ -106,23 +97,13 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
 
     # --- listing: the feeds of listing.walk ---
 
-    def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
-                     max_keys: int = 1000) -> ListPage:
-        if max_keys <= 0:
-            return ListPage((), (), False, None)
-        if not delimiter:
-            return self._list_range(bucket, prefix, after, max_keys)
+    def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+                        ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
         with self._read() as conn:
             entries = walk(_cursor_fetch(conn, _KEYS, bucket), prefix, delimiter, after, max_keys + 1)
-            page = entries[:max_keys]
-            summaries = self._summaries_by_id(conn, [row[1] for _, row in page if row is not None])
-        objects = tuple(summaries[row[1]] for _, row in page if row is not None)
-        return ListPage(
-            objects=objects,
-            common_prefixes=tuple(name for name, row in page if row is None),
-            is_truncated=len(entries) > max_keys,
-            next_marker=page[-1][0] if len(entries) > max_keys else None,
-        )
+            rows = [row for _, row in entries[:max_keys] if row is not None]
+            summaries = self._summaries_by_id(conn, [row[1] for row in rows])
+        return entries, tuple(summaries[row[1]] for row in rows)
 
     def _upload_fetch(self, conn: sqlite3.Connection, bucket: str) -> Fetch:
         return _cursor_fetch(conn, self._sql.upload_range, bucket)

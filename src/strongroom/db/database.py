@@ -9,11 +9,13 @@ these methods, with statements built once per `dialect`. `Connection` and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from strongroom.db.dialect import Dialect
+
+D = TypeVar("D", bound="Database")
 
 
 class Cursor(Protocol):
@@ -52,3 +54,13 @@ class Database(ABC):
     @abstractmethod
     def close(self) -> None:
         """Close every thread's connection; the database is unusable afterwards."""
+
+
+def opened(db: D, setup: Callable[[D], None]) -> D:
+    """`db` once `setup(db)` (its schema) has run; closed again, and the error raised, if it fails."""
+    try:
+        setup(db)
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -48,12 +48,6 @@ def redact(url: str) -> str:
     return psycopg.conninfo.make_conninfo("", **info)
 
 
-def unreachable(what: str, url: str, error: psycopg.OperationalError) -> SystemExit:
-    """The exit for a server that cannot open `what` (its catalog, its KMS store) at `url`."""
-    detail = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
-    return SystemExit(f"strongroom: cannot open the {what} at {redact(url)}: {detail}")
-
-
 def _hung_up(conn: Connection) -> bool:
     """Whether the server has ended this idle connection (restart, termination, idle timeout).
 
@@ -154,7 +148,7 @@ class PostgresDatabase(Database):
 
     # --- schema ---
 
-    def _apply_schema(self, script: str, version: int) -> None:
+    def apply_schema(self, script: str, version: int) -> None:
         """Run `script` (statements that are each IF NOT EXISTS) and check the schema version it leaves."""
         conn = self._conn()
         with conn.transaction():

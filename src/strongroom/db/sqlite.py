@@ -158,7 +158,7 @@ class SqliteDatabase(Database):
 
     # --- schema ---
 
-    def _apply_schema(self, script: str) -> None:
+    def apply_schema(self, script: str) -> None:
         """Run `script` (CREATE ... IF NOT EXISTS statements) in one IMMEDIATE transaction:
         processes opening a new file at once take turns, and the second one finds
         everything in place."""

@@ -8,10 +8,7 @@ keys. Both are `store_sql.SqlKmsStore`, the one implementation of `KmsStore`.
 
 from __future__ import annotations
 
-import psycopg
-
-from strongroom.db import Location
-from strongroom.db.postgres import unreachable
+from strongroom.db.location import Location, open_at
 from strongroom.kms.store_api import AliasConflict, KmsStore, Update
 from strongroom.kms.store_postgres import PostgresKmsStore
 from strongroom.kms.store_sqlite import SqliteKmsStore
@@ -22,9 +19,4 @@ __all__ = ["AliasConflict", "KmsStore", "PostgresKmsStore", "SqliteKmsStore", "U
 def open_kms_store(location: Location) -> KmsStore:
     """The built-in KMS's store: in the PostgreSQL database at `location.catalog_url` when set,
     else in the catalog's SQLite file (a `Config` is a location)."""
-    if not location.catalog_url:
-        return SqliteKmsStore.open(location.catalog_path)
-    try:
-        return PostgresKmsStore.open(location.catalog_url)
-    except psycopg.OperationalError as e:
-        raise unreachable("KMS store", location.catalog_url, e) from e
+    return open_at(location, "KMS store", SqliteKmsStore.open, PostgresKmsStore.open)

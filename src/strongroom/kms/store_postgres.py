@@ -13,6 +13,7 @@ reuses the space; what it keeps is only sealed material, useless without the roo
 from __future__ import annotations
 
 from strongroom.catalog import schemas
+from strongroom.db.database import opened
 from strongroom.db.postgres import POSTGRES, PostgresDatabase, redact
 from strongroom.kms.store_sql import KmsStatements, SqlKmsStore
 
@@ -25,13 +26,7 @@ class PostgresKmsStore(SqlKmsStore, PostgresDatabase):
     @classmethod
     def open(cls, url: str) -> PostgresKmsStore:
         """Connect to the catalog database at `url`; its schema (with the KMS tables) is created if needed."""
-        store = cls(url)
-        try:
-            store._apply_schema(schemas.script("postgres"), schemas.SCHEMA_VERSION)
-        except BaseException:
-            store.close()
-            raise
-        return store
+        return opened(cls(url), schemas.create_postgres)
 
     def __repr__(self) -> str:
         return f"PostgresKmsStore({redact(self.url)!r})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from strongroom.db.database import opened
 from strongroom.db.sqlite import SQLITE, SqliteDatabase
 from strongroom.kms.store_sql import KmsStatements, SqlKmsStore
 
@@ -56,13 +57,7 @@ class SqliteKmsStore(SqlKmsStore, SqliteDatabase):
 
     @classmethod
     def open(cls, path: str | Path) -> SqliteKmsStore:
-        store = cls(path)
-        try:
-            store._apply_schema(SCHEMA)
-        except BaseException:
-            store.close()
-            raise
-        return store
+        return opened(cls(path), lambda store: store.apply_schema(SCHEMA))
 
     def _connect(self) -> sqlite3.Connection:
         conn = super()._connect()
