@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from strongroom import identity
+from strongroom.account import account_id
 from strongroom.blobs import BlobStore
-from strongroom.catalog import Catalog, SqliteCatalog, open_catalog
-from strongroom.config import Config, env
+from strongroom.catalog import SqliteCatalog, open_catalog
+from strongroom.config import Config
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3 import handlers
 from strongroom.s3.context import Services
@@ -21,16 +21,6 @@ from strongroom.vault import RootKeyring, Vault
 log = logging.getLogger("strongroom")
 
 MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
-
-
-def account_id(catalog: Catalog) -> str:
-    """From STRONGROOM_ACCOUNT_ID, else generated once and kept in the catalog."""
-    configured = env("account_id")
-    if configured:
-        if not (len(configured) == 12 and configured.isdigit()):
-            raise SystemExit("strongroom: STRONGROOM_ACCOUNT_ID must be 12 digits")
-        return configured
-    return catalog.set_setting_if_absent("account_id", str(secrets.randbelow(9 * 10**11) + 10**11))
 
 
 def build_services(config: Config) -> Services:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from strongroom.catalog.group_commit import GroupCommitter
+from strongroom.db.group_commit import GroupCommitter
 
 
 def _committer(path: Path, statements: list[str], timeout: float = 5.0) -> GroupCommitter:

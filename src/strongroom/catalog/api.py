@@ -80,12 +80,14 @@ class Catalog(Protocol):
 
     # --- objects ---
     def put_object(
-        self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None
+        self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
+        acl: str | None = None,
     ) -> ObjectVersion | None:
         """Make `version` the current version of its key; return the version it replaced.
 
         if_none_match: fail with CatalogConflict when the key has a current version.
         if_match: fail with CatalogConflict unless the current version's etag equals it.
+        acl: the version's ACL document, stored in the same transaction (get_object_acl(version_id)).
         The replaced version is removed (no versioning yet); its pieces are the caller's to delete.
         Raises NoSuchBucketError when the bucket is gone.
         """
@@ -113,7 +115,12 @@ class Catalog(Protocol):
         ...
 
     # --- multipart uploads ---
-    def create_upload(self, upload: Upload) -> None: ...
+    def create_upload(self, upload: Upload, *, acl: str | None = None) -> None:
+        """Store a new upload (CatalogConflict if its id exists; NoSuchBucketError when the bucket is
+        gone), with `acl` as its pending ACL in the same transaction: complete_upload moves it to the
+        object's version, abort_upload drops it."""
+        ...
+
     def get_upload(self, upload_id: str) -> Upload | None: ...
     def put_part(
         self, part: Part
@@ -140,14 +147,19 @@ class Catalog(Protocol):
         if_none_match: bool = False,
         if_match: str | None = None,
     ) -> tuple[ObjectVersion | None, list[Part]]:
-        """Atomically: remove the upload and its parts, make `version` current.
+        """Atomically: remove the upload and its parts, make `version` current, and move the
+        upload's pending ACL (if any) to `version`.
 
         Returns (replaced version, parts that `version.pieces` does not use): the caller deletes their blobs.
         Raises CatalogConflict if the upload is gone (or a condition fails).
         """
         ...
 
-    def abort_upload(self, upload_id: str) -> list[Part] | None: ...  # None when no such upload
+    def abort_upload(self, upload_id: str) -> list[Part] | None:
+        """Remove the upload, its parts and its pending ACL; its parts (their blobs are the caller's
+        to delete), or None when there is no such upload."""
+        ...
+
     def replace_upload_sealing(self, upload_id: str, sealing: Sealing) -> bool:
         """Store an upload's re-sealed KEK record (root key rotation)."""
         ...

@@ -1,213 +1,169 @@
 """`PostgresCatalog`: the catalog in a PostgreSQL database, shared by server processes and machines.
 
-This module holds the small resource families (settings, users and access keys,
-buckets, maintenance) and composes the others: objects in `postgres_objects`,
-multipart uploads in `postgres_uploads`, user policies and object ACLs in
-`postgres_access`, connections and transactions in
-`postgres_db`. Row encoding (`codec`) and listing semantics (`listing`) are
-shared with the SQLite catalog, so both store the same columns and list alike.
+Most of the catalog is written once for both engines (sql_accounts, sql_objects,
+sql_uploads, over `statements` built here for PostgreSQL). This module holds what
+is PostgreSQL's own: making a version current and deleting it under row locks, the
+delimited listing's feed (postgres_listing), the bulk load (COPY), and the sweep's
+server-side cursors.
+
+Atomicity across processes comes from row locks taken in one order: the
+bucket's row (FOR KEY SHARE: DeleteBucket's FOR UPDATE waits for it), then the
+key's `current` row (FOR UPDATE). A key that has no row yet has nothing to lock;
+two creators meet at the primary key instead (see `_replace_current`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-import psycopg
+from strongroom.catalog import codec, schemas
+from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
+from strongroom.catalog.listing import Entry, Fetch, walk
+from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
+from strongroom.catalog.sql_accounts import SqlAccounts
+from strongroom.catalog.sql_uploads import SqlUploads
+from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
+from strongroom.db.database import opened
+from strongroom.db.postgres import POSTGRES, Connection, PostgresDatabase, redact
 
-from strongroom.catalog import codec
-from strongroom.catalog.api import BucketExists, BucketNotEmpty, CatalogConflict, NoSuchBucketError
-from strongroom.catalog.model import AccessKey, Bucket, User
-from strongroom.catalog.postgres_access import PostgresAccess
-from strongroom.catalog.postgres_db import redact
-from strongroom.catalog.postgres_objects import placeholders
-from strongroom.catalog.postgres_uploads import PostgresUploads
-
-_USER = codec.columns(codec.USER_COLUMNS)
-_KEY = codec.columns(codec.ACCESS_KEY_COLUMNS)
-_BUCKET = codec.columns(codec.BUCKET_COLUMNS)
-_INSERT_USER = f"INSERT INTO users ({_USER}) VALUES ({placeholders(codec.USER_COLUMNS)})"
-_INSERT_KEY = f"INSERT INTO access_keys ({_KEY}) VALUES ({placeholders(codec.ACCESS_KEY_COLUMNS)})"
-_INSERT_BUCKET = (
-    f"INSERT INTO buckets ({_BUCKET}) VALUES ({placeholders(codec.BUCKET_COLUMNS)}) ON CONFLICT DO NOTHING"
+_SQL = Statements(POSTGRES)
+_INSERT_VERSION = (
+    f"INSERT INTO versions ({codec.columns(codec.VERSION_COLUMNS)}) "
+    f"VALUES ({POSTGRES.sql(codec.placeholders(codec.VERSION_COLUMNS))}) RETURNING id"
 )
-_LOOKUP_KEY = (
-    f"SELECT {codec.columns(codec.ACCESS_KEY_COLUMNS, 'k')}, {codec.columns(codec.USER_COLUMNS, 'u')} "
-    "FROM access_keys k JOIN users u ON u.name = k.user_name WHERE k.access_key = %s"
-)
+# Row locks and joins: a locking SELECT that waited for another writer sees that writer's
+# update of the row it locks, but not rows the writer inserted elsewhere (its snapshot is
+# older), so a version the lock finds is read by a statement of its own, which sees it.
+_LOCK_CURRENT = "SELECT version FROM current WHERE bucket = %s AND key = %s FOR UPDATE"
+_VERSION_BY_ID = f"SELECT {V} FROM versions v WHERE v.id = %s"
+_CREATE_CURRENT = "INSERT INTO current (bucket, key, version) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+_UPDATE_CURRENT = "UPDATE current SET version = %s WHERE bucket = %s AND key = %s"
+_DELETE_CURRENT = "DELETE FROM current WHERE bucket = %s AND key = %s RETURNING version"
+_DELETE_VERSION = f"DELETE FROM versions v WHERE v.id = %s RETURNING {V}"
+# The current versions of some keys (the objects of a delimited listing page).
+_CURRENT_OF_KEYS = f"SELECT {S} {FROM_CURRENT} WHERE c.bucket = %s AND c.key = ANY(%s)"
 # Rows a sweep reads per round trip while it streams referenced blob ids.
 _SWEEP_ROWS = 5000
 
 
-class PostgresCatalog(PostgresUploads, PostgresAccess):
+class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
+
+    _sql = _SQL
 
     @classmethod
     def open(cls, url: str) -> PostgresCatalog:
         """Connect to the database at `url` (a libpq URL or conninfo) and create the schema if needed."""
-        catalog = cls(url)
-        try:
-            catalog._create_schema()
-        except BaseException:
-            catalog.close()
-            raise
-        return catalog
+        return opened(cls(url), schemas.create_postgres)
 
     def __repr__(self) -> str:
         return f"PostgresCatalog({redact(self.url)!r})"
 
-    # --- settings ---
+    # --- objects: writes under row locks ---
 
-    def get_setting(self, name: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM settings WHERE name = %s", (name,)).fetchone()
-        return None if row is None else row[0]
-
-    def set_setting_if_absent(self, name: str, value: str) -> str:
-        conn = self._conn()
-        # A concurrent insert of the same name makes this one wait, then do nothing; the
-        # SELECT after it (a new statement, read committed) sees the winner's value.
-        row = conn.execute("INSERT INTO settings (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING "
-                           "RETURNING value", (name, value)).fetchone()
-        if row is None:
-            row = conn.execute("SELECT value FROM settings WHERE name = %s", (name,)).fetchone()
-        if row is None:  # not reached: settings are never deleted
-            raise RuntimeError(f"setting {name!r} vanished")
-        stored: str = row[0]
-        return stored
-
-    # --- users and access keys ---
-
-    def add_user(self, user: User, key: AccessKey) -> None:
-        if key.user_name != user.name:
-            raise ValueError(f"access key of {key.user_name!r} given for user {user.name!r}")
-        try:
-            with self._write() as conn:
-                conn.execute(_INSERT_USER, codec.encode_user(user))
-                conn.execute(_INSERT_KEY, codec.encode_access_key(key))
-        except psycopg.errors.UniqueViolation as e:
-            raise CatalogConflict(f"user {user.name!r} or its access key exists") from e
-
-    def add_access_key(self, key: AccessKey) -> None:
-        try:
-            with self._write() as conn:
-                # KEY SHARE: remove_user (which deletes the row) waits, then deletes this key too.
-                if conn.execute("SELECT 1 FROM users WHERE name = %s FOR KEY SHARE",
-                                (key.user_name,)).fetchone() is None:
-                    raise CatalogConflict(f"no user {key.user_name!r}")
-                conn.execute(_INSERT_KEY, codec.encode_access_key(key))
-        except psycopg.errors.UniqueViolation as e:
-            raise CatalogConflict("access key exists") from e
-
-    def get_user(self, name: str) -> User | None:
-        row = self._conn().execute(f"SELECT {_USER} FROM users WHERE name = %s", (name,)).fetchone()
-        return None if row is None else codec.decode_user(row)
-
-    def get_user_by_id(self, user_id: str) -> User | None:
-        row = self._conn().execute(f"SELECT {_USER} FROM users WHERE user_id = %s", (user_id,)).fetchone()
-        return None if row is None else codec.decode_user(row)
-
-    def list_users(self) -> list[User]:
-        rows = self._conn().execute(f"SELECT {_USER} FROM users ORDER BY name")
-        return [codec.decode_user(r) for r in rows]
-
-    def remove_user(self, name: str) -> bool:
+    def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
+                   acl: str | None = None) -> ObjectVersion | None:
         with self._write() as conn:
-            # The user's row first: an add_access_key in flight finishes before, and its key goes too.
-            if conn.execute("DELETE FROM users WHERE name = %s", (name,)).rowcount == 0:
-                return False
-            conn.execute("DELETE FROM access_keys WHERE user_name = %s", (name,))
-            return True
+            self._require_bucket(conn, version.bucket)
+            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl)
 
-    def list_access_keys(self, user_name: str | None = None) -> list[AccessKey]:
-        where, params = ("WHERE user_name = %s", (user_name,)) if user_name is not None else ("", ())
-        rows = self._conn().execute(
-            f"SELECT {_KEY} FROM access_keys {where} ORDER BY user_name, created, access_key", params)
-        return [codec.decode_access_key(r) for r in rows]
+    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        with self._write() as conn:
+            # Two statements, not one: see _LOCK_CURRENT (a put committed while this waited for
+            # the row has a version the first statement's snapshot does not hold).
+            current = conn.execute(_DELETE_CURRENT, (bucket, key)).fetchone()
+            if current is None:
+                return None
+            row = conn.execute(_DELETE_VERSION, current).fetchone()
+        if row is None:  # not reached: a current row always points at a version
+            raise RuntimeError(f"{bucket}/{key} pointed at a missing version")
+        return codec.decode_version(row)
 
-    def replace_access_key_secret(self, access_key: str, sealed_secret: bytes) -> bool:
-        cur = self._conn().execute("UPDATE access_keys SET sealed_secret = %s WHERE access_key = %s",
-                                   (sealed_secret, access_key))
-        return cur.rowcount > 0
-
-    def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
-        row = self._conn().execute(_LOOKUP_KEY, (access_key,)).fetchone()
-        if row is None:
-            return None
-        n = len(codec.ACCESS_KEY_COLUMNS)
-        return codec.decode_access_key(row[:n]), codec.decode_user(row[n:])
-
-    def set_access_key_active(self, access_key: str, active: bool) -> bool:
-        cur = self._conn().execute("UPDATE access_keys SET active = %s WHERE access_key = %s",
-                                   (int(active), access_key))
-        return cur.rowcount > 0
-
-    def remove_access_key(self, access_key: str) -> bool:
-        cur = self._conn().execute("DELETE FROM access_keys WHERE access_key = %s", (access_key,))
-        return cur.rowcount > 0
-
-    # --- buckets ---
-
-    def create_bucket(self, bucket: Bucket) -> None:
-        conn = self._conn()
+    def _replace_current(self, conn: Connection, version: ObjectVersion, *, if_none_match: bool,
+                         if_match: str | None) -> ObjectVersion | None:
+        """Inside a transaction holding the bucket's lock: check the conditions, make `version` current."""
+        new_id: int | None = None
         while True:
-            if conn.execute(_INSERT_BUCKET, codec.encode_bucket(bucket)).rowcount == 1:
-                return
-            row = conn.execute("SELECT owner_id FROM buckets WHERE name = %s", (bucket.name,)).fetchone()
-            if row is not None:
-                raise BucketExists(row[0])
-            # deleted between the two statements: try again
+            current = conn.execute(_LOCK_CURRENT, (version.bucket, version.key)).fetchone()
+            row = None if current is None else conn.execute(_VERSION_BY_ID, current).fetchone()
+            if row is not None and row[1] == version.version_id:
+                # Returning it as "replaced" would have the caller delete the blobs it still uses.
+                raise ValueError(f"version {version.version_id} is already current")
+            old = None if row is None else codec.decode_version(row)
+            if if_none_match and old is not None:
+                raise CatalogConflict(f"{version.bucket}/{version.key} exists")
+            if if_match is not None and (old is None or old.etag != if_match):
+                raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
+            if new_id is None:
+                inserted = conn.execute(_INSERT_VERSION, codec.encode_version(version)).fetchone()
+                assert inserted is not None  # INSERT ... RETURNING returns the row it inserted
+                new_id = inserted[0]
+            if current is None:
+                # No row to lock: if another transaction is creating the key, this insert waits
+                # for it and then does nothing; the next round sees (and locks) its row.
+                if conn.execute(_CREATE_CURRENT, (version.bucket, version.key, new_id)).rowcount == 1:
+                    return None
+                continue
+            conn.execute(_UPDATE_CURRENT, (new_id, version.bucket, version.key))
+            conn.execute("DELETE FROM versions WHERE id = %s", current)
+            return old
 
-    def get_bucket(self, name: str) -> Bucket | None:
-        row = self._conn().execute(f"SELECT {_BUCKET} FROM buckets WHERE name = %s", (name,)).fetchone()
-        return None if row is None else codec.decode_bucket(row)
+    # --- listing: the feeds of listing.walk ---
 
-    def list_buckets(self, owner_id: str | None = None) -> list[Bucket]:
-        where, params = ("WHERE owner_id = %s", (owner_id,)) if owner_id is not None else ("", ())
-        rows = self._conn().execute(f"SELECT {_BUCKET} FROM buckets {where} ORDER BY name", params)
-        return [codec.decode_bucket(r) for r in rows]
+    def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+                        ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
+        conn = self._conn()
+        entries = walk(KeyWalk(conn, self._sql.joined, bucket, prefix, delimiter), prefix, delimiter, after,
+                       max_keys + 1)
+        page = entries[:max_keys]
+        # Rows are whole records, or (key,) where walk was fed by a skip-scan chain (see
+        # postgres_listing): those keys' versions are read now. Read committed, not one snapshot:
+        # a key deleted since is left out, a key replaced since shows its new version, as if
+        # the listing had run a moment later.
+        decode = codec.decode_summary
+        by_key = {key: decode(row) for key, row in page if row is not None and len(row) > 1}
+        missing = [key for key, row in page if row is not None and len(row) == 1]
+        if missing:
+            for row in conn.execute(_CURRENT_OF_KEYS, (bucket, missing)):
+                by_key[row[0]] = decode(row)
+        keys = [key for key, row in page if row is not None]
+        return entries, tuple(by_key[k] for k in keys if k in by_key)
 
-    def delete_bucket(self, name: str) -> None:
-        """Raises BucketNotEmpty while any object version is in the bucket. In-progress multipart
-        uploads do not keep it alive (as on AWS, for general purpose buckets): they are removed
-        with it, and their parts' blobs are left for the sweep."""
-        with self._write() as conn:
-            # FOR UPDATE waits for writers holding the bucket (FOR KEY SHARE) and keeps new ones
-            # out, so the emptiness check below sees every object that will ever be in it.
-            if conn.execute("SELECT 1 FROM buckets WHERE name = %s FOR UPDATE", (name,)).fetchone() is None:
-                raise NoSuchBucketError(name)
-            # any version, not only current ones: AWS counts noncurrent versions and delete markers too
-            if conn.execute("SELECT 1 FROM versions WHERE bucket = %s LIMIT 1", (name,)).fetchone():
-                raise BucketNotEmpty(name)
-            # Uploads before their parts: an UploadPart in flight (holding its upload's row) finishes first.
-            gone = conn.execute("DELETE FROM uploads WHERE bucket = %s RETURNING upload_id",
-                                (name,)).fetchall()
-            if gone:
-                conn.execute("DELETE FROM parts WHERE upload_id = ANY(%s)", ([u for (u,) in gone],))
-            conn.execute("DELETE FROM bucket_configs WHERE bucket = %s", (name,))
-            conn.execute("DELETE FROM buckets WHERE name = %s", (name,))
-
-    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        row = self._conn().execute("SELECT document FROM bucket_configs WHERE bucket = %s AND kind = %s",
-                                   (bucket, kind)).fetchone()
-        return None if row is None else row[0]
-
-    def get_bucket_configs(self, bucket: str) -> dict[str, str]:
-        return dict(self._conn().execute("SELECT kind, document FROM bucket_configs WHERE bucket = %s",
-                                         (bucket,)).fetchall())
-
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        with self._write() as conn:
-            if not self._lock_bucket(conn, bucket):
-                raise NoSuchBucketError(bucket)
-            if document is None:
-                conn.execute("DELETE FROM bucket_configs WHERE bucket = %s AND kind = %s", (bucket, kind))
-            else:
-                conn.execute(
-                    "INSERT INTO bucket_configs (bucket, kind, document) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (bucket, kind) DO UPDATE SET document = excluded.document",
-                    (bucket, kind, document),
-                )
+    def _upload_fetch(self, conn: Connection, bucket: str) -> Fetch:
+        return upload_fetch(conn, self._sql.upload_range, bucket)
 
     # --- maintenance ---
+
+    def bulk_put_objects(self, versions: Iterable[ObjectVersion]) -> int:
+        """Make all `versions` current in one transaction (to fill a catalog for a benchmark).
+
+        Not part of the Catalog protocol. Versions it replaces are dropped without being
+        returned: their blobs are left for the sweep. Returns the number of keys written.
+        """
+        latest = {(v.bucket, v.key): v for v in versions}  # a key given twice: the last one wins
+        by_bucket: dict[str, list[str]] = {}
+        for bucket, key in latest:
+            by_bucket.setdefault(bucket, []).append(key)
+        with self._write() as conn:
+            for bucket in sorted(by_bucket):
+                if not self._lock_bucket(conn, bucket):
+                    raise NoSuchBucketError(bucket)
+            for bucket, keys in by_bucket.items():
+                conn.execute("DELETE FROM versions WHERE id IN "
+                             "(SELECT version FROM current WHERE bucket = %s AND key = ANY(%s))",
+                             (bucket, keys))
+            with conn.cursor() as cur, cur.copy(
+                    f"COPY versions ({codec.columns(codec.VERSION_COLUMNS)}) FROM STDIN") as copy:
+                for v in latest.values():
+                    copy.write_row(codec.encode_version(v))
+            conn.execute(
+                "INSERT INTO current (bucket, key, version) "
+                "SELECT bucket, key, id FROM versions WHERE version_id = ANY(%s) ORDER BY bucket, key "
+                "ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version",
+                ([v.version_id for v in latest.values()],),
+            )
+        return len(latest)
 
     def referenced_blob_ids(self) -> Iterator[str]:
         """Every blob id a version or a part refers to, from one snapshot.

@@ -21,7 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from strongroom.catalog.postgres_db import Connection
+from strongroom.catalog import statements
+from strongroom.catalog.listing import Fetch
+from strongroom.catalog.statements import UPLOAD_ORDER, U
+from strongroom.db.postgres import POSTGRES, Connection
 
 FIRST_BATCH = 16
 BATCH_GROWTH = 4
@@ -29,10 +32,7 @@ BATCH_GROWTH = 4
 
 def range_sql(select: str, inclusive: bool, bounded: bool) -> str:
     """`select` restricted to one bucket's keys in [lo or (lo, hi), in key order, n rows at most."""
-    return (
-        f"{select} WHERE c.bucket = %s AND c.key {'>=' if inclusive else '>'} %s"
-        f"{' AND c.key < %s' if bounded else ''} ORDER BY c.key LIMIT %s"
-    )
+    return POSTGRES.sql(statements.range_sql(select, inclusive, bounded))
 
 
 # The common prefix of c.key (NULL when none): listing.common_prefix in SQL. Positions count
@@ -72,6 +72,14 @@ _CHAIN = {(inc, bnd): _chain_sql(inc, bnd) for inc in (True, False) for bnd in (
 
 
 RangeSql = dict[tuple[bool, bool], str]  # range_sql(select, inclusive, bounded) by (inclusive, bounded)
+# A key has several uploads: the next batch resumes after the last row, not after its key.
+_UPLOAD_RESUME = {
+    bnd: (
+        f"SELECT {U} FROM uploads WHERE bucket = %s AND (key, initiated, upload_id) > (%s, %s, %s)"
+        f"{' AND key < %s' if bnd else ''} {UPLOAD_ORDER} LIMIT %s"
+    )
+    for bnd in (True, False)
+}
 
 
 def batched(conn: Connection, sql: RangeSql, bucket: str, lo: str, inclusive: bool, hi: str | None, n: int
@@ -133,3 +141,23 @@ class KeyWalk:
         self.chain = [(key, nxt) for key, nxt in rows]
         self.chain_complete = len(rows) < n
         self.pos = -1
+
+
+def upload_fetch(conn: Connection, upload_range: RangeSql, bucket: str) -> Fetch:
+    """A `listing.Fetch` over a bucket's uploads (`upload_range`), in growing batches, as `batched`."""
+
+    def fetch(lo: str, inclusive: bool, hi: str | None, n: int) -> Iterator[Sequence[Any]]:
+        sql, params = upload_range[inclusive, hi is not None], [bucket, lo]
+        batch = FIRST_BATCH
+        while n > 0:
+            take = min(batch, n)
+            rows = conn.execute(sql, (*params, *((hi,) if hi is not None else ()), take)).fetchall()
+            yield from rows
+            if len(rows) < take:
+                return
+            n -= take
+            last = rows[-1]  # columns: key, upload_id, bucket, initiated, ...
+            sql, params = _UPLOAD_RESUME[hi is not None], [bucket, last[0], last[3], last[1]]
+            batch *= BATCH_GROWTH
+
+    return fetch

@@ -1,181 +1,146 @@
 """`SqliteCatalog`: the embedded catalog, one SQLite file in WAL mode shared by processes.
 
-This module holds the small resource families (settings, users and access keys,
-buckets, maintenance) and composes the others: objects in `sqlite_objects`,
-multipart uploads in `sqlite_uploads`, connections and transactions in
-`sqlite_db`, row encoding in `codec`, listing semantics in `listing`.
+Most of the catalog is written once for both engines (sql_accounts, sql_objects,
+sql_uploads, over `statements` built here for SQLite). This module holds what is
+SQLite's own: PutObject and DeleteObject through group commit (db/group_commit.py),
+making a version current under the file's write lock, the delimited listing's
+feed (a lazy cursor over the narrow `current` index), the bulk load, and the sweep's
+snapshot.
+
+A `versions` row per ObjectVersion and a `current` row per (bucket, key)
+pointing at the version GET and listing see. Replacing or deleting the current
+version removes its row (no versioning yet); the caller deletes its blobs.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from strongroom.catalog import codec
-from strongroom.catalog.api import BucketExists, BucketNotEmpty, CatalogConflict
-from strongroom.catalog.model import AccessKey, Bucket, User
-from strongroom.catalog.sqlite_access import SqliteAccess
-from strongroom.catalog.sqlite_db import BUSY_TIMEOUT_S
-from strongroom.catalog.sqlite_uploads import SqliteUploads
+from strongroom.catalog import codec, schemas
+from strongroom.catalog.api import CatalogConflict
+from strongroom.catalog.listing import Entry, Fetch, walk
+from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.sql_accounts import SqlAccounts
+from strongroom.catalog.sql_uploads import SqlUploads
+from strongroom.catalog.statements import BOUNDS, FROM_CURRENT, S, Statements, V, range_sql
+from strongroom.db.database import opened
+from strongroom.db.sqlite import BUSY_TIMEOUT_S, SQLITE, SqliteDatabase
 
-_USER = codec.columns(codec.USER_COLUMNS)
-_KEY = codec.columns(codec.ACCESS_KEY_COLUMNS)
-_BUCKET = codec.columns(codec.BUCKET_COLUMNS)
-_INSERT_KEY = f"INSERT INTO access_keys ({_KEY}) VALUES ({codec.placeholders(codec.ACCESS_KEY_COLUMNS)})"
-_LOOKUP_KEY = (
-    f"SELECT {codec.columns(codec.ACCESS_KEY_COLUMNS, 'k')}, {codec.columns(codec.USER_COLUMNS, 'u')} "
-    "FROM access_keys k JOIN users u ON u.name = k.user_name WHERE k.access_key = ?"
+_SQL = Statements(SQLITE)
+_INSERT_VERSION = (
+    f"INSERT INTO versions ({codec.columns(codec.VERSION_COLUMNS)}) "
+    f"VALUES ({codec.placeholders(codec.VERSION_COLUMNS)})"
 )
+_SET_CURRENT = (
+    "INSERT INTO current (bucket, key, version) VALUES (?, ?, ?) "
+    "ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version"
+)
+# With versions.id, which replacing and deleting use to remove the row.
+_GET_CURRENT_ID = f"SELECT {V}, v.id {FROM_CURRENT} WHERE c.bucket = ? AND c.key = ?"
+# With a delimiter, most rows read may be the first key under a common prefix: read the
+# narrow `current` index alone, and the versions of the keys returned afterwards.
+_KEYS = {b: range_sql("SELECT c.key, c.version FROM current c", *b) for b in BOUNDS}
+# Id lists are bound as parameters, a chunk at a time (SQLite limits parameters per statement).
+_ID_CHUNK = 500
 
 
-class SqliteCatalog(SqliteUploads, SqliteAccess):
+class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
+
+    _sql = _SQL
 
     @classmethod
     def open(cls, path: str | Path) -> SqliteCatalog:
         """Open (creating if needed) the catalog file at `path`."""
-        catalog = cls(path)
-        try:
-            catalog._create_schema()
-        except BaseException:
-            catalog.close()
-            raise
-        return catalog
+        return opened(cls(path), schemas.create_sqlite)
 
-    # --- settings ---
+    # --- objects: writes through group commit ---
 
-    def get_setting(self, name: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
-        return None if row is None else row[0]
+    def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
+                   acl: str | None = None) -> ObjectVersion | None:
+        return self._grouped(lambda conn: self._put_current(conn, version, if_none_match=if_none_match,
+                                                            if_match=if_match, acl=acl))
 
-    def set_setting_if_absent(self, name: str, value: str) -> str:
-        with self._write() as conn:
-            conn.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                         (name, value))
-            stored: str = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()[0]
-            return stored
+    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        return self._grouped(lambda conn: self._delete_current(conn, bucket, key))
 
-    # --- users and access keys ---
-
-    def add_user(self, user: User, key: AccessKey) -> None:
-        if key.user_name != user.name:
-            raise ValueError(f"access key of {key.user_name!r} given for user {user.name!r}")
-        with self._write() as conn:
-            try:
-                conn.execute(f"INSERT INTO users ({_USER}) VALUES (?, ?, ?, ?)", codec.encode_user(user))
-                conn.execute(_INSERT_KEY, codec.encode_access_key(key))
-            except sqlite3.IntegrityError as e:
-                raise CatalogConflict(f"user {user.name!r} or its access key exists") from e
-
-    def add_access_key(self, key: AccessKey) -> None:
-        with self._write() as conn:
-            if conn.execute("SELECT 1 FROM users WHERE name = ?", (key.user_name,)).fetchone() is None:
-                raise CatalogConflict(f"no user {key.user_name!r}")
-            try:
-                conn.execute(_INSERT_KEY, codec.encode_access_key(key))
-            except sqlite3.IntegrityError as e:
-                raise CatalogConflict("access key exists") from e
-
-    def get_user(self, name: str) -> User | None:
-        row = self._conn().execute(f"SELECT {_USER} FROM users WHERE name = ?", (name,)).fetchone()
-        return None if row is None else codec.decode_user(row)
-
-    def get_user_by_id(self, user_id: str) -> User | None:
-        row = self._conn().execute(f"SELECT {_USER} FROM users WHERE user_id = ?", (user_id,)).fetchone()
-        return None if row is None else codec.decode_user(row)
-
-    def list_users(self) -> list[User]:
-        rows = self._conn().execute(f"SELECT {_USER} FROM users ORDER BY name")
-        return [codec.decode_user(r) for r in rows]
-
-    def remove_user(self, name: str) -> bool:
-        with self._write() as conn:
-            conn.execute("DELETE FROM access_keys WHERE user_name = ?", (name,))
-            return conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount > 0
-
-    def list_access_keys(self, user_name: str | None = None) -> list[AccessKey]:
-        where, params = ("WHERE user_name = ?", (user_name,)) if user_name is not None else ("", ())
-        rows = self._conn().execute(
-            f"SELECT {_KEY} FROM access_keys {where} ORDER BY user_name, created, access_key", params)
-        return [codec.decode_access_key(r) for r in rows]
-
-    def replace_access_key_secret(self, access_key: str, sealed_secret: bytes) -> bool:
-        with self._write() as conn:
-            cur = conn.execute("UPDATE access_keys SET sealed_secret = ? WHERE access_key = ?",
-                               (sealed_secret, access_key))
-            return cur.rowcount > 0
-
-    def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
-        row = self._conn().execute(_LOOKUP_KEY, (access_key,)).fetchone()
+    @staticmethod
+    def _delete_current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
+        row = conn.execute(_GET_CURRENT_ID, (bucket, key)).fetchone()
         if row is None:
             return None
-        n = len(codec.ACCESS_KEY_COLUMNS)
-        return codec.decode_access_key(row[:n]), codec.decode_user(row[n:])
+        conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
+        conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
+        return codec.decode_version(row[:-1])
 
-    def set_access_key_active(self, access_key: str, active: bool) -> bool:
-        with self._write() as conn:
-            sql = "UPDATE access_keys SET active = ? WHERE access_key = ?"
-            return conn.execute(sql, (int(active), access_key)).rowcount > 0
+    def _replace_current(self, conn: sqlite3.Connection, version: ObjectVersion, *, if_none_match: bool,
+                         if_match: str | None) -> ObjectVersion | None:
+        """Inside a write transaction: check the conditions, then make `version` current."""
+        self._require_bucket(conn, version.bucket)
+        row = conn.execute(_GET_CURRENT_ID, (version.bucket, version.key)).fetchone()
+        if row is not None and row[1] == version.version_id:
+            # Returning it as "replaced" would have the caller delete the blobs it still uses.
+            raise ValueError(f"version {version.version_id} is already current")
+        old = None if row is None else codec.decode_version(row[:-1])
+        if if_none_match and old is not None:
+            raise CatalogConflict(f"{version.bucket}/{version.key} exists")
+        if if_match is not None and (old is None or old.etag != if_match):
+            raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
+        if row is not None:
+            conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
+        new_id = conn.execute(_INSERT_VERSION, codec.encode_version(version)).lastrowid
+        conn.execute(_SET_CURRENT, (version.bucket, version.key, new_id))
+        return old
 
-    def remove_access_key(self, access_key: str) -> bool:
-        with self._write() as conn:
-            return conn.execute("DELETE FROM access_keys WHERE access_key = ?", (access_key,)).rowcount > 0
+    # --- listing: the feeds of listing.walk ---
 
-    # --- buckets ---
+    def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+                        ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
+        with self._read() as conn:
+            entries = walk(_cursor_fetch(conn, _KEYS, bucket), prefix, delimiter, after, max_keys + 1)
+            rows = [row for _, row in entries[:max_keys] if row is not None]
+            summaries = self._summaries_by_id(conn, [row[1] for row in rows])
+        return entries, tuple(summaries[row[1]] for row in rows)
 
-    def create_bucket(self, bucket: Bucket) -> None:
-        with self._write() as conn:
-            row = conn.execute("SELECT owner_id FROM buckets WHERE name = ?", (bucket.name,)).fetchone()
-            if row is not None:
-                raise BucketExists(row[0])
-            conn.execute(f"INSERT INTO buckets ({_BUCKET}) VALUES (?, ?, ?, ?)", codec.encode_bucket(bucket))
+    def _upload_fetch(self, conn: sqlite3.Connection, bucket: str) -> Fetch:
+        return _cursor_fetch(conn, self._sql.upload_range, bucket)
 
-    def get_bucket(self, name: str) -> Bucket | None:
-        row = self._conn().execute(f"SELECT {_BUCKET} FROM buckets WHERE name = ?", (name,)).fetchone()
-        return None if row is None else codec.decode_bucket(row)
-
-    def list_buckets(self, owner_id: str | None = None) -> list[Bucket]:
-        where, params = ("WHERE owner_id = ?", (owner_id,)) if owner_id is not None else ("", ())
-        rows = self._conn().execute(f"SELECT {_BUCKET} FROM buckets {where} ORDER BY name", params)
-        return [codec.decode_bucket(r) for r in rows]
-
-    def delete_bucket(self, name: str) -> None:
-        """Raises BucketNotEmpty while any object version is in the bucket. In-progress multipart
-        uploads do not keep it alive (as on AWS, for general purpose buckets): they are removed
-        with it, and their parts' blobs are left for the sweep."""
-        with self._write() as conn:
-            self._require_bucket(conn, name)
-            # any version, not only current ones: AWS counts noncurrent versions and delete markers too
-            if conn.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone():
-                raise BucketNotEmpty(name)
-            uploads = "SELECT upload_id FROM uploads WHERE bucket = ?"
-            conn.execute(f"DELETE FROM parts WHERE upload_id IN ({uploads})", (name,))
-            conn.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
-            conn.execute("DELETE FROM bucket_configs WHERE bucket = ?", (name,))
-            conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
-
-    def get_bucket_config(self, bucket: str, kind: str) -> str | None:
-        row = self._conn().execute("SELECT document FROM bucket_configs WHERE bucket = ? AND kind = ?",
-                                   (bucket, kind)).fetchone()
-        return None if row is None else row[0]
-
-    def get_bucket_configs(self, bucket: str) -> dict[str, str]:
-        return dict(self._conn().execute("SELECT kind, document FROM bucket_configs WHERE bucket = ?",
-                                         (bucket,)).fetchall())
-
-    def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        with self._write() as conn:
-            self._require_bucket(conn, bucket)
-            if document is None:
-                conn.execute("DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?", (bucket, kind))
-            else:
-                conn.execute(
-                    "INSERT OR REPLACE INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?)",
-                    (bucket, kind, document),
-                )
+    def _summaries_by_id(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, ObjectSummary]:
+        found: dict[int, ObjectSummary] = {}
+        for i in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[i:i + _ID_CHUNK]
+            sql = f"SELECT {S}, v.id FROM versions v WHERE v.id IN ({', '.join('?' * len(chunk))})"
+            for row in conn.execute(sql, chunk):
+                found[row[-1]] = codec.decode_summary(row[:-1])
+        return found
 
     # --- maintenance ---
+
+    def bulk_put_objects(self, versions: Iterable[ObjectVersion]) -> int:
+        """Make all `versions` current in one transaction (to fill a catalog for a benchmark).
+
+        Not part of the Catalog protocol. Versions it replaces are dropped without being
+        returned: their blobs are left for the sweep. Returns the number of keys written.
+        """
+        latest = {(v.bucket, v.key): v for v in versions}  # a key given twice: the last one wins
+        with self._write() as conn:
+            for bucket in {b for b, _ in latest}:
+                self._require_bucket(conn, bucket)
+            conn.executemany(
+                "DELETE FROM versions WHERE id = (SELECT version FROM current WHERE bucket = ? AND key = ?)",
+                latest.keys(),
+            )
+            conn.executemany(_INSERT_VERSION, (codec.encode_version(v) for v in latest.values()))
+            conn.executemany(
+                "INSERT INTO current (bucket, key, version) "
+                "VALUES (?, ?, (SELECT id FROM versions WHERE version_id = ?)) "
+                "ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version",
+                ((v.bucket, v.key, v.version_id) for v in latest.values()),
+            )
+        return len(latest)
 
     def referenced_blob_ids(self) -> Iterator[str]:
         """Every blob id a version or a part refers to, from one snapshot.
@@ -193,3 +158,17 @@ class SqliteCatalog(SqliteUploads, SqliteAccess):
         finally:
             conn.close()
 
+
+def _cursor_fetch(conn: sqlite3.Connection, sql: dict[tuple[bool, bool], str], bucket: str) -> Fetch:
+    """A `listing.Fetch` over the range statements `sql` (by (inclusive, bounded)): a lazy cursor,
+    so rows walk does not take are never read."""
+
+    def fetch(lo: str, inclusive: bool, hi: str | None, n: int) -> Iterator[Sequence[Any]]:
+        params = (bucket, lo, hi, n) if hi is not None else (bucket, lo, n)
+        cursor = conn.execute(sql[inclusive, hi is not None], params)
+        try:
+            yield from cursor
+        finally:
+            cursor.close()  # walk may stop early; free the statement now
+
+    return fetch

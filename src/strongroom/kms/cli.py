@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from strongroom.account import account_id
+from strongroom.catalog import open_catalog
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
@@ -35,9 +37,6 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
 
 
 def _open(config: Config) -> BuiltinKms:
-    from strongroom.app import account_id
-    from strongroom.catalog import open_catalog
-
     catalog = open_catalog(config)  # the catalog's schema and the account id
     try:
         account = account_id(catalog)

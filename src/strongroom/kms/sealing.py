@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from strongroom.crypto import IntegrityError, keys
 from strongroom.kms.errors import internal
 from strongroom.kms.model import SealedMaterial
-
-if TYPE_CHECKING:
-    from strongroom.kms.store import KmsStore
+from strongroom.kms.store_api import KmsStore
 
 PURPOSE = "kms key material"
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL catalog's database: connections (one per thread), transactions, schema.
+"""One PostgreSQL database: connections (one per thread), transactions, schema creation.
 
 Several server processes (on one machine or several) share one database, so
 nothing is cached here: every call asks the server, and a change committed by
@@ -9,7 +9,8 @@ Connections are in autocommit mode: a single statement is its own transaction
 transaction for the calls that run several statements. Transactions run at READ
 COMMITTED; the calls that decide on what they read lock those rows first
 (`FOR UPDATE`, `FOR KEY SHARE`), so a conditional write is atomic across
-processes without serialization retries.
+processes without serialization retries. The catalog and the KMS store share
+the database.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from __future__ import annotations
 import os
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from typing import Any
 
 import psycopg
 
-SCHEMA_VERSION = 1
+from strongroom.db.database import Database
+from strongroom.db.dialect import Dialect
+
+POSTGRES = Dialect("postgres", "%s", psycopg.errors.UniqueViolation, for_update=" FOR UPDATE",
+                   for_key_share=" FOR KEY SHARE")
 
 # pg_advisory_xact_lock key taken while the schema is created or checked: processes opening
 # a new database at once take turns (concurrent CREATE TABLE IF NOT EXISTS can fail otherwise).
@@ -57,8 +61,10 @@ def _hung_up(conn: Connection) -> bool:
     return bool(poller.poll(0))
 
 
-class PostgresDatabase:
+class PostgresDatabase(Database):
     """One PostgreSQL database; used from many threads, one connection each."""
+
+    dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -82,7 +88,7 @@ class PostgresDatabase:
         if conn is None or conn.closed:  # closed: the server went away; connect again
             with self._lock:
                 if self._closed:
-                    raise RuntimeError(f"catalog {redact(self.url)} is closed")
+                    raise RuntimeError(f"database {redact(self.url)} is closed")
                 if conn is not None and conn in self._connections:
                     self._connections.remove(conn)
                 conn = self._connect(autocommit=True)
@@ -111,7 +117,7 @@ class PostgresDatabase:
             self._pid = os.getpid()
 
     def close(self) -> None:
-        """Close every thread's connection; the catalog is unusable afterwards."""
+        """Close every thread's connection; the database is unusable afterwards."""
         if self._pid != os.getpid():
             self._forget_parent_connections()  # inherited across fork: detached, never closed normally
         with self._lock:
@@ -130,27 +136,30 @@ class PostgresDatabase:
             yield conn
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
+    def _read(self) -> Iterator[Connection]:
         """A read-only transaction on one snapshot (REPEATABLE READ), for calls that run several queries."""
         conn = self._conn()
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield conn
 
+    def _write_one(self, sql: str, params: Sequence[Any]) -> int:
+        return self._conn().execute(sql, params).rowcount  # autocommit: its own transaction
+
     # --- schema ---
 
-    def _create_schema(self) -> None:
+    def apply_schema(self, script: str, version: int) -> None:
+        """Run `script` (statements that are each IF NOT EXISTS) and check the schema version it leaves."""
         conn = self._conn()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            # The script runs at every open (each statement is IF NOT EXISTS), so a table added
-            # to it later appears in an existing database; its "already exists" notices are muted.
+            # The script runs at every open, so a table added to it later appears in an
+            # existing database; its "already exists" notices are muted.
             conn.execute("SET LOCAL client_min_messages = warning")
-            text = resources.files("strongroom.catalog").joinpath("schema/postgres.sql").read_text("utf-8")
-            conn.execute(text.encode())  # several statements: sent as one simple query
+            conn.execute(script.encode())  # several statements: sent as one simple query
             row = conn.execute("SELECT version FROM schema_version").fetchone()
-        if row is None or row[0] != SCHEMA_VERSION:
+        if row is None or row[0] != version:
             raise RuntimeError(
                 f"catalog {redact(self.url)} has schema version {row and row[0]}; "
-                f"this strongroom knows {SCHEMA_VERSION}"
+                f"this strongroom knows {version}"
             )

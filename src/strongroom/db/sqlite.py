@@ -1,6 +1,7 @@
-"""The SQLite catalog file: connections (one per thread), transactions, schema, durability settings.
+"""One SQLite file: connections (one per thread), transactions, group commit, durability settings.
 
-Several server processes and the `strongroom user` CLI open the same file at
+The catalog and the built-in KMS's store live in the same file. Several server
+processes and the `strongroom user` and `strongroom kms` commands open it at
 once, so nothing is cached here: every call reads the database, and a change
 committed by one process is seen by the next statement of any other.
 """
@@ -10,17 +11,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from strongroom.catalog.group_commit import GroupCommitter
+from strongroom.db.database import Database
+from strongroom.db.dialect import Dialect
+from strongroom.db.group_commit import GroupCommitter
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SQLITE = Dialect("sqlite", "?", sqlite3.IntegrityError, for_update="", for_key_share="")
 
 # How long a writer waits for another process's write transaction before failing.
 BUSY_TIMEOUT_S = 10.0
@@ -42,8 +44,10 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class SqliteDatabase:
-    """One catalog file; used from many threads, one sqlite3 connection each."""
+class SqliteDatabase(Database):
+    """One database file; used from many threads, one sqlite3 connection each."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -75,7 +79,7 @@ class SqliteDatabase:
         if conn is None:
             with self._lock:
                 if self._closed:
-                    raise RuntimeError(f"catalog {self.path} is closed")
+                    raise RuntimeError(f"database {self.path} is closed")
                 conn = self._connect()
                 self._connections.append(conn)
             self._local.conn = conn
@@ -94,7 +98,7 @@ class SqliteDatabase:
                 self._generation = _fork_generation
 
     def close(self) -> None:
-        """Close every thread's connection; the catalog is unusable afterwards."""
+        """Close every thread's connection; the database is unusable afterwards."""
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
@@ -131,7 +135,7 @@ class SqliteDatabase:
         if committer is None:
             with self._lock:
                 if self._closed:
-                    raise RuntimeError(f"catalog {self.path} is closed")
+                    raise RuntimeError(f"database {self.path} is closed")
                 if self._committer is None:
                     lock = self.path.with_name(self.path.name + ".commit-lock")
                     self._committer = GroupCommitter(self._connect, self.path.name, lock)
@@ -148,23 +152,22 @@ class SqliteDatabase:
         finally:
             conn.execute("COMMIT")
 
+    def _write_one(self, sql: str, params: Sequence[Any]) -> int:
+        with self._write() as conn:
+            return conn.execute(sql, params).rowcount
+
     # --- schema ---
 
-    def _create_schema(self) -> None:
+    def apply_schema(self, script: str) -> None:
+        """Run `script` (CREATE ... IF NOT EXISTS statements) in one IMMEDIATE transaction:
+        processes opening a new file at once take turns, and the second one finds
+        everything in place."""
         conn = self._conn()
         # Persistent in the file; a no-op once set. WAL lets readers run beside the writer.
         conn.execute("PRAGMA journal_mode = WAL")
-        schema = resources.files("strongroom.catalog").joinpath("schema/sqlite.sql").read_text("utf-8")
-        # One script in one IMMEDIATE transaction: processes opening a new file at once
-        # take turns, and the second one finds everything in place.
         try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
-        if version != SCHEMA_VERSION:
-            raise RuntimeError(
-                f"catalog {self.path} has schema version {version}; this strongroom knows {SCHEMA_VERSION}"
-            )

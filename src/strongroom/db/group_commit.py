@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-log = logging.getLogger("strongroom.catalog")
+log = logging.getLogger("strongroom.catalog")  # the catalog is its one user
 
 # A batch is cut here so that one slow batch cannot hold a growing queue's callers for long.
 MAX_BATCH = 64

@@ -1,0 +1,63 @@
+"""`SqlBase`: what the catalog's shared classes (sql_accounts, sql_objects, sql_uploads) build on.
+
+Each engine's catalog class sets `_sql` (its `Statements`, built once) and
+implements the hooks where the engines really differ: `_replace_current`
+(SQLite relies on its whole-file write lock, PostgreSQL on row locks taken in
+one order), `_list_delimited` and `_upload_fetch` (how listings are fed from the
+database).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from strongroom.catalog.api import NoSuchBucketError
+from strongroom.catalog.listing import Entry, Fetch
+from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.statements import Statements
+from strongroom.db.database import Database
+
+
+def pending_acl_id(upload_id: str) -> str:
+    """Where a multipart upload's ACL waits until the upload completes (object_acls.id)."""
+    return f"upload:{upload_id}"
+
+
+class SqlBase(Database):
+    _sql: ClassVar[Statements]
+
+    # --- per engine ---
+
+    def _replace_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool,
+                         if_match: str | None) -> ObjectVersion | None:
+        """Inside a write transaction that holds the bucket: check the conditions, make `version`
+        current, and return the version it replaced."""
+        raise NotImplementedError
+
+    def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+                        ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
+        """A delimited listing: `listing.walk`'s entries (max_keys + 1 of them at most) and the
+        objects among the first max_keys."""
+        raise NotImplementedError
+
+    def _upload_fetch(self, conn: Any, bucket: str) -> Fetch:
+        """A `listing.Fetch` over a bucket's uploads, on `conn` (a read transaction)."""
+        raise NotImplementedError
+
+    # --- shared ---
+
+    def _lock_bucket(self, conn: Any, bucket: str) -> bool:
+        """Inside a write transaction: whether the bucket exists, kept so until commit."""
+        return conn.execute(self._sql.hold_bucket, (bucket,)).fetchone() is not None
+
+    def _require_bucket(self, conn: Any, bucket: str) -> None:
+        if not self._lock_bucket(conn, bucket):
+            raise NoSuchBucketError(bucket)
+
+    def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,
+                     acl: str | None) -> ObjectVersion | None:
+        """Inside a write transaction holding the bucket: `version` made current, with its ACL."""
+        replaced = self._replace_current(conn, version, if_none_match=if_none_match, if_match=if_match)
+        if acl is not None:
+            conn.execute(self._sql.put_acl, (version.version_id, acl))
+        return replaced

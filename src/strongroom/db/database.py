@@ -1,0 +1,66 @@
+"""`Database`: what the code written once over both engines may ask of a connection pool.
+
+`SqliteDatabase` (db/sqlite.py) and `PostgresDatabase` (db/postgres.py) implement
+it; the catalog's and the KMS store's shared classes inherit it and call only
+these methods, with statements built once per `dialect`. `Connection` and
+`Cursor` are the part of sqlite3's and psycopg's objects that such code uses.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from strongroom.db.dialect import Dialect
+
+D = TypeVar("D", bound="Database")
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Cursor: ...
+
+
+class Database(ABC):
+    """One database, used from many threads (a connection each)."""
+
+    dialect: ClassVar[Dialect]
+
+    @abstractmethod
+    def _conn(self) -> Connection:
+        """This thread's connection, outside any transaction: one statement is its own snapshot."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Connection]:
+        """A write transaction: committed when the block ends, rolled back on an error."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Connection]:
+        """A read transaction on one snapshot, for calls that run several queries."""
+
+    @abstractmethod
+    def _write_one(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one writing statement as a transaction of its own; the number of rows it changed."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every thread's connection; the database is unusable afterwards."""
+
+
+def opened(db: D, setup: Callable[[D], None]) -> D:
+    """`db` once `setup(db)` (its schema) has run; closed again, and the error raised, if it fails."""
+    try:
+        setup(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
