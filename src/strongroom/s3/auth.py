@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from strongroom import sigv4
 from strongroom.catalog.model import AccessKey, User
 from strongroom.crypto import IntegrityError
 from strongroom.errors import internal_error, invalid_access_key_id, invalid_request
-from strongroom.s3 import sigv2, sigv4
+from strongroom.s3 import sigv2
 from strongroom.s3.context import ANONYMOUS, Ctx, Principal
 from strongroom.s3.routing import Operation
 

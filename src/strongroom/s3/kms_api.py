@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from strongroom import sigv4
 from strongroom.crypto import IntegrityError
 from strongroom.errors import S3Error
 from strongroom.identity import user_arn
@@ -27,7 +28,6 @@ from strongroom.kms import errors, shapes
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
 from strongroom.kms.model import material_id, parse_ref
-from strongroom.s3 import sigv4
 from strongroom.s3.auth import auth_request
 from strongroom.s3.context import Ctx, Principal
 

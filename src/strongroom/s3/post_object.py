@@ -24,10 +24,11 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
+from strongroom import sigv4
 from strongroom.catalog.model import ObjectVersion
 from strongroom.crypto import IntegrityError
 from strongroom.errors import S3Error, access_denied, incomplete_body, internal_error, invalid_access_key_id
-from strongroom.s3 import post_policy, sigv4, sse, xml
+from strongroom.s3 import post_policy, sse, xml
 from strongroom.s3.body import IDLE_TIMEOUT, request_timeout
 from strongroom.s3.context import Ctx, Principal
 from strongroom.s3.object_headers import (
