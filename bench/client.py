@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from strongroom.s3.sigv4_signer import sign_headers
+from strongroom.sigv4 import sign_headers
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()

@@ -432,6 +432,36 @@ def test_users_may_use_keys_but_not_manage_them(server: RunningServer, kms, key:
     assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
+def test_an_explicit_deny_in_a_user_policy_refuses_even_the_use_of_keys(
+    server: RunningServer, kms, key: str, tmp_path: Path
+) -> None:
+    name = "kmsdenied" + secrets.token_hex(3)
+    out = server.cli("user", "add", name).stdout
+    ak = re.search(r"access key: (\S+)", out).group(1)  # type: ignore[union-attr]
+    sk = re.search(r"secret key: (\S+)", out).group(1)  # type: ignore[union-attr]
+    user = server.client("kms", access_key=ak, secret_key=sk)
+    assert user.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key  # allowed by default
+    document = tmp_path / "deny-kms.json"
+    document.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}))
+    server.cli("policy", "attach", name, str(document), "--name", "deny-kms")
+    acct = account(server)
+    arn = f"arn:aws:kms:us-east-1:{acct}:key/{key}"
+    for action, call in (
+        ("DescribeKey", lambda: user.describe_key(KeyId=key)),
+        ("Encrypt", lambda: user.encrypt(KeyId=key, Plaintext=b"x")),
+    ):
+        fails(
+            call,
+            "AccessDeniedException",
+            f"User: arn:aws:iam::{acct}:user/{name} is not authorized to perform: kms:{action} on resource: "
+            f"{arn} with an explicit deny in an identity-based policy",
+        )
+    blob = kms.encrypt(KeyId=key, Plaintext=b"root's")["CiphertextBlob"]  # root is not bound by it
+    fails(lambda: user.decrypt(CiphertextBlob=blob), "AccessDeniedException")
+    fails(lambda: user.list_keys(), "AccessDeniedException")
+
+
 def test_authentication_errors(server: RunningServer, key: str) -> None:
     wrong = server.client("kms", secret_key="wrong-secret-key")
     fails(lambda: wrong.describe_key(KeyId=key), "InvalidSignatureException")

@@ -1,7 +1,7 @@
 """Request payloads on the wire: every x-amz-content-sha256 mode, aws-chunked framing, bodies that lie.
 
 The SDKs will not send a wrong chunk signature, a missing trailer or a Content-Length that lies, so
-these tests build requests by hand (SigV4 from `strongroom.s3.sigv4`, framing from
+these tests build requests by hand (SigV4 from `strongroom.sigv4`, framing from
 `strongroom.s3.chunked`) and send them with http.client or a bare socket. Every failure must be the
 S3 error AWS gives and must leave the stored object as it was. Also here: boto3 at its default
 settings over HTTPS, which sends STREAMING-UNSIGNED-PAYLOAD-TRAILER with a CRC32 trailer; the stored
@@ -31,8 +31,7 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 from strongroom.s3.chunked import encode
-from strongroom.s3.sigv4 import SigningContext, signing_key
-from strongroom.s3.sigv4_signer import sign_headers
+from strongroom.sigv4 import SigningContext, sign_headers, signing_key
 from tests.integration.server import RunningServer, start_server
 
 REGION = "us-east-1"

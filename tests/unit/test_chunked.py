@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, CrtCrc64NvmeChecksum
 
-from strongroom import checksums
+from strongroom import checksums, sigv4
 from strongroom.errors import S3Error
-from strongroom.s3 import chunked, sigv4
+from strongroom.s3 import chunked
 from strongroom.s3.chunked import ChunkedDecoder
 
 S3 = json.loads((Path(__file__).parent / "vectors" / "sigv4" / "s3-examples.json").read_text())

@@ -12,7 +12,7 @@ from botocore.credentials import Credentials
 
 from strongroom.errors import S3Error
 from strongroom.s3 import sigv2
-from strongroom.s3.sigv4 import AuthRequest
+from strongroom.sigv4 import AuthRequest
 
 CREDS = Credentials("AKIDEXAMPLE", "secret/key+example")
 KEYS = ["plain", "a b+c", "ünïcode/ключ", "x=y&z", "~tilde!", "dir//double"]

@@ -91,6 +91,15 @@ def access_denied(principal_arn: str, action: str, resource: str, policy: str = 
     )
 
 
+def explicitly_denied(principal_arn: str, action: str, resource: str) -> KmsError:
+    """IAM's wording when a Deny statement, not the lack of an Allow, refused the call."""
+    return KmsError(
+        "AccessDeniedException",
+        f"User: {principal_arn} is not authorized to perform: kms:{action} on resource: {resource} "
+        "with an explicit deny in an identity-based policy",
+    )
+
+
 def unsupported(message: str) -> KmsError:
     return KmsError("UnsupportedOperationException", message)
 

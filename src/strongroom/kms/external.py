@@ -19,10 +19,10 @@ from typing import Any
 
 import aiohttp
 
+from strongroom import sigv4
 from strongroom.kms import errors
 from strongroom.kms.errors import KmsError
 from strongroom.kms.model import DISABLED, PENDING_DELETION
-from strongroom.s3 import sigv4_signer
 
 log = logging.getLogger("strongroom.kms.external")
 
@@ -48,7 +48,7 @@ class ExternalKms:
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"TrentService.{op}"}
         digest = hashlib.sha256(body).hexdigest()
-        headers.update(sigv4_signer.sign_headers("POST", self.endpoint, headers, digest, self.access_key,
+        headers.update(sigv4.sign_headers("POST", self.endpoint, headers, digest, self.access_key,
                                           self._secret_key, self.region, "kms", datetime.now(UTC)))
         try:
             async with self._session.post(self.endpoint, data=body, headers=headers) as response:

@@ -1,19 +1,23 @@
 """Authentication: who signed this request (SigV4, or SigV2 where S3 still accepts it).
 
-Keys are looked up in the catalog on every request, with no cache: a key
-removed with `strongroom user remove` stops working at once, in every server
-process. Secrets are kept sealed under the root key and are unsealed only to
-verify a signature.
+Every door that takes a signature (SigV4 header and presigned, SigV2, the POST
+Object form's policy, STS and the KMS JSON API) finds the signer's credentials
+with `credentials`, the one lookup. Keys are looked up in the catalog on every
+request, with no cache: a key removed with `strongroom user remove` stops
+working at once, in every server process. Secrets are kept sealed under the root
+key and are unsealed only to verify a signature.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from strongroom import sigv4
 from strongroom.catalog.model import AccessKey, User
 from strongroom.crypto import IntegrityError
 from strongroom.errors import internal_error, invalid_access_key_id, invalid_request
-from strongroom.s3 import sigv2, sigv4
+from strongroom.s3 import sigv2
 from strongroom.s3.context import ANONYMOUS, Ctx, Principal
 from strongroom.s3.routing import Operation
 
@@ -30,13 +34,22 @@ SIGV4_ONLY = {
 }
 
 
-def auth_request(ctx: Ctx) -> sigv4.AuthRequest:
-    raw = ctx.request.raw_path
-    path, _, query = raw.partition("?")
-    return sigv4.AuthRequest(ctx.request.method, path, query, ctx.request.headers)
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An active access key, the user it belongs to and its secret, unsealed to check one signature."""
+
+    key: AccessKey
+    user: User
+    secret: str = field(repr=False)
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.user, self.key.access_key)
 
 
-async def _lookup(ctx: Ctx, access_key: str) -> tuple[AccessKey, User, str]:
+async def credentials(ctx: Ctx, access_key: str) -> Credentials:
+    """The one credential lookup. An unknown or deactivated key: InvalidAccessKeyId (each door words it
+    its own way); a secret that no longer unseals under the root key: InternalError."""
     found = await ctx.services.db(ctx.services.catalog.lookup_access_key, access_key)
     if found is None or not found[0].active:
         raise invalid_access_key_id()
@@ -45,7 +58,13 @@ async def _lookup(ctx: Ctx, access_key: str) -> tuple[AccessKey, User, str]:
         secret = ctx.services.keyring.unseal_secret(key.sealed_secret, key.access_key)
     except IntegrityError:
         raise internal_error() from None
-    return key, user, secret
+    return Credentials(key, user, secret)
+
+
+def auth_request(ctx: Ctx) -> sigv4.AuthRequest:
+    raw = ctx.request.raw_path
+    path, _, query = raw.partition("?")
+    return sigv4.AuthRequest(ctx.request.method, path, query, ctx.request.headers)
 
 
 def _v2_resource_path(ctx: Ctx, raw_path: str) -> str:
@@ -59,17 +78,25 @@ def _v2_resource_path(ctx: Ctx, raw_path: str) -> str:
     return raw_path
 
 
+def verify_sigv4(ctx: Ctx, parsed: sigv4.ParsedAuth, req: sigv4.AuthRequest, found: Credentials,
+                 payload_sha256: str | None = None) -> None:
+    """Check a SigV4 signature made with `found`'s secret and, when it holds, make its user the principal."""
+    ctx.signing = sigv4.verify(parsed, req, found.secret, datetime.now(UTC), payload_sha256=payload_sha256)
+    ctx.auth = parsed
+    ctx.principal = found.principal
+
+
 async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None = None) -> None:
-    """Set ctx.principal (anonymous when unsigned). Services other than S3 (STS, KMS) send no
+    """Set ctx.principal (anonymous when unsigned). Services other than S3 (STS) send no
     x-amz-content-sha256: they pass the hash of the body they read, which the signature covers."""
     req = auth_request(ctx)
     v2 = sigv2.parse(req) if service == "s3" else None
     if v2 is not None:
         if ctx.op in SIGV4_ONLY:
             raise invalid_request(SIGV4_ONLY[ctx.op])
-        key, user, secret = await _lookup(ctx, v2.access_key)
-        sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), secret, datetime.now(UTC))
-        ctx.principal = Principal(user, key.access_key)
+        found = await credentials(ctx, v2.access_key)
+        sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), found.secret, datetime.now(UTC))
+        ctx.principal = found.principal
         ctx.extras["signature_version"] = "AWS"
         return
     parsed = sigv4.parse(req)
@@ -77,8 +104,5 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
         ctx.principal = ANONYMOUS
         return
     sigv4.check_scope(parsed, service=service)
-    key, user, secret = await _lookup(ctx, parsed.access_key)
-    ctx.signing = sigv4.verify(parsed, req, secret, datetime.now(UTC), payload_sha256=payload_sha256)
-    ctx.auth = parsed
-    ctx.principal = Principal(user, key.access_key)
+    verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), payload_sha256)
     ctx.extras["signature_version"] = "AWS4-HMAC-SHA256"

@@ -33,6 +33,7 @@ from strongroom import user_policies
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, ObjectVersion, User
 from strongroom.errors import access_denied
+from strongroom.kms import access as kms_access
 from strongroom.policy import Decision, Policy, PolicyError, RequestContext, evaluate
 from strongroom.s3 import acl, acl_writes, bucket_policy, ownership, public_access_block
 from strongroom.s3.acl_writes import run_after_success
@@ -61,14 +62,6 @@ VERSION_ACTIONS = {
 }
 WRITES_WITH_ACL = frozenset({Operation.PutObject, Operation.CopyObject, Operation.CreateMultipartUpload})
 COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
-# KMS operations any user may run on any key unless a policy denies it (the KMS issue's interim rule:
-# "other users may use (not manage) keys"); managing a key needs an Allow, unless you made the key.
-KMS_USE_ACTIONS = frozenset({
-    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
-    "kms:GenerateDataKeyPairWithoutPlaintext",
-    "kms:GenerateRandom", "kms:DescribeKey", "kms:ListKeys", "kms:ListAliases", "kms:GetKeyRotationStatus",
-})
 
 
 @lru_cache(maxsize=4096)
@@ -302,17 +295,16 @@ async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> N
 
 async def authorize_kms(ctx: Ctx, action: str, key_arn: str | None, *, key_creator: str | None = None,
                         keys: dict[str, str] | None = None) -> bool:
-    """May the requester run KMS `action` on the key `key_arn`? Root may do anything; anonymous nothing.
-    Other users: an explicit Deny in their policies refuses; using a key (KMS_USE_ACTIONS) is allowed by
-    default, and so is everything on a key they created (`key_creator`, a user id); the rest needs an
-    Allow. `keys` adds condition keys (e.g. kms:ViaService for S3's calls on the user's behalf)."""
+    """May the requester have S3 run KMS `action` on the key `key_arn` on its behalf? Decided by
+    kms.access, the one KMS authorization, with S3's condition keys (kms:ViaService, kms:CallerAccount)
+    added to the request's own; `keys` adds more."""
     if ctx.principal.anonymous:
         return False
     if ctx.principal.is_root:
-        return True
-    identity = await identity_policies(ctx)
-    grants = action in KMS_USE_ACTIONS or (key_creator is not None and key_creator == ctx.principal.user_id)
-    context_keys = request_keys(ctx)
+        return True  # as kms.access decides, without reading policies
+    context_keys: dict[str, str | list[str]] = request_keys(ctx)
+    context_keys.update(kms_access.via_s3_keys(ctx.config.region, ctx.services.account_id))
     context_keys.update(keys or {})
-    rc = RequestContext(action, (key_arn,) if key_arn else (), principal(ctx), context_keys)
-    return evaluate(rc, identity_policies=identity, owner_grants=grants) is Decision.ALLOW
+    caller = kms_access.KmsCaller(principal(ctx), tuple(await identity_policies(ctx)))
+    request = kms_access.KmsRequest(action, (key_arn,) if key_arn else (), context_keys, key_creator)
+    return kms_access.decide(caller, request) is Decision.ALLOW

@@ -26,7 +26,7 @@ from strongroom.errors import (
     invalid_request,
     malformed_trailer,
 )
-from strongroom.s3.sigv4 import EMPTY_SHA256, SigningContext, mismatch, sign_string, signatures_equal
+from strongroom.sigv4 import EMPTY_SHA256, SigningContext, mismatch, sign_string, signatures_equal
 
 MIN_CHUNK = 8192  # S3: only the last data chunk may be smaller
 MAX_SIGNED_CHUNK = 16 * 1024 * 1024  # buffered until verified; SDKs send 64 KiB .. 1 MiB

@@ -16,7 +16,7 @@ from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, User
 from strongroom.config import Config
 from strongroom.s3.routing import Operation
-from strongroom.s3.sigv4 import ParsedAuth, SigningContext
+from strongroom.sigv4 import ParsedAuth, SigningContext
 from strongroom.vault import RootKeyring, Vault
 
 T = TypeVar("T")

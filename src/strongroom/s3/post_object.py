@@ -24,10 +24,11 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
+from strongroom import sigv4
 from strongroom.catalog.model import ObjectVersion
-from strongroom.crypto import IntegrityError
-from strongroom.errors import S3Error, access_denied, incomplete_body, internal_error, invalid_access_key_id
-from strongroom.s3 import post_policy, sigv4, sse, xml
+from strongroom.errors import S3Error, access_denied, incomplete_body
+from strongroom.s3 import post_policy, sse, xml
+from strongroom.s3.auth import credentials
 from strongroom.s3.body import IDLE_TIMEOUT, request_timeout
 from strongroom.s3.context import Ctx, Principal
 from strongroom.s3.object_headers import (
@@ -237,29 +238,25 @@ async def authenticate(ctx: Ctx, form: Form) -> tuple[Principal, str, frozenset[
             if name not in fields:
                 raise post_policy.missing_field(spelled)
         access_key = fields["awsaccesskeyid"]
-    found = await ctx.services.db(ctx.services.catalog.lookup_access_key, access_key)
-    if found is None or not found[0].active:
-        err = invalid_access_key_id()
-        err.details["AWSAccessKeyId"] = access_key
-        raise err
-    key, user = found
-    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
     try:
-        secret = ctx.services.keyring.unseal_secret(key.sealed_secret, key.access_key)
-    except IntegrityError:
-        raise internal_error() from None
+        found = await credentials(ctx, access_key)
+    except S3Error as err:
+        if err.code == "InvalidAccessKeyId":
+            err.details["AWSAccessKeyId"] = access_key  # the form's signer, named as S3 names it
+        raise
+    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
     if v4:
         good = sigv4.signatures_equal(
-            post_policy.signature(secret, credential, policy_text), fields["x-amz-signature"]
+            post_policy.signature(found.secret, credential, policy_text), fields["x-amz-signature"]
         )
     else:
         good = hmac.compare_digest(
-            post_policy.signature_v2(secret, policy_text).encode(), fields["signature"].encode()
+            post_policy.signature_v2(found.secret, policy_text).encode(), fields["signature"].encode()
         )
     if not good:
-        raise sigv4.mismatch(policy_text, None, key.access_key)
+        raise sigv4.mismatch(policy_text, None, found.key.access_key)
     exempt = post_policy.EXEMPT_V4 if v4 else post_policy.EXEMPT_V2
-    return Principal(user, key.access_key), policy_text, exempt
+    return found.principal, policy_text, exempt
 
 
 def mail_safe(value: str) -> str:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from strongroom import sigv4
 from strongroom.errors import S3Error, access_denied, invalid_argument
-from strongroom.s3 import sigv4
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # Fields no condition needs to name, for SigV4 and SigV2 forms.

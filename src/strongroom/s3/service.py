@@ -18,6 +18,7 @@ from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
+from strongroom.s3.kms_http import kms_call
 from strongroom.s3.routing import Operation
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -38,8 +39,6 @@ def sts_error_response(ctx: Ctx, err: S3Error) -> web.Response:
 async def post_service(ctx: Ctx) -> web.StreamResponse:
     target = ctx.headers.get("x-amz-target", "")
     if target.startswith("TrentService."):
-        from strongroom.s3.kms_api import kms_call  # the KMS protocol, when the KMS is built in
-
         return await kms_call(ctx, target[len("TrentService.") :])
     try:
         return await _sts(ctx)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from strongroom.errors import S3Error, request_time_too_skewed, signature_does_not_match
-from strongroom.s3.sigv4 import AuthRequest
+from strongroom.sigv4 import AuthRequest
 
 # The query parameters that belong to the resource being signed (botocore's HmacV1Auth list).
 SUBRESOURCES = frozenset(

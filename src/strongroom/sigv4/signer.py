@@ -1,5 +1,5 @@
 """Signing AWS Signature Version 4 requests, for strongroom's own clients: the external KMS client,
-the benchmark and the tests. The canonical form is sigv4.py's, the one the server verifies against."""
+the benchmark and the tests. The canonical form is canonical.py's, the one the server verifies against."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from strongroom.s3.sigv4 import (
+from strongroom.sigv4.canonical import (
     ALGORITHM,
     AMZ_DATE_FORMAT,
     UNSIGNED_PAYLOAD,

@@ -1,0 +1,171 @@
+"""The AWS KMS JSON protocol (`X-Amz-Target: TrentService.<Op>`) for the built-in KMS, without HTTP.
+
+The HTTP side (strongroom.s3.kms_http) reads the capped body and authenticates the caller
+(SigV4 for service "kms" over the body's hash); this module takes those plain
+values and answers (status, body, headers): the JSON members, who may call what
+(kms.access.decide, on the key ARNs the call names), the operation
+(api_operations.py) and AWS KMS's rendering of results and errors
+(`{"__type": ..., "message": ...}`, status 400 for client errors). Blocking (the
+KMS store): the caller runs `call` off the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from strongroom.kms import errors
+from strongroom.kms.access import ConditionKeys, KmsCaller, KmsRequest, decide
+from strongroom.kms.api_operations import OPERATIONS
+from strongroom.kms.builtin import BuiltinKms
+from strongroom.kms.ciphertext import BadCiphertext, read_header
+from strongroom.kms.errors import KmsError
+from strongroom.kms.model import alias_arn, key_arn, parse_ref
+from strongroom.kms.shapes import Params
+from strongroom.policy import Decision
+
+log = logging.getLogger("strongroom.kms.api")
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+# Operations on the account rather than on one key: their resource is "*".
+ACCOUNT_OPS = frozenset({"CreateKey", "ListKeys", "ListAliases"})
+ALIAS_OPS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
+
+
+@dataclass(frozen=True, slots=True)
+class KmsCall:
+    """One authenticated call: what the HTTP side read, and who sent it."""
+
+    operation: str  # from X-Amz-Target, "Encrypt"
+    body: bytes = field(repr=False)  # the JSON document (may hold a plaintext)
+    caller: KmsCaller
+    account: str
+    region: str
+    keys: ConditionKeys = field(default_factory=dict)  # the request's condition keys
+    request_id: str = ""  # for the log
+
+
+@dataclass(frozen=True, slots=True)
+class KmsReply:
+    status: int
+    body: bytes = field(repr=False)  # may hold a plaintext or a data key
+    headers: Mapping[str, str] = field(default_factory=lambda: {"Content-Type": CONTENT_TYPE})
+
+
+def call(kms: BuiltinKms | None, request: KmsCall) -> KmsReply:
+    """Run one call; every failure becomes AWS KMS's error document."""
+    op = request.operation
+    try:
+        handler = OPERATIONS.get(op)
+        if handler is None:
+            raise KmsError("UnknownOperationException")
+        params = parse_params(request.body)
+        authorize(kms, request, params)
+        if kms is None:
+            raise errors.unsupported("The built-in KMS is off: this server uses an external KMS.")
+        result = handler(kms, params, request.caller.principal.arn)
+        log.debug("request %s: kms:%s", request.request_id, op)
+        return reply(200, result)
+    except KmsError as err:
+        if err.status >= 500:
+            log.error("request %s: kms:%s failed: %s", request.request_id, op, err.code)
+        return error_reply(err)
+    except Exception:
+        log.exception("request %s: kms:%s failed", request.request_id, op)
+        return error_reply(errors.internal())
+
+
+def reply(status: int, result: dict[str, Any] | None) -> KmsReply:
+    return KmsReply(status, b"" if result is None else json.dumps(result, separators=(",", ":")).encode())
+
+
+def error_reply(err: KmsError) -> KmsReply:
+    # AWS leaves the message out when there is none (InvalidCiphertextException, NotAuthorizedException).
+    document = {"__type": err.code, "message": err.message} if err.message else {"__type": err.code}
+    return reply(err.status, document)
+
+
+def parse_params(body: bytes) -> Params:
+    if not body.strip():
+        return {}
+    try:
+        params = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.serialization("The request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise errors.serialization("The request body must be a JSON object.")
+    return params
+
+
+# --- who may call what ----------------------------------------------------------------------------
+
+
+def authorize(kms: BuiltinKms | None, request: KmsCall, params: Params) -> None:
+    """AccessDeniedException, in IAM's words, unless kms.access allows every action the call needs."""
+    who = request.caller.principal
+    if who.kind == "root":
+        return  # root may do anything: no need to find the keys the call names
+    for action, resources in _needs(kms, request, params):
+        decision = decide(request.caller, KmsRequest(f"kms:{action}", resources, request.keys))
+        if decision is Decision.ALLOW:
+            continue
+        shown = resources[0] if resources else "*"
+        if decision is Decision.DENY:
+            raise errors.explicitly_denied(who.arn, action, shown)
+        raise errors.access_denied(who.arn, action, shown)
+
+
+def _needs(kms: BuiltinKms | None, request: KmsCall, params: Params) -> list[tuple[str, tuple[str, ...]]]:
+    """(action, resources) pairs: the key ARNs an operation acts on, found without changing anything.
+    A member that names no key leaves the resources empty ("*"); the operation then rejects it."""
+    op = request.operation
+    if op in ACCOUNT_OPS:
+        return [(op, ())]
+    if op == "Decrypt":
+        return [(op, _ciphertext_key(kms, request, params, "KeyId"))]
+    if op == "ReEncrypt":
+        return [("ReEncryptFrom", _ciphertext_key(kms, request, params, "SourceKeyId")),
+                ("ReEncryptTo", _key(kms, request, params.get("DestinationKeyId")))]
+    if op in ALIAS_OPS:  # the alias, and the key it points to (or is to point to)
+        named = _named(request, params.get("AliasName"))
+        target = params.get("TargetKeyId") if op != "DeleteAlias" else params.get("AliasName")
+        return [(op, named + tuple(r for r in _key(kms, request, target) if r not in named))]
+    return [(op, _key(kms, request, params.get("KeyId")))]
+
+
+def _named(request: KmsCall, raw: object) -> tuple[str, ...]:
+    """The ARN of what a member names, as named (an alias stays an alias)."""
+    ref = parse_ref(raw) if isinstance(raw, str) else None
+    if ref is not None and ref.key_id is not None:
+        return (key_arn(request.region, request.account, ref.key_id),)
+    if ref is not None and ref.alias is not None:
+        return (alias_arn(request.region, request.account, ref.alias),)
+    return ()
+
+
+def _key(kms: BuiltinKms | None, request: KmsCall, raw: object) -> tuple[str, ...]:
+    """The ARN of the key a member names, an alias followed to its key when it exists."""
+    ref = parse_ref(raw) if isinstance(raw, str) else None
+    if ref is not None and ref.alias is not None and kms is not None:
+        alias = kms.store.get_alias(ref.alias)
+        if alias is not None:
+            return (key_arn(request.region, request.account, alias.key_id),)
+    return _named(request, raw)
+
+
+def _ciphertext_key(kms: BuiltinKms | None, request: KmsCall, params: Params, name: str) -> tuple[str, ...]:
+    """The key a ciphertext blob was made under (the one that decrypts it), else the key `name` names."""
+    raw = params.get("CiphertextBlob")
+    if isinstance(raw, str):
+        try:
+            header = read_header(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError, BadCiphertext):
+            pass
+        else:
+            return (key_arn(request.region, request.account, header.key_id),)
+    return _key(kms, request, params.get(name))
