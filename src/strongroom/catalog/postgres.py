@@ -61,6 +61,10 @@ class PostgresCatalog(PostgresUploads, PostgresAccess):
         row = self._conn().execute("SELECT value FROM settings WHERE name = %s", (name,)).fetchone()
         return None if row is None else row[0]
 
+    def put_setting(self, name: str, value: str) -> None:
+        self._conn().execute("INSERT INTO settings (name, value) VALUES (%s, %s) "
+                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
+
     def set_setting_if_absent(self, name: str, value: str) -> str:
         conn = self._conn()
         # A concurrent insert of the same name makes this one wait, then do nothing; the

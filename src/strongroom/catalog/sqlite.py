@@ -49,6 +49,11 @@ class SqliteCatalog(SqliteUploads, SqliteAccess):
         row = self._conn().execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
         return None if row is None else row[0]
 
+    def put_setting(self, name: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO settings (name, value) VALUES (?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
+
     def set_setting_if_absent(self, name: str, value: str) -> str:
         with self._write() as conn:
             conn.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
