@@ -11,9 +11,19 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from strongroom import identity
-from strongroom.config import Config, check_catalog_url, env, env_bool, root_credentials, root_keys
+from strongroom import identity, process
+from strongroom.config import (
+    Config,
+    check_catalog_url,
+    env,
+    env_bool,
+    read_private,
+    require_private_dir,
+    root_credentials,
+    root_keys,
+)
 from strongroom.kms import cli as kms_cli
 
 
@@ -58,6 +68,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help_="postgresql://user@host/db to keep metadata in PostgreSQL, shared by "
         "servers (default: SQLite in the data directory)",
     )
+    _opt(parser, "--catalog-file", help_="a file (mode 0600) holding the --catalog URL, e.g. with a password")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--ready-file", help_="write the port to this file once listening (for scripts)")
     _opt(serve, "--kms-endpoint", help_="an AWS-KMS-compatible endpoint to use instead of the built-in KMS")
     _opt(serve, "--kms-access-key", help_="access key for --kms-endpoint")
-    _opt(serve, "--kms-secret-key", help_="secret key for --kms-endpoint")
+    _opt(serve, "--kms-secret-key", help_="secret key for --kms-endpoint (prefer the file or environment)")
+    _opt(serve, "--kms-secret-key-file", help_="a file (mode 0600) holding the secret key for --kms-endpoint")
     _opt(serve, "--kms-region", help_="region for --kms-endpoint (default: --region)")
 
     user = sub.add_parser("user", help="manage users and access keys")
@@ -139,13 +151,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given_as_argument(flag: str, argv: list[str]) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in argv)
+
+
+def _secrets_from(args: argparse.Namespace, argv: list[str]) -> tuple[str, str]:
+    """The catalog URL and the external KMS's secret, from their files when given. A secret on the
+    command line is visible to every local account (ps, /proc/PID/cmdline): it works, with a warning."""
+    catalog = args.catalog or ""
+    if getattr(args, "catalog_file", None):
+        catalog = read_private(Path(args.catalog_file), "the catalog URL file").strip()
+    elif catalog and urlsplit(catalog).password and _given_as_argument("--catalog", argv):
+        _warn("--catalog carries a password on the command line, where other local users can read it; "
+              "use --catalog-file or STRONGROOM_CATALOG")
+    kms_secret = getattr(args, "kms_secret_key", None) or ""
+    if getattr(args, "kms_secret_key_file", None):
+        kms_secret = read_private(Path(args.kms_secret_key_file), "the KMS secret key file").strip()
+    elif kms_secret and _given_as_argument("--kms-secret-key", argv):
+        _warn("--kms-secret-key on the command line can be read by other local users; "
+              "use --kms-secret-key-file or STRONGROOM_KMS_SECRET_KEY")
+    return catalog, kms_secret
+
+
+def _warn(message: str) -> None:
+    print(f"strongroom: warning: {message}", file=sys.stderr, flush=True)
+
+
 def config_from(args: argparse.Namespace, *, create: bool) -> Config:
-    catalog_url = check_catalog_url(args.catalog or "")
+    catalog_url, kms_secret = _secrets_from(args, getattr(args, "argv", []))
+    catalog_url = check_catalog_url(catalog_url)
     data_dir = Path(args.data_dir).expanduser()
     if create:
         data_dir.mkdir(parents=True, exist_ok=True)
     elif not data_dir.exists():
         raise SystemExit(f"strongroom: no data directory at {data_dir}")
+    require_private_dir(data_dir)
     ak, sk, _ = root_credentials(data_dir)
     keyring, source = root_keys(data_dir, Path(args.root_key_file) if args.root_key_file else None, create)
     values: dict[str, Any] = {
@@ -155,6 +195,7 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "root_keys": keyring,
         "root_key_source": source,
         "catalog_url": catalog_url,
+        "kms_secret_key": kms_secret,
     }
     for name in (
         "host",
@@ -167,7 +208,6 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "log_level",
         "kms_endpoint",
         "kms_access_key",
-        "kms_secret_key",
         "kms_region",
     ):
         if hasattr(args, name):
@@ -187,19 +227,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    first_start = not (Path(args.data_dir).expanduser() / "config.json").exists()
     config = config_from(args, create=True)
-    generated = first_start and not (env("root_access_key") and env("root_secret_key"))
+    from_env = bool(env("root_access_key") and env("root_secret_key"))
 
     def ready(port: int) -> None:
         url = endpoint(config, port)
         print(f"strongroom serving {url}  (data: {config.data_dir.resolve()}, "
               f"root key: {config.root_key_source})")
         print(f"  root access key: {config.root_access_key}")
-        if generated or sys.stdout.isatty():
+        # The secret is shown only to a person at a terminal, never to a log file or a pipe.
+        if sys.stdout.isatty():
             print(f"  root secret key: {config.root_secret_key}")
+        elif from_env:
+            print("  root secret key: STRONGROOM_ROOT_SECRET_KEY")
         else:
-            print(f"  root secret key: in {config.data_dir / 'config.json'} (or STRONGROOM_ROOT_SECRET_KEY)")
+            print(f"  root secret key: in {(config.data_dir / 'config.json').resolve()} (mode 0600)")
         print(
             f"  try: AWS_ACCESS_KEY_ID={config.root_access_key} AWS_SECRET_ACCESS_KEY=... "
             f"aws --endpoint-url {url} s3 ls",
@@ -214,10 +256,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from strongroom.catalog import open_catalog
+    from strongroom.deployment import check_root_keys
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
-    return open_catalog(config), RootKeyring(config.root_keys)
+    catalog = open_catalog(config)
+    try:
+        check_root_keys(catalog, config.root_keys)
+    except SystemExit:
+        catalog.close()
+        raise
+    return catalog, RootKeyring(config.root_keys)
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -277,7 +326,10 @@ def cmd_root_key(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    process.harden()
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv
     if args.command == "serve":
         return cmd_serve(args)
     if args.command == "user":

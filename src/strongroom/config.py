@@ -84,7 +84,41 @@ def env_bool(name: str) -> bool:
     return (env(name) or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-# --- state kept in the data directory -------------------------------------------------------------
+# --- state kept in the data directory, and private files -------------------------------------------
+
+
+class NotPrivate(SystemExit):
+    """A key file, config.json or data directory another account could read or replace."""
+
+
+def _check_private(st: os.stat_result, path: Path, what: str, directory: bool) -> None:
+    # As ssh does for private keys: refuse rather than use a file another account planted or can read.
+    if st.st_uid != os.geteuid():
+        raise NotPrivate(
+            f"strongroom: {what} {path} belongs to uid {st.st_uid}, not to this server's user "
+            f"(uid {os.geteuid()}); refusing to use it"
+        )
+    if st.st_mode & 0o077:
+        mode = "700" if directory else "600"
+        raise NotPrivate(
+            f"strongroom: {what} {path} is open to other users (mode {st.st_mode & 0o777:o}); "
+            f"refusing to use it. Run: chmod {mode} {path}"
+        )
+
+
+def require_private_dir(path: Path, what: str = "the data directory") -> None:
+    _check_private(os.stat(path), path, what, directory=True)
+
+
+def read_private(path: Path, what: str) -> str:
+    """A file only this user may read, opened without following a symbolic link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise SystemExit(f"strongroom: cannot open {what} {path}: {e.strerror}") from None
+    with os.fdopen(fd) as f:
+        _check_private(os.fstat(fd), path, what, directory=False)
+        return f.read()
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -119,13 +153,13 @@ def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
         return ak, sk, False
     path = data_dir / "config.json"
     if path.exists():
-        stored = json.loads(path.read_text())
+        stored = json.loads(read_private(path, "the root credentials file"))
         return stored["root_access_key"], stored["root_secret_key"], False
     ak, sk = new_access_key_pair()
     try:
         _write_private(path, json.dumps({"root_access_key": ak, "root_secret_key": sk}) + "\n")
     except FileExistsError:  # another worker or process won the race: use what it wrote
-        stored = json.loads(path.read_text())
+        stored = json.loads(read_private(path, "the root credentials file"))
         return stored["root_access_key"], stored["root_secret_key"], False
     return ak, sk, True
 
@@ -148,7 +182,8 @@ def _decode_key(text: str, source: str) -> bytes:
 
 def read_key_file(path: Path) -> tuple[bytes, ...]:
     """A key file holds one base64 key per line: the current key first, then older keys kept for rotation."""
-    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    text = read_private(path, "the root key file")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         raise SystemExit(f"strongroom: the root key file {path} is empty")
     return tuple(_decode_key(line, str(path)) for line in lines)

@@ -24,6 +24,7 @@ from strongroom.catalog import open_catalog
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Upload
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
+from strongroom.deployment import check_rotation, record_root_keys
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
 from strongroom.kms.store import open_kms_store
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece
@@ -136,14 +137,18 @@ def rotate_root_key(config: Config, key_file: Path | None) -> int:
         Path(config.root_key_source) if config.root_key_source else default_root_key_file(config.data_dir)
     )
     keys = read_key_file(path)
-    if len(keys) == 1:
-        keys = (secrets.token_bytes(32), *keys)
-        write_key_file(path, keys)  # from here on, an interruption is finished by running rotate again
-        print(f"new root key written to {path}; re-sealing ...")
-    else:
-        print(f"{path} holds {len(keys)} keys: finishing an interrupted rotation ...")
     catalog = open_catalog(config)
     try:
+        check_rotation(catalog, keys)
+        if len(keys) == 1:
+            keys = (secrets.token_bytes(32), *keys)
+            write_key_file(path, keys)  # from here on, an interruption is finished by running rotate again
+            print(f"new root key written to {path}; re-sealing ...")
+        else:
+            print(f"{path} holds {len(keys)} keys: finishing an interrupted rotation ...")
+        # Recorded before anything is sealed under the new key (deployment.py); until then a server
+        # refuses to start on the half-rotated file.
+        record_root_keys(catalog, keys)
         counts = reseal_all(catalog, RootKeyring(keys))
     finally:
         catalog.close()
@@ -154,6 +159,11 @@ def rotate_root_key(config: Config, key_file: Path | None) -> int:
         counts["KMS key materials"] = reseal_materials(store, KmsKeyring(keys))
     finally:
         store.close()
+    catalog = open_catalog(config)
+    try:
+        record_root_keys(catalog, keys[:1])  # nothing is sealed under the old key any more
+    finally:
+        catalog.close()
     write_key_file(path, keys[:1])
     print(
         "re-sealed " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "; the old root key is gone"

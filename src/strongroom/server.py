@@ -17,10 +17,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from strongroom import process
 from strongroom.app import create_app
 from strongroom.blobs import BlobStore
 from strongroom.catalog import open_catalog
 from strongroom.config import Config
+from strongroom.deployment import check_root_keys
 
 log = logging.getLogger("strongroom")
 SWEEP_GRACE = 3600.0  # with other servers on the same data, spare unreferenced blobs younger than this
@@ -93,6 +95,8 @@ def _tune_gc() -> None:
 def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     import uvloop
 
+    process.harden()  # again in a spawned worker: exec made it dumpable
+
     if sock is None:
         sock = bind(config, share=True)
     loop = uvloop.new_event_loop()
@@ -111,7 +115,17 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     )
 
 
+def check_deployment(config: Config) -> None:
+    """Refuse to start on a root key the catalog's data is not sealed under (deployment.py)."""
+    catalog = open_catalog(config)
+    try:
+        check_root_keys(catalog, config.root_keys)
+    finally:
+        catalog.close()
+
+
 def serve(config: Config, ready: callable | None = None) -> None:  # type: ignore[valid-type]
+    check_deployment(config)
     sweep_orphans(config)
     if config.workers <= 1:
         sock = bind(config)

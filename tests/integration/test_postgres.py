@@ -197,7 +197,7 @@ def kms_cli_elsewhere(server: RunningServer, tmp_path: Path, catalog_url: str, *
     """`strongroom kms ...` as run on another machine: its own (empty) data directory, the shared
     root key and `--catalog`; nothing of the servers' data directory."""
     data_dir = tmp_path / "elsewhere"
-    data_dir.mkdir(exist_ok=True)
+    data_dir.mkdir(mode=0o700, exist_ok=True)
     env = {k: v for k, v in server.env.items() if k not in ("STRONGROOM_CATALOG", "STRONGROOM_DATA_DIR")}
     result = subprocess.run(
         [sys.executable, "-m", "strongroom", "kms", *args, "--data-dir", str(data_dir),

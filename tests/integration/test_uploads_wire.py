@@ -333,6 +333,33 @@ def test_streaming_signed_tampered_data_is_refused(server: RunningServer, wire_b
     assert body_of(server, wire_bucket, "tampered") == original
 
 
+def blob_files(server: RunningServer) -> set[Path]:
+    return {p for p in (server.data_dir / "blobs").rglob("*") if p.is_file()}
+
+
+def test_streaming_signed_huge_chunk_is_streamed_and_checked(server: RunningServer, wire_bucket: str) -> None:
+    """One 20 MiB signed chunk (beyond the 16 MiB the decoder used to buffer, issue 14): stored as sent;
+    the same with one byte changed is refused at the chunk's end and leaves neither object nor blob."""
+    payload = secrets.token_bytes(20 * 1024 * 1024)
+    reply = streaming_put(server, wire_bucket, "huge-chunk", payload, STREAMING_SIGNED,
+                          chunk_size=len(payload))
+    assert reply.status == 200, reply.body
+    assert body_of(server, wire_bucket, "huge-chunk") == payload
+    original = put_original(server, wire_bucket, "huge-tampered")
+    blobs_before = blob_files(server)
+    path = f"/{wire_bucket}/huge-tampered"
+    headers = sign(server, "PUT", path, {"content-encoding": "aws-chunked",
+                                         "x-amz-decoded-content-length": str(len(payload))},
+                   content_sha256=STREAMING_SIGNED)
+    signing = chunk_signing(headers, server.secret_key)
+    body = bytearray(encode(payload, chunk_size=len(payload), signing=signing))
+    body[len(body) // 2] ^= 0xFF  # a byte in the middle of the chunk's data
+    reply = send(server, "PUT", path, headers, bytes(body))
+    assert (reply.status, reply.code) == (403, "SignatureDoesNotMatch")
+    assert body_of(server, wire_bucket, "huge-tampered") == original
+    assert blob_files(server) == blobs_before  # the unverified bytes' blob is gone
+
+
 def test_streaming_signed_chunks_under_8_kib_are_refused(server: RunningServer, wire_bucket: str) -> None:
     payload = secrets.token_bytes(5000)
     reply = streaming_put(server, wire_bucket, "tiny-chunks", payload, STREAMING_SIGNED, chunk_size=1000)

@@ -142,12 +142,36 @@ def test_unsigned_data_flows_as_it_arrives() -> None:
     assert b"".join(decoder.feed(body[10:5000])) == b"x" * 4990
 
 
-def test_signed_chunk_is_released_only_when_verified() -> None:
+def test_signed_data_flows_as_it_arrives_and_is_checked_at_the_chunk_end() -> None:
     body = example_body()
     first_end = body.index(b"\r\n", 100) + 2  # after the first chunk's data and CRLF
     decoder = ChunkedDecoder(signing=CTX, trailer_names=(), decoded_length=66560)
-    assert decoder.feed(body[: first_end - 1]) == []
-    assert b"".join(decoder.feed(body[first_end - 1 : first_end])) == b"a" * 65536
+    header = body.index(b"\r\n") + 2
+    assert b"".join(decoder.feed(body[: header + 1000])) == b"a" * 1000  # nothing held back
+    assert b"".join(decoder.feed(body[header + 1000 : first_end])) == b"a" * 64536
+    tampered = bytearray(example_body())
+    tampered[header + 5] ^= 1  # one data byte: the chunk's signature fails at the chunk's end
+    decoder = ChunkedDecoder(signing=CTX, trailer_names=(), decoded_length=66560)
+    assert len(b"".join(decoder.feed(bytes(tampered[: first_end - 2])))) == 65536
+    with pytest.raises(S3Error) as info:
+        decoder.feed(bytes(tampered[first_end - 2 :]))
+    assert info.value.code == "SignatureDoesNotMatch"
+    with pytest.raises(S3Error):  # the body can never end well: its data is never committed
+        decoder.finish()
+
+
+def test_a_huge_signed_chunk_is_streamed_not_buffered() -> None:
+    """Memory per upload does not grow with the chunk size: a 32 MiB signed chunk comes out as fed."""
+    payload = b"z" * (32 * 1024 * 1024)
+    body = chunked.encode(payload, chunk_size=len(payload), signing=CTX)
+    decoder = ChunkedDecoder(signing=CTX, trailer_names=(), decoded_length=len(payload))
+    out = 0
+    for at in range(0, len(body), 1 << 20):
+        pieces = decoder.feed(body[at : at + (1 << 20)])
+        assert sum(len(p) for p in pieces) <= 1 << 20
+        out += sum(len(p) for p in pieces)
+    decoder.finish()
+    assert out == len(payload)
 
 
 # ---------------------------------------------------------------- faults
@@ -173,9 +197,8 @@ def test_bad_chunk_signature(index: int) -> None:
                 released += piece
     assert (info.value.code, info.value.status) == ("SignatureDoesNotMatch", 403)
     assert info.value.details["StringToSign"].startswith("AWS4-HMAC-SHA256-PAYLOAD\n20130524T000000Z\n")
-    # Only verified chunks before the bad one came out (a feed that raises returns nothing).
-    assert released == b"b" * len(released) and len(released) <= index * 8192
-    assert len(released) >= (index - 1) * 8192
+    # Data flows as it arrives; the body fails at the end of the chunk whose signature is wrong.
+    assert released == b"b" * len(released) and len(released) <= (index + 1) * 8192
     with pytest.raises(S3Error):  # and the decoder stays failed
         decoder.feed(b"0")
     with pytest.raises(S3Error):
@@ -271,7 +294,7 @@ def test_malformed_framing(body: bytes) -> None:
         b"4\r\ndata\r\n0\r\n\r\n",  # no chunk-signature
         b"4;chunk-signature=00\r\ndata\r\n",  # not 64 hex digits
         b"4;chunk-signatur=" + b"0" * 64 + b"\r\ndata\r\n",
-        b"1000001;chunk-signature=" + b"0" * 64 + b"\r\n",  # a signed chunk beyond the buffering cap
+        b"140000001;chunk-signature=" + b"0" * 64 + b"\r\n",  # a chunk beyond S3's largest object
     ],
 )
 def test_malformed_signed_framing(body: bytes) -> None:

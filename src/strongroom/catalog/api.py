@@ -48,6 +48,8 @@ class Catalog(Protocol):
         """Store value unless one is stored; return the stored value either way."""
         ...
 
+    def put_setting(self, name: str, value: str) -> None: ...  # store or replace
+
     # --- users and access keys ---
     def add_user(
         self, user: User, key: AccessKey

@@ -27,6 +27,10 @@ class SqlAccounts(SqlBase):
         row = self._conn().execute(self._sql.get_setting, (name,)).fetchone()
         return None if row is None else row[0]
 
+    def put_setting(self, name: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(self._sql.put_setting, (name, value))
+
     def set_setting_if_absent(self, name: str, value: str) -> str:
         with self._write() as conn:
             # A concurrent insert of the same name makes this one wait, then do nothing; the

@@ -40,6 +40,8 @@ class Statements:
         # --- settings ---
         self.get_setting = q("SELECT value FROM settings WHERE name = ?")
         self.add_setting = q("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+        self.put_setting = q("INSERT INTO settings (name, value) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
         # --- users and access keys ---
         self.insert_user = q(f"INSERT INTO users ({_USER}) VALUES ({codec.placeholders(codec.USER_COLUMNS)})")
         self.insert_key = q(

@@ -3,11 +3,16 @@
 Owns the framing S3 defines for STREAMING-AWS4-HMAC-SHA256-PAYLOAD(-TRAILER)
 (`hex-size;chunk-signature=sig CRLF data CRLF`, each chunk signed over the
 previous signature) and STREAMING-UNSIGNED-PAYLOAD-TRAILER (`hex-size CRLF
-data CRLF`), ending with a zero-size chunk and the trailer lines. A signed
-chunk is released only once its signature verifies; unsigned data flows out
-as it arrives, as views of the bytes fed in (no copying). Memory is bounded:
-header lines and trailers are capped, a signed chunk is buffered up to
-MAX_SIGNED_CHUNK. Every fault is an S3Error with AWS's code. The payload's
+data CRLF`), ending with a zero-size chunk and the trailer lines. Data flows
+out as it arrives, as views of the bytes fed in (no copying), signed or not:
+memory does not grow with the chunk size (a signed chunk used to be buffered
+until its signature verified: 16 MiB per upload, and more per upload in
+flight). Bytes of a signed chunk are hashed as they pass and the chunk's
+signature is checked at its end; a bad one fails the body there, before the
+caller can reach its end, so what it carried is never committed: unverified
+bytes may be encrypted into a blob that is then discarded, never become
+visible. Header lines and trailers are capped. Every fault is an S3Error
+with AWS's code. The payload's
 checksum is not computed here: the caller hashes the plaintext once and
 compares it with the trailers `finish()` returns. Pure: no aiohttp.
 """
@@ -29,8 +34,7 @@ from strongroom.errors import (
 from strongroom.sigv4 import EMPTY_SHA256, SigningContext, mismatch, sign_string, signatures_equal
 
 MIN_CHUNK = 8192  # S3: only the last data chunk may be smaller
-MAX_SIGNED_CHUNK = 16 * 1024 * 1024  # buffered until verified; SDKs send 64 KiB .. 1 MiB
-MAX_CHUNK = 5 * 1024**3  # unsigned chunks are not buffered; beyond S3's largest PUT is nonsense
+MAX_CHUNK = 5 * 1024**3  # chunks are not buffered; beyond S3's largest PUT is nonsense
 MAX_LINE = 4096  # a chunk header is about 90 bytes
 MAX_TRAILER = 16 * 1024
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
@@ -81,8 +85,7 @@ class ChunkedDecoder:
         self._line = bytearray()  # a header or trailer line split across feeds
         self._remaining = 0  # data bytes left in the current chunk
         self._crlf = 0  # bytes of the CRLF after the data already matched
-        self._pending = bytearray()  # a signed chunk's data, until its signature verifies
-        self._sha = hashlib.sha256()
+        self._sha = hashlib.sha256()  # the current signed chunk's data, as it passes
         self._chunk_signature = ""
         self._announced = 0  # sum of the chunk sizes seen
         self._released = 0
@@ -136,11 +139,9 @@ class ChunkedDecoder:
             if state == _DATA:
                 take = min(self._remaining, end - pos)
                 piece = view[pos : pos + take]
-                if self._signing is None:
-                    out.append(piece)
-                    self._released += take
-                else:
-                    self._pending += piece
+                out.append(piece)
+                self._released += take
+                if self._signing is not None:
                     self._sha.update(piece)
                 self._remaining -= take
                 pos += take
@@ -153,7 +154,7 @@ class ChunkedDecoder:
                 self._crlf += 1
                 if self._crlf == 2:
                     self._crlf = 0
-                    self._end_of_chunk(out)
+                    self._end_of_chunk()
             elif state == _DONE:
                 raise body_terminated_unexpectedly()  # bytes after the end of the body
             else:
@@ -194,8 +195,7 @@ class ChunkedDecoder:
         self._chunks += 1
         if 0 <= self._last_size < MIN_CHUNK:
             raise invalid_chunk_size(self._chunks, self._last_size)
-        limit = MAX_CHUNK if self._signing is None else MAX_SIGNED_CHUNK
-        if size > limit or (
+        if size > MAX_CHUNK or (
             self._decoded_length is not None and self._announced + size > self._decoded_length
         ):
             raise body_terminated_unexpectedly()
@@ -214,14 +214,11 @@ class ChunkedDecoder:
             raise mismatch(string)
         self._previous = expected
 
-    def _end_of_chunk(self, out: list[bytes | memoryview]) -> None:
+    def _end_of_chunk(self) -> None:
         self._state = _HEADER
         if self._signing is None:
             return
         self._verify_chunk(self._sha.hexdigest())
-        out.append(memoryview(self._pending))  # handed over whole: the next chunk gets a new buffer
-        self._released += len(self._pending)
-        self._pending = bytearray()
 
     def _trailer_line(self, line: bytes) -> None:
         if not line:

@@ -28,6 +28,14 @@ class NotModified(Exception):
     """GET/HEAD conditionals say 304: the handler answers with no body."""
 
 
+def _single_line(name: str, value: str) -> str:
+    """A header value stored with an object or sent back in a response may not break the line: stored,
+    it could never be served again; in a response, it would split the header section (issue 14)."""
+    if "\r" in value or "\n" in value:
+        raise invalid_argument(f"The value of {name} may not contain a line break (CR or LF).", name)
+    return value
+
+
 def check_key(key: str) -> None:
     if len(key.encode()) > MAX_KEY_BYTES:
         raise S3Error("KeyTooLongError", 400, "Your key is too long", Size=str(len(key.encode())),
@@ -40,6 +48,7 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
         lower = name.lower()
         if lower.startswith("x-amz-meta-"):
             short = lower[len("x-amz-meta-"):]
+            _single_line(lower, value)
             meta[short] = f"{meta[short]},{value}" if short in meta else value
     size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
     if size > MAX_METADATA:
@@ -52,7 +61,7 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
 def stored_headers(headers: Mapping[str, str], *, streaming: bool = False) -> dict[str, str]:
     """The representation headers S3 keeps with an object. An aws-chunked body's own coding is not the
     object's: S3 drops `aws-chunked` from Content-Encoding and keeps any other codings, in order."""
-    stored = {name: headers[name] for name in STORED_HEADERS if name in headers}
+    stored = {name: _single_line(name, headers[name]) for name in STORED_HEADERS if name in headers}
     if streaming and "content-encoding" in stored:
         codings = [c.strip() for c in stored["content-encoding"].split(",")]
         kept = [c for c in codings if c and c.lower() != "aws-chunked"]
@@ -64,7 +73,7 @@ def stored_headers(headers: Mapping[str, str], *, streaming: bool = False) -> di
 
 
 def content_type(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type") or "binary/octet-stream"
+    return _single_line("Content-Type", headers.get("content-type") or "binary/octet-stream")
 
 
 def invalid_digest(value: str) -> S3Error:
@@ -298,7 +307,8 @@ RESPONSE_OVERRIDES = {
 
 
 def response_overrides(query: Mapping[str, str], anonymous: bool) -> dict[str, str]:
-    found = {header: query[param] for param, header in RESPONSE_OVERRIDES.items() if param in query}
+    found = {header: _single_line(param, query[param]) for param, header in RESPONSE_OVERRIDES.items()
+             if param in query}
     if found and anonymous:
         raise invalid_request("Request specific response headers cannot be used for anonymous GET requests.")
     return found
