@@ -24,6 +24,7 @@ from strongroom.config import (
     root_credentials,
     root_keys,
 )
+from strongroom.deployment import check_deployment
 from strongroom.kms import cli as kms_cli
 
 
@@ -339,5 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "root-key":
         return cmd_root_key(args)
     if args.command == "kms":
-        return kms_cli.run(args, config_from(args, create=False))
+        config = config_from(args, create=False)
+        check_deployment(config, config.root_keys)
+        return kms_cli.run(args, config)
     return 2

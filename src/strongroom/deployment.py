@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from strongroom.catalog import open_catalog
 from strongroom.catalog.api import Catalog
 from strongroom.crypto import keys
+from strongroom.db.location import Location
 
 ROOT_KEYS = "root_key_ids"
 
@@ -60,6 +62,15 @@ def check_root_keys(catalog: Catalog, root_keys: Sequence[bytes]) -> None:
             f"(id {', '.join(missing)}) that some data is still sealed under. Put it back after the new key "
             "and run `strongroom root-key rotate` again."
         )
+
+
+def check_deployment(location: Location, root_keys: Sequence[bytes]) -> None:
+    """Before a server or a command touches anything: the root key belongs to this catalog."""
+    catalog = open_catalog(location)
+    try:
+        check_root_keys(catalog, root_keys)
+    finally:
+        catalog.close()
 
 
 def check_rotation(catalog: Catalog, root_keys: Sequence[bytes]) -> None:

@@ -22,7 +22,7 @@ from strongroom.app import create_app
 from strongroom.blobs import BlobStore
 from strongroom.catalog import open_catalog
 from strongroom.config import Config
-from strongroom.deployment import check_root_keys
+from strongroom.deployment import check_deployment
 
 log = logging.getLogger("strongroom")
 SWEEP_GRACE = 3600.0  # with other servers on the same data, spare unreferenced blobs younger than this
@@ -115,17 +115,8 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     )
 
 
-def check_deployment(config: Config) -> None:
-    """Refuse to start on a root key the catalog's data is not sealed under (deployment.py)."""
-    catalog = open_catalog(config)
-    try:
-        check_root_keys(catalog, config.root_keys)
-    finally:
-        catalog.close()
-
-
 def serve(config: Config, ready: callable | None = None) -> None:  # type: ignore[valid-type]
-    check_deployment(config)
+    check_deployment(config, config.root_keys)  # refuse a root key this catalog's data is not sealed under
     sweep_orphans(config)
     if config.workers <= 1:
         sock = bind(config)
