@@ -37,7 +37,7 @@ def auth_request(ctx: Ctx) -> sigv4.AuthRequest:
 
 
 async def _lookup(ctx: Ctx, access_key: str) -> tuple[AccessKey, User, str]:
-    found = await ctx.services.db(ctx.services.catalog.lookup_access_key, access_key)
+    found = await ctx.services.read(ctx.services.catalog.lookup_access_key, access_key)
     if found is None or not found[0].active:
         raise invalid_access_key_id()
     key, user = found
@@ -70,7 +70,7 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
         key, user, secret = await _lookup(ctx, v2.access_key)
         sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), secret, datetime.now(UTC))
         ctx.principal = Principal(user, key.access_key)
-        ctx.extras["signature_version"] = "AWS"
+        ctx.signature_version = "AWS"
         return
     parsed = sigv4.parse(req)
     if parsed is None:
@@ -81,4 +81,4 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
     ctx.signing = sigv4.verify(parsed, req, secret, datetime.now(UTC), payload_sha256=payload_sha256)
     ctx.auth = parsed
     ctx.principal = Principal(user, key.access_key)
-    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256"
+    ctx.signature_version = "AWS4-HMAC-SHA256"

@@ -64,7 +64,7 @@ async def kms_call(ctx: Ctx, op: str) -> web.StreamResponse:
         kms = getattr(ctx.services.kms, "builtin", None)
         if kms is None:
             raise errors.unsupported("The built-in KMS is off: this server uses an external KMS.")
-        result = await ctx.services.db(handler, kms, params, principal)
+        result = await _call(ctx, op, handler, kms, params, principal)
         log.debug("request %s: kms:%s", ctx.request_id, op)
         return _respond(ctx, 200, result)
     except KmsError as err:
@@ -75,6 +75,22 @@ async def kms_call(ctx: Ctx, op: str) -> web.StreamResponse:
         log.exception("request %s: kms:%s failed", ctx.request_id, op)
         failure = errors.internal()
         return _respond(ctx, failure.status, _error_document(failure))
+
+
+# The KMS store's threads by kind of call, as for the catalog: listings on the lister thread, the one
+# point read inline on SQLite, everything else (writes, crypto with a key lookup) on the executor.
+_LISTINGS = frozenset({"ListKeys", "ListAliases"})
+_POINT_READS = frozenset({"GetKeyRotationStatus"})
+
+
+async def _call(ctx: Ctx, op: str, handler: Handler, kms: BuiltinKms, params: shapes.Params,
+                principal: str) -> dict[str, Any] | None:
+    services = ctx.services
+    if op in _LISTINGS:
+        return await services.listing(handler, kms, params, principal)
+    if op in _POINT_READS:
+        return await services.read(handler, kms, params, principal)
+    return await services.run(handler, kms, params, principal)
 
 
 def _error_document(err: KmsError) -> dict[str, Any]:
@@ -127,7 +143,7 @@ async def _authenticate(ctx: Ctx, body: bytes) -> None:
         raise KmsError("MissingAuthenticationTokenException", "Request is missing Authentication Token")
     if parsed.service != "kms":
         raise KmsError("InvalidSignatureException", "Credential should be scoped to correct service: 'kms'. ")
-    found = await ctx.services.db(ctx.services.catalog.lookup_access_key, parsed.access_key)
+    found = await ctx.services.read(ctx.services.catalog.lookup_access_key, parsed.access_key)
     if found is None or not found[0].active:
         raise KmsError("UnrecognizedClientException", BAD_TOKEN)
     key, user = found

@@ -27,7 +27,8 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from strongroom.catalog.model import ObjectVersion
 from strongroom.crypto import IntegrityError
 from strongroom.errors import S3Error, access_denied, incomplete_body, internal_error, invalid_access_key_id
-from strongroom.s3 import post_policy, sigv4, sse, xml
+from strongroom.s3 import acl_writes, post_policy, sigv4, sse, xml
+from strongroom.s3.authorization import authorize_post_object
 from strongroom.s3.body import IDLE_TIMEOUT, request_timeout
 from strongroom.s3.context import Ctx, Principal
 from strongroom.s3.object_headers import (
@@ -41,7 +42,6 @@ from strongroom.s3.object_headers import (
     user_metadata,
 )
 from strongroom.s3.objects import commit, new_kek, pieces_owned
-from strongroom.s3.routing import Operation
 from strongroom.vault import new_version_id, piece_context
 
 MAX_PRE_DATA = 20480  # bytes of form fields before the file, as S3 limits them
@@ -237,13 +237,13 @@ async def authenticate(ctx: Ctx, form: Form) -> tuple[Principal, str, frozenset[
             if name not in fields:
                 raise post_policy.missing_field(spelled)
         access_key = fields["awsaccesskeyid"]
-    found = await ctx.services.db(ctx.services.catalog.lookup_access_key, access_key)
+    found = await ctx.services.read(ctx.services.catalog.lookup_access_key, access_key)
     if found is None or not found[0].active:
         err = invalid_access_key_id()
         err.details["AWSAccessKeyId"] = access_key
         raise err
     key, user = found
-    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
+    ctx.signature_version = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
     try:
         secret = ctx.services.keyring.unseal_secret(key.sealed_secret, key.access_key)
     except IntegrityError:
@@ -327,7 +327,6 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
     acl = form.fields.get("acl")
     if acl is not None and acl not in CANNED_ACLS:
         raise S3Error("InvalidArgument", 400, "", ArgumentName="acl", ArgumentValue=acl)
-    from strongroom.s3.authorization import authorize_post_object
     await authorize_post_object(ctx, key, dict(form.fields))
     fields = _store_fields(form.fields)
     metadata = user_metadata({n: mail_safe(v) for n, v in fields.items() if n.startswith("x-amz-meta-")})
@@ -365,6 +364,7 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
             checksum_type="FULL_OBJECT" if written.checksums else None,
         )
         await commit(ctx, version)
+    await acl_writes.store_object_acl(ctx, version_id)
     return _success(ctx, form.fields, version, sse.response_headers(kek.sealing, choice.customer))
 
 
@@ -397,5 +397,3 @@ def _success(
         return web.Response(status=201, body=body, headers=headers, content_type="application/xml")
     return web.Response(status=200 if status == "200" else 204, headers=headers)
 
-
-HANDLERS = {Operation.PostObject: post_object}
