@@ -2,7 +2,7 @@
 
 The dispatcher calls `authorize(ctx)` before every handler. It names the IAM actions the
 request needs (the operation's action, plus those some headers add), builds the policy
-engine's request context (`policy_context`) and decides each action against:
+engine's request context (`access.policy_context`) and decides each action against:
 - the owner's own access: the root user (the deployment's administrator) everywhere, a
   bucket's owner on the bucket and everything in it;
 - the requester's user policies (`strongroom policy attach`);
@@ -24,7 +24,8 @@ s3:PutObjectTagging, CopyObject needs s3:GetObject on the source, a request nami
 needs the ...Version action, UpdateObjectEncryption needs s3:UpdateObjectEncryption and
 s3:PutObject, CreateBucket with an ACL also s3:PutBucketAcl and with x-amz-object-ownership also
 s3:PutBucketOwnershipControls (Service Authorization Reference, "API operations defined by Amazon
-S3").
+S3"); GetObjectAttributes needs s3:GetObject and s3:GetObjectAttributes, or with a versionId
+s3:GetObjectVersion and s3:GetObjectVersionAttributes (API GetObjectAttributes, "Permissions").
 """
 
 from __future__ import annotations

@@ -75,7 +75,6 @@ class Services:
         return await loop.run_in_executor(pool, fn, *args)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who sent a request: a user, or nobody (anonymous)."""
