@@ -13,9 +13,8 @@ from strongroom.blobs import BlobStore
 from strongroom.catalog import SqliteCatalog, open_catalog
 from strongroom.config import Config
 from strongroom.kms.adapter import build_key_service
-from strongroom.s3 import handlers
 from strongroom.s3.context import Services
-from strongroom.s3.dispatch import HANDLERS_KEY, SERVICES_KEY, add_request_ids, handle
+from strongroom.s3.dispatch import SERVICES_KEY, add_request_ids, handle
 from strongroom.vault import RootKeyring, Vault
 
 log = logging.getLogger("strongroom")
@@ -43,7 +42,6 @@ def create_app(config: Config) -> web.Application:
     services = build_services(config)
     app = web.Application(client_max_size=0, handler_args={"max_field_size": MAX_FIELD_SIZE})
     app[SERVICES_KEY] = services
-    app[HANDLERS_KEY] = handlers.table()
     app.on_response_prepare.append(add_request_ids)
     app.router.add_route("*", "/{tail:.*}", handle)
     app.on_startup.append(services.kms.start)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from strongroom.errors import S3Error
-from strongroom.s3 import acl, ownership, public_access_block
+from strongroom.s3.access import acl, ownership, public_access_block
 
 OWNER, BUCKET_OWNER, BOB = "a" * 64, "b" * 64, "c" * 64
 
@@ -141,7 +141,7 @@ def test_ownership_modes() -> None:
 
 def test_a_stored_policy_that_no_longer_parses_fails_closed() -> None:
     from strongroom.policy import Decision, Principal, RequestContext, evaluate
-    from strongroom.s3.authorization import _stored_policy
+    from strongroom.s3.access.bucket_policy import stored as _stored_policy
 
     policy, public = _stored_policy('{"Statement": "not a statement"}', "123456789012", "b1")
     assert policy is not None and not public

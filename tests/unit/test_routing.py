@@ -45,6 +45,7 @@ ROWS = [
     ("GET /bucket/key?uploadId=U&max-parts=2", None, O.ListParts),
     ("PUT /bucket/key?encryption", None, O.UpdateObjectEncryption),
     ("GET /bucket/key?tagging", None, O.GetObjectTagging),
+    ("GET /bucket/key?attributes", None, O.GetObjectAttributes),
     # Sub-resources with no rule for the method: 501, never the plain operation.
     ("DELETE /bucket?tagging", None, None),  # not DeleteBucket
     ("GET /bucket?tagging", None, None),  # not ListObjects

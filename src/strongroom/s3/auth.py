@@ -50,7 +50,7 @@ class Credentials:
 async def credentials(ctx: Ctx, access_key: str) -> Credentials:
     """The one credential lookup. An unknown or deactivated key: InvalidAccessKeyId (each door words it
     its own way); a secret that no longer unseals under the root key: InternalError."""
-    found = await ctx.services.db(ctx.services.catalog.lookup_access_key, access_key)
+    found = await ctx.services.read(ctx.services.catalog.lookup_access_key, access_key)
     if found is None or not found[0].active:
         raise invalid_access_key_id()
     key, user = found
@@ -97,7 +97,7 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
         found = await credentials(ctx, v2.access_key)
         sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), found.secret, datetime.now(UTC))
         ctx.principal = found.principal
-        ctx.extras["signature_version"] = "AWS"
+        ctx.signature_version = "AWS"
         return
     parsed = sigv4.parse(req)
     if parsed is None:
@@ -105,4 +105,4 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
         return
     sigv4.check_scope(parsed, service=service)
     verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), payload_sha256)
-    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256"
+    ctx.signature_version = "AWS4-HMAC-SHA256"

@@ -2,12 +2,16 @@
 
 The dispatcher calls `authorize(ctx)` before every handler. It names the IAM actions the
 request needs (the operation's action, plus those some headers add), builds the policy
-engine's request context (`policy_context`) and decides each action against:
+engine's request context (`access.policy_context`) and decides each action against:
 - the owner's own access: the root user (the deployment's administrator) everywhere, a
   bucket's owner on the bucket and everything in it;
 - the requester's user policies (`strongroom policy attach`);
 - the bucket policy, with Block Public Access's RestrictPublicBuckets applied;
 - ACL grants, when the bucket's Object Ownership lets ACLs count (IgnorePublicAcls applied).
+The models it decides with live in `strongroom.s3.access`; this module imports no handler. What a
+handler needs from the decision reaches it typed on the request: `ctx.access` for further decisions
+(DeleteObjects per key, GetObject's 403/404 for a missing key), `ctx.object_acl`,
+`ctx.move_upload_acl` and `ctx.new_bucket_access` for the ACL and ownership a write stores.
 As AWS documents it ("Policy evaluation logic", single account): an explicit Deny anywhere wins;
 otherwise any of the four grants; otherwise the request is denied. Anonymous requests get only
 what a bucket policy gives "*" or an ACL gives AllUsers.
@@ -20,25 +24,23 @@ s3:PutObjectTagging, CopyObject needs s3:GetObject on the source, a request nami
 needs the ...Version action, UpdateObjectEncryption needs s3:UpdateObjectEncryption and
 s3:PutObject, CreateBucket with an ACL also s3:PutBucketAcl and with x-amz-object-ownership also
 s3:PutBucketOwnershipControls (Service Authorization Reference, "API operations defined by Amazon
-S3").
+S3"); GetObjectAttributes needs s3:GetObject and s3:GetObjectAttributes, or with a versionId
+s3:GetObjectVersion and s3:GetObjectVersionAttributes (API GetObjectAttributes, "Permissions").
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 
 from strongroom import user_policies
-from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import Bucket, ObjectVersion, User
+from strongroom.catalog.model import Bucket
 from strongroom.errors import access_denied
 from strongroom.kms import access as kms_access
-from strongroom.policy import Decision, Policy, PolicyError, RequestContext, evaluate
-from strongroom.s3 import acl, acl_writes, bucket_policy, ownership, public_access_block
-from strongroom.s3.acl_writes import run_after_success
-from strongroom.s3.context import Ctx
-from strongroom.s3.policy_context import (
+from strongroom.policy import Decision, Policy, RequestContext, evaluate
+from strongroom.s3.access import acl, write_acls
+from strongroom.s3.access.policy_context import (
     EXISTING_TAG_ACTIONS,
     bucket_arn,
     object_arn,
@@ -46,11 +48,12 @@ from strongroom.s3.policy_context import (
     request_keys,
     tag_keys,
 )
+from strongroom.s3.access.state import BucketState, ObjectFacts, load_object, load_state
+from strongroom.s3.context import Ctx
+from strongroom.s3.copy_source import parse_copy_source
 from strongroom.s3.routing import Operation
 
-log = logging.getLogger("strongroom.authorization")
-
-__all__ = ["allowed", "authorize", "authorize_kms", "authorize_post_object", "run_after_success"]
+__all__ = ["authorize", "authorize_kms", "authorize_post_object"]
 
 POLICY_MANAGEMENT = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
 VERSION_ACTIONS = {
@@ -69,83 +72,35 @@ def _mentions_tags(text: str) -> bool:
     return "existingobjecttag" in text.lower()
 
 
-@dataclass(slots=True)
-class BucketState:
-    """What decides access to one bucket, read in one catalog round trip."""
-
-    bucket: Bucket
-    policy: Policy | None
-    policy_public: bool
-    pab: public_access_block.PublicAccessBlock
-    mode: str  # Object Ownership
-    acl: acl.Acl | None  # the bucket ACL, when ACLs count
-    objects: dict[str, ObjectFacts] = field(default_factory=dict)
-
-
-def _stored_policy(text: str | None, account: str, bucket: str) -> tuple[Policy | None, bool]:
-    if text is None:
-        return None, False
-    try:
-        return bucket_policy.parsed(text, account, bucket)
-    except PolicyError:
-        # Validated when it was put, so only a changed engine gets here. Fail closed: deny everything but
-        # the owner's policy management, which skips the policy, so the owner can replace it.
-        log.error("bucket %s: its stored policy no longer parses; denying all access until it is replaced",
-                  bucket)
-        return bucket_policy.parsed(bucket_policy.deny_all(bucket), account, bucket)
-
-
-def _load_state(configs: dict[str, str], account: str, bucket: Bucket) -> BucketState:
-    policy, public = _stored_policy(configs.get(bucket_policy.KIND), account, bucket.name)
-    pab = public_access_block.from_stored(configs.get(public_access_block.KIND))
-    mode = ownership.mode_of(configs.get(ownership.KIND))
-    bucket_acl = None
-    if mode != ownership.ENFORCED:
-        doc = configs.get(acl.KIND)
-        bucket_acl = acl.Acl.from_json(doc) if doc else acl.private(bucket.owner_id)
-    return BucketState(bucket, policy, public, pab, mode, bucket_acl)
-
-
-ObjectFacts = tuple[ObjectVersion | None, acl.Acl | None]
-
-
-def _load_object(catalog: Catalog, bucket: str, key: str, acls: bool) -> ObjectFacts:
-    version = catalog.get_object(bucket, key)
-    if version is None or not acls:
-        return version, None
-    return version, acl.object_acl(catalog.get_object_acl(version.version_id), version)
-
-
 async def bucket_state(ctx: Ctx, bucket: Bucket) -> BucketState:
     """The bucket's state, read once per request (one catalog read); the requester's policies with it."""
-    cache: dict[str, BucketState] = ctx.extras.setdefault("bucket_states", {})
-    if bucket.name not in cache:
+    state = ctx.bucket_states.get(bucket.name)
+    if state is None:
         user = ctx.principal.user
-        pending = user is not None and not user.is_root and "identity_policies" not in ctx.extras
+        pending = user is not None and not user.is_root and ctx.identity_policies is None
         configs = await ctx.bucket_configs(bucket.name)
-        cache[bucket.name] = _load_state(configs, ctx.services.account_id, bucket)
+        state = ctx.bucket_states[bucket.name] = load_state(configs, ctx.services.account_id, bucket)
         if pending:
-            ctx.extras["identity_policies"] = await ctx.services.point_read(
+            ctx.identity_policies = await ctx.services.read(
                 user_policies.policies_of, ctx.services.catalog, user, ctx.services.account_id)
-    return cache[bucket.name]
+    return state
 
 
 async def identity_policies(ctx: Ctx) -> list[Policy]:
-    if "identity_policies" not in ctx.extras:
-        user: User | None = ctx.principal.user
+    if ctx.identity_policies is None:
+        user = ctx.principal.user
         found: list[Policy] = []
         if user is not None and not user.is_root:
-            found = await ctx.services.point_read(user_policies.policies_of, ctx.services.catalog, user,
-                                                  ctx.services.account_id)
-        ctx.extras["identity_policies"] = found
-    policies: list[Policy] = ctx.extras["identity_policies"]
-    return policies
+            found = await ctx.services.read(user_policies.policies_of, ctx.services.catalog, user,
+                                            ctx.services.account_id)
+        ctx.identity_policies = found
+    return ctx.identity_policies
 
 
 async def _object(ctx: Ctx, state: BucketState, key: str) -> ObjectFacts:
     if key not in state.objects:
-        state.objects[key] = await ctx.services.db(_load_object, ctx.services.catalog, state.bucket.name, key,
-                                                   state.mode != ownership.ENFORCED)
+        state.objects[key] = await ctx.services.run(load_object, ctx.services.catalog, state.bucket.name, key,
+                                                    state.acls_count)
     return state.objects[key]
 
 
@@ -158,7 +113,7 @@ def _deny_only(policy: Policy) -> Policy:
 
 
 async def _acl_grants(ctx: Ctx, state: BucketState, action: str, key: str | None) -> bool:
-    if state.mode == ownership.ENFORCED:
+    if not state.acls_count:
         return False
     user_id = None if ctx.principal.anonymous else ctx.principal.user_id
     ignore_public = state.pab.ignore_public_acls
@@ -198,6 +153,19 @@ async def decide(ctx: Ctx, state: BucketState, action: str, key: str | None,
     return decision
 
 
+class BucketAccess:
+    """`Ctx.access` for a request in a bucket: one more decision against the state already read."""
+
+    __slots__ = ("_ctx", "_state")
+
+    def __init__(self, ctx: Ctx, state: BucketState) -> None:
+        self._ctx = ctx
+        self._state = state
+
+    async def may(self, action: str, key: str | None) -> bool:
+        return await decide(self._ctx, self._state, action, key) is Decision.ALLOW
+
+
 def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
     """(action, key) pairs the request needs; key None for the bucket itself."""
     op, key = ctx.op, ctx.key if ctx.op.scope == "object" else None
@@ -211,8 +179,14 @@ def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
         needed.append(("s3:PutObjectTagging", key))
     if op is Operation.UpdateObjectEncryption:
         needed.append(("s3:PutObject", key))
+    if op is Operation.GetObjectAttributes:
+        # GetObjectAttributes permissions: "you must have the s3:GetObjectVersion and
+        # s3:GetObjectVersionAttributes permissions" (with a version id; else s3:GetObject and
+        # s3:GetObjectAttributes).
+        needed.append(("s3:GetObjectVersion" if key is not None and ctx.query.get("versionId")
+                       else "s3:GetObject", key))
     if op is Operation.DeleteObjects:
-        needed = []  # the handler decides each key with `allowed`, answering AccessDenied per key
+        needed = []  # the handler decides each key with ctx.access, answering AccessDenied per key
     return needed
 
 
@@ -235,18 +209,31 @@ async def _identity_only(ctx: Ctx, actions: list[str], resource: str | None) -> 
 
 
 async def _copy_source(ctx: Ctx) -> None:
-    from strongroom.s3.objects import parse_copy_source  # objects is a handler module; keep imports one-way
-
-    name, key, version_id = parse_copy_source(ctx)
-    source = await ctx.services.db(ctx.services.catalog.get_bucket, name)
+    name, key, version_id = parse_copy_source(ctx.headers)
+    source = await ctx.services.read(ctx.services.catalog.get_bucket, name)
     if source is None:
         return  # the handler answers NoSuchBucket
     action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
     await _require(ctx, await bucket_state(ctx, source), action, key)
 
 
+async def _known_users(ctx: Ctx) -> set[str]:
+    users = await ctx.services.listing(ctx.services.catalog.list_users)
+    return {u.user_id for u in users}
+
+
+async def _write_acl(ctx: Ctx, state: BucketState, headers: Mapping[str, str]) -> str | None:
+    """The ACL an object write stores (checked against Object Ownership and Block Public Access)."""
+    if not acl.has_acl_headers(headers):
+        return None
+    users = await _known_users(ctx) if write_acls.names_users(headers) else set()
+    return write_acls.object_write_acl(headers, state.mode, state.pab, state.bucket.owner_id,
+                                       ctx.principal.user_id or state.bucket.owner_id, users)
+
+
 async def authorize(ctx: Ctx) -> None:
-    """Raise AccessDenied unless every action the request needs is allowed."""
+    """Raise AccessDenied unless every action the request needs is allowed; leave on `ctx` what the
+    handler needs of the decision."""
     op = ctx.op
     if op is Operation.PostService or op is Operation.PostObject:
         return  # KMS/STS decide for themselves; POST Object calls authorize_post_object once it has its form
@@ -260,7 +247,8 @@ async def authorize(ctx: Ctx) -> None:
         if "x-amz-object-ownership" in ctx.headers:
             actions.append("s3:PutBucketOwnershipControls")
         await _identity_only(ctx, actions, bucket_arn(ctx.bucket_name or ""))
-        await acl_writes.prepare_create_bucket(ctx)
+        users = await _known_users(ctx) if write_acls.names_users(ctx.headers) else set()
+        ctx.new_bucket_access = write_acls.new_bucket_access(ctx.headers, ctx.principal.user_id, users)
         return
     assert ctx.bucket is not None
     state = await bucket_state(ctx, ctx.bucket)
@@ -268,29 +256,23 @@ async def authorize(ctx: Ctx) -> None:
         await _require(ctx, state, action, key)
     if op in COPIES:
         await _copy_source(ctx)
+    ctx.access = BucketAccess(ctx, state)
     if op in WRITES_WITH_ACL and ctx.key is not None:
-        await acl_writes.prepare_object_write(ctx, state.mode, state.pab, ctx.bucket, ctx.key, ctx.headers)
-    if op is Operation.CompleteMultipartUpload and state.mode != ownership.ENFORCED and ctx.key is not None:
-        acl_writes.prepare_complete_upload(ctx, ctx.bucket, ctx.key, ctx.query.get("uploadId", ""))
-
-
-async def allowed(ctx: Ctx, action: str, key: str | None) -> bool:
-    """One more decision in the request's bucket (DeleteObjects decides each key with it)."""
-    assert ctx.bucket is not None
-    state = await bucket_state(ctx, ctx.bucket)
-    return await decide(ctx, state, action, key) is Decision.ALLOW
+        ctx.object_acl = await _write_acl(ctx, state, ctx.headers)
+    if op is Operation.CompleteMultipartUpload:
+        ctx.move_upload_acl = state.acls_count
 
 
 async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> None:
     """POST Object, once its form is read and its signer known (ctx.principal): s3:PutObject on the key,
-    with the form's fields as the request's headers for conditions and the ACL."""
+    with the form's fields as the request's headers for conditions and the ACL (left in ctx.object_acl)."""
     assert ctx.bucket is not None
     state = await bucket_state(ctx, ctx.bucket)
     headers = {("x-amz-acl" if k == "acl" else k): v for k, v in fields.items()}
     await _require(ctx, state, "s3:PutObject", key, headers)
     if acl.has_acl_headers(headers):
         await _require(ctx, state, "s3:PutObjectAcl", key, headers)
-    await acl_writes.prepare_object_write(ctx, state.mode, state.pab, ctx.bucket, key, headers)
+    ctx.object_acl = await _write_acl(ctx, state, headers)
 
 
 async def authorize_kms(ctx: Ctx, action: str, key_arn: str | None, *, key_creator: str | None = None,

@@ -22,9 +22,8 @@ from strongroom.errors import S3Error, invalid_argument, invalid_request, malfor
 from strongroom.s3 import sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
+from strongroom.s3.documents import verify_document_digest, xml_response
 from strongroom.s3.object_headers import checksum_request, content_md5
-from strongroom.s3.objects import verify_document_digest, xml_response
-from strongroom.s3.routing import Operation
 
 KIND = "encryption"  # the catalog's bucket config kind
 ROOT = "ServerSideEncryptionConfiguration"
@@ -208,7 +207,7 @@ async def put_bucket_encryption(ctx: Ctx) -> web.StreamResponse:
     rule = parse_configuration(data)
     current = await sse.bucket_default(ctx)
     default = configure(current, rule)
-    await ctx.services.db(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, default.to_json())
+    await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, default.to_json())
     return web.Response(status=200)
 
 
@@ -226,12 +225,6 @@ async def delete_bucket_encryption(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
     current = await sse.bucket_default(ctx)
     default = sse.BucketDefault(blocked=current.blocked)
-    await ctx.services.db(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, default.to_json())
+    await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, default.to_json())
     return web.Response(status=204)
 
-
-HANDLERS = {
-    Operation.PutBucketEncryption: put_bucket_encryption,
-    Operation.GetBucketEncryption: get_bucket_encryption,
-    Operation.DeleteBucketEncryption: delete_bucket_encryption,
-}

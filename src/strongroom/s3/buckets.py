@@ -11,10 +11,9 @@ from aiohttp import web
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
 from strongroom.catalog.model import Bucket
 from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
-from strongroom.s3 import sse, xml
+from strongroom.s3 import acl_writes, sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
-from strongroom.s3.routing import Operation
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -72,7 +71,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     check_location_constraint(wanted, region)
     bucket = Bucket(name, ctx.principal.user_id, region, time.time())
     try:
-        await ctx.services.db(ctx.services.catalog.create_bucket, bucket)
+        await ctx.services.write(ctx.services.catalog.create_bucket, bucket)
     except BucketExists as exists:
         if exists.owner_id == ctx.principal.user_id:
             if region == US_EAST_1:  # S3's legacy answer there: 200, and the bucket is left as it is
@@ -86,7 +85,8 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
             "The requested bucket name is not available. The bucket namespace is shared by all users "
             "of the system. Please select a different name and try again.", BucketName=name) from None
     default = sse.new_bucket_default(ctx.config.allow_sse_c_new_buckets)
-    await ctx.services.db(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
+    await ctx.services.write(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
+    await acl_writes.store_bucket_access(ctx, name)
     return web.Response(status=200, headers={"Location": f"/{name}"})
 
 
@@ -101,7 +101,7 @@ async def list_buckets(ctx: Ctx) -> web.StreamResponse:
     if user is None:
         raise access_denied()
     owner = None if user.is_root else user.user_id
-    buckets = await ctx.services.db(ctx.services.catalog.list_buckets, owner)
+    buckets = await ctx.services.listing(ctx.services.catalog.list_buckets, owner)
     prefix = ctx.query.get("prefix", "")
     entries = "".join(
         f"<Bucket>{xml.el('Name', b.name)}{xml.el('CreationDate', xml.timestamp(b.created))}"
@@ -117,7 +117,7 @@ async def list_buckets(ctx: Ctx) -> web.StreamResponse:
 async def delete_bucket(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
     try:
-        await ctx.services.db(ctx.services.catalog.delete_bucket, ctx.bucket.name)
+        await ctx.services.write(ctx.services.catalog.delete_bucket, ctx.bucket.name)
     except BucketNotEmpty:
         raise S3Error("BucketNotEmpty", 409, "The bucket you tried to delete is not empty",
                       BucketName=ctx.bucket.name) from None
@@ -138,12 +138,3 @@ async def get_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
     """Versioning is not offered yet: every bucket is unversioned, which S3 renders as an empty document."""
     return web.Response(body=xml.document("VersioningConfiguration", ""), content_type="application/xml")
 
-
-HANDLERS = {
-    Operation.CreateBucket: create_bucket,
-    Operation.HeadBucket: head_bucket,
-    Operation.ListBuckets: list_buckets,
-    Operation.DeleteBucket: delete_bucket,
-    Operation.GetBucketLocation: get_bucket_location,
-    Operation.GetBucketVersioning: get_bucket_versioning,
-}

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiDict
@@ -15,6 +15,9 @@ from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, User
 from strongroom.config import Config
+from strongroom.policy import Policy
+from strongroom.s3.access.state import BucketState
+from strongroom.s3.access.write_acls import NewBucketAccess
 from strongroom.s3.routing import Operation
 from strongroom.sigv4 import ParsedAuth, SigningContext
 from strongroom.vault import RootKeyring, Vault
@@ -39,23 +42,29 @@ class Services:
     # the shared pool cost twice the CPU of one at a time (188 vs 277 pages/s, bench list-100k-c4).
     lister: Executor | None = None
 
-    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a catalog call. Point reads on the embedded SQLite catalog (get_*, lookup_*: indexed,
-        ~10 us, never blocked by a writer in WAL mode) run inline: an executor hop costs more than the
-        read. Everything else (writes, which fsync; listings; a networked PostgreSQL) runs off the loop."""
-        name = getattr(fn, "__name__", "")
-        if self.inline_reads and name.startswith(_POINT_READS):
+    # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded
+    # SQLite catalog (indexed, ~10 us, never blocked by a writer in WAL mode) run inline: an executor hop
+    # costs more than the read. Everything else (writes, which fsync; listings; a networked PostgreSQL)
+    # runs off the loop.
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A point read of a few indexed rows: inline on SQLite, off the loop otherwise."""
+        if self.inline_reads:
             return fn(*args, **kwargs)
-        if self.lister is not None and name.startswith("list_"):
-            return await self._off_loop(fn, *args, executor=self.lister, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
 
-    async def point_read(self, fn: Callable[..., T], *args: Any) -> T:
-        """A read of a few indexed rows that `db` cannot tell by its name (a helper running several
-        get_* calls): inline on SQLite, off the loop otherwise."""
-        if self.inline_reads:
-            return fn(*args)
-        return await self._off_loop(fn, *args)
+    async def listing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A listing (a page of rows to decode): on the lister thread when there is one."""
+        return await self._off_loop(fn, *args, executor=self.lister, **kwargs)
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A catalog write (it commits, and may fsync): on the executor."""
+        return await self._off_loop(fn, *args, **kwargs)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Any other blocking call (a read of many rows, a validation that asks the catalog): on the
+        executor."""
+        return await self._off_loop(fn, *args, **kwargs)
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any, executor: Executor | None = None,
                         **kwargs: Any) -> T:
@@ -64,9 +73,6 @@ class Services:
         if kwargs:
             return await loop.run_in_executor(pool, lambda: fn(*args, **kwargs))
         return await loop.run_in_executor(pool, fn, *args)
-
-
-_POINT_READS = ("get_", "lookup_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,23 @@ class Principal:
 ANONYMOUS = Principal(None)
 
 
+class Access(Protocol):
+    """Decisions a handler needs beyond the request's own, answered by authorization (which sets
+    `Ctx.access`): DeleteObjects decides each key, GetObject a missing key's 403 or 404."""
+
+    async def may(self, action: str, key: str | None) -> bool:
+        """Whether the requester may run `action` on `key` in the request's bucket (None: the bucket)."""
+        ...
+
+
+class _NoAccess:
+    async def may(self, action: str, key: str | None) -> bool:
+        return False  # fail closed: no decision was made for this request
+
+
+NO_ACCESS: Access = _NoAccess()
+
+
 @dataclass(slots=True)
 class Ctx:
     request: web.Request
@@ -106,7 +129,17 @@ class Ctx:
     signing: SigningContext | None = None
     bucket: Bucket | None = None  # loaded by the dispatcher for bucket and object operations
     secure: bool = False  # over TLS, or behind a TLS proxy
-    extras: dict[str, Any] = field(default_factory=dict)
+    signature_version: str | None = None  # "AWS" (SigV2) or "AWS4-HMAC-SHA256", once authenticated
+    # Read once per request (authorization, the encryption default and the handler share them), as the
+    # state was when the request began: bucket configs by kind and access states, by bucket name.
+    configs: dict[str, dict[str, str]] = field(default_factory=dict)
+    bucket_states: dict[str, BucketState] = field(default_factory=dict)
+    identity_policies: list[Policy] | None = None  # the requester's user policies, once read
+    # Set by authorization for the handler:
+    access: Access = NO_ACCESS  # further decisions in the request's bucket
+    object_acl: str | None = None  # the ACL document an object write stores with the object (JSON)
+    move_upload_acl: bool = False  # CompleteMultipartUpload: the upload's ACL goes to the new version
+    new_bucket_access: NewBucketAccess | None = None  # CreateBucket: ownership and ACL to store
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
@@ -119,10 +152,9 @@ class Ctx:
     async def bucket_configs(self, name: str) -> dict[str, str]:
         """The bucket's sub-resource documents by kind, read once per request (authorization and the
         encryption default both need them): the state as the request began, like `bucket_state`."""
-        cache: dict[str, dict[str, str]] = self.extras.setdefault("bucket_configs", {})
-        if name not in cache:
-            cache[name] = await self.services.db(self.services.catalog.get_bucket_configs, name)
-        return cache[name]
+        if name not in self.configs:
+            self.configs[name] = await self.services.read(self.services.catalog.get_bucket_configs, name)
+        return self.configs[name]
 
     @property
     def resource(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -19,15 +18,14 @@ from multidict import MultiDict
 from strongroom.errors import S3Error, access_denied, internal_error, no_such_bucket, not_implemented
 from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
-from strongroom.s3.authorization import authorize, run_after_success
+from strongroom.s3.authorization import authorize
 from strongroom.s3.context import Ctx, Services
+from strongroom.s3.handlers import HANDLERS, Handler
 from strongroom.s3.routing import Operation, route
 
 log = logging.getLogger("strongroom.request")
 
-Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services", Services)
-HANDLERS_KEY: web.AppKey[dict[Operation, Handler]] = web.AppKey("handlers", dict)
 
 # Request ids are not secrets: the random module (reseeded in each forked worker) saves the
 # getrandom() system call per request that secrets would make.
@@ -75,7 +73,6 @@ def host_id() -> str:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES_KEY]
-    handlers = request.app[HANDLERS_KEY]
     request_id = request["request_id"] = new_request_id()
     head = request.method == "HEAD"
     resource = request.path
@@ -88,13 +85,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
         ctx = Ctx(request, services, op, request_id, bucket_name, key, query)
         resource = ctx.resource
         ctx.secure = request.secure or services.config.behind_tls_proxy
-        handler = handlers.get(op)
+        handler: Handler | None = HANDLERS.get(op)
         if handler is None:
-            raise not_implemented()
+            raise not_implemented()  # handlers.NOT_IMPLEMENTED
         if op is not Operation.PostService and op is not Operation.PostObject:
             await authenticate(ctx)
         if op.scope != "service" and op is not Operation.CreateBucket:
-            ctx.bucket = await services.db(services.catalog.get_bucket, bucket_name)
+            ctx.bucket = await services.read(services.catalog.get_bucket, bucket_name)
             if ctx.bucket is None:
                 raise no_such_bucket(bucket_name or "")
             expected_owner = request.headers.get("x-amz-expected-bucket-owner")
@@ -102,7 +99,6 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 raise access_denied()  # one account per deployment: every bucket is the account's
         await authorize(ctx)
         response = await handler(ctx)
-        await run_after_success(ctx, response)
     except S3Error as err:
         if err.status >= 500:
             log.error("request %s %s %s: %s", request_id, request.method, resource, err.code)

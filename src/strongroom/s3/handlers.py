@@ -1,6 +1,12 @@
-"""The table of implemented operations: the one list of what strongroom serves. Missing -> 501."""
+"""The table of implemented operations: the one list of what strongroom serves, and the list of routed
+operations it does not implement (answered 501 NotImplemented). A test keeps every `Operation` in
+exactly one of the two."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
 
 from strongroom.s3 import (
     acl,
@@ -9,6 +15,8 @@ from strongroom.s3 import (
     buckets,
     listing,
     multipart,
+    multipart_list,
+    object_attributes,
     objects,
     ownership,
     post_object,
@@ -17,17 +25,69 @@ from strongroom.s3 import (
     tagging,
     update_encryption,
 )
-from strongroom.s3.dispatch import Handler
+from strongroom.s3.context import Ctx
 from strongroom.s3.routing import Operation
 
-MODULES = (buckets, objects, listing, multipart, bucket_encryption, post_object, service, update_encryption,
-           bucket_policy, acl, ownership, public_access_block, tagging)
+Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 
+O = Operation  # noqa: E741 - short alias keeps the table readable
 
-def table() -> dict[Operation, Handler]:
-    handlers: dict[Operation, Handler] = {}
-    for module in MODULES:
-        overlap = handlers.keys() & module.HANDLERS.keys()
-        assert not overlap, f"{module.__name__} handles {overlap} again"
-        handlers.update(module.HANDLERS)  # type: ignore[attr-defined]
-    return handlers
+HANDLERS: dict[Operation, Handler] = {
+    # the service
+    O.ListBuckets: buckets.list_buckets,
+    O.PostService: service.post_service,  # KMS JSON API and STS, told apart by the handler
+    # buckets
+    O.CreateBucket: buckets.create_bucket,
+    O.DeleteBucket: buckets.delete_bucket,
+    O.HeadBucket: buckets.head_bucket,
+    O.GetBucketLocation: buckets.get_bucket_location,
+    O.GetBucketVersioning: buckets.get_bucket_versioning,
+    # listings
+    O.ListObjects: listing.list_objects,
+    O.ListObjectsV2: listing.list_objects_v2,
+    O.ListObjectVersions: listing.list_object_versions,
+    O.ListMultipartUploads: multipart_list.list_multipart_uploads,
+    O.ListParts: multipart_list.list_parts,
+    # bucket default encryption
+    O.PutBucketEncryption: bucket_encryption.put_bucket_encryption,
+    O.GetBucketEncryption: bucket_encryption.get_bucket_encryption,
+    O.DeleteBucketEncryption: bucket_encryption.delete_bucket_encryption,
+    # access control
+    O.PutBucketPolicy: bucket_policy.put_bucket_policy,
+    O.GetBucketPolicy: bucket_policy.get_bucket_policy,
+    O.DeleteBucketPolicy: bucket_policy.delete_bucket_policy,
+    O.GetBucketPolicyStatus: bucket_policy.get_bucket_policy_status,
+    O.GetBucketAcl: acl.get_bucket_acl,
+    O.PutBucketAcl: acl.put_bucket_acl,
+    O.GetObjectAcl: acl.get_object_acl,
+    O.PutObjectAcl: acl.put_object_acl,
+    O.PutBucketOwnershipControls: ownership.put_bucket_ownership_controls,
+    O.GetBucketOwnershipControls: ownership.get_bucket_ownership_controls,
+    O.DeleteBucketOwnershipControls: ownership.delete_bucket_ownership_controls,
+    O.PutPublicAccessBlock: public_access_block.put_public_access_block,
+    O.GetPublicAccessBlock: public_access_block.get_public_access_block,
+    O.DeletePublicAccessBlock: public_access_block.delete_public_access_block,
+    # objects
+    O.PutObject: objects.put_object,
+    O.PostObject: post_object.post_object,
+    O.CopyObject: objects.copy_object,
+    O.GetObject: objects.get_object,
+    O.HeadObject: objects.get_object,
+    O.GetObjectAttributes: object_attributes.get_object_attributes,
+    O.DeleteObject: objects.delete_object,
+    O.DeleteObjects: objects.delete_objects,
+    O.UpdateObjectEncryption: update_encryption.update_object_encryption,
+    O.GetObjectTagging: tagging.get_object_tagging,
+    O.PutObjectTagging: tagging.put_object_tagging,
+    O.DeleteObjectTagging: tagging.delete_object_tagging,
+    # multipart uploads
+    O.CreateMultipartUpload: multipart.create_multipart_upload,
+    O.UploadPart: multipart.upload_part,
+    O.UploadPartCopy: multipart.upload_part_copy,
+    O.CompleteMultipartUpload: multipart.complete_multipart_upload,
+    O.AbortMultipartUpload: multipart.abort_multipart_upload,
+}
+
+# Routed operations without a handler: the dispatcher answers them 501 NotImplemented, by name here so
+# that a new routing rule cannot fall silently into 501.
+NOT_IMPLEMENTED: frozenset[Operation] = frozenset()

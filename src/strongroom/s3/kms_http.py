@@ -39,8 +39,8 @@ async def kms_call(ctx: Ctx, op: str) -> web.StreamResponse:
     try:
         body = await _read_body(ctx)
         await _authenticate(ctx, body)
-        answer = await ctx.services.db(api.call, getattr(ctx.services.kms, "builtin", None),
-                                       await _call(ctx, op, body))
+        answer = await ctx.services.run(api.call, getattr(ctx.services.kms, "builtin", None),
+                                        await _call(ctx, op, body))
     except KmsError as err:
         if err.status >= 500:
             log.error("request %s: kms:%s failed: %s", ctx.request_id, op, err.code)
@@ -55,7 +55,7 @@ async def kms_call(ctx: Ctx, op: str) -> web.StreamResponse:
 async def _call(ctx: Ctx, op: str, body: bytes) -> api.KmsCall:
     user, account = ctx.principal.user, ctx.services.account_id
     assert user is not None  # authenticated
-    policies = await ctx.services.point_read(user_policies.policies_of, ctx.services.catalog, user, account)
+    policies = await ctx.services.read(user_policies.policies_of, ctx.services.catalog, user, account)
     # The request's global condition keys (S3's own are not for a KMS call), and the caller's account.
     keys = {k: v for k, v in request_keys(ctx).items() if not k.startswith("s3:")}
     keys["kms:CallerAccount"] = account

@@ -26,7 +26,6 @@ from strongroom.catalog.model import ListPage, ObjectSummary
 from strongroom.errors import S3Error, invalid_argument, no_such_bucket
 from strongroom.s3 import xml
 from strongroom.s3.context import Ctx
-from strongroom.s3.routing import Operation
 
 MAX_KEYS = 1000  # the most entries one page holds, whatever max-keys asks for
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -237,7 +236,7 @@ def _bool(value: bool) -> str:
 async def _page(ctx: Ctx, *, prefix: str, delimiter: str, after: str, max_keys: int) -> ListPage:
     assert ctx.bucket is not None
     try:
-        return await ctx.services.db(ctx.services.catalog.list_objects, ctx.bucket.name, prefix=prefix,
+        return await ctx.services.listing(ctx.services.catalog.list_objects, ctx.bucket.name, prefix=prefix,
                                      delimiter=delimiter, after=after, max_keys=min(max_keys, MAX_KEYS))
     except NoSuchBucketError:  # deleted since the dispatcher loaded it
         raise no_such_bucket(ctx.bucket.name) from None
@@ -354,9 +353,3 @@ async def list_object_versions(ctx: Ctx) -> web.StreamResponse:
     )
     return _xml_response("ListVersionsResult", body)
 
-
-HANDLERS = {
-    Operation.ListObjectsV2: list_objects_v2,
-    Operation.ListObjects: list_objects,
-    Operation.ListObjectVersions: list_object_versions,
-}

@@ -1,6 +1,5 @@
 """Multipart uploads, write side: CreateMultipartUpload, UploadPart, UploadPartCopy,
-CompleteMultipartUpload and AbortMultipartUpload; `HANDLERS` also serves the listings
-of `multipart_list.py`.
+CompleteMultipartUpload and AbortMultipartUpload (the listings are in `multipart_list.py`).
 
 An upload chooses its encryption once, at creation, and keeps the KEK's sealing in
 its record; every part is a piece encrypted under that KEK, its key bound to
@@ -34,13 +33,12 @@ from strongroom.errors import (
     not_implemented,
     precondition_failed,
 )
-from strongroom.s3 import sse, xml
+from strongroom.s3 import acl_writes, sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
+from strongroom.s3.documents import xml_response
 from strongroom.s3.multipart_list import (
     invalid_part,
-    list_multipart_uploads,
-    list_parts,
     load_upload,
     multipart_etag,
     object_checksum,
@@ -58,8 +56,7 @@ from strongroom.s3.object_headers import (
     stored_headers,
     user_metadata,
 )
-from strongroom.s3.objects import entity_too_large, load_copy_source, new_kek, read_kek, xml_response
-from strongroom.s3.routing import Operation
+from strongroom.s3.objects import entity_too_large, load_copy_source, new_kek, read_kek
 from strongroom.vault import ObjectKek, Written, existing_object_kek, piece_context
 
 MAX_PART_NUMBER = 10000
@@ -160,9 +157,10 @@ async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
                     metadata=metadata, checksum_algorithm=algorithm, checksum_type=kind,
                     tags=header_tags(ctx.headers))
     try:
-        await ctx.services.db(ctx.services.catalog.create_upload, upload)
+        await ctx.services.write(ctx.services.catalog.create_upload, upload)
     except NoSuchBucketError:
         raise no_such_bucket(ctx.bucket.name) from None
+    await acl_writes.store_upload_acl(ctx, upload.upload_id)
     headers = sse.response_headers(kek.sealing, choice.customer, context=True)
     if algorithm and kind:
         headers.update({"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind})
@@ -183,7 +181,7 @@ async def store_part(ctx: Ctx, upload: Upload, body: AsyncIterator[bytes], numbe
     try:
         if verify is not None:
             verify(written)
-        replaced = await ctx.services.db(ctx.services.catalog.put_part,
+        replaced = await ctx.services.write(ctx.services.catalog.put_part,
                                          Part(upload.upload_id, written.piece, time.time()))
     except CatalogConflict:
         await ctx.services.vault.discard([written.piece])
@@ -272,7 +270,7 @@ async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
 
 async def abort_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     upload = await load_upload(ctx)
-    parts = await ctx.services.db(ctx.services.catalog.abort_upload, upload.upload_id)
+    parts = await ctx.services.write(ctx.services.catalog.abort_upload, upload.upload_id)
     if parts is None:
         raise no_such_upload(upload.upload_id)
     await ctx.services.vault.discard([p.piece for p in parts])
@@ -304,7 +302,7 @@ async def check_conditions(ctx: Ctx, if_none_match: bool, if_match: str | None) 
     assert ctx.bucket is not None and ctx.key is not None
     if not if_none_match and if_match is None:
         return
-    current = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+    current = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
     if if_none_match and current is not None:
         raise precondition_failed("If-None-Match")
     if if_match is not None:
@@ -337,7 +335,7 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     if_none_match, if_match = complete_conditions(ctx)
     await check_conditions(ctx, if_none_match, if_match)
     listed = parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY, malformed_xml()))
-    parts = await ctx.services.db(ctx.services.catalog.all_parts, upload.upload_id)
+    parts = await ctx.services.run(ctx.services.catalog.all_parts, upload.upload_id)
     stored = {p.piece.part_number: p for p in parts}
     used = select_parts(upload, listed, stored)
     size = sum(p.size for p in used)
@@ -354,16 +352,17 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
         checksums={algorithm: whole} if algorithm and whole else {},
         checksum_type=kind if algorithm else None, tags=dict(upload.tags), storage_class=upload.storage_class)
     try:
-        replaced, unused = await ctx.services.db(ctx.services.catalog.complete_upload, upload.upload_id,
+        replaced, unused = await ctx.services.write(ctx.services.catalog.complete_upload, upload.upload_id,
                                                  version, if_none_match=if_none_match, if_match=if_match)
     except CatalogConflict:
         # Lost a race: the upload ended, the object changed under a condition, or a part was replaced.
-        if await ctx.services.db(ctx.services.catalog.get_upload, upload.upload_id) is None:
+        if await ctx.services.read(ctx.services.catalog.get_upload, upload.upload_id) is None:
             raise no_such_upload(upload.upload_id) from None
         await check_conditions(ctx, if_none_match, if_match)
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
     except NoSuchBucketError:
         raise no_such_bucket(upload.bucket) from None
+    await acl_writes.move_upload_acl(ctx, upload.upload_id, version.version_id)
     await ctx.services.vault.discard([p.piece for p in unused] + list(replaced.pieces if replaced else ()))
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"
     body = xml.el("Location", location) + xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key)
@@ -375,13 +374,3 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
                         headers={} if ssec else sse.response_headers(upload.sealing))
 
-
-HANDLERS = {
-    Operation.CreateMultipartUpload: create_multipart_upload,
-    Operation.UploadPart: upload_part,
-    Operation.UploadPartCopy: upload_part_copy,
-    Operation.CompleteMultipartUpload: complete_multipart_upload,
-    Operation.AbortMultipartUpload: abort_multipart_upload,
-    Operation.ListParts: list_parts,
-    Operation.ListMultipartUploads: list_multipart_uploads,
-}

@@ -42,7 +42,7 @@ async def load_upload(ctx: Ctx) -> Upload:
     """The upload named by ?uploadId; one of another bucket or key is as unknown as a made-up id."""
     assert ctx.bucket is not None
     upload_id = ctx.query.get("uploadId", "")
-    upload = await ctx.services.db(ctx.services.catalog.get_upload, upload_id) if upload_id else None
+    upload = await ctx.services.read(ctx.services.catalog.get_upload, upload_id) if upload_id else None
     if upload is None or upload.bucket != ctx.bucket.name or upload.key != ctx.key:
         raise no_such_upload(upload_id)
     return upload
@@ -67,7 +67,7 @@ def int_argument(query: Mapping[str, str], name: str, default: int) -> int:
 async def user_names(ctx: Ctx, user_ids: set[str]) -> dict[str, str]:
     names = {}
     for user_id in user_ids:
-        user = await ctx.services.db(ctx.services.catalog.get_user_by_id, user_id)
+        user = await ctx.services.read(ctx.services.catalog.get_user_by_id, user_id)
         names[user_id] = user.name if user else ""
     return names
 
@@ -93,8 +93,8 @@ async def list_parts(ctx: Ctx) -> web.StreamResponse:
     upload = await load_upload(ctx)
     max_parts = int_argument(ctx.query, "max-parts", MAX_LIST)
     marker = int_argument(ctx.query, "part-number-marker", 0)
-    parts, truncated = await ctx.services.db(ctx.services.catalog.list_parts, upload.upload_id, after=marker,
-                                             max_parts=min(max_parts, MAX_LIST))
+    parts, truncated = await ctx.services.listing(ctx.services.catalog.list_parts, upload.upload_id,
+                                                  after=marker, max_parts=min(max_parts, MAX_LIST))
     body = [
         xml.el("Bucket", upload.bucket), xml.el("Key", upload.key), xml.el("UploadId", upload.upload_id),
         xml.el("PartNumberMarker", marker),
@@ -126,10 +126,10 @@ async def list_multipart_uploads(ctx: Ctx) -> web.StreamResponse:
     if encoding is not None and encoding != "url":
         raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
     if id_marker:
-        marked = await ctx.services.db(ctx.services.catalog.get_upload, id_marker)
+        marked = await ctx.services.read(ctx.services.catalog.get_upload, id_marker)
         if marked is None or marked.bucket != ctx.bucket.name or marked.key != key_marker:
             raise _invalid_upload_id_marker(id_marker)
-    page = await ctx.services.db(ctx.services.catalog.list_uploads, ctx.bucket.name, prefix=prefix,
+    page = await ctx.services.listing(ctx.services.catalog.list_uploads, ctx.bucket.name, prefix=prefix,
                                  delimiter=delimiter, key_marker=key_marker, upload_id_marker=id_marker,
                                  max_uploads=min(max_uploads, MAX_LIST))
 

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -22,9 +21,11 @@ from strongroom.errors import (
     no_such_key,
     precondition_failed,
 )
-from strongroom.s3 import sse, xml
+from strongroom.s3 import acl_writes, sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
+from strongroom.s3.copy_source import parse_copy_source
+from strongroom.s3.documents import verify_document_digest, xml_response
 from strongroom.s3.object_headers import (
     MAX_SINGLE_PUT,
     NotModified,
@@ -138,6 +139,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
             checksum_type="FULL_OBJECT" if written.checksums else None,
         )
         await commit(ctx, version, if_none_match=if_none_match is not None, if_match=headers.get("if-match"))
+    await acl_writes.store_object_acl(ctx, version_id)
     out = {"ETag": f'"{version.etag}"', **sse.response_headers(kek.sealing, choice.customer, context=True)}
     for alg, value in written.checksums.items():
         out[f"x-amz-checksum-{alg.lower()}"] = value
@@ -161,13 +163,13 @@ async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = Fals
     """Make a written version current (conditional writes fail as S3 fails them) and delete the blobs
     of the version it replaced."""
     try:
-        replaced = await ctx.services.db(
+        replaced = await ctx.services.write(
             ctx.services.catalog.put_object, version, if_none_match=if_none_match,
             if_match=if_match.strip('"') if if_match else None)
     except CatalogConflict:
         if if_none_match:
             raise precondition_failed("If-None-Match") from None
-        current = await ctx.services.db(ctx.services.catalog.get_object, version.bucket, version.key)
+        current = await ctx.services.read(ctx.services.catalog.get_object, version.bucket, version.key)
         if current is None:
             raise no_such_key(version.key) from None
         raise precondition_failed("If-Match") from None
@@ -177,28 +179,26 @@ async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = Fals
         await ctx.services.vault.discard(replaced.pieces)
 
 
+_READS_OF_MISSING_KEY_DENIED = frozenset({Operation.GetObject, Operation.HeadObject,
+                                          Operation.GetObjectAttributes})
+
+
 async def current_version(ctx: Ctx) -> ObjectVersion:
     assert ctx.bucket is not None and ctx.key is not None
     if "versionId" in ctx.query and ctx.query["versionId"] not in ("null",):
-        version = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+        version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
         if version is None or version.version_id != ctx.query["versionId"]:
             raise S3Error("NoSuchVersion", 404, "The specified version does not exist.", Key=ctx.key,
                           VersionId=ctx.query["versionId"])
         return version
-    version = await ctx.services.db(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+    version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
     if version is None:
-        if ctx.op in (Operation.GetObject, Operation.HeadObject) and not await _may_list(ctx):
-            # GetObject/HeadObject docs: without s3:ListBucket a missing key is 403, so that a
-            # reader cannot learn which keys exist.
+        if ctx.op in _READS_OF_MISSING_KEY_DENIED and not await ctx.access.may("s3:ListBucket", None):
+            # GetObject/HeadObject/GetObjectAttributes docs: without s3:ListBucket a missing key is 403, so
+            # that a reader cannot learn which keys exist (ctx.access: the decision, made by authorization).
             raise access_denied()
         raise no_such_key(ctx.key)
     return version
-
-
-async def _may_list(ctx: Ctx) -> bool:
-    from strongroom.s3.authorization import allowed  # authorization imports handler modules: keep it one-way
-
-    return await allowed(ctx, "s3:ListBucket", None)
 
 
 def _piece_bounds(version: ObjectVersion, number: int) -> tuple[int, int]:
@@ -284,7 +284,7 @@ async def stream_response(ctx: Ctx, status: int, headers: dict[str, str],
 
 async def delete_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
-    removed = await ctx.services.db(ctx.services.catalog.delete_object, ctx.bucket.name, ctx.key)
+    removed = await ctx.services.write(ctx.services.catalog.delete_object, ctx.bucket.name, ctx.key)
     if removed is not None:
         await ctx.services.vault.discard(removed.pieces)
     return web.Response(status=204)
@@ -295,7 +295,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     require_integrity_header(ctx.headers)
     body = Body(ctx)
     data = await body.read_all(MAX_DELETE_BODY, malformed_xml())
-    _verify_document_digest(ctx, data, body.trailers)
+    verify_document_digest(ctx, data, body.trailers)
     root = xml.parse(data, "Delete")
     xml.check_known(root, ("Quiet", "Object"))
     quiet_node = xml.only_child(root, "Quiet")
@@ -310,8 +310,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             raise malformed_xml()
         keys.append(key_node.text or "")
     out = []
-    from strongroom.s3.authorization import allowed
-    permitted = [await allowed(ctx, "s3:DeleteObject", key) for key in keys]
+    permitted = [await ctx.access.may("s3:DeleteObject", key) for key in keys]
     if not any(permitted):
         raise access_denied()  # no key may be deleted: the request itself is refused
     for key, ok in zip(keys, permitted, strict=True):
@@ -319,7 +318,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             out.append(f"<Error>{xml.el('Key', key)}{xml.el('Code', 'AccessDenied')}"
                        f"{xml.el('Message', 'Access Denied')}</Error>")
             continue
-        removed = await ctx.services.db(ctx.services.catalog.delete_object, ctx.bucket.name, key)
+        removed = await ctx.services.write(ctx.services.catalog.delete_object, ctx.bucket.name, key)
         if removed is not None:
             await ctx.services.vault.discard(removed.pieces)
         if not quiet:
@@ -327,52 +326,13 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     return xml_response(xml.document("DeleteResult", out))
 
 
-def _verify_document_digest(ctx: Ctx, data: bytes, trailers: dict[str, str]) -> None:
-    """Content-MD5 or an x-amz-checksum-* over a small document body."""
-    import hashlib
-
-    from strongroom import checksums as cs
-    from strongroom.s3.object_headers import checksum_request as creq
-
-    md5 = content_md5(ctx.headers)
-    if md5 is not None:
-        check_md5(md5, hashlib.md5(data, usedforsecurity=False).hexdigest())
-    wanted = creq(ctx.headers)
-    computed = {}
-    for alg in wanted.algorithms:
-        h = cs.new(alg)
-        h.update(data)
-        computed[alg] = h.b64digest()
-    wanted.verify(computed, trailers)
-
-
-verify_document_digest = _verify_document_digest
-
-
-def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=body, headers=headers, content_type="application/xml")
-
-
-def parse_copy_source(ctx: Ctx) -> tuple[str, str, str | None]:
-    raw = ctx.headers["x-amz-copy-source"]
-    path, _, query = raw.partition("?")
-    path = unquote(path).lstrip("/")
-    bucket, slash, key = path.partition("/")
-    if not bucket or not slash or not key:
-        raise invalid_argument("Invalid copy source object key", "x-amz-copy-source", raw)
-    version_id = None
-    if query.startswith("versionId="):
-        version_id = query[len("versionId="):]
-    return bucket, key, version_id
-
-
 async def load_copy_source(ctx: Ctx) -> ObjectVersion:
     """The source of a copy, with its bucket's access checked like a GetObject."""
-    bucket_name, key, version_id = parse_copy_source(ctx)
-    bucket = await ctx.services.db(ctx.services.catalog.get_bucket, bucket_name)
+    bucket_name, key, version_id = parse_copy_source(ctx.headers)
+    bucket = await ctx.services.read(ctx.services.catalog.get_bucket, bucket_name)
     if bucket is None:
         raise no_such_bucket(bucket_name)
-    source = await ctx.services.db(ctx.services.catalog.get_object, bucket_name, key)
+    source = await ctx.services.read(ctx.services.catalog.get_object, bucket_name, key)
     if source is None or (version_id not in (None, "null") and source.version_id != version_id):
         raise no_such_key(key)
     check_conditions(ctx.headers, source, prefix="x-amz-copy-source-if-", copy_source=True)
@@ -421,18 +381,10 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     )
     async with pieces_owned(ctx, [written.piece]):
         await commit(ctx, version)
+    await acl_writes.store_object_acl(ctx, version_id)
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{etag}"') + checks)
     out = sse.response_headers(kek.sealing, choice.customer, context=True)
     return xml_response(body, headers=out)
 
-
-HANDLERS = {
-    Operation.PutObject: put_object,
-    Operation.GetObject: get_object,
-    Operation.HeadObject: get_object,
-    Operation.DeleteObject: delete_object,
-    Operation.DeleteObjects: delete_objects,
-    Operation.CopyObject: copy_object,
-}

@@ -27,8 +27,9 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from strongroom import sigv4
 from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import S3Error, access_denied, incomplete_body
-from strongroom.s3 import post_policy, sse, xml
+from strongroom.s3 import acl_writes, post_policy, sse, xml
 from strongroom.s3.auth import credentials
+from strongroom.s3.authorization import authorize_post_object
 from strongroom.s3.body import IDLE_TIMEOUT, request_timeout
 from strongroom.s3.context import Ctx, Principal
 from strongroom.s3.object_headers import (
@@ -42,7 +43,6 @@ from strongroom.s3.object_headers import (
     user_metadata,
 )
 from strongroom.s3.objects import commit, new_kek, pieces_owned
-from strongroom.s3.routing import Operation
 from strongroom.vault import new_version_id, piece_context
 
 MAX_PRE_DATA = 20480  # bytes of form fields before the file, as S3 limits them
@@ -244,7 +244,7 @@ async def authenticate(ctx: Ctx, form: Form) -> tuple[Principal, str, frozenset[
         if err.code == "InvalidAccessKeyId":
             err.details["AWSAccessKeyId"] = access_key  # the form's signer, named as S3 names it
         raise
-    ctx.extras["signature_version"] = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
+    ctx.signature_version = "AWS4-HMAC-SHA256" if v4 else "AWS"  # SSE-KMS needs SigV4
     if v4:
         good = sigv4.signatures_equal(
             post_policy.signature(found.secret, credential, policy_text), fields["x-amz-signature"]
@@ -324,7 +324,6 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
     acl = form.fields.get("acl")
     if acl is not None and acl not in CANNED_ACLS:
         raise S3Error("InvalidArgument", 400, "", ArgumentName="acl", ArgumentValue=acl)
-    from strongroom.s3.authorization import authorize_post_object
     await authorize_post_object(ctx, key, dict(form.fields))
     fields = _store_fields(form.fields)
     metadata = user_metadata({n: mail_safe(v) for n, v in fields.items() if n.startswith("x-amz-meta-")})
@@ -362,6 +361,7 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
             checksum_type="FULL_OBJECT" if written.checksums else None,
         )
         await commit(ctx, version)
+    await acl_writes.store_object_acl(ctx, version_id)
     return _success(ctx, form.fields, version, sse.response_headers(kek.sealing, choice.customer))
 
 
@@ -394,5 +394,3 @@ def _success(
         return web.Response(status=201, body=body, headers=headers, content_type="application/xml")
     return web.Response(status=200 if status == "200" else 204, headers=headers)
 
-
-HANDLERS = {Operation.PostObject: post_object}

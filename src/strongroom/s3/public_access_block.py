@@ -1,150 +1,35 @@
-"""S3 Block Public Access for a bucket: PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock.
-
-Owns the `PublicAccessBlockConfiguration` document and its stored form (catalog bucket config
-kind "public_access_block"), and the helper every access-control document shares to read its body.
-
-AWS facts used here:
-- Since April 2023 every new bucket has all four settings on (AWS "What's new" 2022-12-13,
-  "Amazon S3 will automatically enable S3 Block Public Access and disable ACLs for all new
-  buckets starting in April 2023"). A bucket with no stored row therefore reads as all-on;
-  DeletePublicAccessBlock stores an explicit "none" so the bucket then has no configuration.
-- GetPublicAccessBlock without one: 404 NoSuchPublicAccessBlockConfiguration, "The public
-  access block configuration was not found".
-- A missing element of the document is false (API PublicAccessBlockConfiguration: "Required: No").
-- How the settings act (enforced in authorization, acl and bucket_policy): BlockPublicAcls refuses
-  PutBucketAcl/PutObjectAcl/PUT Object with a public ACL; IgnorePublicAcls makes public ACL grants
-  count for nothing; BlockPublicPolicy refuses a public PutBucketPolicy; RestrictPublicBuckets
-  limits a bucket with a public policy to principals of the account (no anonymous access).
-"""
+"""S3 Block Public Access handlers: PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock.
+The model (the document, its stored form, the new-bucket default, AWS's rules) is
+`strongroom.s3.access.public_access_block`."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 from aiohttp import web
 
-from strongroom.errors import S3Error, malformed_xml
-from strongroom.s3 import xml
-from strongroom.s3.body import Body
+from strongroom.s3.access import public_access_block as model
 from strongroom.s3.context import Ctx
-from strongroom.s3.objects import verify_document_digest, xml_response
-from strongroom.s3.routing import Operation
-
-KIND = "public_access_block"
-ROOT = "PublicAccessBlockConfiguration"
-FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-_NONE = "none"  # stored by DeletePublicAccessBlock: the bucket has no configuration at all
-_BOOLEANS = {"true": True, "false": False}
-MAX_BODY = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class PublicAccessBlock:
-    block_public_acls: bool = False
-    ignore_public_acls: bool = False
-    block_public_policy: bool = False
-    restrict_public_buckets: bool = False
-    configured: bool = False
-
-    def to_json(self) -> str:
-        return json.dumps(dict(zip(FIELDS, self.values(), strict=True)))
-
-    def values(self) -> tuple[bool, bool, bool, bool]:
-        return (self.block_public_acls, self.ignore_public_acls, self.block_public_policy,
-                self.restrict_public_buckets)
-
-
-NEW_BUCKET_DEFAULT = PublicAccessBlock(True, True, True, True, configured=True)
-NO_CONFIGURATION = PublicAccessBlock()
-
-
-def from_stored(document: str | None) -> PublicAccessBlock:
-    if document is None:
-        return NEW_BUCKET_DEFAULT
-    if document == _NONE:
-        return NO_CONFIGURATION
-    d = json.loads(document)
-    return _from_values([bool(d.get(name)) for name in FIELDS])
-
-
-def no_such_configuration(bucket: str) -> S3Error:
-    return S3Error("NoSuchPublicAccessBlockConfiguration", 404,
-                   "The public access block configuration was not found", BucketName=bucket)
-
-
-def max_message_length_exceeded() -> S3Error:
-    return S3Error("MaxMessageLengthExceeded", 400, "Your request was too big.")
-
-
-async def read_document(ctx: Ctx, limit: int, too_large: S3Error) -> bytes:
-    """The body of an access-control Put*, checked against Content-MD5 or an x-amz-checksum-* when the
-    request has one. None is required: botocore marks these operations requestChecksumRequired, but
-    s3cmd, which works against AWS, sends PutBucketPolicy and PutObjectAcl bodies without either
-    (S3/S3.py set_policy, set_acl), unlike the operations where AWS insists (set_cors, set_lifecycle)."""
-    body = Body(ctx)
-    data = await body.read_all(limit, too_large)
-    verify_document_digest(ctx, data, body.trailers)
-    return data
-
-
-def parse_configuration(data: bytes) -> PublicAccessBlock:
-    root = xml.parse(data, ROOT)
-    xml.check_known(root, FIELDS)
-    values = []
-    for name in FIELDS:
-        node = xml.only_child(root, name)
-        if node is None:
-            values.append(False)
-            continue
-        if len(node):
-            raise malformed_xml()
-        value = _BOOLEANS.get(xml.text_of(node).lower())
-        if value is None:
-            raise malformed_xml()
-        values.append(value)
-    return _from_values(values)
-
-
-def _from_values(values: list[bool]) -> PublicAccessBlock:
-    """A configured block from the four settings in FIELDS order."""
-    acls, ignore, policy, restrict = values
-    return PublicAccessBlock(acls, ignore, policy, restrict, configured=True)
-
-
-async def load(ctx: Ctx, bucket: str) -> PublicAccessBlock:
-    return from_stored(await ctx.services.db(ctx.services.catalog.get_bucket_config, bucket, KIND))
-
-
-def render(pab: PublicAccessBlock) -> bytes:
-    return xml.document(ROOT, "".join(xml.el(name, value) for name, value in zip(FIELDS, pab.values(),
-                                                                                     strict=True)))
+from strongroom.s3.documents import read_document, xml_response
 
 
 async def put_public_access_block(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
-    data = await read_document(ctx, MAX_BODY, max_message_length_exceeded())
-    pab = parse_configuration(data)
-    await ctx.services.db(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, pab.to_json())
+    data = await read_document(ctx, model.MAX_BODY, model.max_message_length_exceeded())
+    pab = model.parse_configuration(data)
+    await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, model.KIND,
+                             pab.to_json())
     return web.Response(status=200)
 
 
 async def get_public_access_block(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
-    pab = await load(ctx, ctx.bucket.name)
+    pab = model.from_stored(await ctx.services.read(ctx.services.catalog.get_bucket_config, ctx.bucket.name,
+                                                    model.KIND))
     if not pab.configured:
-        raise no_such_configuration(ctx.bucket.name)
-    return xml_response(render(pab))
+        raise model.no_such_configuration(ctx.bucket.name)
+    return xml_response(model.render(pab))
 
 
 async def delete_public_access_block(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
-    await ctx.services.db(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, _NONE)
+    await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, model.KIND, model.NONE)
     return web.Response(status=204)
-
-
-HANDLERS = {
-    Operation.PutPublicAccessBlock: put_public_access_block,
-    Operation.GetPublicAccessBlock: get_public_access_block,
-    Operation.DeletePublicAccessBlock: delete_public_access_block,
-}

@@ -19,7 +19,6 @@ from strongroom.s3.auth import authenticate
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.kms_http import kms_call
-from strongroom.s3.routing import Operation
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 MAX_FORM = 64 * 1024
@@ -68,5 +67,3 @@ async def _sts(ctx: Ctx) -> web.StreamResponse:
     doc = f'{xml.DECLARATION}<GetCallerIdentityResponse xmlns="{STS_NS}">{result}</GetCallerIdentityResponse>'
     return web.Response(body=doc.encode(), content_type="text/xml")
 
-
-HANDLERS = {Operation.PostService: post_service}

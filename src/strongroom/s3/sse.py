@@ -139,7 +139,7 @@ def require_sigv4_for_kms(ctx: Ctx) -> None:
     """AWS serves SSE-KMS objects only to SigV4-signed requests: SigV2 and anonymous ones are refused,
     whatever a policy allows (S3 API reference, CopyObject; AWS knowledge center article
     s3-kms-signature-version-error)."""
-    if ctx.extras.get("signature_version") != "AWS4-HMAC-SHA256":
+    if ctx.signature_version != "AWS4-HMAC-SHA256":
         raise invalid_argument("Requests specifying Server Side Encryption with AWS KMS managed keys require "
                                "AWS Signature Version 4.", "Authorization", "null")
 

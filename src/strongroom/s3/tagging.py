@@ -10,9 +10,9 @@ from strongroom.errors import S3Error, malformed_xml
 from strongroom.s3 import xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
+from strongroom.s3.documents import verify_document_digest, xml_response
 from strongroom.s3.object_headers import require_integrity_header, validate_tags
-from strongroom.s3.objects import current_version, verify_document_digest, xml_response
-from strongroom.s3.routing import Operation
+from strongroom.s3.objects import current_version
 
 MAX_DOCUMENT = 64 * 1024
 
@@ -57,7 +57,7 @@ async def delete_object_tagging(ctx: Ctx) -> web.StreamResponse:
 
 
 async def _store(ctx: Ctx, version, tags: dict[str, str]) -> None:  # noqa: ANN001
-    if not await ctx.services.db(ctx.services.catalog.set_object_tags, version, tags):
+    if not await ctx.services.write(ctx.services.catalog.set_object_tags, version, tags):
         raise S3Error(
             "OperationAborted",
             409,
@@ -65,9 +65,3 @@ async def _store(ctx: Ctx, version, tags: dict[str, str]) -> None:  # noqa: ANN0
             "Please try again.",
         )
 
-
-HANDLERS = {
-    Operation.GetObjectTagging: get_object_tagging,
-    Operation.PutObjectTagging: put_object_tagging,
-    Operation.DeleteObjectTagging: delete_object_tagging,
-}

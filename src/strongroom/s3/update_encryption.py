@@ -26,9 +26,9 @@ from strongroom.s3 import xml
 from strongroom.s3.body import Body
 from strongroom.s3.bucket_encryption import missing_content_md5
 from strongroom.s3.context import Ctx
+from strongroom.s3.documents import verify_document_digest
 from strongroom.s3.object_headers import checksum_request, content_md5
-from strongroom.s3.objects import current_version, verify_document_digest
-from strongroom.s3.routing import Operation
+from strongroom.s3.objects import current_version
 from strongroom.vault import ObjectKek, existing_object_kek, kms_object_kek, piece_context
 
 MAX_BODY = 64 * 1024
@@ -131,7 +131,7 @@ async def _reseal(ctx: Ctx, version: ObjectVersion, target: Target) -> ObjectVer
 
 async def update_object_encryption(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
-    if ctx.extras.get("signature_version") != "AWS4-HMAC-SHA256":
+    if ctx.signature_version != "AWS4-HMAC-SHA256":
         raise invalid_request(_SIGV4)
     _check_integrity_header(ctx)
     body = Body(ctx)
@@ -143,11 +143,9 @@ async def update_object_encryption(ctx: Ctx) -> web.StreamResponse:
     for _ in range(_RETRIES):
         version = await current_version(ctx)
         updated = await _reseal(ctx, version, target)
-        if await ctx.services.db(ctx.services.catalog.rekey_version, updated):
+        if await ctx.services.write(ctx.services.catalog.rekey_version, updated):
             return web.Response(status=200)
         if "versionId" in ctx.query:  # that version is gone
             break
     raise no_such_key(ctx.key)
 
-
-HANDLERS = {Operation.UpdateObjectEncryption: update_object_encryption}

@@ -103,7 +103,7 @@ def request_keys(ctx: Ctx, headers: Mapping[str, str] | None = None) -> dict[str
         if name in ctx.headers:
             keys[key] = ctx.headers[name]
     if not ctx.principal.anonymous:
-        version = ctx.extras.get("signature_version")
+        version = ctx.signature_version
         if version:
             keys["s3:signatureversion"] = version
         kind = auth_type(ctx)
