@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -19,6 +21,7 @@ from strongroom.s3.dispatch import HANDLERS_KEY, SERVICES_KEY, add_request_ids, 
 from strongroom.vault import RootKeyring, Vault
 
 log = logging.getLogger("strongroom")
+T = TypeVar("T")
 
 MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
 
@@ -39,14 +42,20 @@ def build_services(config: Config) -> Services:
     blobs = BlobStore(config.blob_dir)
     keyring = RootKeyring(config.root_keys)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="strongroom-io")
-    vault = Vault(blobs, keyring, executor)
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
     account = account_id(catalog)
     kms = build_key_service(config, account, executor)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
-    return Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms,
-                    inline_reads=embedded, lister=lister)
+
+    def catalog_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+        # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
+        return services.db(fn, *args, **kwargs)
+
+    vault = Vault(catalog, catalog_call, blobs, keyring, kms, executor)
+    services = Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms,
+                        inline_reads=embedded, lister=lister)
+    return services
 
 
 def create_app(config: Config) -> web.Application:
