@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
@@ -20,11 +19,7 @@ from typing import Any
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Piece
-from strongroom.errors import (
-    no_such_bucket,
-    no_such_key,
-    precondition_failed,
-)
+from strongroom.errors import no_such_bucket, no_such_key, precondition_failed
 from strongroom.kms.service import KeyService
 from strongroom.vault.keyring import RootKeyring
 from strongroom.vault.keys import (
@@ -36,10 +31,7 @@ from strongroom.vault.keys import (
 )
 from strongroom.vault.write import Written, discard, write_piece
 
-log = logging.getLogger("strongroom.vault")
-
 # Runs a catalog call as the server runs them (inline or off the loop): `await db(fn, *args, **kw)`.
-
 CatalogCall = Callable[..., Awaitable[Any]]
 
 
