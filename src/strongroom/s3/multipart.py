@@ -2,12 +2,12 @@
 CompleteMultipartUpload and AbortMultipartUpload; `HANDLERS` also serves the listings
 of `multipart_list.py`.
 
-An upload chooses its encryption once, at creation, and keeps the KEK's sealing in
-its record; every part is a piece encrypted under that KEK, its key bound to
-(bucket, key, upload id, part number). The completed object takes the upload id as
-its version id, so its pieces are bound to (bucket, key, version id, part number)
-exactly like a simple PUT's without being re-sealed: Complete needs no KMS call and
-no SSE-C key, as on AWS.
+These handlers read and check the request and render the answer; the vault
+(`vault/uploads.py`) does the rest. An upload chooses its encryption once, at creation,
+and keeps the KEK's sealing in its record; every part is a piece encrypted under that KEK,
+its key bound to (bucket, key, upload id, part number). The completed object takes the
+upload id as its version id, so its pieces are bound exactly like a simple PUT's without
+being re-sealed: Complete needs no KMS call and no SSE-C key, as on AWS.
 """
 
 from __future__ import annotations
@@ -105,8 +105,9 @@ def checksum_choice(ctx: Ctx) -> tuple[str | None, str | None]:
     return algorithm, kind
 
 
-def upload_customer_key(ctx: Ctx, upload: Upload) -> sse.CustomerKey | None:
-    """The request's SSE-C key: an SSE-C upload needs it on every request that writes, others refuse it."""
+async def writing_customer_key(ctx: Ctx, upload: Upload) -> sse.CustomerKey | None:
+    """The request's SSE-C key: an SSE-C upload needs it on every request that writes, others refuse it.
+    The vault checks that it is the upload's."""
     customer = sse.customer_key(ctx.headers)
     if upload.sealing.algorithm != "SSE-C":
         if customer is not None:
@@ -117,13 +118,8 @@ def upload_customer_key(ctx: Ctx, upload: Upload) -> sse.CustomerKey | None:
     if customer is None:
         raise invalid_request(_SSE_C_REQUIRED)
     sse.require_secure_for_sse_c(ctx)
-    return customer
-
-
-async def writing_customer_key(ctx: Ctx, upload: Upload) -> sse.CustomerKey | None:
-    customer = upload_customer_key(ctx, upload)
-    if customer is not None and (await sse.bucket_default(ctx)).sse_c_blocked:
-        raise sse.sse_c_blocked(ctx, ctx.key)  # blocked after the upload began (UploadPart docs)
+    if (await sse.bucket_default(ctx)).sse_c_blocked:  # blocked after the upload began (UploadPart docs)
+        raise sse.sse_c_blocked(ctx, ctx.key)
     return customer
 
 
@@ -287,7 +283,7 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     vault = ctx.services.vault
     await vault.check_conditions(ctx.bucket.name, ctx.key, conditions)
     listed = parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY, malformed_xml()))
-    parts = await ctx.services.db(ctx.services.catalog.all_parts, upload.upload_id)
+    parts = await vault.parts(upload)
     stored = {p.piece.part_number: p for p in parts}
     used = select_parts(upload, listed, stored)
     size = sum(p.size for p in used)

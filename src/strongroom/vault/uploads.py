@@ -136,6 +136,11 @@ class UploadLifecycle(VaultCore):
             await self.discard([replaced.piece])
         return written
 
+    async def parts(self, upload: Upload) -> list[Part]:
+        """Every part stored for an upload (Complete chooses among them)."""
+        parts: list[Part] = await self.db(self.catalog.all_parts, upload.upload_id)
+        return parts
+
     async def check_conditions(self, bucket: str, key: str, conditions: Conditions) -> None:
         """Complete's conditional forms, against the key's current version."""
         if not conditions.if_none_match and conditions.if_match is None:
