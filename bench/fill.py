@@ -17,11 +17,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from strongroom.catalog.model import ObjectVersion, Piece, Sealing
+from strongroom.catalog.model import ObjectVersion, Piece
 from strongroom.catalog.sqlite import SqliteCatalog
 from strongroom.config import read_key_file
 from strongroom.crypto import Encryptor, keys
 from strongroom.vault import RootKeyring, new_version_id, piece_context
+from strongroom.vault.keys import seal_piece_key, sse_s3_kek
 
 BATCH = 50_000  # versions per transaction: bounded memory, few fsyncs
 
@@ -38,8 +39,7 @@ def body(bucket: str, i: int) -> bytes:
 def _versions(
     bucket: str, owner_id: str, keyring: RootKeyring, start: int, stop: int
 ) -> Iterator[ObjectVersion]:
-    sealing = Sealing("AES256", wrapping={"kek": "root", "root": keyring.current_id})
-    kek = keyring.kek()
+    kek = sse_s3_kek(keyring)
     now = time.time()
     for i in range(start, stop):
         key, version_id, data = object_key(i), new_version_id(), body(bucket, i)
@@ -51,7 +51,7 @@ def _versions(
             part_number=1,
             size=len(data),
             etag=etag,
-            sealed_key=keys.seal(kek, object_secret, piece_context(bucket, key, version_id, 1)),
+            sealed_key=seal_piece_key(kek, object_secret, piece_context(bucket, key, version_id, 1)),
             inline=ciphertext,
         )
         yield ObjectVersion(
@@ -62,7 +62,7 @@ def _versions(
             etag=etag,
             last_modified=now,
             owner_id=owner_id,
-            sealing=sealing,
+            sealing=kek.sealing,
             pieces=(piece,),
         )
 

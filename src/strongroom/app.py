@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from strongroom.s3.dispatch import SERVICES_KEY, add_request_ids, handle
 from strongroom.vault import RootKeyring, Vault
 
 log = logging.getLogger("strongroom")
+T = TypeVar("T")
 
 MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
 
@@ -28,14 +30,17 @@ def build_services(config: Config) -> Services:
     blobs = BlobStore(config.blob_dir)
     keyring = RootKeyring(config.root_keys)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="strongroom-io")
-    vault = Vault(blobs, keyring, executor)
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
     account = account_id(catalog)
     kms = build_key_service(config, account, executor)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
-    return Services(config, catalog, blobs, vault, keyring, executor, account, kms=kms,
-                    inline_reads=embedded, lister=lister)
+
+    services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
+                        inline_reads=embedded, lister=lister)
+    # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
+    services.vault = Vault(catalog, services, blobs, keyring, kms, executor)
+    return services
 
 
 def create_app(config: Config) -> web.Application:

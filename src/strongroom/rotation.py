@@ -27,7 +27,7 @@ from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_
 from strongroom.deployment import check_rotation, record_root_keys
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
 from strongroom.kms.store import open_kms_store
-from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece
+from strongroom.vault import RootKeyring, piece_context, reseal_piece, root_rotation
 
 
 def _server_running(config: Config) -> bool:
@@ -71,40 +71,33 @@ def _all_uploads(catalog: Catalog) -> Iterator[Upload]:
 def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
     """Re-seal everything sealed under a root key other than the current one. Idempotent."""
     counts = {"objects": 0, "uploads": 0, "access keys": 0}
-    current = keyring.current_id
-    new_sealing_of = {}
     for version in list(_all_versions(catalog)):
-        wrapping = version.sealing.wrapping
-        if wrapping.get("kek") != "root" or wrapping.get("root") == current:
+        rotation = root_rotation(keyring, version.sealing)
+        if rotation is None:
             continue
-        old = ObjectKek(version.sealing, keyring.kek(wrapping["root"]))
-        sealing = dataclasses.replace(version.sealing, wrapping={**wrapping, "root": current})
-        new = ObjectKek(sealing, keyring.kek())
+        old, new = rotation
         pieces = tuple(
             reseal_piece(
                 p, old, new, piece_context(version.bucket, version.key, version.version_id, p.part_number)
             )
             for p in version.pieces
         )
-        catalog.rekey_version(dataclasses.replace(version, sealing=sealing, pieces=pieces))
+        catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
         counts["objects"] += 1
     for upload in list(_all_uploads(catalog)):
-        wrapping = upload.sealing.wrapping
-        if wrapping.get("kek") != "root" or wrapping.get("root") == current:
+        rotation = root_rotation(keyring, upload.sealing)
+        if rotation is None:
             continue
-        old = ObjectKek(upload.sealing, keyring.kek(wrapping["root"]))
-        sealing = dataclasses.replace(upload.sealing, wrapping={**wrapping, "root": current})
-        new = ObjectKek(sealing, keyring.kek())
+        old, new = rotation
         for part in catalog.all_parts(upload.upload_id):
             context = piece_context(upload.bucket, upload.key, upload.upload_id, part.piece.part_number)
             catalog.put_part(
                 Part(part.upload_id, reseal_piece(part.piece, old, new, context), part.last_modified)
             )
-        new_sealing_of[upload.upload_id] = sealing
-        catalog.replace_upload_sealing(upload.upload_id, sealing)
+        catalog.replace_upload_sealing(upload.upload_id, new.sealing)
         counts["uploads"] += 1
     for key in catalog.list_access_keys():
-        if key.sealed_secret.split(b":", 1)[0].decode() == current:
+        if keyring.sealed_under_current(key.sealed_secret):
             continue
         secret = keyring.unseal_secret(key.sealed_secret, key.access_key)
         resealed = AccessKey(

@@ -14,7 +14,7 @@ S3 = Path(strongroom.s3.__file__).parent
 HANDLER_MODULES = frozenset({h.__module__ for h in HANDLERS.values()}) | {"strongroom.s3.handlers",
                                                                          "strongroom.s3.dispatch"}
 BELOW_HANDLERS = [*sorted((S3 / "access").glob("*.py")),
-                  *(S3 / name for name in ("authorization.py", "acl_writes.py", "copy_source.py",
+                  *(S3 / name for name in ("authorization.py", "copy_source.py",
                                            "documents.py", "context.py"))]
 
 

@@ -1,4 +1,5 @@
-"""The key protocol: known-answer vectors, sealing round trips and tampering, SSE-C derivations."""
+"""The key protocol: known-answer vectors (checked against the functions production seals with),
+sealing round trips and tampering, SSE-C derivations."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from strongroom.catalog.model import Sealing
 from strongroom.crypto import (
     KEY_SIZE,
     SEAL_VERSION,
@@ -21,13 +23,16 @@ from strongroom.crypto import (
     seal,
     unseal,
 )
+from strongroom.kms.sealing import material_context
+from strongroom.vault.keyring import RootKeyring, access_key_context
+from strongroom.vault.keys import ObjectKek, layer_context, piece_context, sse_s3_kek, unseal_piece_key
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "crypto" / "keys.json").read_text(encoding="utf-8"))
 KEK = bytes(range(0x40, 0x60))
 OTHER_KEK = bytes(range(0x41, 0x61))
 KEY = bytes(range(0x60, 0x80))
 SALT = bytes(range(16))
-CONTEXT = object_context("object", "bucket", "key", "null", 0)
+CONTEXT = piece_context("bucket", "key", "v1", 1)
 
 
 def h(text: str) -> bytes:
@@ -50,6 +55,55 @@ def test_key_id_vector(case: dict) -> None:
 @pytest.mark.parametrize("case", VECTORS["object_context"])
 def test_object_context_vector(case: dict) -> None:
     assert object_context(*case["parts"]).hex() == case["context"]
+
+
+def _production_context(use: str, parts: list) -> bytes:
+    """The context as the code that seals with it builds it, from the vector's parts."""
+    if use == "piece":
+        return piece_context(*parts[1:])
+    if use == "layer":
+        assert parts[5] == "layer"
+        return layer_context(piece_context(*parts[1:5]), parts[6])
+    if use == "access-key":
+        return access_key_context(parts[1])
+    assert use == "kms key material"
+    return material_context(parts[1], parts[2])
+
+
+@pytest.mark.parametrize("case", VECTORS["object_context"], ids=lambda case: case["use"])
+def test_production_builds_the_context_vectors(case: dict) -> None:
+    assert _production_context(case["use"], case["parts"]).hex() == case["context"]
+
+
+def test_single_part_objects_are_part_1() -> None:
+    # FORMAT.md: a single-part object's piece is part 1 (its blob's AD and its sealing context alike).
+    single = VECTORS["object_context"][0]
+    assert single["parts"][0] == "piece" and single["parts"][-1] == 1
+
+
+@pytest.mark.parametrize("case", VECTORS["piece_key"], ids=lambda case: case["mode"])
+def test_piece_key_vector(case: dict) -> None:
+    if case["mode"] == "SSE-S3":
+        kek = sse_s3_kek(RootKeyring([h(case["root_key"])]))
+    elif case["mode"] == "SSE-C":
+        sealing = Sealing("SSE-C")
+        kek = ObjectKek(sealing, customer_kek(h(case["customer_key"]), h(case["salt"])))
+    else:
+        data_keys = [h(k) for k in case["data_keys"]]
+        kek = ObjectKek(Sealing("aws:kms"), data_keys[0], data_keys[1] if len(data_keys) > 1 else None)
+    where = (case["bucket"], case["key"], case["version_id"])
+    context = piece_context(*where, case["part_number"])
+    assert unseal_piece_key(kek, h(case["sealed_key"]), context) == h(case["piece_keys"])
+    with pytest.raises(IntegrityError):  # bound to its part
+        unseal_piece_key(kek, h(case["sealed_key"]), piece_context(*where, case["part_number"] + 1))
+
+
+@pytest.mark.parametrize("case", VECTORS["access_key_secret"])
+def test_access_key_secret_vector(case: dict) -> None:
+    keyring = RootKeyring([h(case["root_key"])])
+    assert keyring.unseal_secret(h(case["stored"]), case["access_key"]) == case["secret"]
+    with pytest.raises(IntegrityError):
+        RootKeyring([h(case["root_key"])]).unseal_secret(h(case["stored"]), "AKIAOTHERKEY")
 
 
 @pytest.mark.parametrize("case", VECTORS["seal"])
@@ -128,10 +182,11 @@ def test_unseal_with_the_wrong_kek() -> None:
 @pytest.mark.parametrize(
     "context",
     [
-        object_context("object", "bucket", "key", "null", 1),  # another part
-        object_context("object", "bucket", "key", "v2", 0),  # another version
-        object_context("object", "bucket", "key2", "null", 0),  # another object
-        object_context("object", "bucket2", "key", "null", 0),  # another bucket
+        piece_context("bucket", "key", "v1", 2),  # another part
+        piece_context("bucket", "key", "v2", 1),  # another version
+        piece_context("bucket", "key2", "v1", 1),  # another object
+        piece_context("bucket2", "key", "v1", 1),  # another bucket
+        layer_context(CONTEXT, 0),  # a DSSE-KMS layer of the same piece
         b"",
     ],
 )
@@ -183,7 +238,7 @@ def test_seal_refuses_bad_sizes() -> None:
         (("1",), (1,)),
         (("a",), ("a", "")),
         ((1, 2), (258,)),
-        (("object", "b", "k", "null", 1), ("object", "b", "k", "null", 2)),
+        (("piece", "b", "k", "v1", 1), ("piece", "b", "k", "v1", 2)),
         (("a\x00",), ("a",)),
     ],
 )

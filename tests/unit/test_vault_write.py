@@ -1,4 +1,4 @@
-"""Vault.write_piece's pipeline (hashing and sealing stages running behind the body) on a real
+"""The vault's write_piece pipeline (hashing and sealing stages running behind the body) on a real
 blob directory: what it writes reads back, and a failure on either side leaves nothing behind."""
 
 from __future__ import annotations
@@ -10,21 +10,45 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from strongroom.blobs import BlobStore, BlobWriter
 from strongroom.catalog.model import ObjectVersion
-from strongroom.keks import RootKeyring, piece_context
-from strongroom.vault import Vault
+from strongroom.vault import RootKeyring, piece_context
+from strongroom.vault.keys import ObjectKek, sse_s3_kek
+from strongroom.vault.read import read_version
+from strongroom.vault.write import Run, Written, write_piece
 
 MiB = 1 << 20
 
 
-def _vault(tmp_path: Path) -> tuple[Vault, BlobStore, ThreadPoolExecutor]:
+class _Pieces:
+    """write_piece and read_version on a blob directory and an executor, as the vault calls them."""
+
+    def __init__(self, blobs: BlobStore, executor: ThreadPoolExecutor) -> None:
+        self.blobs, self.executor = blobs, executor
+        self.run: Run = self._run
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def sse_s3_kek(self) -> ObjectKek:
+        return sse_s3_kek(RootKeyring([os.urandom(32)]))
+
+    async def write_piece(self, body: AsyncIterator[bytes], kek: ObjectKek, context: bytes, number: int,
+                          **kwargs: Any) -> Written:
+        return await write_piece(self.run, self.blobs, body, kek, context, number, **kwargs)
+
+    def read(self, version: ObjectVersion, kek: ObjectKek, start: int, end: int) -> AsyncIterator[bytes]:
+        return read_version(self.run, self.blobs, version, kek, start, end)
+
+
+def _vault(tmp_path: Path) -> tuple[_Pieces, BlobStore, ThreadPoolExecutor]:
     executor = ThreadPoolExecutor(4)
     blobs = BlobStore(tmp_path / "blobs")
-    return Vault(blobs, RootKeyring([os.urandom(32)]), executor), blobs, executor
+    return _Pieces(blobs, executor), blobs, executor
 
 
 async def _body(data: bytes, chunk: int = 300_000, fail_at: int | None = None) -> AsyncIterator[bytes]:

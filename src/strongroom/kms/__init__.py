@@ -4,7 +4,8 @@
   `store` keeps keys, aliases and key material (sealed under the root key by `sealing`)
   in the catalog's SQLite file; `ciphertext` is the blob format.
 - `external`: the same operations from any AWS-KMS-compatible endpoint (`--kms-endpoint`).
-- `adapter`: what the vault uses for SSE-KMS (`vault.KeyService`), with the S3 Bucket Key cache.
+- `service`: `KeyService`, what the vault needs of a KMS; `adapter`: its implementation, with the
+  S3 Bucket Key cache.
 - `api` (with `api_operations`, `shapes`, `errors`): the AWS KMS JSON protocol, without HTTP
   (its HTTP side is `s3/kms_http.py`).
 - `access`: who may use or manage a key; the one decision for S3's SSE-KMS path and the KMS API.

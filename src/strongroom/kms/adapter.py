@@ -1,4 +1,4 @@
-"""What the vault sees of a KMS (`vault.KeyService`): data keys for SSE-KMS, and the S3 Bucket Key cache.
+"""What the vault sees of a KMS (`service.KeyService`): data keys for SSE-KMS, and the S3 Bucket Key cache.
 
 The backend is the built-in KMS (run on the executor) or an external one
 (external.py). KMS errors reach S3 callers as AWS S3 reports them:
@@ -34,8 +34,8 @@ from strongroom.kms.errors import KmsError
 from strongroom.kms.external import ExternalKms, KmsUnavailable
 from strongroom.kms.model import AWS_S3_ALIAS
 from strongroom.kms.sealing import KmsKeyring
+from strongroom.kms.service import KeyService
 from strongroom.kms.store import open_kms_store
-from strongroom.vault import KeyService
 
 log = logging.getLogger("strongroom.kms")
 

@@ -11,7 +11,7 @@ engine's request context (`access.policy_context`) and decides each action again
 The models it decides with live in `strongroom.s3.access`; this module imports no handler. What a
 handler needs from the decision reaches it typed on the request: `ctx.access` for further decisions
 (DeleteObjects per key, GetObject's 403/404 for a missing key), `ctx.object_acl`,
-`ctx.move_upload_acl` and `ctx.new_bucket_access` for the ACL and ownership a write stores.
+and `ctx.new_bucket_access` for the ACL and ownership a write stores.
 As AWS documents it ("Policy evaluation logic", single account): an explicit Deny anywhere wins;
 otherwise any of the four grants; otherwise the request is denied. Anonymous requests get only
 what a bucket policy gives "*" or an ACL gives AllUsers.
@@ -259,8 +259,6 @@ async def authorize(ctx: Ctx) -> None:
     ctx.access = BucketAccess(ctx, state)
     if op in WRITES_WITH_ACL and ctx.key is not None:
         ctx.object_acl = await _write_acl(ctx, state, ctx.headers)
-    if op is Operation.CompleteMultipartUpload:
-        ctx.move_upload_acl = state.acls_count
 
 
 async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> None:

@@ -11,7 +11,8 @@ from aiohttp import web
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
 from strongroom.catalog.model import Bucket
 from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
-from strongroom.s3 import acl_writes, sse, xml
+from strongroom.s3 import sse, xml
+from strongroom.s3.access import acl, ownership
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 
@@ -74,7 +75,10 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         await ctx.services.write(ctx.services.catalog.create_bucket, bucket)
     except BucketExists as exists:
         if exists.owner_id == ctx.principal.user_id:
-            if region == US_EAST_1:  # S3's legacy answer there: 200, and the bucket is left as it is
+            if region == US_EAST_1:
+                # S3's legacy answer there: 200, and "resets the bucket access control lists" (API
+                # reference, BucketAlreadyOwnedByYou): the ACL and ownership asked for are stored again.
+                await _store_bucket_access(ctx, name)
                 return web.Response(status=200, headers={"Location": f"/{name}"})
             raise S3Error(
                 "BucketAlreadyOwnedByYou", 409,
@@ -86,8 +90,19 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
             "of the system. Please select a different name and try again.", BucketName=name) from None
     default = sse.new_bucket_default(ctx.config.allow_sse_c_new_buckets)
     await ctx.services.write(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
-    await acl_writes.store_bucket_access(ctx, name)
+    await _store_bucket_access(ctx, name)
     return web.Response(status=200, headers={"Location": f"/{name}"})
+
+
+async def _store_bucket_access(ctx: Ctx, bucket: str) -> None:
+    """The Object Ownership mode and ACL a CreateBucket asked for, as authorization checked them
+    (`ctx.new_bucket_access`; nothing for the defaults)."""
+    access = ctx.new_bucket_access
+    if access is None:
+        return
+    await ctx.services.write(ctx.services.catalog.put_bucket_config, bucket, ownership.KIND, access.ownership)
+    if access.acl is not None:
+        await ctx.services.write(ctx.services.catalog.put_bucket_config, bucket, acl.KIND, access.acl)
 
 
 async def head_bucket(ctx: Ctx) -> web.StreamResponse:

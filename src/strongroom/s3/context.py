@@ -32,7 +32,6 @@ class Services:
     config: Config
     catalog: Catalog
     blobs: BlobStore
-    vault: Vault
     keyring: RootKeyring
     executor: Executor
     account_id: str
@@ -41,6 +40,7 @@ class Services:
     # SQLite listings (CPU-bound decoding under the GIL) on one thread of their own: four at once on
     # the shared pool cost twice the CPU of one at a time (188 vs 277 pages/s, bench list-100k-c4).
     lister: Executor | None = None
+    vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded
     # SQLite catalog (indexed, ~10 us, never blocked by a writer in WAL mode) run inline: an executor hop
@@ -137,8 +137,7 @@ class Ctx:
     identity_policies: list[Policy] | None = None  # the requester's user policies, once read
     # Set by authorization for the handler:
     access: Access = NO_ACCESS  # further decisions in the request's bucket
-    object_acl: str | None = None  # the ACL document an object write stores with the object (JSON)
-    move_upload_acl: bool = False  # CompleteMultipartUpload: the upload's ACL goes to the new version
+    object_acl: str | None = None  # the ACL an object write or upload stores in its own transaction (JSON)
     new_bucket_access: NewBucketAccess | None = None  # CreateBucket: ownership and ACL to store
 
     @property

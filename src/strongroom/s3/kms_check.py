@@ -8,14 +8,10 @@ stored or returned, and never imports s3/ to do so.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from strongroom.errors import access_denied
 from strongroom.s3.authorization import authorize_kms
 from strongroom.s3.context import Ctx
-
-# (IAM action, key ARN or None) -> None, or S3's AccessDenied.
-KmsCheck = Callable[[str, str | None], Awaitable[None]]
+from strongroom.vault import KmsCheck
 
 
 def kms_check(ctx: Ctx) -> KmsCheck:

@@ -21,9 +21,9 @@ from strongroom.errors import S3Error
 from strongroom.kms import api, errors
 from strongroom.kms.access import KmsCaller
 from strongroom.kms.errors import KmsError
+from strongroom.s3.access.policy_context import principal, request_keys
 from strongroom.s3.auth import auth_request, credentials, verify_sigv4
 from strongroom.s3.context import Ctx
-from strongroom.s3.policy_context import principal, request_keys
 
 log = logging.getLogger("strongroom.kms.api")
 

@@ -1,42 +1,36 @@
 """Multipart uploads, write side: CreateMultipartUpload, UploadPart, UploadPartCopy,
 CompleteMultipartUpload and AbortMultipartUpload (the listings are in `multipart_list.py`).
 
-An upload chooses its encryption once, at creation, and keeps the KEK's sealing in
-its record; every part is a piece encrypted under that KEK, its key bound to
-(bucket, key, upload id, part number). The completed object takes the upload id as
-its version id, so its pieces are bound to (bucket, key, version id, part number)
-exactly like a simple PUT's without being re-sealed: Complete needs no KMS call and
-no SSE-C key, as on AWS.
+These handlers read and check the request and render the answer; the vault
+(`vault/uploads.py`) does the rest. An upload chooses its encryption once, at creation,
+and keeps the KEK's sealing in its record; every part is a piece encrypted under that KEK,
+its key bound to (bucket, key, upload id, part number). The completed object takes the
+upload id as its version id, so its pieces are bound exactly like a simple PUT's without
+being re-sealed: Complete needs no KMS call and no SSE-C key, as on AWS.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
 from aiohttp import web
 
 from strongroom import checksums
-from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
-from strongroom.catalog.model import ObjectVersion, Part, Upload
+from strongroom.catalog.model import Upload
 from strongroom.errors import (
     S3Error,
     bad_digest,
     invalid_argument,
     invalid_request,
     malformed_xml,
-    no_such_bucket,
-    no_such_key,
-    no_such_upload,
     not_implemented,
-    precondition_failed,
 )
-from strongroom.s3 import acl_writes, sse, xml
+from strongroom.s3 import sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
+from strongroom.s3.kms_check import kms_check
 from strongroom.s3.multipart_list import (
     invalid_part,
     load_upload,
@@ -56,8 +50,13 @@ from strongroom.s3.object_headers import (
     stored_headers,
     user_metadata,
 )
-from strongroom.s3.objects import entity_too_large, load_copy_source, new_kek, read_kek
-from strongroom.vault import ObjectKek, Written, existing_object_kek, piece_context
+from strongroom.s3.objects import (
+    entity_too_large,
+    load_copy_source,
+    open_version,
+    require_sigv4_for,
+)
+from strongroom.vault import Conditions, NewObject, PartsChanged, Written
 
 MAX_PART_NUMBER = 10000
 MAX_COMPLETE_BODY = 16 * 1024 * 1024  # 10,000 <Part>s with checksums fit well within this
@@ -65,11 +64,6 @@ FULL_OBJECT_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME")
 COMPOSITE_ALGORITHMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
 _SSE_C_REQUIRED = ("The multipart upload initiate requested encryption. "
                    "Subsequent part requests must include the appropriate encryption parameters.")
-
-
-def new_upload_id() -> str:
-    """Unguessable: the id is all a client needs to add parts to, complete or abort an upload."""
-    return secrets.token_urlsafe(48)
 
 
 def part_number(ctx: Ctx) -> int:
@@ -107,37 +101,33 @@ def checksum_choice(ctx: Ctx) -> tuple[str | None, str | None]:
     return algorithm, kind
 
 
-async def upload_kek(ctx: Ctx, upload: Upload) -> tuple[ObjectKek, sse.CustomerKey | None]:
-    """The upload's KEK; an SSE-C upload needs its customer key on every request that writes."""
+async def writing_customer_key(ctx: Ctx, upload: Upload) -> sse.CustomerKey | None:
+    """The request's SSE-C key: an SSE-C upload needs it on every request that writes, others refuse it.
+    The vault checks that it is the upload's."""
     customer = sse.customer_key(ctx.headers)
     if upload.sealing.algorithm != "SSE-C":
         if customer is not None:
             raise invalid_request(_SSE_C_REQUIRED)
         if upload.sealing.algorithm.startswith("aws:kms"):
             sse.require_sigv4_for_kms(ctx)
-        return await existing_object_kek(ctx.services.vault, ctx.services.kms, upload.sealing, None), None
+        return None
     if customer is None:
         raise invalid_request(_SSE_C_REQUIRED)
     sse.require_secure_for_sse_c(ctx)
     if (await sse.bucket_default(ctx)).sse_c_blocked:  # blocked after the upload began (UploadPart docs)
         raise sse.sse_c_blocked(ctx, ctx.key)
-    try:
-        return ctx.services.vault.sse_c_kek(customer.key, upload.sealing), customer
-    except S3Error as e:
-        if e.code != "AccessDenied":
-            raise
-        raise invalid_request(
-            "The provided encryption parameters did not match the ones used originally.") from None
+    return customer
 
 
-async def complete_key(ctx: Ctx, upload: Upload) -> None:
+async def complete_customer_key(ctx: Ctx, upload: Upload) -> bytes | None:
     """Complete takes no SSE-C key (AWS: only where a checksum or a bucket policy asks for one); a key
     that is sent must be the upload's. An SSE-C upload cannot complete once its bucket blocks SSE-C."""
-    customer = sse.customer_key(ctx.headers)
-    if customer is not None:
-        await upload_kek(ctx, upload)
-    elif upload.sealing.algorithm == "SSE-C" and (await sse.bucket_default(ctx)).sse_c_blocked:
+    if sse.customer_key(ctx.headers) is not None:
+        customer = await writing_customer_key(ctx, upload)
+        return customer.key if customer else None
+    if upload.sealing.algorithm == "SSE-C" and (await sse.bucket_default(ctx)).sse_c_blocked:
         raise sse.sse_c_blocked(ctx, ctx.key)
+    return None
 
 
 def checksum_headers(values: dict[str, str]) -> dict[str, str]:
@@ -150,48 +140,18 @@ async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     algorithm, kind = checksum_choice(ctx)
     metadata = user_metadata(ctx.headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
-    kek = await new_kek(ctx, choice, ctx.key)
-    upload = Upload(upload_id=new_upload_id(), bucket=ctx.bucket.name, key=ctx.key, initiated=time.time(),
-                    owner_id=ctx.principal.user_id or ctx.bucket.owner_id, sealing=kek.sealing,
-                    content_type=content_type(ctx.headers), headers=stored_headers(ctx.headers),
-                    metadata=metadata, checksum_algorithm=algorithm, checksum_type=kind,
-                    tags=header_tags(ctx.headers))
-    try:
-        await ctx.services.write(ctx.services.catalog.create_upload, upload)
-    except NoSuchBucketError:
-        raise no_such_bucket(ctx.bucket.name) from None
-    await acl_writes.store_upload_acl(ctx, upload.upload_id)
-    headers = sse.response_headers(kek.sealing, choice.customer, context=True)
+    require_sigv4_for(ctx, choice)
+    target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
+                       content_type(ctx.headers), stored_headers(ctx.headers), metadata,
+                       header_tags(ctx.headers))
+    upload = await ctx.services.vault.create_upload(target, choice.encryption, kms_check=kms_check(ctx),
+                                                    checksum_algorithm=algorithm, checksum_type=kind,
+                                                    acl=ctx.object_acl)
+    headers = sse.response_headers(upload.sealing, choice.customer, context=True)
     if algorithm and kind:
         headers.update({"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind})
     body = xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key) + xml.el("UploadId", upload.upload_id)
     return xml_response(xml.document("InitiateMultipartUploadResult", body), headers=headers)
-
-
-async def store_part(ctx: Ctx, upload: Upload, body: AsyncIterator[bytes], number: int, kek: ObjectKek, *,
-                     md5: bool, algorithms: tuple[str, ...], size: int | None,
-                     verify: Callable[[Written], None] | None = None) -> Written:
-    """Encrypt a part and make it the upload's part `number`; the part it replaces is deleted."""
-    assert ctx.bucket is not None and ctx.key is not None
-    if upload.checksum_algorithm and upload.checksum_algorithm not in algorithms:
-        algorithms += (upload.checksum_algorithm,)
-    written = await ctx.services.vault.write_piece(
-        body, kek, piece_context(ctx.bucket.name, ctx.key, upload.upload_id, number), number,
-        md5=md5 or kek.sealing.algorithm == "AES256", checksums=algorithms, size_hint=size)
-    try:
-        if verify is not None:
-            verify(written)
-        replaced = await ctx.services.write(ctx.services.catalog.put_part,
-                                         Part(upload.upload_id, written.piece, time.time()))
-    except CatalogConflict:
-        await ctx.services.vault.discard([written.piece])
-        raise no_such_upload(upload.upload_id) from None
-    except BaseException:
-        await ctx.services.vault.discard([written.piece])
-        raise
-    if replaced is not None:
-        await ctx.services.vault.discard([replaced.piece])
-    return written
 
 
 def check_part_algorithm(upload: Upload, requested: str | None) -> None:
@@ -217,15 +177,16 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
     md5_expected = content_md5(ctx.headers)
     wanted = checksum_request(ctx.headers)
     check_part_algorithm(upload, wanted.algorithms[0] if wanted.algorithms else None)
-    kek, customer = await upload_kek(ctx, upload)
+    customer = await writing_customer_key(ctx, upload)
 
     def verify(written: Written) -> None:
         check_md5(md5_expected, written.md5_hex)
         wanted.verify(written.checksums, body.trailers)
 
-    written = await store_part(ctx, upload, body.chunks(), number, kek, md5=md5_expected is not None,
-                               algorithms=wanted.algorithms, size=body.length, verify=verify)
-    headers = {"ETag": f'"{written.piece.etag}"', **sse.response_headers(kek.sealing, customer)}
+    written = await ctx.services.vault.put_part(
+        upload, number, body.chunks(), customer_key=customer.key if customer else None, size_hint=body.length,
+        md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify)
+    headers = {"ETag": f'"{written.piece.etag}"', **sse.response_headers(upload.sealing, customer)}
     headers.update(checksum_headers(written.checksums))
     return web.Response(status=200, headers=headers)
 
@@ -252,28 +213,25 @@ def copy_range(value: str | None, size: int) -> tuple[int, int]:
 
 async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
     source = await load_copy_source(ctx)
-    source_kek, _ = await read_kek(ctx, source, sse.COPY_SSEC)
+    opened, _ = await open_version(ctx, source, sse.COPY_SSEC)
     upload = await load_upload(ctx)
     number = part_number(ctx)
     start, end = copy_range(ctx.headers.get("x-amz-copy-source-range"), source.size)
     if end - start > MAX_SINGLE_PUT:
         raise entity_too_large(end - start)
-    kek, customer = await upload_kek(ctx, upload)
-    plaintext = ctx.services.vault.read(source, source_kek, start, end, ctx.request_id)
-    written = await store_part(ctx, upload, plaintext, number, kek, md5=False, algorithms=(),
-                               size=end - start)
+    customer = await writing_customer_key(ctx, upload)
+    written = await ctx.services.vault.put_part(
+        upload, number, opened.read(start, end, ctx.request_id),
+        customer_key=customer.key if customer else None, size_hint=end - start)
     result = (xml.el("LastModified", xml.timestamp(time.time())) + xml.el("ETag", f'"{written.piece.etag}"')
               + "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items()))
     return xml_response(xml.document("CopyPartResult", result),
-                        headers=sse.response_headers(kek.sealing, customer))
+                        headers=sse.response_headers(upload.sealing, customer))
 
 
 async def abort_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     upload = await load_upload(ctx)
-    parts = await ctx.services.write(ctx.services.catalog.abort_upload, upload.upload_id)
-    if parts is None:
-        raise no_such_upload(upload.upload_id)
-    await ctx.services.vault.discard([p.piece for p in parts])
+    await ctx.services.vault.abort(upload)
     return web.Response(status=204)
 
 
@@ -286,7 +244,7 @@ def _not_implemented_header(name: str) -> S3Error:
     return err
 
 
-def complete_conditions(ctx: Ctx) -> tuple[bool, str | None]:
+def complete_conditions(ctx: Ctx) -> Conditions:
     """(If-None-Match: *, If-Match etag): the only conditional forms S3 takes on Complete."""
     none_match, match = ctx.headers.get("if-none-match"), ctx.headers.get("if-match")
     if none_match is not None and match is not None:
@@ -295,21 +253,7 @@ def complete_conditions(ctx: Ctx) -> tuple[bool, str | None]:
         raise _not_implemented_header("If-None-Match")
     if match is not None and match.strip() == "*":
         raise _not_implemented_header("If-Match")
-    return none_match is not None, match.strip().strip('"') if match is not None else None
-
-
-async def check_conditions(ctx: Ctx, if_none_match: bool, if_match: str | None) -> None:
-    assert ctx.bucket is not None and ctx.key is not None
-    if not if_none_match and if_match is None:
-        return
-    current = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
-    if if_none_match and current is not None:
-        raise precondition_failed("If-None-Match")
-    if if_match is not None:
-        if current is None:
-            raise no_such_key(ctx.key)
-        if current.etag != if_match:
-            raise precondition_failed("If-Match")
+    return Conditions(none_match is not None, match.strip().strip('"') if match is not None else None)
 
 
 def check_complete_headers(ctx: Ctx, upload: Upload, size: int, value: str | None) -> None:
@@ -332,38 +276,25 @@ def check_complete_headers(ctx: Ctx, upload: Upload, size: int, value: str | Non
 async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     upload = await load_upload(ctx)
-    if_none_match, if_match = complete_conditions(ctx)
-    await check_conditions(ctx, if_none_match, if_match)
+    conditions = complete_conditions(ctx)
+    vault = ctx.services.vault
+    await vault.check_conditions(ctx.bucket.name, ctx.key, conditions)
     listed = parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY, malformed_xml()))
-    parts = await ctx.services.run(ctx.services.catalog.all_parts, upload.upload_id)
+    parts = await vault.parts(upload)
     stored = {p.piece.part_number: p for p in parts}
     used = select_parts(upload, listed, stored)
     size = sum(p.size for p in used)
     algorithm, kind = upload.checksum_algorithm, upload.checksum_type or "COMPOSITE"
     whole = object_checksum(algorithm, kind, used) if algorithm else None
     check_complete_headers(ctx, upload, size, whole)
-    await complete_key(ctx, upload)
-    pieces = tuple(used)  # bound to the upload id, which becomes the version id
-    version = ObjectVersion(
-        bucket=upload.bucket, key=upload.key, version_id=upload.upload_id, size=size,
-        etag=multipart_etag(used),
-        last_modified=time.time(), owner_id=upload.owner_id, sealing=upload.sealing, pieces=pieces,
-        content_type=upload.content_type, headers=dict(upload.headers), metadata=dict(upload.metadata),
-        checksums={algorithm: whole} if algorithm and whole else {},
-        checksum_type=kind if algorithm else None, tags=dict(upload.tags), storage_class=upload.storage_class)
+    customer_key = await complete_customer_key(ctx, upload)
     try:
-        replaced, unused = await ctx.services.write(ctx.services.catalog.complete_upload, upload.upload_id,
-                                                 version, if_none_match=if_none_match, if_match=if_match)
-    except CatalogConflict:
-        # Lost a race: the upload ended, the object changed under a condition, or a part was replaced.
-        if await ctx.services.read(ctx.services.catalog.get_upload, upload.upload_id) is None:
-            raise no_such_upload(upload.upload_id) from None
-        await check_conditions(ctx, if_none_match, if_match)
+        version = await vault.complete(
+            upload, used, etag=multipart_etag(used),
+            checksums={algorithm: whole} if algorithm and whole else {},
+            checksum_type=kind if algorithm else None, conditions=conditions, customer_key=customer_key)
+    except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
-    except NoSuchBucketError:
-        raise no_such_bucket(upload.bucket) from None
-    await acl_writes.move_upload_acl(ctx, upload.upload_id, version.version_id)
-    await ctx.services.vault.discard([p.piece for p in unused] + list(replaced.pieces if replaced else ()))
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"
     body = xml.el("Location", location) + xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key)
     body += xml.el("ETag", f'"{version.etag}"')

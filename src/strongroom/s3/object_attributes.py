@@ -63,7 +63,7 @@ def check_customer_key(ctx: Ctx, version: ObjectVersion) -> None:
             raise invalid_request("The object was stored using a form of Server Side Encryption. "
                                   "The correct parameters must be provided to retrieve the object.")
         sse.require_secure_for_sse_c(ctx)
-        ctx.services.vault.sse_c_kek(customer.key, version.sealing)  # a wrong key is 403 AccessDenied
+        ctx.services.vault.check_customer_key(version, customer.key)  # a wrong key is 403 AccessDenied
     elif customer is not None:
         raise invalid_request("The encryption parameters are not applicable to this object.")
 

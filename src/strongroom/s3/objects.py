@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
-from strongroom.catalog.model import ObjectVersion, Piece
+from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import (
     S3Error,
     access_denied,
@@ -19,13 +16,13 @@ from strongroom.errors import (
     malformed_xml,
     no_such_bucket,
     no_such_key,
-    precondition_failed,
 )
-from strongroom.s3 import acl_writes, sse, xml
+from strongroom.s3 import sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.copy_source import parse_copy_source
 from strongroom.s3.documents import verify_document_digest, xml_response
+from strongroom.s3.kms_check import kms_check
 from strongroom.s3.object_headers import (
     MAX_SINGLE_PUT,
     NotModified,
@@ -46,7 +43,7 @@ from strongroom.s3.object_headers import (
     user_metadata,
 )
 from strongroom.s3.routing import Operation
-from strongroom.vault import ObjectKek, existing_object_kek, new_object_kek, new_version_id, piece_context
+from strongroom.vault import Conditions, NewObject, Opened, Written
 
 log = logging.getLogger("strongroom.objects")
 
@@ -58,45 +55,24 @@ def entity_too_large(size: int) -> S3Error:
                    ProposedSize=str(size), MaxSizeAllowed=str(MAX_SINGLE_PUT))
 
 
-async def new_kek(ctx: Ctx, choice: sse.Choice, key: str) -> ObjectKek:
-    assert ctx.bucket is not None
+def require_sigv4_for(ctx: Ctx, choice: sse.Choice) -> None:
     if choice.algorithm.startswith("aws:kms"):
         sse.require_sigv4_for_kms(ctx)
-    kek = await new_object_kek(
-        ctx.services.vault, ctx.services.kms, choice.algorithm, kms_key_id=choice.kms_key_id,
-        bucket_key=choice.bucket_key, context=choice.context,
-        customer_key=choice.customer.key if choice.customer else None, bucket=ctx.bucket.name, key=key)
-    if choice.algorithm.startswith("aws:kms"):
-        # As on AWS, SSE-KMS writes need kms:GenerateDataKey on the key; checked once the key id is
-        # resolved to its ARN, before anything is stored.
-        from strongroom.s3.authorization import authorize_kms
-
-        if not await authorize_kms(ctx, "kms:GenerateDataKey", kek.sealing.kms_key_arn):
-            raise access_denied()
-    return kek
 
 
-async def read_kek(ctx: Ctx, version: ObjectVersion,
-                   prefix: str = sse.SSEC) -> tuple[ObjectKek, sse.CustomerKey | None]:
-    """The KEK to read a stored version; SSE-C objects need the customer's key in the request."""
+async def open_version(ctx: Ctx, version: ObjectVersion,
+                       prefix: str = sse.SSEC) -> tuple[Opened, sse.CustomerKey | None]:
+    """A stored version opened for reading; SSE-C objects need the customer's key in the request."""
     if ctx.op in (Operation.GetObject, Operation.HeadObject):
         sse.check_no_sse_on_read(ctx)
     customer = sse.customer_key(ctx.headers, prefix)
     if version.sealing.algorithm.startswith("aws:kms"):
         sse.require_sigv4_for_kms(ctx)
-        from strongroom.s3.authorization import authorize_kms
-        if not await authorize_kms(ctx, "kms:Decrypt", version.sealing.kms_key_arn):
-            raise access_denied()
-    if version.sealing.algorithm == "SSE-C":
-        if customer is None:
-            raise invalid_request("The object was stored using a form of Server Side Encryption. "
-                                  "The correct parameters must be provided to retrieve the object.")
+    if version.sealing.algorithm == "SSE-C" and customer is not None:
         sse.require_secure_for_sse_c(ctx)
-    elif customer is not None:
-        raise invalid_request("The encryption parameters are not applicable to this object.")
-    kek = await existing_object_kek(ctx.services.vault, ctx.services.kms, version.sealing,
-                                    customer.key if customer else None)
-    return kek, customer
+    opened = await ctx.services.vault.open(version, customer.key if customer else None,
+                                           kms_check=kms_check(ctx))
+    return opened, customer
 
 
 async def put_object(ctx: Ctx) -> web.StreamResponse:
@@ -118,65 +94,29 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("NotImplemented", 501,
                       "A header you provided implies functionality that is not implemented",
                       Header="If-None-Match")
+    if_match = headers.get("if-match")
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
-    kek = await new_kek(ctx, choice, ctx.key)
-    version_id = new_version_id()
-    written = await ctx.services.vault.write_piece(
-        body.chunks(), kek, piece_context(ctx.bucket.name, ctx.key, version_id, 1), 1,
-        md5=md5_expected is not None or choice.algorithm == "AES256", checksums=wanted.algorithms,
-        size_hint=body.length)
-    async with pieces_owned(ctx, [written.piece]):
+    require_sigv4_for(ctx, choice)
+    target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
+                       content_type(headers),
+                       stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata, tags)
+
+    def verify(written: Written) -> None:
         check_md5(md5_expected, written.md5_hex)
         wanted.verify(written.checksums, body.trailers)
-        version = ObjectVersion(
-            bucket=ctx.bucket.name, key=ctx.key, version_id=version_id, size=written.piece.size,
-            etag=written.piece.etag, last_modified=time.time(),
-            owner_id=ctx.principal.user_id or ctx.bucket.owner_id,
-            sealing=kek.sealing, pieces=(written.piece,), content_type=content_type(headers),
-            headers=stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata=metadata,
-            tags=tags,
-            checksums=written.checksums,
-            checksum_type="FULL_OBJECT" if written.checksums else None,
-        )
-        await commit(ctx, version, if_none_match=if_none_match is not None, if_match=headers.get("if-match"))
-    await acl_writes.store_object_acl(ctx, version_id)
-    out = {"ETag": f'"{version.etag}"', **sse.response_headers(kek.sealing, choice.customer, context=True)}
-    for alg, value in written.checksums.items():
+
+    version = await ctx.services.vault.put(
+        target, body.chunks(), choice.encryption, kms_check=kms_check(ctx), size_hint=body.length,
+        md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify,
+        conditions=Conditions(if_none_match is not None, if_match.strip('"') if if_match else None),
+        acl=ctx.object_acl)
+    out = {"ETag": f'"{version.etag}"',
+           **sse.response_headers(version.sealing, choice.customer, context=True)}
+    for alg, value in version.checksums.items():
         out[f"x-amz-checksum-{alg.lower()}"] = value
-    if written.checksums:
+    if version.checksums:
         out["x-amz-checksum-type"] = "FULL_OBJECT"
     return web.Response(status=200, headers=out)
-
-
-@contextlib.asynccontextmanager
-async def pieces_owned(ctx: Ctx, pieces: list[Piece]) -> AsyncIterator[None]:
-    """Freshly written pieces belong to the request until `commit` lands: on any failure, delete them."""
-    try:
-        yield
-    except BaseException:
-        await ctx.services.vault.discard(pieces)
-        raise
-
-
-async def commit(ctx: Ctx, version: ObjectVersion, *, if_none_match: bool = False,
-                 if_match: str | None = None) -> None:
-    """Make a written version current (conditional writes fail as S3 fails them) and delete the blobs
-    of the version it replaced."""
-    try:
-        replaced = await ctx.services.write(
-            ctx.services.catalog.put_object, version, if_none_match=if_none_match,
-            if_match=if_match.strip('"') if if_match else None)
-    except CatalogConflict:
-        if if_none_match:
-            raise precondition_failed("If-None-Match") from None
-        current = await ctx.services.read(ctx.services.catalog.get_object, version.bucket, version.key)
-        if current is None:
-            raise no_such_key(version.key) from None
-        raise precondition_failed("If-Match") from None
-    except NoSuchBucketError:
-        raise no_such_bucket(version.bucket) from None
-    if replaced is not None:
-        await ctx.services.vault.discard(replaced.pieces)
 
 
 _READS_OF_MISSING_KEY_DENIED = frozenset({Operation.GetObject, Operation.HeadObject,
@@ -220,7 +160,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     except NotModified:
         keep = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")}
         return web.Response(status=304, headers=keep)
-    kek, customer = await read_kek(ctx, version)
+    opened, customer = await open_version(ctx, version)
     headers.update(sse.response_headers(version.sealing, customer))
     size = version.size
     number = part_number(ctx.query)
@@ -251,8 +191,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
         response = web.StreamResponse(status=status, headers=headers)
         response.content_length = end - start  # aiohttp sends no body for HEAD but keeps the length
         return response
-    chunks = ctx.services.vault.read(version, kek, start, end, ctx.request_id)
-    return await stream_response(ctx, status, headers, chunks)
+    return await stream_response(ctx, status, headers, opened.read(start, end, ctx.request_id))
 
 
 async def stream_response(ctx: Ctx, status: int, headers: dict[str, str],
@@ -284,9 +223,7 @@ async def stream_response(ctx: Ctx, status: int, headers: dict[str, str],
 
 async def delete_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
-    removed = await ctx.services.write(ctx.services.catalog.delete_object, ctx.bucket.name, ctx.key)
-    if removed is not None:
-        await ctx.services.vault.discard(removed.pieces)
+    await ctx.services.vault.delete(ctx.bucket.name, ctx.key)
     return web.Response(status=204)
 
 
@@ -318,9 +255,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             out.append(f"<Error>{xml.el('Key', key)}{xml.el('Code', 'AccessDenied')}"
                        f"{xml.el('Message', 'Access Denied')}</Error>")
             continue
-        removed = await ctx.services.write(ctx.services.catalog.delete_object, ctx.bucket.name, key)
-        if removed is not None:
-            await ctx.services.vault.discard(removed.pieces)
+        await ctx.services.vault.delete(ctx.bucket.name, key)
         if not quiet:
             out.append(f"<Deleted>{xml.el('Key', key)}</Deleted>")
     return xml_response(xml.document("DeleteResult", out))
@@ -343,7 +278,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     check_key(ctx.key)
     source = await load_copy_source(ctx)
-    source_kek, _ = await read_kek(ctx, source, sse.COPY_SSEC)
+    opened, _ = await open_version(ctx, source, sse.COPY_SSEC)
     headers = ctx.headers
     directive = headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -359,32 +294,20 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     if source.size > MAX_SINGLE_PUT:
         raise invalid_request("The specified copy source is larger than the maximum allowable size for a "
                               "copy source: 5368709120")
-    kek = await new_kek(ctx, choice, ctx.key)
-    version_id = new_version_id()
-    plaintext = ctx.services.vault.read(source, source_kek, 0, source.size, ctx.request_id)
-    algorithms = tuple(source.checksums) if source.checksum_type == "FULL_OBJECT" else ()
-    written = await ctx.services.vault.write_piece(
-        plaintext, kek, piece_context(ctx.bucket.name, ctx.key, version_id, 1), 1,
-        md5=choice.algorithm == "AES256", checksums=algorithms, size_hint=source.size)
+    require_sigv4_for(ctx, choice)
     if directive == "COPY":
         ctype, stored, metadata = source.content_type, dict(source.headers), dict(source.metadata)
     else:
         ctype, stored, metadata = content_type(headers), stored_headers(headers), user_metadata(headers)
-    etag = written.piece.etag
-    version = ObjectVersion(
-        bucket=ctx.bucket.name, key=ctx.key, version_id=version_id, size=written.piece.size, etag=etag,
-        last_modified=time.time(), owner_id=ctx.principal.user_id or ctx.bucket.owner_id, sealing=kek.sealing,
-        pieces=(written.piece,), content_type=ctype, headers=stored, metadata=metadata,
-        checksums=written.checksums, checksum_type="FULL_OBJECT" if written.checksums else None,
-        tags=dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY"
-        else header_tags(headers),
-    )
-    async with pieces_owned(ctx, [written.piece]):
-        await commit(ctx, version)
-    await acl_writes.store_object_acl(ctx, version_id)
-    checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items())
+    tags = (dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY"
+            else header_tags(headers))
+    target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id, ctype, stored,
+                       metadata, tags)
+    version = await ctx.services.vault.copy(opened, target, choice.encryption, kms_check=kms_check(ctx),
+                                            request_id=ctx.request_id, acl=ctx.object_acl)
+    checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in version.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
-                        + xml.el("ETag", f'"{etag}"') + checks)
-    out = sse.response_headers(kek.sealing, choice.customer, context=True)
+                        + xml.el("ETag", f'"{version.etag}"') + checks)
+    out = sse.response_headers(version.sealing, choice.customer, context=True)
     return xml_response(body, headers=out)
 

@@ -14,7 +14,6 @@ import asyncio
 import base64
 import hmac
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -27,11 +26,12 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from strongroom import sigv4
 from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import S3Error, access_denied, incomplete_body
-from strongroom.s3 import acl_writes, post_policy, sse, xml
+from strongroom.s3 import post_policy, sse, xml
 from strongroom.s3.auth import credentials
 from strongroom.s3.authorization import authorize_post_object
 from strongroom.s3.body import IDLE_TIMEOUT, request_timeout
 from strongroom.s3.context import Ctx, Principal
+from strongroom.s3.kms_check import kms_check
 from strongroom.s3.object_headers import (
     MAX_SINGLE_PUT,
     check_key,
@@ -42,8 +42,8 @@ from strongroom.s3.object_headers import (
     stored_headers,
     user_metadata,
 )
-from strongroom.s3.objects import commit, new_kek, pieces_owned
-from strongroom.vault import new_version_id, piece_context
+from strongroom.s3.objects import require_sigv4_for
+from strongroom.vault import NewObject, Written
 
 MAX_PRE_DATA = 20480  # bytes of form fields before the file, as S3 limits them
 READ_SIZE = 256 * 1024
@@ -330,39 +330,19 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
     choice = sse.choose(ctx, await sse.bucket_default(ctx), headers=fields)
     md5_expected = content_md5(fields)
     wanted = checksum_request(fields)
-    kek = await new_kek(ctx, choice, key)
-    version_id = new_version_id()
-    written = await ctx.services.vault.write_piece(
-        file_chunks(form.file, low, high),
-        kek,
-        piece_context(ctx.bucket.name, key, version_id, 1),
-        1,
-        md5=md5_expected is not None or choice.algorithm == "AES256",
-        checksums=wanted.algorithms,
-        size_hint=ctx.request.content_length,
-    )  # the whole form bounds the file: small forms stay inline
-    async with pieces_owned(ctx, [written.piece]):
+    require_sigv4_for(ctx, choice)
+    target = NewObject(ctx.bucket.name, key, principal.user_id, content_type(fields), stored_headers(fields),
+                       metadata)
+
+    def verify(written: Written) -> None:
         check_md5(md5_expected, written.md5_hex)
         wanted.verify(written.checksums, {})
-        version = ObjectVersion(
-            bucket=ctx.bucket.name,
-            key=key,
-            version_id=version_id,
-            size=written.piece.size,
-            etag=written.piece.etag,
-            last_modified=time.time(),
-            owner_id=principal.user_id,
-            sealing=kek.sealing,
-            pieces=(written.piece,),
-            content_type=content_type(fields),
-            headers=stored_headers(fields),
-            metadata=metadata,
-            checksums=written.checksums,
-            checksum_type="FULL_OBJECT" if written.checksums else None,
-        )
-        await commit(ctx, version)
-    await acl_writes.store_object_acl(ctx, version_id)
-    return _success(ctx, form.fields, version, sse.response_headers(kek.sealing, choice.customer))
+
+    version = await ctx.services.vault.put(
+        target, file_chunks(form.file, low, high), choice.encryption, kms_check=kms_check(ctx),
+        size_hint=ctx.request.content_length,  # the whole form bounds the file: small forms stay inline
+        md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify, acl=ctx.object_acl)
+    return _success(ctx, form.fields, version, sse.response_headers(version.sealing, choice.customer))
 
 
 def _success(

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from strongroom.catalog.model import Sealing
 from strongroom.errors import S3Error, access_denied, invalid_argument, invalid_request
 from strongroom.s3.context import Ctx
+from strongroom.vault import Encryption
+from strongroom.vault.wrapping import kms_context
 
 SSE = "x-amz-server-side-encryption"
 SSE_KMS_KEY = "x-amz-server-side-encryption-aws-kms-key-id"
@@ -154,13 +156,18 @@ def check_no_sse_on_read(ctx: Ctx) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """What a write asks for, after the bucket default: the vault turns it into an ObjectKek."""
+    """What a write asks for, after the bucket default: `encryption` is what the vault takes."""
 
     algorithm: str  # AES256 | aws:kms | aws:kms:dsse | SSE-C
     kms_key_id: str | None = None
     bucket_key: bool = False
     context: str | None = None
     customer: CustomerKey | None = None
+
+    @property
+    def encryption(self) -> Encryption:
+        return Encryption(self.algorithm, self.kms_key_id, self.bucket_key, self.context,
+                          self.customer.key if self.customer else None)
 
 
 def _bool_header(value: str | None, name: str) -> bool | None:
@@ -242,7 +249,8 @@ def response_headers(sealing: Sealing, customer: CustomerKey | None = None, *,
             headers[SSE_KMS_KEY] = sealing.kms_key_arn
         if sealing.bucket_key:
             headers[SSE_BUCKET_KEY] = "true"
-        if context and sealing.context is not None and "ctx" in sealing.wrapping:
-            merged = json.dumps(json.loads(sealing.wrapping["ctx"]), separators=(",", ":"), sort_keys=True)
+        stored = kms_context(sealing) if context and sealing.context is not None else None
+        if stored is not None:
+            merged = json.dumps(stored, separators=(",", ":"), sort_keys=True)
             headers[SSE_CONTEXT] = base64.b64encode(merged.encode()).decode()
     return headers

@@ -1,8 +1,8 @@
 """UpdateObjectEncryption (`PUT /bucket/key?encryption`): an object's encryption changed in place.
 
-Owns the request document (`<ObjectEncryption><SSE-KMS>...`), its validation as the S3 API
-reference words it, and the re-sealing: the object's piece keys are unsealed under the old
-KEK (root key or KMS data key) and sealed under a new SSE-KMS KEK, bound to the same identity.
+Owns the request document (`<ObjectEncryption><SSE-KMS>...`) and its validation as the S3 API
+reference words it; the vault re-seals (`Vault.reseal`): the object's piece keys are unsealed under
+the old KEK (root key or KMS data key) and sealed under a new SSE-KMS KEK, bound to the same identity.
 No blob is read or written; ETag, checksums, size and last-modified stay as they were, as AWS
 documents ("preserves all object metadata properties, including the storage class, creation
 date, last modified date, ETag, and checksum properties").
@@ -13,7 +13,6 @@ requestChecksumRequired) and the operation's documentation, whose error messages
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
@@ -29,7 +28,6 @@ from strongroom.s3.context import Ctx
 from strongroom.s3.documents import verify_document_digest
 from strongroom.s3.object_headers import checksum_request, content_md5
 from strongroom.s3.objects import current_version
-from strongroom.vault import ObjectKek, existing_object_kek, kms_object_kek, piece_context
 
 MAX_BODY = 64 * 1024
 ROOT = "ObjectEncryption"
@@ -109,24 +107,9 @@ def _check_integrity_header(ctx: Ctx) -> None:
         raise missing_content_md5()
 
 
-async def _reseal(ctx: Ctx, version: ObjectVersion, target: Target) -> ObjectVersion:
-    """The same version, its piece keys sealed under a new SSE-KMS KEK; nothing stored yet."""
+def _check_source(version: ObjectVersion) -> None:
     if version.sealing.algorithm not in ("AES256", "aws:kms"):
         raise invalid_request(_SOURCE)
-    services = ctx.services
-    old = await existing_object_kek(services.vault, services.kms, version.sealing, None)
-    new: ObjectKek = await kms_object_kek(services.kms, "aws:kms", target.key_arn, target.bucket_key,
-                                          version.sealing.context, version.bucket, version.key)
-
-    def reseal_all() -> ObjectVersion:
-        pieces = tuple(
-            services.vault.reseal(p, old, context, new, context)
-            for p in version.pieces
-            for context in (piece_context(version.bucket, version.key, version.version_id, p.part_number),)
-        )
-        return dataclasses.replace(version, sealing=new.sealing, pieces=pieces)
-
-    return await asyncio.get_running_loop().run_in_executor(services.executor, reseal_all)
 
 
 async def update_object_encryption(ctx: Ctx) -> web.StreamResponse:
@@ -142,8 +125,8 @@ async def update_object_encryption(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("NotImplemented", 501, "SSE-KMS needs a KMS, and none is configured on this server.")
     for _ in range(_RETRIES):
         version = await current_version(ctx)
-        updated = await _reseal(ctx, version, target)
-        if await ctx.services.write(ctx.services.catalog.rekey_version, updated):
+        _check_source(version)
+        if await ctx.services.vault.reseal(version, target.key_arn, target.bucket_key):
             return web.Response(status=200)
         if "versionId" in ctx.query:  # that version is gone
             break

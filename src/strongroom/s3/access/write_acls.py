@@ -3,7 +3,8 @@ CreateMultipartUpload and POST Object.
 
 Decided and checked by authorization before the handler runs (a refused ACL must leave nothing
 written); the result reaches the handler as a typed value on the request (`Ctx.object_acl`,
-`Ctx.new_bucket_access`), which the handler stores with what it writes (`strongroom.s3.acl_writes`).
+`Ctx.new_bucket_access`), which the handler passes on with what it writes (objects and uploads:
+in the same catalog transaction; CreateBucket: `buckets._store_bucket_access`).
 
 AWS facts used here: see `acl` and `ownership`. In short: with BucketOwnerEnforced a write may
 carry no ACL or one that gives the bucket owner full control only (else 400
@@ -67,7 +68,3 @@ def object_write_acl(headers: Mapping[str, str], mode: str, pab: PublicAccessBlo
         raise access_denied()
     return requested.to_json()
 
-
-def pending_upload_key(upload_id: str) -> str:
-    """Where a multipart upload's ACL waits for completion (the object ACL table, keyed by this)."""
-    return f"upload:{upload_id}"

@@ -1,0 +1,184 @@
+"""The vault's state and the one write sequence every lifecycle operation uses.
+
+A write is always the same sequence: choose the KEK (a new one, checking kms:GenerateDataKey once
+its key ARN is known, before anything is stored), write the piece (blob durable), own it (any
+failure before the commit deletes it), commit it to the catalog (conditional writes fail as S3
+fails them), then delete the blobs of what the commit replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from strongroom.blobs import BlobStore
+from strongroom.catalog.api import Catalog, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.model import ObjectVersion, Piece
+from strongroom.errors import no_such_bucket, no_such_key, precondition_failed
+from strongroom.kms.service import KeyService
+from strongroom.vault.keyring import RootKeyring
+from strongroom.vault.keys import (
+    Encryption,
+    KmsCheck,
+    ObjectKek,
+    new_object_kek,
+    piece_context,
+)
+from strongroom.vault.write import Written, discard, write_piece
+
+log = logging.getLogger("strongroom.vault")
+T = TypeVar("T")
+
+
+class CatalogCalls(Protocol):
+    """How the server runs catalog calls (s3's Services): point reads inline on SQLite, the rest off
+    the event loop. The vault names the kind of each call, as the handlers do."""
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+
+def new_version_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_upload_id() -> str:
+    """Unguessable: the id is all a client needs to add parts to, complete or abort an upload."""
+    return secrets.token_urlsafe(48)
+
+
+@dataclass(frozen=True, slots=True)
+class NewObject:
+    """Where a new object goes, who owns it, and its own metadata (from the request or a copy source)."""
+
+    bucket: str
+    key: str
+    owner_id: str
+    content_type: str = "binary/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """A conditional write: If-None-Match: * and/or If-Match with an (unquoted) ETag."""
+
+    if_none_match: bool = False
+    if_match: str | None = None
+
+
+UNCONDITIONAL = Conditions()
+
+
+class PartsChanged(Exception):
+    """Complete lost a race: a listed part was replaced while the upload completed (S3's InvalidPart)."""
+
+
+class VaultCore:
+    """What every lifecycle sequence uses: the stores, the keys, and the one write sequence."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        calls: CatalogCalls,
+        blobs: BlobStore,
+        keyring: RootKeyring,
+        kms: KeyService | None,
+        executor: Executor,
+    ) -> None:
+        self.catalog, self.calls, self.blobs = catalog, calls, blobs
+        self.keyring, self.kms, self.executor = keyring, kms, executor
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A blocking call on the executor."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- the write sequence ----------------------------------------------------------------------
+
+    async def _new_kek(self, encryption: Encryption, bucket: str, key: str, kms_check: KmsCheck) -> ObjectKek:
+        kek = await new_object_kek(self.keyring, self.kms, encryption, bucket, key)
+        if encryption.kms:
+            # As on AWS, SSE-KMS writes need kms:GenerateDataKey on the key; checked once the key id is
+            # resolved to its ARN, before anything is stored.
+            await kms_check("kms:GenerateDataKey", kek.sealing.kms_key_arn)
+        return kek
+
+    async def _write(
+        self,
+        body: AsyncIterator[bytes],
+        kek: ObjectKek,
+        bucket: str,
+        key: str,
+        version_id: str,
+        part_number: int,
+        *,
+        md5: bool,
+        checksums: Sequence[str],
+        size_hint: int | None,
+    ) -> Written:
+        # SSE-S3 pieces have the MD5 of their body as ETag; the others a random one.
+        return await write_piece(
+            self.run,
+            self.blobs,
+            body,
+            kek,
+            piece_context(bucket, key, version_id, part_number),
+            part_number,
+            md5=md5 or kek.sealing.algorithm == "AES256",
+            checksums=checksums,
+            size_hint=size_hint,
+        )
+
+    async def discard(self, pieces: Sequence[Piece]) -> None:
+        """Best effort: delete the blobs of pieces no record points to (any more). A failure (EIO, EROFS,
+        an NFS ESTALE, a cancellation at shutdown) never fails the request that made them garbage: a blob
+        left behind is an orphan, and the sweep removes orphans."""
+        try:
+            await asyncio.shield(discard(self.run, self.blobs, pieces))
+        except Exception:  # noqa: BLE001 - logged; the sweep finishes the job
+            log.warning("could not delete %d blob(s) no longer referenced; the sweep will", len(pieces),
+                        exc_info=True)
+        except asyncio.CancelledError:
+            log.warning("cancelled while deleting blobs no longer referenced; the sweep will")
+            raise
+
+    @contextlib.asynccontextmanager
+    async def _owned(self, pieces: Sequence[Piece]) -> AsyncIterator[None]:
+        """Freshly written pieces belong to the request until the commit lands: on failure, delete them.
+        Only what the block does before its commit may fail it: the commit is its last step."""
+        try:
+            yield
+        except BaseException:
+            await self.discard(pieces)
+            raise
+
+    async def _commit(self, version: ObjectVersion, conditions: Conditions,
+                      acl: str | None) -> ObjectVersion | None:
+        """Make a written version current, with its ACL, in one transaction (conditional writes fail as
+        S3 fails them). Returns the version it replaced, whose blobs the caller discards once it no longer
+        owns the new ones: once this returns, the write has succeeded, whatever happens to the old."""
+        try:
+            replaced: ObjectVersion | None = await self.calls.write(
+                self.catalog.put_object,
+                version,
+                if_none_match=conditions.if_none_match,
+                if_match=conditions.if_match,
+                acl=acl,
+            )
+        except CatalogConflict:
+            if conditions.if_none_match:
+                raise precondition_failed("If-None-Match") from None
+            current = await self.calls.read(self.catalog.get_object, version.bucket, version.key)
+            if current is None:
+                raise no_such_key(version.key) from None
+            raise precondition_failed("If-Match") from None
+        except NoSuchBucketError:
+            raise no_such_bucket(version.bucket) from None
+        return replaced
