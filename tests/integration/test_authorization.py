@@ -13,28 +13,17 @@ import json
 import re
 import secrets
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_sse_c import self_signed
+from tests.integration.factory import ServerFactory
+from tests.integration.server import RunningServer
 
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("authz") / "data")
-    yield running
-    running.stop()
 
 
 class User:
@@ -54,9 +43,7 @@ class User:
                                   retries={"max_attempts": 1}, **config)
 
     def tls_client(self, server: RunningServer, cert: Path):
-        return boto3.session.Session().client(
-            "s3", endpoint_url=server.endpoint, aws_access_key_id=self.access,
-            aws_secret_access_key=self.secret, region_name="us-east-1", verify=str(cert))
+        return server.client(access_key=self.access, secret_key=self.secret, verify=str(cert))
 
 
 _ACCOUNTS: dict[int, str] = {}
@@ -199,15 +186,11 @@ def test_scenario_2_requiring_a_specific_kms_key(owned, server: RunningServer) -
 
 
 @pytest.fixture(scope="module")
-def tls_twin(server: RunningServer,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
+def tls_twin(server: RunningServer, start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
     """A second server process over HTTPS on the same data directory (they share the catalog)."""
-    cert, key = self_signed(tmp_path_factory.mktemp("authz-tls"))
-    running = start_server(server.data_dir, server.key_file, extra_args=("--tls-cert", str(cert),
-                                                                         "--tls-key", str(key)),
-                           base_env=server.env, scheme="https")
-    yield running, cert
-    running.stop()
+    running = start_module_server(like=server, tls=True)
+    assert running.cert is not None
+    return running, running.cert
 
 
 def test_scenario_3_deny_insecure_transport(owned, tls_twin: tuple[RunningServer, Path]) -> None:
@@ -561,9 +544,8 @@ def test_source_ip_time_signature_and_auth_type(owned, bob: User) -> None:
     headers_only = {"StringEquals": {"s3:authType": "REST-HEADER", "aws:username": bob.name}}
     assert only(headers_only).get_object(Bucket=name, Key="k")
     url = bob.client().generate_presigned_url("get_object", Params={"Bucket": name, "Key": "k"})
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(url, timeout=30)
-    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+    refused = bob.server.raw("GET", url, sign=False)
+    assert refused.status == 403 and b"<Code>AccessDenied</Code>" in refused.body
     only({"StringEquals": {"s3:authType": "REST-QUERY-STRING"}})
-    with urllib.request.urlopen(url, timeout=30) as response:
-        assert response.read() == b"x"
+    got = bob.server.raw("GET", url, sign=False)
+    assert (got.status, got.body) == (200, b"x")

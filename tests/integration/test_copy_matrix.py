@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.server import RunningServer, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.server import RunningServer
 from tests.integration.test_sse_c import KEY1, KEY2, copy_ssec, key_md5, ssec
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
@@ -37,10 +38,8 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(tmp_path_factory.mktemp("copy") / "data", extra_args=ARGS)
-    yield running
-    running.stop()
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*ARGS)
 
 
 def write_args(mode: str, arn: str, customer: bytes) -> dict[str, object]:

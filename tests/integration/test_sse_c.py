@@ -10,20 +10,17 @@ S3 API reference; see AWS-NOTES.md.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
-import ipaddress
 import os
-import secrets
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_multipart import raw
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import new_bucket
+from tests.integration.server import RunningServer
 from tests.integration.test_sse_s3 import blob_files, distinctive, files_under
 
 SECURE = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
@@ -75,17 +72,9 @@ def assert_absent(s3, bucket: str, key: str) -> None:
     assert status_of(fails(s3.head_object, Bucket=bucket, Key=key)) == 404
 
 
-def new_bucket(s3) -> str:
-    name = "c-" + secrets.token_hex(6)
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(tmp_path_factory.mktemp("ssec") / "data", extra_args=SECURE)
-    yield running
-    running.stop()
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*SECURE)
 
 
 # --- the round trip --------------------------------------------------------------------------------
@@ -184,7 +173,8 @@ def test_missing_key_md5_is_a_wrong_one(server: RunningServer, s3, bucket: str) 
     """botocore always adds the MD5; sent raw without it, the request is refused as with a wrong one."""
     headers = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
                "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY1).decode()}
-    status, body = raw(server, "PUT", f"/{bucket}/no-md5", b"data", headers)
+    reply = server.raw("PUT", f"/{bucket}/no-md5", b"data", headers)
+    status, body = reply.status, reply.body
     assert status == 400 and b"<Code>InvalidArgument</Code>" in body
     assert f"<Message>{MD5_WRONG}</Message>".encode() in body
     assert_absent(s3, bucket, "no-md5")
@@ -377,37 +367,12 @@ def test_blocked_bucket_refuses_sse_c_writes_and_still_reads(server: RunningServ
 # --- transport: HTTPS served by strongroom, and plain HTTP refused ------------------------------------
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-def test_sse_c_over_https(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
-    tls = start_server(tmp_path / "data", extra_args=("--tls-cert", str(cert), "--tls-key", str(key),
-                                                      "--allow-sse-c-new-buckets"), scheme="https")
+def test_sse_c_over_https(start_server: ServerFactory, tmp_path: Path) -> None:
+    tls = start_server("--allow-sse-c-new-buckets", tls=True)
+    cert = tls.cert
+    assert cert is not None
     try:
-        s3 = boto3.session.Session().client(
-            "s3", endpoint_url=tls.endpoint, aws_access_key_id=tls.access_key,
-            aws_secret_access_key=tls.secret_key, region_name="us-east-1", verify=str(cert))
+        s3 = tls.client(verify=str(cert))
         bucket = new_bucket(s3)
         data = os.urandom(SEGMENT + 1)
         s3.put_object(Bucket=bucket, Key="k", Body=data, **ssec())
@@ -431,8 +396,8 @@ def test_sse_c_over_https(tmp_path: Path) -> None:
         tls.stop()
 
 
-def test_plain_http_refuses_sse_c(tmp_path: Path) -> None:
-    proxied = start_server(tmp_path / "data", extra_args=SECURE)
+def test_plain_http_refuses_sse_c(start_server: ServerFactory) -> None:
+    proxied = start_server(*SECURE)
     try:
         s3 = proxied.client("s3")
         bucket = new_bucket(s3)
