@@ -7,6 +7,7 @@ traceback or an undeclared ERROR record fails the test (factory.py, ServerFactor
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,14 @@ def server(start_module_server: ServerFactory) -> RunningServer:
     return start_module_server()
 
 
+@pytest.fixture(scope="module")
+def tls_server(start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
+    """A second server of the module's, over https with a self-signed certificate: (server, certificate)."""
+    running = start_module_server(tls=True)
+    assert running.cert is not None
+    return running, running.cert
+
+
 @pytest.fixture
 def s3(server: RunningServer):
     return server.client("s3")
@@ -49,11 +58,3 @@ def kms(server: RunningServer):
 @pytest.fixture
 def bucket(s3) -> str:
     return new_bucket(s3)
-
-
-def error_code(exc: BaseException) -> str:
-    return exc.response["Error"]["Code"]  # type: ignore[attr-defined]
-
-
-def status_of(exc: BaseException) -> int:
-    return exc.response["ResponseMetadata"]["HTTPStatusCode"]  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
-"""Small helpers the integration tests share: digests as S3 headers carry them, a free port, users and
-buckets on a running server, a self-signed certificate."""
+"""Small helpers the integration tests share: boto3 errors taken apart, SSE-C parameters, digests as S3
+headers carry them, a free port, users and buckets on a running server, a self-signed certificate."""
 
 from __future__ import annotations
 
@@ -18,10 +18,59 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import pytest
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # server.py imports this module: the annotation only
     from tests.integration.server import RunningServer
+
+
+# --- errors, as boto3 raises them ----------------------------------------------------------------------
+
+
+def error_code(exc: BaseException) -> str:
+    return exc.response["Error"]["Code"]  # type: ignore[attr-defined]
+
+
+def status_of(exc: BaseException) -> int:
+    return exc.response["ResponseMetadata"]["HTTPStatusCode"]  # type: ignore[attr-defined]
+
+
+def error_of(exc: BaseException) -> dict[str, object]:
+    """The status and the error document's Code, Message, ArgumentName and ArgumentValue."""
+    err = exc.response["Error"]  # type: ignore[attr-defined]
+    fields = ("Code", "Message", "ArgumentName", "ArgumentValue")
+    return {"status": status_of(exc), **{k: err.get(k) for k in fields}}
+
+
+def fails(call, *args, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
+    """The ClientError that `call(*args, **kwargs)` must raise."""
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    return e.value
+
+
+def assert_absent(s3, bucket: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    assert status_of(fails(s3.head_object, Bucket=bucket, Key=key)) == 404
+
+
+# --- SSE-C parameters --------------------------------------------------------------------------------
+
+KEY1 = bytes(range(32))
+KEY2 = bytes(range(100, 132))
+
+
+def ssec(key: bytes = KEY1) -> dict[str, object]:
+    """boto3's SSE-C parameters; botocore sends the key base64-encoded with its MD5."""
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+
+def copy_ssec(key: bytes = KEY1) -> dict[str, object]:
+    return {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key}
+
+
+# --- bytes: digests as S3 headers carry them, plaintext that can be searched for on disk --------------
 
 
 def md5_b64(data: bytes) -> str:
@@ -32,6 +81,25 @@ def md5_b64(data: bytes) -> str:
 def crc32_b64(data: bytes) -> str:
     """x-amz-checksum-crc32 of `data`."""
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def distinctive(size: int) -> tuple[bytes, bytes]:
+    """(plaintext, marker): every 28-byte stretch of the plaintext contains the marker."""
+    marker = b"PLAINTEXT-" + secrets.token_hex(6).encode()
+    lines = b"".join(marker + b":%09d;" % i for i in range(size // (len(marker) + 11) + 1))
+    return lines[:size], marker
+
+
+def files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def blob_files(server: RunningServer) -> set[Path]:
+    """The files in the server's blob directory (ciphertext, committed or not)."""
+    return set(files_under(server.data_dir / "blobs"))
+
+
+# --- the server's surroundings: ports, users, buckets, addressing, certificates ----------------------
 
 
 def free_port() -> int:

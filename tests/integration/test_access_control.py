@@ -16,7 +16,7 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import error_code, status_of
 from tests.integration.test_authorization import anonymous, denied, new_user
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"

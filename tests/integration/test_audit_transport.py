@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.factory import ServerFactory
-from tests.integration.test_sse_c import ssec
+from tests.integration.helpers import ssec
 
 PROXY = "--behind-tls-proxy"
 

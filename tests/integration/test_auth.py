@@ -19,8 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.helpers import new_user
+from tests.integration.helpers import error_code, new_user, status_of
 from tests.integration.raw import RawResponse
 from tests.integration.server import RunningServer
 

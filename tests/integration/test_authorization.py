@@ -19,8 +19,8 @@ import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
 from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}

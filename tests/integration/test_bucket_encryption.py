@@ -17,9 +17,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import crc32_b64, md5_b64
+from tests.integration.helpers import crc32_b64, error_code, md5_b64, status_of
 from tests.integration.server import RunningServer
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"

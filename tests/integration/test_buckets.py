@@ -10,9 +10,8 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import new_user
+from tests.integration.helpers import error_code, new_user, status_of
 from tests.integration.server import RunningServer
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"

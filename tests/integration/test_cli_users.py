@@ -9,8 +9,7 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code
-from tests.integration.helpers import keys_in
+from tests.integration.helpers import error_code, keys_in
 from tests.integration.server import RunningServer
 
 

@@ -41,7 +41,6 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error as MinioError
 from minio.sse import SseCustomerKey, SseS3
 
-from tests.integration.factory import ServerFactory
 from tests.integration.server import RunningServer
 
 MiB = 1 << 20
@@ -305,13 +304,6 @@ def test_minio_presigned_get_and_put(server: RunningServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(tampered)
     assert e.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in e.value.read()
-
-
-@pytest.fixture(scope="module")
-def tls_server(start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
-    running = start_module_server(tls=True)
-    assert running.cert is not None
-    return running, running.cert
 
 
 def test_minio_sse_c_and_stat_object_over_tls(tls_server: tuple[RunningServer, Path]) -> None:

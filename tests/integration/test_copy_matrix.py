@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests.integration.factory import ServerFactory
+from tests.integration.helpers import KEY1, KEY2, copy_ssec, md5_b64, ssec
 from tests.integration.server import RunningServer
-from tests.integration.test_sse_c import KEY1, KEY2, copy_ssec, key_md5, ssec
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
 MODES = ("SSE-S3", "SSE-KMS", "SSE-KMS+BK", "DSSE", "SSE-C")
@@ -61,7 +61,7 @@ def expected(mode: str, arn: str, customer: bytes) -> dict[str, str]:
         "SSE-KMS+BK": {prefix: "aws:kms", f"{prefix}-aws-kms-key-id": arn,
                        f"{prefix}-bucket-key-enabled": "true"},
         "DSSE": {prefix: "aws:kms:dsse", f"{prefix}-aws-kms-key-id": arn},
-        "SSE-C": {f"{prefix}-customer-algorithm": "AES256", f"{prefix}-customer-key-md5": key_md5(customer)},
+        "SSE-C": {f"{prefix}-customer-algorithm": "AES256", f"{prefix}-customer-key-md5": md5_b64(customer)},
     }[mode]
 
 

@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 from strongroom.config import read_key_file
 from strongroom.kms.sealing import KmsKeyring
 from strongroom.kms.store import SqliteKmsStore
-from tests.integration.conftest import error_code, status_of
 from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 DAY = 0.2  # seconds per day of a deletion window

@@ -13,9 +13,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import free_port
+from tests.integration.helpers import error_code, free_port, status_of
 from tests.integration.server import RunningServer
 
 MOTO_KEYS = {"aws_access_key_id": "moto-access", "aws_secret_access_key": "moto-secret"}

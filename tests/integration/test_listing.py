@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"

@@ -18,7 +18,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 MiB = 1024 * 1024

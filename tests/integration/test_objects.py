@@ -18,8 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from strongroom import checksums
-from tests.integration.conftest import error_code, status_of
-from tests.integration.helpers import md5_b64
+from tests.integration.helpers import assert_absent, error_code, md5_b64, status_of
 from tests.integration.raw import request_head, status_line
 from tests.integration.server import RunningServer
 
@@ -120,12 +119,6 @@ def test_key_of_1025_bytes_is_key_too_long(s3, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"too long")
     assert error_code(caught.value) == "KeyTooLongError"
     assert status_of(caught.value) == 400
-
-
-def assert_absent(s3, bucket: str, key: str) -> None:
-    with pytest.raises(ClientError) as caught:
-        s3.head_object(Bucket=bucket, Key=key)
-    assert status_of(caught.value) == 404
 
 
 # --- missing things -------------------------------------------------------------------------------

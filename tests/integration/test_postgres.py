@@ -30,9 +30,8 @@ from strongroom.catalog.listing import key_successor
 from strongroom.catalog.model import Bucket, ObjectVersion, Piece, Sealing
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.postgres_listing import KeyWalk, range_sql
-from tests.integration.conftest import error_code
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import new_bucket
+from tests.integration.helpers import error_code, new_bucket
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 

@@ -17,13 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import md5_b64, new_user, virtual_client
+from tests.integration.helpers import files_under, md5_b64, new_user, virtual_client
 from tests.integration.server import RunningServer
-
-
-def files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
 
 # --- several workers on one port ------------------------------------------------------------------
 
@@ -493,15 +488,8 @@ def test_aws_cli_s3api_commands(server: RunningServer, s3, bucket: str, tmp_path
     assert missing.returncode != 0 and "404" in missing.stderr
 
 
-@pytest.fixture(scope="module")
-def tls(start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
-    running = start_module_server(tls=True)
-    assert running.cert is not None
-    return running, running.cert
-
-
-def test_aws_cli_over_tls(tls: tuple[RunningServer, Path], tmp_path: Path) -> None:
-    server, cert = tls
+def test_aws_cli_over_tls(tls_server: tuple[RunningServer, Path], tmp_path: Path) -> None:
+    server, cert = tls_server
     s3 = server.client(verify=str(cert))
     s3.create_bucket(Bucket="tls-cli")
     payload = secrets.token_bytes(3 * 1024 * 1024 + 17)

@@ -15,17 +15,26 @@ import os
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.integration.conftest import status_of
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import new_bucket
+from tests.integration.helpers import (
+    KEY1,
+    KEY2,
+    assert_absent,
+    blob_files,
+    copy_ssec,
+    distinctive,
+    error_of,
+    fails,
+    files_under,
+    md5_b64,
+    new_bucket,
+    ssec,
+    status_of,
+)
 from tests.integration.server import RunningServer
-from tests.integration.test_sse_s3 import blob_files, distinctive, files_under
 
 SECURE = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
-KEY1 = bytes(range(32))
-KEY2 = bytes(range(100, 132))
 SEGMENT = 64 * 1024
 MIB = 1024 * 1024
 NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
@@ -40,38 +49,6 @@ INSECURE = ("Requests specifying Server Side Encryption with Customer provided k
             "secure connection.")
 
 
-# --- helpers (also used by the other encryption test modules) ------------------------------------
-
-
-def ssec(key: bytes = KEY1) -> dict[str, object]:
-    """boto3's SSE-C parameters; botocore sends the key base64-encoded with its MD5."""
-    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
-
-
-def copy_ssec(key: bytes = KEY1) -> dict[str, object]:
-    return {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key}
-
-
-def key_md5(key: bytes) -> str:
-    return base64.b64encode(hashlib.md5(key).digest()).decode()
-
-
-def error_of(exc: BaseException) -> dict[str, object]:
-    err = exc.response["Error"]  # type: ignore[attr-defined]
-    return {"status": status_of(exc), **{k: err.get(k) for k in ("Code", "Message", "ArgumentName",
-                                                                  "ArgumentValue")}}
-
-
-def fails(call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    return e.value
-
-
-def assert_absent(s3, bucket: str, key: str) -> None:
-    assert status_of(fails(s3.head_object, Bucket=bucket, Key=key)) == 404
-
-
 @pytest.fixture(scope="module")
 def server(start_module_server: ServerFactory) -> RunningServer:
     return start_module_server(*SECURE)
@@ -82,7 +59,7 @@ def server(start_module_server: ServerFactory) -> RunningServer:
 
 def test_put_get_head_round_trip(s3, bucket: str) -> None:
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"customer data", **ssec())
-    assert (put["SSECustomerAlgorithm"], put["SSECustomerKeyMD5"]) == ("AES256", key_md5(KEY1))
+    assert (put["SSECustomerAlgorithm"], put["SSECustomerKeyMD5"]) == ("AES256", md5_b64(KEY1))
     assert "ServerSideEncryption" not in put
     # The ETag of an SSE-C object is not the MD5 of its content, and differs between two uploads.
     assert put["ETag"].strip('"') != hashlib.md5(b"customer data").hexdigest()
@@ -91,10 +68,10 @@ def test_put_get_head_round_trip(s3, bucket: str) -> None:
     got = s3.get_object(Bucket=bucket, Key="k", **ssec())
     assert got["Body"].read() == b"customer data"
     assert (got["SSECustomerAlgorithm"], got["SSECustomerKeyMD5"], got["ETag"]) == \
-        ("AES256", key_md5(KEY1), put["ETag"])
+        ("AES256", md5_b64(KEY1), put["ETag"])
     assert "ServerSideEncryption" not in got
     head = s3.head_object(Bucket=bucket, Key="k", **ssec())
-    assert (head["ContentLength"], head["SSECustomerKeyMD5"]) == (13, key_md5(KEY1))
+    assert (head["ContentLength"], head["SSECustomerKeyMD5"]) == (13, md5_b64(KEY1))
     # Listings show the plaintext size.
     sizes = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert sizes == {"k": 13, "k2": 13}
@@ -155,7 +132,7 @@ HEADER_CASES = {
                            SSE, "AES128")),
     # With the MD5 given, botocore sends the key as given: base64 already.
     "wrong key MD5": ({"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(KEY1).decode(),
-                       "SSECustomerKeyMD5": key_md5(KEY2)},
+                       "SSECustomerKeyMD5": md5_b64(KEY2)},
                       (400, "InvalidArgument", MD5_WRONG, SSE, "null")),
     "16-byte key": ({**ssec(b"k" * 16)}, (400, "InvalidArgument", KEY_INVALID, SSE, "null")),
 }
@@ -222,12 +199,12 @@ def test_range_reads(s3, bucket: str, first: int, last: int) -> None:
 
 def upload_two_parts(s3, bucket: str, key: str, parts: list[bytes]) -> str:
     upload = s3.create_multipart_upload(Bucket=bucket, Key=key, **ssec())
-    assert (upload["SSECustomerAlgorithm"], upload["SSECustomerKeyMD5"]) == ("AES256", key_md5(KEY1))
+    assert (upload["SSECustomerAlgorithm"], upload["SSECustomerKeyMD5"]) == ("AES256", md5_b64(KEY1))
     uid = upload["UploadId"]
     etags = []
     for number, part in enumerate(parts, 1):
         got = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=number, Body=part, **ssec())
-        assert (got["SSECustomerAlgorithm"], got["SSECustomerKeyMD5"]) == ("AES256", key_md5(KEY1))
+        assert (got["SSECustomerAlgorithm"], got["SSECustomerKeyMD5"]) == ("AES256", md5_b64(KEY1))
         etags.append({"PartNumber": number, "ETag": got["ETag"]})
     done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
                                         MultipartUpload={"Parts": etags})
@@ -296,7 +273,7 @@ def test_copy_out_of_sse_c_needs_the_source_key(s3, bucket: str) -> None:
     assert (got["ServerSideEncryption"], got["Body"].read()) == ("AES256", b"source bytes")
     # In place, to another customer key.
     rekeyed = s3.copy_object(Bucket=bucket, Key="src", CopySource=source, **copy_ssec(), **ssec(KEY2))
-    assert rekeyed["SSECustomerKeyMD5"] == key_md5(KEY2)
+    assert rekeyed["SSECustomerKeyMD5"] == md5_b64(KEY2)
     assert s3.get_object(Bucket=bucket, Key="src", **ssec(KEY2))["Body"].read() == b"source bytes"
     assert status_of(fails(s3.get_object, Bucket=bucket, Key="src", **ssec())) == 403
 
@@ -305,7 +282,7 @@ def test_copy_into_sse_c_and_part_copy(s3, bucket: str) -> None:
     data = os.urandom(2 * SEGMENT + 5)
     s3.put_object(Bucket=bucket, Key="plain", Body=data)
     copied = s3.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "plain"}, **ssec())
-    assert copied["SSECustomerKeyMD5"] == key_md5(KEY1)
+    assert copied["SSECustomerKeyMD5"] == md5_b64(KEY1)
     assert copied["CopyObjectResult"]["ETag"].strip('"') != hashlib.md5(data).hexdigest()
     assert s3.get_object(Bucket=bucket, Key="c", **ssec())["Body"].read() == data
     uid = s3.create_multipart_upload(Bucket=bucket, Key="mp", **ssec(KEY2))["UploadId"]
@@ -313,7 +290,7 @@ def test_copy_into_sse_c_and_part_copy(s3, bucket: str) -> None:
                                CopySource={"Bucket": bucket, "Key": "c"},
                                CopySourceRange=f"bytes={SEGMENT - 3}-{2 * SEGMENT + 1}",
                                **copy_ssec(), **ssec(KEY2))
-    assert part["SSECustomerKeyMD5"] == key_md5(KEY2)
+    assert part["SSECustomerKeyMD5"] == md5_b64(KEY2)
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
     got = s3.get_object(Bucket=bucket, Key="mp", **ssec(KEY2))

@@ -23,12 +23,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import error_code, status_of
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import free_port
+from tests.integration.helpers import (
+    KEY1,
+    assert_absent,
+    blob_files,
+    distinctive,
+    error_code,
+    error_of,
+    fails,
+    files_under,
+    free_port,
+    ssec,
+    status_of,
+)
 from tests.integration.server import RunningServer
-from tests.integration.test_sse_c import KEY1, assert_absent, error_of, fails, ssec
-from tests.integration.test_sse_s3 import blob_files, distinctive, files_under
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets", "--log-level", "DEBUG")
 DAY = {"STRONGROOM_KMS_DAY_SECONDS": "1"}

@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import (
+    assert_absent,
+    blob_files,
+    distinctive,
+    error_code,
+    files_under,
+    status_of,
+)
 from tests.integration.server import RunningServer
 
 SEGMENT = 64 * 1024
@@ -36,22 +43,6 @@ def signed_get(
     return reply.status, reply.headers, reply.body, reply.complete
 
 
-def distinctive(size: int) -> tuple[bytes, bytes]:
-    """(plaintext, marker): every 28-byte stretch of the plaintext contains the marker."""
-    marker = b"PLAINTEXT-" + secrets.token_hex(6).encode()
-    lines = b"".join(marker + b":%09d;" % i for i in range(size // (len(marker) + 11) + 1))
-    return lines[:size], marker
-
-
-def files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()]
-
-
-def blob_files(server: RunningServer) -> set[Path]:
-    blobs = server.data_dir / "blobs"
-    return set(files_under(blobs)) if blobs.exists() else set()
-
-
 def set_default(s3, bucket: str, algorithm: str, key: str | None = None) -> None:
     default: dict = {"SSEAlgorithm": algorithm}
     if key is not None:
@@ -60,12 +51,6 @@ def set_default(s3, bucket: str, algorithm: str, key: str | None = None) -> None
         Bucket=bucket,
         ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": default}]},
     )
-
-
-def assert_absent(s3, bucket: str, key: str) -> None:
-    with pytest.raises(ClientError) as e:
-        s3.head_object(Bucket=bucket, Key=key)
-    assert status_of(e.value) == 404
 
 
 def kms_available(server: RunningServer) -> bool:

@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import md5_b64
+from tests.integration.helpers import error_of, fails, md5_b64, ssec
 from tests.integration.server import RunningServer
-from tests.integration.test_sse_c import error_of, fails, ssec
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
 MIB = 1024 * 1024

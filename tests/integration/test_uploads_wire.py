@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from strongroom.s3.chunked import encode
-from tests.integration.factory import ServerFactory
 from tests.integration.helpers import crc32_b64
 from tests.integration.raw import RawResponse, chunk_signing, error_code_in, request_head, status_line
 from tests.integration.server import RunningServer
@@ -473,13 +472,6 @@ def test_content_length_that_lies_then_the_connection_closes(server: RunningServ
 
 
 # --- boto3 at its default settings over HTTPS -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls_server(start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
-    running = start_module_server(tls=True)
-    assert running.cert is not None
-    return running, running.cert
 
 
 def test_boto3_default_over_https_stores_exact_bytes(tls_server: tuple[RunningServer, Path]) -> None:
