@@ -20,7 +20,7 @@ from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import error_code, status_of
+from tests.integration.helpers import error_code, keys_in, status_of
 from tests.integration.server import RunningServer
 
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
@@ -29,12 +29,10 @@ ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": 
 class User:
     def __init__(self, server: RunningServer, name: str, account: str) -> None:
         made = server.cli("user", "add", name).stdout
-        access = re.search(r"access key: (\S+)", made)
-        secret = re.search(r"secret key: (\S+)", made)
         user_id = re.search(r"\(([0-9a-f]{64})\)", made)
-        assert access and secret and user_id, made
+        assert user_id, made
         self.name, self.id = name, user_id.group(1)
-        self.access, self.secret = access.group(1), secret.group(1)
+        self.access, self.secret = keys_in(made)
         self.arn = f"arn:aws:iam::{account}:user/{name}"
         self.server = server
 
