@@ -1,21 +1,48 @@
-"""Fixtures: one real server per test module (fresh data directory), clients, unique bucket names."""
+"""Fixtures: real servers (one per test module by default, more on demand), clients, unique bucket names.
+
+Every server a test starts through these fixtures is stopped at teardown and its log read then: a
+traceback or an undeclared ERROR record fails the test (factory.py, ServerFactory.close).
+"""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.integration.server import RunningServer, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import new_bucket
+from tests.integration.server import RunningServer
+
+
+@pytest.fixture
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Start servers for this test: `start_server("--workers", "2", env={...}, tls=True)`."""
+    factory = ServerFactory(lambda: tmp_path_factory.mktemp("srv"))
+    yield factory
+    factory.close()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data_dir = tmp_path_factory.mktemp("srv") / "data"
-    running = start_server(data_dir)
-    yield running
-    running.stop()
+def start_module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """As `start_server`, for servers that live as long as the test module."""
+    factory = ServerFactory(lambda: tmp_path_factory.mktemp("srv"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server()
+
+
+@pytest.fixture(scope="module")
+def tls_server(start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
+    """A second server of the module's, over https with a self-signed certificate: (server, certificate)."""
+    running = start_module_server(tls=True)
+    assert running.cert is not None
+    return running, running.cert
 
 
 @pytest.fixture
@@ -24,15 +51,10 @@ def s3(server: RunningServer):
 
 
 @pytest.fixture
+def kms(server: RunningServer):
+    return server.client("kms")
+
+
+@pytest.fixture
 def bucket(s3) -> str:
-    name = "b-" + secrets.token_hex(6)
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def error_code(exc: BaseException) -> str:
-    return exc.response["Error"]["Code"]  # type: ignore[attr-defined]
-
-
-def status_of(exc: BaseException) -> int:
-    return exc.response["ResponseMetadata"]["HTTPStatusCode"]  # type: ignore[attr-defined]
+    return new_bucket(s3)

@@ -16,8 +16,8 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.test_authorization import anonymous, denied, new_user
+from tests.integration.helpers import error_code, status_of
+from tests.integration.principals import anonymous, denied, new_user
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"

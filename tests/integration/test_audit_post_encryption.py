@@ -12,7 +12,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code
+from tests.integration.helpers import error_code
 from tests.integration.server import RunningServer
 from tests.integration.test_post_object import assert_error, post
 

@@ -11,78 +11,18 @@ Resource; a bad variable is a clean error, not a traceback.
 from __future__ import annotations
 
 import base64
-import json
-import os
 import secrets
-import socket
 import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 
-from tests.integration.server import RunningServer, _wait_listening
-from tests.integration.test_uploads_wire import signed
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRONGROOM_", "AWS_"))}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def launch(data_dir: Path, env: dict[str, str], *args: str, ready_by_env: bool = False) -> RunningServer:
-    """`strongroom serve` with exactly this environment (no test defaults); credentials from config.json
-    unless the environment gives them."""
-    ready = data_dir.parent / (data_dir.name + ".ready")
-    ready.unlink(missing_ok=True)
-    env = dict(env, STRONGROOM_DATA_DIR=str(data_dir))
-    flags = list(args)
-    if ready_by_env:
-        env["STRONGROOM_READY_FILE"] = str(ready)
-    else:
-        flags += ["--ready-file", str(ready)]
-    if "STRONGROOM_PORT" not in env and "--port" not in flags:
-        flags += ["--port", "0"]
-    log_path = data_dir.parent / (data_dir.name + ".log")
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "strongroom", "serve", *flags], env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not ready.exists() or not ready.read_text().strip():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"strongroom did not start:\n{log_path.read_text(errors='replace')}")
-        time.sleep(0.05)
-    port = int(ready.read_text())
-    _wait_listening(port, process, log_path)
-    if "STRONGROOM_ROOT_SECRET_KEY" in env:
-        ak, sk = env["STRONGROOM_ROOT_ACCESS_KEY"], env["STRONGROOM_ROOT_SECRET_KEY"]
-    else:
-        stored = json.loads((data_dir / "config.json").read_text())
-        ak, sk = stored["root_access_key"], stored["root_secret_key"]
-    key_file = data_dir.parent / (data_dir.name + ".root-key")
-    return RunningServer(data_dir, key_file, port, process, log_path, env, access_key=ak, secret_key=sk)
-
-
-def client(server: RunningServer, service: str, region: str = "us-east-1", **config: object):
-    return boto3.session.Session().client(
-        service, endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key, region_name=region,
-        config=BotoConfig(**config) if config else None)
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import free_port, virtual_client
+from tests.integration.server import RunningServer, clean_env
 
 
 def mode(path: Path) -> int:
@@ -92,12 +32,12 @@ def mode(path: Path) -> int:
 # --- nothing configured: everything generated once, and kept -------------------------------------------
 
 
-def test_first_start_generates_credentials_account_and_root_key(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    server = launch(data_dir, clean_env())
+def test_first_start_generates_credentials_account_and_root_key(start_server: ServerFactory) -> None:
+    server = start_server(bare=True)
+    data_dir = server.data_dir
     try:
         config = data_dir / "config.json"
-        key_file = tmp_path / "data.root-key"
+        key_file = data_dir.parent / "data.root-key"
         assert mode(config) == 0o600
         assert key_file.exists() and mode(key_file) == 0o600  # beside the data directory, not in it
         assert len(base64.b64decode(key_file.read_text().strip())) == 32
@@ -106,24 +46,23 @@ def test_first_start_generates_credentials_account_and_root_key(tmp_path: Path) 
         assert "generated a new root key" in first_log and "back it up" in first_log
         # Not a terminal: the secret stays in config.json (mode 0600), whose path is printed (issue 14).
         assert first_log.count(server.secret_key) == 0 and str(config.resolve()) in first_log
-        who = client(server, "sts").get_caller_identity()
+        who = server.client("sts").get_caller_identity()
         account = who["Account"]
         assert len(account) == 12 and account.isdigit()
         assert who["Arn"] == f"arn:aws:iam::{account}:root"
-        s3 = client(server, "s3")
+        s3 = server.client("s3")
         s3.create_bucket(Bucket="kept")
         s3.put_object(Bucket="kept", Key="k", Body=b"written under the generated key")
     finally:
         server.stop()
-    again = launch(data_dir, clean_env())
+    again = server.restart()
     try:
         log = again.log()
         assert log.count(again.secret_key) == 0, "the secret is never printed to a log"
         assert log.count("generated a new root key") == 1
-        assert client(again, "sts").get_caller_identity()["Account"] == account  # kept
-        s3 = client(again, "s3")
+        assert again.client("sts").get_caller_identity()["Account"] == account  # kept
+        s3 = again.client("s3")
         assert s3.get_object(Bucket="kept", Key="k")["Body"].read() == b"written under the generated key"
-        assert "Traceback" not in log
     finally:
         again.stop()
 
@@ -131,41 +70,25 @@ def test_first_start_generates_credentials_account_and_root_key(tmp_path: Path) 
 # --- everything from the environment -----------------------------------------------------------------
 
 
-def virtual_client(server: RunningServer, domain: str, region: str):
-    """boto3 addressing <bucket>.<domain>:<port>, connected to 127.0.0.1 with the Host header kept."""
-    s3 = boto3.session.Session().client(
-        "s3", endpoint_url=f"http://{domain}:{server.port}", aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key, region_name=region,
-        config=BotoConfig(s3={"addressing_style": "virtual"}))
-    hosts: list[str] = []
-
-    def to_loopback(request, **_: object) -> None:
-        parts = urlsplit(request.url)
-        hosts.append(parts.netloc)
-        request.headers["Host"] = parts.netloc
-        request.url = urlunsplit(parts._replace(netloc=f"127.0.0.1:{server.port}"))
-
-    s3.meta.events.register("before-send.s3", to_loopback)
-    return s3, hosts
-
-
-def test_serve_options_account_and_root_key_from_the_environment(tmp_path: Path) -> None:
+def test_serve_options_account_and_root_key_from_the_environment(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
     port, root_key = free_port(), secrets.token_bytes(32)
     env = clean_env(
         STRONGROOM_PORT=str(port), STRONGROOM_REGION="eu-west-3", STRONGROOM_BASE_DOMAIN="s3.example.test",
         STRONGROOM_ACCOUNT_ID="123456789012", STRONGROOM_ROOT_KEY=base64.b64encode(root_key).decode(),
         STRONGROOM_ROOT_ACCESS_KEY="SRAUDITENVROOT000001",
         STRONGROOM_ROOT_SECRET_KEY="audit-" + secrets.token_hex(8))
-    server = launch(tmp_path / "data", env, ready_by_env=True)
+    server = start_server(env=env, bare=True, ready_by_env=True, data_dir=tmp_path / "data")
     try:
         assert server.port == port
         assert not (tmp_path / "data.root-key").exists()  # the key came from STRONGROOM_ROOT_KEY
         assert not (tmp_path / "data" / "config.json").exists()  # the credentials came from the environment
-        who = client(server, "sts", "eu-west-3").get_caller_identity()
+        who = server.client("sts", region="eu-west-3").get_caller_identity()
         assert (who["Account"], who["Arn"]) == ("123456789012", "arn:aws:iam::123456789012:root")
-        arn = client(server, "kms", "eu-west-3").create_key()["KeyMetadata"]["Arn"]
+        arn = server.client("kms", region="eu-west-3").create_key()["KeyMetadata"]["Arn"]
         assert arn.startswith("arn:aws:kms:eu-west-3:123456789012:key/")
-        s3 = client(server, "s3", "eu-west-3")
+        s3 = server.client("s3", region="eu-west-3")
         s3.create_bucket(Bucket="paris", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
         assert s3.get_bucket_location(Bucket="paris")["LocationConstraint"] == "eu-west-3"
         vs3, hosts = virtual_client(server, "s3.example.test", "eu-west-3")
@@ -175,11 +98,11 @@ def test_serve_options_account_and_root_key_from_the_environment(tmp_path: Path)
     finally:
         server.stop()
     # A flag wins over its variable.
-    flagged = launch(tmp_path / "data", env, "--port", "0", "--region", "us-east-1")
+    flagged = server.restart("--port", "0", "--region", "us-east-1")
     try:
         assert flagged.port != port
-        assert client(flagged, "s3").get_object(Bucket="paris", Key="v")["Body"].read() == b"virtually"
-        assert client(flagged, "kms").create_key()["KeyMetadata"]["Arn"].startswith("arn:aws:kms:us-east-1:")
+        assert flagged.client("s3").get_object(Bucket="paris", Key="v")["Body"].read() == b"virtually"
+        assert flagged.client("kms").create_key()["KeyMetadata"]["Arn"].startswith("arn:aws:kms:us-east-1:")
     finally:
         flagged.stop()
 
@@ -217,29 +140,27 @@ def test_catalog_runs_in_wal_mode(server: RunningServer, s3, bucket: str) -> Non
 
 
 def test_error_document_names_the_resource_and_request(server: RunningServer, bucket: str) -> None:
-    reply = signed(server, "GET", f"/{bucket}/no/such%20key")
+    reply = server.raw("GET", f"/{bucket}/no/such%20key")
     assert (reply.status, reply.code) == (404, "NoSuchKey")
     assert reply.detail("Resource") == f"/{bucket}/no/such key"
     assert reply.detail("RequestId") == reply.headers["x-amz-request-id"]
     assert reply.detail("Message") == "The specified key does not exist."
-    missing = signed(server, "GET", f"/absent-{secrets.token_hex(4)}")
+    missing = server.raw("GET", f"/absent-{secrets.token_hex(4)}")
     assert missing.code == "NoSuchBucket" and missing.detail("Resource") is not None
 
 
 # --- a port already served -------------------------------------------------------------------------
 
 
-def test_a_second_server_on_a_taken_port_is_refused(server: RunningServer, tmp_path: Path) -> None:
-    from tests.integration.server import start_server
-
+def test_a_second_server_on_a_taken_port_is_refused(server: RunningServer,
+                                                    start_server: ServerFactory) -> None:
     try:
-        other = start_server(tmp_path / "data", extra_args=("--port", str(server.port)),
-                             env_extra={"STRONGROOM_ROOT_SECRET_KEY": "another-store"})
+        other = start_server("--port", str(server.port), env={"STRONGROOM_ROOT_SECRET_KEY": "another-store"})
     except RuntimeError as e:  # it exits: what a user should see
         assert "Traceback" not in str(e)
         return
     try:
-        answers = {signed(server, "GET", "/").code or "OK" for _ in range(30)}
+        answers = {server.raw("GET", "/").code or "OK" for _ in range(30)}
     finally:
         other.stop()
     pytest.fail(f"a second store serves port {server.port} too; 30 ListBuckets answered {sorted(answers)}")

@@ -8,13 +8,12 @@ SSE-C writes; buckets created before it keep blocking them.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.server import start_server
-from tests.integration.test_sse_c import ssec
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import ssec
 
 PROXY = "--behind-tls-proxy"
 
@@ -30,11 +29,11 @@ def code_of(call, **params: object) -> str:
     return caught.value.response["Error"]["Code"]
 
 
-def test_behind_tls_proxy_makes_secure_transport_true(tmp_path: Path) -> None:
+def test_behind_tls_proxy_makes_secure_transport_true(start_server: ServerFactory) -> None:
     deny_insecure = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
         "Resource": "arn:aws:s3:::tls-only/*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
-    plain = start_server(tmp_path / "data")
+    plain = start_server()
     try:
         s3 = plain.client("s3")
         s3.create_bucket(Bucket="tls-only")
@@ -51,8 +50,8 @@ def test_behind_tls_proxy_makes_secure_transport_true(tmp_path: Path) -> None:
         proxied.stop()
 
 
-def test_allow_sse_c_new_buckets_changes_only_new_buckets(tmp_path: Path) -> None:
-    first = start_server(tmp_path / "data", extra_args=(PROXY,))
+def test_allow_sse_c_new_buckets_changes_only_new_buckets(start_server: ServerFactory) -> None:
+    first = start_server(PROXY)
     try:
         s3 = first.client("s3")
         s3.create_bucket(Bucket="made-before")

@@ -13,63 +13,17 @@ import json
 import re
 import secrets
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_sse_c import self_signed
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, status_of
+from tests.integration.principals import User, anonymous, denied, new_user, policy
+from tests.integration.server import RunningServer
 
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("authz") / "data")
-    yield running
-    running.stop()
-
-
-class User:
-    def __init__(self, server: RunningServer, name: str, account: str) -> None:
-        made = server.cli("user", "add", name).stdout
-        access = re.search(r"access key: (\S+)", made)
-        secret = re.search(r"secret key: (\S+)", made)
-        user_id = re.search(r"\(([0-9a-f]{64})\)", made)
-        assert access and secret and user_id, made
-        self.name, self.id = name, user_id.group(1)
-        self.access, self.secret = access.group(1), secret.group(1)
-        self.arn = f"arn:aws:iam::{account}:user/{name}"
-        self.server = server
-
-    def client(self, service: str = "s3", **config: object):
-        return self.server.client(service, access_key=self.access, secret_key=self.secret,
-                                  retries={"max_attempts": 1}, **config)
-
-    def tls_client(self, server: RunningServer, cert: Path):
-        return boto3.session.Session().client(
-            "s3", endpoint_url=server.endpoint, aws_access_key_id=self.access,
-            aws_secret_access_key=self.secret, region_name="us-east-1", verify=str(cert))
-
-
-_ACCOUNTS: dict[int, str] = {}
-
-
-def account_of(server: RunningServer) -> str:
-    if server.port not in _ACCOUNTS:
-        _ACCOUNTS[server.port] = server.client("sts").get_caller_identity()["Account"]
-    return _ACCOUNTS[server.port]
-
-
-def new_user(server: RunningServer, prefix: str) -> User:
-    return User(server, f"{prefix}-{secrets.token_hex(3)}", account_of(server))
 
 
 @pytest.fixture
@@ -89,21 +43,6 @@ def owned(alice: User) -> tuple[User, object, str]:
     name = "az-" + secrets.token_hex(6)
     s3.create_bucket(Bucket=name)
     return alice, s3, name
-
-
-def anonymous(server: RunningServer):
-    return server.client("s3", signature_version=UNSIGNED, retries={"max_attempts": 1})
-
-
-def denied(call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    assert (status_of(e.value), error_code(e.value)) == (403, "AccessDenied"), e.value.response
-    return e.value
-
-
-def policy(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 # --- 1. a second user, PutBucketEncryption, and a bucket policy granting it -------------------------
@@ -199,15 +138,11 @@ def test_scenario_2_requiring_a_specific_kms_key(owned, server: RunningServer) -
 
 
 @pytest.fixture(scope="module")
-def tls_twin(server: RunningServer,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
+def tls_twin(server: RunningServer, start_module_server: ServerFactory) -> tuple[RunningServer, Path]:
     """A second server process over HTTPS on the same data directory (they share the catalog)."""
-    cert, key = self_signed(tmp_path_factory.mktemp("authz-tls"))
-    running = start_server(server.data_dir, server.key_file, extra_args=("--tls-cert", str(cert),
-                                                                         "--tls-key", str(key)),
-                           base_env=server.env, scheme="https")
-    yield running, cert
-    running.stop()
+    running = start_module_server(like=server, tls=True)
+    assert running.cert is not None
+    return running, running.cert
 
 
 def test_scenario_3_deny_insecure_transport(owned, tls_twin: tuple[RunningServer, Path]) -> None:
@@ -561,9 +496,8 @@ def test_source_ip_time_signature_and_auth_type(owned, bob: User) -> None:
     headers_only = {"StringEquals": {"s3:authType": "REST-HEADER", "aws:username": bob.name}}
     assert only(headers_only).get_object(Bucket=name, Key="k")
     url = bob.client().generate_presigned_url("get_object", Params={"Bucket": name, "Key": "k"})
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(url, timeout=30)
-    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+    refused = bob.server.raw("GET", url, sign=False)
+    assert refused.status == 403 and b"<Code>AccessDenied</Code>" in refused.body
     only({"StringEquals": {"s3:authType": "REST-QUERY-STRING"}})
-    with urllib.request.urlopen(url, timeout=30) as response:
-        assert response.read() == b"x"
+    got = bob.server.raw("GET", url, sign=False)
+    assert (got.status, got.body) == (200, b"x")

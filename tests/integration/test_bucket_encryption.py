@@ -1,31 +1,25 @@
 """PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption against a real server.
 
 Driven by boto3 at its defaults and by the aws cli; requests the SDKs will not send
-(no integrity header, a wrong Content-MD5, odd XML) are signed with botocore's signer
-and sent with http.client. The server runs behind a "TLS proxy" so that the SSE-C
-block can be seen to work over plain HTTP.
+(no integrity header, a wrong Content-MD5, odd XML) are sent with `RunningServer.raw`. The
+server runs behind a "TLS proxy" so that the SSE-C block can be seen to work over plain HTTP.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import secrets
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import crc32_b64, error_code, md5_b64, status_of
+from tests.integration.server import RunningServer
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 KMS_MESSAGE = "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse"
@@ -34,61 +28,21 @@ KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("srv") / "data", extra_args=("--behind-tls-proxy",))
-    yield running
-    running.stop()
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server("--behind-tls-proxy")
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def signed(
-    server: RunningServer,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    *,
-    trailer: bool = False,
-) -> tuple[int, dict[str, str], bytes]:
-    """A SigV4-signed request sent as is (botocore signs, http.client sends)."""
-    request = AWSRequest(method=method, url=server.endpoint + path, data=body, headers=dict(headers or {}))
-    if (
-        trailer
-    ):  # aws-chunked with a trailing checksum: the payload hash is STREAMING-UNSIGNED-PAYLOAD-TRAILER
-        request.context["checksum"] = {
-            "request_algorithm": {"in": "trailer", "algorithm": "crc32", "name": "x-amz-checksum-crc32"}
-        }
-    S3SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1").add_auth(request)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=dict(request.headers.items()))
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-def md5_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-def crc32_b64(data: bytes) -> str:
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
 def put_raw(
     server: RunningServer, bucket: str, body: bytes, headers: dict[str, str] | None = None
 ) -> tuple[int, str | None, str | None, bytes]:
     """PutBucketEncryption with Content-MD5 (unless headers say otherwise): (status, Code, Message, body)."""
-    status, _, data = signed(
-        server,
-        "PUT",
-        f"/{bucket}?encryption",
-        body,
-        {"Content-MD5": md5_b64(body)} if headers is None else headers,
+    reply = server.raw(
+        "PUT", f"/{bucket}?encryption", body, {"Content-MD5": md5_b64(body)} if headers is None else headers
     )
+    status, data = reply.status, reply.body
     code = message = None
     if status >= 300:
         root = ET.fromstring(data)
@@ -161,7 +115,8 @@ def test_new_bucket_reports_sse_s3_with_sse_c_blocked(s3, bucket: str) -> None:
 
 def test_get_renders_the_document_as_s3_does(server: RunningServer, s3, bucket: str) -> None:
     put(s3, bucket, algorithm="aws:kms", key=KEY_ARN, bucket_key=True)
-    status, headers, data = signed(server, "GET", f"/{bucket}?encryption")
+    reply = server.raw("GET", f"/{bucket}?encryption")
+    status, headers, data = reply.status, reply.headers, reply.body
     assert status == 200
     assert headers["content-type"].startswith("application/xml")
     root = ET.fromstring(data)
@@ -399,31 +354,26 @@ def test_body_over_one_mib(server: RunningServer, s3, bucket: str) -> None:
 
 def test_anonymous_request_is_refused(server: RunningServer, s3, bucket: str) -> None:
     body = doc(rule("aws:kms"))
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request("PUT", f"/{bucket}?encryption", body=body, headers={"Content-MD5": md5_b64(body)})
-    response = conn.getresponse()
-    code = ET.fromstring(response.read()).findtext("Code")
-    conn.close()
+    response = server.raw("PUT", f"/{bucket}?encryption", body, {"Content-MD5": md5_b64(body)}, sign=False)
+    code = ET.fromstring(response.body).findtext("Code")
     assert (response.status, code) == (403, "AccessDenied")
     assert rules(s3, bucket) == expected()
 
 
 def test_signature_v2_is_refused(server: RunningServer, s3, bucket: str) -> None:
     body = doc(rule("aws:kms"))
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(
+    response = server.raw(
         "PUT",
         f"/{bucket}?encryption",
-        body=body,
-        headers={
+        body,
+        {
             "Content-MD5": md5_b64(body),
             "Date": "Mon, 01 Jan 2024 00:00:00 GMT",
             "Authorization": f"AWS {server.access_key}:c2lnbmF0dXJlLXYy",
         },
+        sign=False,
     )
-    response = conn.getresponse()
-    code = ET.fromstring(response.read()).findtext("Code")
-    conn.close()
+    code = ET.fromstring(response.body).findtext("Code")
     assert (response.status, code) == (400, "InvalidRequest")
     assert rules(s3, bucket) == expected()
 
@@ -492,8 +442,7 @@ def chunked(payload: bytes, trailer_value: str) -> bytes:
 def test_aws_chunked_body_with_trailing_checksum(server: RunningServer, s3, bucket: str, good: bool) -> None:
     value = crc32_b64(GOOD if good else b"tampered")
     body = chunked(GOOD, value)
-    status, _, data = signed(
-        server,
+    reply = server.raw(
         "PUT",
         f"/{bucket}?encryption",
         body,
@@ -503,8 +452,9 @@ def test_aws_chunked_body_with_trailing_checksum(server: RunningServer, s3, buck
             "x-amz-trailer": "x-amz-checksum-crc32",
             "x-amz-sdk-checksum-algorithm": "CRC32",
         },
-        trailer=True,
+        content_sha256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
     )
+    status, data = reply.status, reply.body
     if good:
         assert status == 200
         assert rules(s3, bucket) == expected("aws:kms")
@@ -596,8 +546,8 @@ def test_aws_cli_missing_bucket(server: RunningServer) -> None:
 # --- durability -------------------------------------------------------------------------------------
 
 
-def test_configuration_survives_a_restart(tmp_path: Path) -> None:
-    first = start_server(tmp_path / "data")
+def test_configuration_survives_a_restart(start_server: ServerFactory) -> None:
+    first = start_server()
     try:
         s3 = first.client()
         s3.create_bucket(Bucket="durable")

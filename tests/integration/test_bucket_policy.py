@@ -15,9 +15,9 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import error_code, status_of
+from tests.integration.principals import account_of, new_user, policy
 from tests.integration.server import RunningServer
-from tests.integration.test_authorization import account_of, new_user, policy
 
 
 def read_only(bucket: str, principal: object = None) -> str:

@@ -3,29 +3,18 @@ ListBuckets, DeleteBucket, GetBucketLocation, and another user's view of a bucke
 
 from __future__ import annotations
 
-import re
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_uploads_wire import send, signed
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, new_user, status_of
+from tests.integration.server import RunningServer
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-
-
-def new_user(server: RunningServer, name: str) -> tuple[str, str]:
-    """`strongroom user add NAME` on the running server's data; the keys it prints (once)."""
-    out = server.cli("user", "add", name).stdout
-    access = re.search(r"access key: (\S+)", out)
-    secret = re.search(r"secret key: (\S+)", out)
-    assert access and secret, out
-    return access.group(1), secret.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +64,17 @@ VALID_NAMES = ["abc", "a" * 63, "my.dotted.bucket-1", "1-2-3", "192.168.5", "xn-
 
 @pytest.mark.parametrize("name", INVALID_NAMES)
 def test_invalid_bucket_names(server: RunningServer, name: str) -> None:
-    reply = signed(server, "PUT", "/" + quote(name, safe=""))
+    reply = server.raw("PUT", "/" + quote(name, safe=""))
     assert reply.status == 400, (name, reply.body)
     assert reply.code == "InvalidBucketName", name
     assert reply.detail("Message") == "The specified bucket is not valid."
     assert reply.detail("BucketName") == name
-    assert signed(server, "HEAD", "/" + quote(name, safe="")).status in (400, 404)  # and nothing was made
+    assert server.raw("HEAD", "/" + quote(name, safe="")).status in (400, 404)  # and nothing was made
 
 
 @pytest.mark.parametrize("name", VALID_NAMES)
 def test_valid_bucket_names(server: RunningServer, s3, name: str) -> None:
-    reply = signed(server, "PUT", "/" + name)  # the module's server is fresh: the names are free
+    reply = server.raw("PUT", "/" + name)  # the module's server is fresh: the names are free
     assert reply.status == 200, reply.body
     assert reply.headers["location"] == "/" + name
     s3.head_bucket(Bucket=name)
@@ -131,17 +120,15 @@ def test_location_constraint_in_us_east_1(s3) -> None:
 
 def test_create_bucket_with_a_malformed_configuration(server: RunningServer) -> None:
     name = "badconf-" + secrets.token_hex(4)
-    reply = signed(server, "PUT", f"/{name}", body=b"<CreateBucketConfiguration><LocationConstraint>")
+    reply = server.raw("PUT", f"/{name}", b"<CreateBucketConfiguration><LocationConstraint>")
     assert reply.status == 400
     assert reply.code == "MalformedXML"
-    assert signed(server, "HEAD", f"/{name}").status == 404
+    assert server.raw("HEAD", f"/{name}").status == 404
 
 
 @pytest.fixture(scope="module")
-def eu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("eu") / "data", extra_args=("--region", "eu-west-1"))
-    yield running
-    running.stop()
+def eu_server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server("--region", "eu-west-1")
 
 
 def test_another_region(eu_server: RunningServer) -> None:
@@ -176,7 +163,7 @@ def test_head_bucket(server: RunningServer, s3, bob_s3, bucket: str) -> None:
     found = s3.head_bucket(Bucket=bucket)
     assert found["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert found["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-east-1"
-    missing = signed(server, "HEAD", "/missing-" + secrets.token_hex(4))
+    missing = server.raw("HEAD", "/missing-" + secrets.token_hex(4))
     assert (missing.status, missing.body) == (404, b"")
     assert missing.headers["x-amz-request-id"]
     with pytest.raises(ClientError) as caught:
@@ -191,7 +178,7 @@ def test_list_buckets_names_the_owner(server: RunningServer, s3, bob_s3, bucket:
     entry = next(b for b in listed["Buckets"] if b["Name"] == bucket)
     assert entry["BucketRegion"] == "us-east-1"
     assert entry["CreationDate"].year >= 2025
-    raw = signed(server, "GET", "/")
+    raw = server.raw("GET", "/")
     root = ET.fromstring(raw.body)
     assert root.tag == f"{S3_NS}ListAllMyBucketsResult"
     assert [c.tag for c in root.find(f"{S3_NS}Owner")] == [f"{S3_NS}ID"]  # no DisplayName since 2025-11-21
@@ -216,7 +203,7 @@ def test_delete_bucket(server: RunningServer, s3) -> None:
     assert caught.value.response["Error"]["BucketName"] == name
     s3.delete_object(Bucket=name, Key="occupant")
     assert s3.delete_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 204
-    assert signed(server, "HEAD", f"/{name}").status == 404
+    assert server.raw("HEAD", f"/{name}").status == 404
     with pytest.raises(ClientError) as caught:
         s3.delete_bucket(Bucket=name)
     assert error_code(caught.value) == "NoSuchBucket"
@@ -288,12 +275,7 @@ def test_anonymous_is_denied(server: RunningServer, s3, bucket: str) -> None:
         ("PUT", f"/{bucket}/obj"),
         ("DELETE", f"/{bucket}/obj"),
     ):
-        reply = send(server, method, path, body=b"" if method == "PUT" else None)
+        reply = server.raw(method, path, b"" if method == "PUT" else None, sign=False)
         assert reply.status == 403, (method, path)
         assert reply.code == "AccessDenied"
     assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == b"x"
-
-
-def test_server_log_has_no_tracebacks(server: RunningServer, eu_server: RunningServer) -> None:
-    for running in (server, eu_server):
-        assert "Traceback" not in running.log()

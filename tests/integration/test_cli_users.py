@@ -9,14 +9,8 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code
+from tests.integration.helpers import error_code, keys_in
 from tests.integration.server import RunningServer
-
-
-def keys_in(output: str) -> tuple[str, str]:
-    access, secret = re.search(r"access key: (\S+)", output), re.search(r"secret key: (\S+)", output)
-    assert access and secret, output
-    return access.group(1), secret.group(1)
 
 
 def listing(server: RunningServer) -> dict[str, list[str]]:
@@ -155,7 +149,3 @@ def test_cli_without_a_data_directory(server: RunningServer, tmp_path) -> None:
     assert result.returncode != 0
     assert "no data directory" in result.stderr
     assert not (tmp_path / "absent").exists()
-
-
-def test_server_log_has_no_tracebacks(server: RunningServer) -> None:
-    assert "Traceback" not in server.log()

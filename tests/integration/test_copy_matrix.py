@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_sse_c import KEY1, KEY2, copy_ssec, key_md5, ssec
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import KEY1, KEY2, copy_ssec, md5_b64, ssec
+from tests.integration.server import RunningServer
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
 MODES = ("SSE-S3", "SSE-KMS", "SSE-KMS+BK", "DSSE", "SSE-C")
@@ -37,10 +38,8 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(tmp_path_factory.mktemp("copy") / "data", extra_args=ARGS)
-    yield running
-    running.stop()
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*ARGS)
 
 
 def write_args(mode: str, arn: str, customer: bytes) -> dict[str, object]:
@@ -62,7 +61,7 @@ def expected(mode: str, arn: str, customer: bytes) -> dict[str, str]:
         "SSE-KMS+BK": {prefix: "aws:kms", f"{prefix}-aws-kms-key-id": arn,
                        f"{prefix}-bucket-key-enabled": "true"},
         "DSSE": {prefix: "aws:kms:dsse", f"{prefix}-aws-kms-key-id": arn},
-        "SSE-C": {f"{prefix}-customer-algorithm": "AES256", f"{prefix}-customer-key-md5": key_md5(customer)},
+        "SSE-C": {f"{prefix}-customer-algorithm": "AES256", f"{prefix}-customer-key-md5": md5_b64(customer)},
     }[mode]
 
 

@@ -12,35 +12,24 @@ import json
 import re
 import secrets
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from strongroom.config import read_key_file
 from strongroom.kms.sealing import KmsKeyring
 from strongroom.kms.store import SqliteKmsStore
-from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, status_of
+from tests.integration.server import RunningServer
 
 DAY = 0.2  # seconds per day of a deletion window
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
-        tmp_path_factory.mktemp("kms") / "data",
-        extra_args=("--log-level", "DEBUG"),
-        env_extra={"STRONGROOM_KMS_DAY_SECONDS": str(DAY)},
-    )
-    yield running
-    running.stop()
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server("--log-level", "DEBUG", env={"STRONGROOM_KMS_DAY_SECONDS": str(DAY)})
 
 
 @pytest.fixture(scope="module")
@@ -68,21 +57,9 @@ def account(server: RunningServer) -> str:
 
 
 def raw_call(server: RunningServer, target: str, body: bytes, *, sign: bool = True) -> tuple[int, dict]:
-    request = AWSRequest(
-        "POST",
-        server.endpoint + "/",
-        data=body,
-        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
-    )
-    if sign:
-        SigV4Auth(Credentials(server.access_key, server.secret_key), "kms", "us-east-1").add_auth(request)
-    prepared = request.prepare()
-    req = urllib.request.Request(prepared.url, data=body, headers=dict(prepared.headers), method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    reply = server.raw("POST", "/", body, headers, sign=sign, service="kms", timeout=10)
+    return reply.status, reply.json()
 
 
 class _store:

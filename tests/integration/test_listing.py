@@ -2,13 +2,12 @@
 
 Driven by boto3 at its defaults (which always asks for encoding-type=url and decodes it),
 its paginators and the aws cli; requests the SDKs will not send (a max-keys of "abc", a
-listing without encoding-type) are signed with botocore's signer and sent with http.client,
-so that the XML itself can be checked.
+listing without encoding-type) are sent with `RunningServer.raw`, so that the XML itself can be
+checked.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -17,12 +16,9 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -78,16 +74,9 @@ def special(s3m) -> str:
 
 
 def signed_get(server: RunningServer, path: str) -> tuple[int, bytes]:
-    """A SigV4-signed GET sent as is; `path` carries a query percent-encoded as AWS canonicalizes it."""
-    request = AWSRequest(method="GET", url=server.endpoint + path)
-    S3SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1").add_auth(request)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.request("GET", path, headers=dict(request.headers.items()))
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    """A signed GET sent as is; `path` carries a query percent-encoded as AWS canonicalizes it."""
+    reply = server.raw("GET", path)
+    return reply.status, reply.body
 
 
 def xml_of(body: bytes) -> ET.Element:

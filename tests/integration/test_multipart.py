@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import os
 import re
 import zlib
@@ -17,12 +16,9 @@ from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 MiB = 1024 * 1024
@@ -53,25 +49,10 @@ def complete(s3, bucket: str, key: str, upload_id: str, parts: list[dict], **ext
                                         MultipartUpload={"Parts": parts}, **extra)
 
 
-def raw(server: RunningServer, method: str, path: str, body: bytes = b"",
-        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    """A signed request boto3 would not send, as is."""
-    request = AWSRequest(method=method, url=server.endpoint + path, data=body, headers=dict(headers or {}))
-    S3SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1").add_auth(request)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=dict(request.headers.items()))
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def raw_error(server: RunningServer, method: str, path: str, body: bytes = b"",
               headers: dict[str, str] | None = None) -> tuple[int, str]:
-    status, data = raw(server, method, path, body, headers)
-    found = re.search(rb"<Code>([^<]*)</Code>", data)
-    return status, found.group(1).decode() if found else ""
+    reply = server.raw(method, path, body, headers)
+    return reply.status, reply.code or ""
 
 
 def fails(code: str, call, *args, **kwargs) -> ClientError:
@@ -529,8 +510,10 @@ def test_requests_sdks_would_not_send(server: RunningServer, s3, bucket: str) ->
         assert status_code == (400, "InvalidRequest"), headers
     # none of that touched the upload
     assert s3.list_parts(Bucket=bucket, Key="raw", UploadId=upload_id)["Parts"][0]["ETag"] == etag
-    status, listing = raw(server, "GET", f"/{bucket}?uploads&encoding-type=url&prefix=r")
+    reply = server.raw("GET", f"/{bucket}?uploads&encoding-type=url&prefix=r")
+    status, listing = reply.status, reply.body
     assert status == 200 and b"<Key>raw</Key>" in listing and b"<EncodingType>url</EncodingType>" in listing
     s3.create_multipart_upload(Bucket=bucket, Key="a b+c")
-    status, listing = raw(server, "GET", f"/{bucket}?uploads&encoding-type=url&prefix=a")
+    reply = server.raw("GET", f"/{bucket}?uploads&encoding-type=url&prefix=a")
+    status, listing = reply.status, reply.body
     assert b"<Key>a%20b%2Bc</Key>" in listing

@@ -9,31 +9,21 @@ import base64
 import json
 import re
 import secrets
-from collections.abc import Iterator
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_multipart import raw
-from tests.integration.test_sse_c import KEY1, NEEDS_KEY, NOT_APPLICABLE, SECURE, key_md5, ssec
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import KEY1, error_code, fails, md5_b64, ssec, status_of
+from tests.integration.server import RunningServer
+from tests.integration.test_sse_c import NEEDS_KEY, NOT_APPLICABLE, SECURE
 
 ALL = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
 PART = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("attrs") / "data", extra_args=SECURE)
-    yield running
-    running.stop()
-
-
-def fails(call, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*SECURE)
 
 
 def test_a_simple_object(s3, bucket: str) -> None:
@@ -96,15 +86,17 @@ def test_a_missing_key(s3, bucket: str) -> None:
 
 def test_the_attributes_header_is_required_and_checked(server: RunningServer, s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    status, body = raw(server, "GET", f"/{bucket}/k?attributes")
+    reply = server.raw("GET", f"/{bucket}/k?attributes")
+    status, body = reply.status, reply.body
     assert status == 400 and b"<Code>InvalidRequest</Code>" in body
     assert b"x-amz-object-attributes header specifying the attributes to be retrieved" in body
-    status, body = raw(server, "GET", f"/{bucket}/k?attributes",
-                       headers={"x-amz-object-attributes": "ETag,Owner"})
+    reply = server.raw("GET", f"/{bucket}/k?attributes", headers={"x-amz-object-attributes": "ETag,Owner"})
+    status, body = reply.status, reply.body
     assert status == 400 and b"<Code>InvalidArgument</Code>" in body
     assert b"<ArgumentValue>Owner</ArgumentValue>" in body
-    status, body = raw(server, "GET", f"/{bucket}/k?attributes",
+    reply = server.raw("GET", f"/{bucket}/k?attributes",
                        headers={"x-amz-object-attributes": "ObjectSize", "x-amz-max-parts": "many"})
+    status, body = reply.status, reply.body
     assert status == 200 and b"<ObjectSize>1</ObjectSize>" in body  # an unreadable max-parts is ignored
     assert re.search(rb"<GetObjectAttributesResponse xmlns=", body)
 
@@ -112,7 +104,7 @@ def test_the_attributes_header_is_required_and_checked(server: RunningServer, s3
 def attributes_ssec(key: bytes = KEY1) -> dict[str, object]:
     """botocore base64-encodes the SSE-C key of GetObject, not of GetObjectAttributes: done here."""
     return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
-            "SSECustomerKeyMD5": key_md5(key)}
+            "SSECustomerKeyMD5": md5_b64(key)}
 
 
 def test_an_sse_c_object_needs_its_key(s3, bucket: str) -> None:

@@ -12,7 +12,7 @@ import requests
 import urllib3
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code
+from tests.integration.helpers import error_code
 from tests.integration.server import RunningServer
 
 BOB_AK = "SRTESTBOBKEY00000001"

@@ -30,8 +30,9 @@ from strongroom.catalog.listing import key_successor
 from strongroom.catalog.model import Bucket, ObjectVersion, Piece, Sealing
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.postgres_listing import KeyWalk, range_sql
-from tests.integration.conftest import error_code
-from tests.integration.server import RunningServer, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, new_bucket
+from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 pytestmark = pytest.mark.postgres
@@ -51,20 +52,12 @@ def catalog_url(schema: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory, catalog_url: str
-            ) -> Iterator[tuple[RunningServer, RunningServer]]:
+def servers(catalog_url: str, start_module_server: ServerFactory) -> tuple[RunningServer, RunningServer]:
     """Two server processes on different ports: one catalog (PostgreSQL), one blob directory."""
-    data_dir = tmp_path_factory.mktemp("pg") / "data"
-    first = start_server(data_dir, env_extra={"STRONGROOM_CATALOG": catalog_url})
-    try:
-        # Same data directory, root key, credentials and catalog: only the process and port differ.
-        second = start_server(data_dir, first.key_file, base_env=first.env)
-    except BaseException:
-        first.stop()
-        raise
-    yield first, second
-    second.stop()
-    first.stop()
+    first = start_module_server(env={"STRONGROOM_CATALOG": catalog_url})
+    # Same data directory, root key, credentials and catalog: only the process and port differ.
+    second = start_module_server(like=first)
+    return first, second
 
 
 @pytest.fixture
@@ -83,14 +76,8 @@ def keys_in_postgres(schema: str, bucket: str) -> list[str]:
         return [k for (k,) in rows]
 
 
-def new_bucket(client) -> str:
-    name = "pg-" + secrets.token_hex(6)
-    client.create_bucket(Bucket=name)
-    return name
-
-
 def test_put_get_list_multipart(a, schema: str) -> None:
-    bucket = new_bucket(a)
+    bucket = new_bucket(a, "pg-")
     body = secrets.token_bytes(100_000)
     put = a.put_object(Bucket=bucket, Key="dir/ünï 😀", Body=body, Metadata={"m": "1"})
     got = a.get_object(Bucket=bucket, Key="dir/ünï 😀")
@@ -121,7 +108,7 @@ def test_put_get_list_multipart(a, schema: str) -> None:
 
 
 def test_two_servers_see_each_others_writes(a, b, schema: str) -> None:
-    bucket = new_bucket(a)
+    bucket = new_bucket(a, "pg-")
     assert bucket in [x["Name"] for x in b.list_buckets()["Buckets"]]
     a.put_object(Bucket=bucket, Key="k", Body=b"from a")
     assert b.get_object(Bucket=bucket, Key="k")["Body"].read() == b"from a"
@@ -166,7 +153,7 @@ def test_two_servers_see_each_others_writes(a, b, schema: str) -> None:
 
 def test_concurrent_writes_through_both_servers(a, b) -> None:
     # Conditional creates of the same keys, racing through two processes: each key has one winner.
-    bucket = new_bucket(a)
+    bucket = new_bucket(a, "pg-")
     keys = [f"race-{i}" for i in range(20)]
 
     def create_all(client, tag: str) -> list[str]:
@@ -215,7 +202,7 @@ def test_a_kms_key_made_on_one_server_serves_sse_kms_on_the_other(
     assert kms_keys_in_postgres(schema).get(key_id) == "Enabled"
     # Server B's KMS knows it, through its own KMS API ...
     assert servers[1].client("kms").describe_key(KeyId=arn)["KeyMetadata"]["Description"] == "shared key"
-    bucket = new_bucket(a)
+    bucket = new_bucket(a, "pg-")
     body = secrets.token_bytes(70_000)
     for key, bucket_key in (("kms", False), ("kms-bucket-key", True)):
         # ... and SSE-KMS on B seals under it; A reads the object back (A's KMS decrypts).

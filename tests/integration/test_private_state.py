@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server import ROOT_AK, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.server import ROOT_AK
 
 NOBODY = 65534
 
@@ -50,8 +51,8 @@ def modes_open_to_others(root: Path) -> list[str]:
     return found
 
 
-def test_everything_the_server_creates_is_private(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_everything_the_server_creates_is_private(start_server: ServerFactory) -> None:
+    server = start_server()
     try:
         s3 = server.client()
         s3.create_bucket(Bucket="private")
@@ -95,8 +96,8 @@ def test_a_data_directory_open_to_others_is_refused(tmp_path: Path) -> None:
     assert "chmod 700" in result.stderr
 
 
-def test_a_readable_config_json_is_refused(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", env_extra={})
+def test_a_readable_config_json_is_refused(start_server: ServerFactory) -> None:
+    server = start_server()
     server.stop()
     config = server.data_dir / "config.json"
     config.write_text('{"root_access_key": "SRX", "root_secret_key": "y"}\n')
@@ -106,8 +107,9 @@ def test_a_readable_config_json_is_refused(tmp_path: Path) -> None:
     assert "config.json" in result.stderr and "chmod 600" in result.stderr
 
 
-def test_a_root_key_the_catalog_does_not_know_is_refused(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_a_root_key_the_catalog_does_not_know_is_refused(
+        tmp_path: Path, start_server: ServerFactory) -> None:
+    server = start_server()
     s3 = server.client()
     s3.create_bucket(Bucket="right-key")
     s3.put_object(Bucket="right-key", Key="k", Body=b"sealed under the right key")
@@ -128,9 +130,9 @@ def test_a_root_key_the_catalog_does_not_know_is_refused(tmp_path: Path) -> None
         again.stop()
 
 
-def test_the_generated_root_secret_is_not_printed_to_a_log(tmp_path: Path) -> None:
+def test_the_generated_root_secret_is_not_printed_to_a_log(start_server: ServerFactory) -> None:
     env = {"STRONGROOM_ROOT_ACCESS_KEY": "", "STRONGROOM_ROOT_SECRET_KEY": ""}
-    server = start_server(tmp_path / "data", env_extra=env)
+    server = start_server(env=env)
     try:
         stored = (server.data_dir / "config.json").read_text()
         secret = stored.split('"root_secret_key": "')[1].split('"')[0]
@@ -142,8 +144,8 @@ def test_the_generated_root_secret_is_not_printed_to_a_log(tmp_path: Path) -> No
         server.stop()
 
 
-def test_no_core_dumps_and_not_dumpable(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_no_core_dumps_and_not_dumpable(start_server: ServerFactory) -> None:
+    server = start_server()
     try:
         limits = Path(f"/proc/{server.process.pid}/limits").read_text()
         core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))

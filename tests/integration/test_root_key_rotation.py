@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 from pathlib import Path
 
 import pytest
 
-from tests.integration.server import RunningServer, start_server
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import new_user
+from tests.integration.server import RunningServer
 
 
 def _blob_digests(server: RunningServer) -> dict[str, str]:
@@ -23,8 +24,8 @@ def _blob_digests(server: RunningServer) -> dict[str, str]:
 
 
 @pytest.fixture
-def populated(tmp_path):
-    server = start_server(tmp_path / "data")
+def populated(start_server: ServerFactory):
+    server = start_server()
     s3 = server.client()
     s3.create_bucket(Bucket="keep")
     objects = {"small": os.urandom(100), "large": os.urandom(300_000), "empty": b""}
@@ -43,11 +44,8 @@ def populated(tmp_path):
     upload = s3.create_multipart_upload(Bucket="keep", Key="mp")["UploadId"]
     part = os.urandom(5 * 1024 * 1024)
     etag = s3.upload_part(Bucket="keep", Key="mp", UploadId=upload, PartNumber=1, Body=part)["ETag"]
-    made = server.cli("user", "add", "carol").stdout
-    ak = re.search(r"access key: (\S+)", made).group(1)  # type: ignore[union-attr]
-    sk = re.search(r"secret key: (\S+)", made).group(1)  # type: ignore[union-attr]
-    yield server, objects, (upload, etag, part), (ak, sk)
-    server.stop()
+    ak, sk = new_user(server, "carol")
+    return server, objects, (upload, etag, part), (ak, sk)
 
 
 def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:

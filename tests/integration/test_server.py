@@ -4,7 +4,6 @@ aws cli driving it end to end (also over TLS)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -12,32 +11,14 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_uploads_wire import (
-    connection,
-    self_signed,
-    send,
-    sign,
-    signed,
-)
-
-
-def md5_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-def files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import files_under, md5_b64, new_user, virtual_client
+from tests.integration.server import RunningServer
 
 # --- several workers on one port ------------------------------------------------------------------
 
@@ -79,10 +60,8 @@ def socket_inodes(pid: int) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("workers") / "data", extra_args=("--workers", "2"))
-    yield running
-    running.stop()
+def two_workers(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server("--workers", "2")
 
 
 def test_two_workers_serve_and_see_each_others_writes(two_workers: RunningServer) -> None:
@@ -99,7 +78,7 @@ def test_two_workers_serve_and_see_each_others_writes(two_workers: RunningServer
     s3 = server.client("s3")
     s3.create_bucket(Bucket="shared")
     # Many connections held open at once: the kernel spreads them over both workers' listening sockets.
-    conns = [connection(server) for _ in range(24)]
+    conns = [server.connection() for _ in range(24)]
     try:
         for i, conn in enumerate(conns):
             path = f"/shared/key-{i}"
@@ -108,7 +87,7 @@ def test_two_workers_serve_and_see_each_others_writes(two_workers: RunningServer
                 "PUT",
                 path,
                 body=body,
-                headers=sign(server, "PUT", path, content_sha256=hashlib.sha256(body).hexdigest()),
+                headers=server.sign("PUT", path, content_sha256=hashlib.sha256(body).hexdigest()),
             )
             response = conn.getresponse()
             response.read()
@@ -121,7 +100,7 @@ def test_two_workers_serve_and_see_each_others_writes(two_workers: RunningServer
             j = (i + 1) % len(conns)
             path = f"/shared/key-{j}"
             conn.request(
-                "GET", path, headers=sign(server, "GET", path, content_sha256=hashlib.sha256(b"").hexdigest())
+                "GET", path, headers=server.sign("GET", path, content_sha256=hashlib.sha256(b"").hexdigest())
             )
             response = conn.getresponse()
             assert (response.status, response.read()) == (200, f"written on connection {j}".encode())
@@ -133,39 +112,13 @@ def test_two_workers_serve_and_see_each_others_writes(two_workers: RunningServer
     # deletes and new users are seen by every worker at once
     s3.delete_object(Bucket="shared", Key="key-0")
     for _ in range(10):
-        assert signed(server, "HEAD", "/shared/key-0").status == 404
-    out = server.cli("user", "add", "worker-user").stdout
-    access = out.split("access key: ")[1].split()[0]
-    secret = out.split("secret key: ")[1].split()[0]
+        assert server.raw("HEAD", "/shared/key-0").status == 404
+    access, secret = new_user(server, "worker-user")
     for _ in range(10):  # new connections: both workers
-        assert signed(server, "GET", "/", access_key=access, secret_key=secret).status == 200
-    assert "Traceback" not in server.log()
+        assert server.raw("GET", "/", access_key=access, secret_key=secret).status == 200
 
 
 # --- virtual-hosted-style addressing --------------------------------------------------------------
-
-
-def virtual_client(server: RunningServer):
-    """boto3 addressing buckets as <bucket>.localhost:<port>. That name may not resolve here, so the
-    connection goes to 127.0.0.1 with the virtual Host header kept, as a resolver would make it."""
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=f"http://localhost:{server.port}",
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-        config=BotoConfig(s3={"addressing_style": "virtual"}),
-    )
-    hosts: list[str] = []
-
-    def to_loopback(request, **_: object) -> None:
-        parts = urlsplit(request.url)
-        hosts.append(parts.netloc)
-        request.headers["Host"] = parts.netloc
-        request.url = urlunsplit(parts._replace(netloc=f"127.0.0.1:{server.port}"))
-
-    s3.meta.events.register("before-send.s3", to_loopback)
-    return s3, hosts
 
 
 def test_virtual_hosted_style(server: RunningServer, s3) -> None:
@@ -189,10 +142,12 @@ def test_virtual_hosted_style(server: RunningServer, s3) -> None:
     # raw: the bucket only in the Host header, and a dotted bucket name
     s3.create_bucket(Bucket="dotted.bucket.name")
     host = f"dotted.bucket.name.localhost:{server.port}"
-    put = signed(server, "PUT", "/obj", {"host": host}, b"dotted")
+    put = server.raw("PUT", "/obj", b"dotted", {"host": host})
     assert put.status == 200, put.body
     assert s3.get_object(Bucket="dotted.bucket.name", Key="obj")["Body"].read() == b"dotted"
-    missing = signed(server, "GET", "/obj", {"host": f"nope-{secrets.token_hex(3)}.localhost:{server.port}"})
+    missing = server.raw(
+        "GET", "/obj", headers={"host": f"nope-{secrets.token_hex(3)}.localhost:{server.port}"}
+    )
     assert missing.code == "NoSuchBucket"
     with pytest.raises(ClientError) as caught:
         vs3.head_object(Bucket="virtual-bucket", Key="absent")
@@ -202,8 +157,8 @@ def test_virtual_hosted_style(server: RunningServer, s3) -> None:
 # --- restart and crash ----------------------------------------------------------------------------
 
 
-def test_restart_keeps_data(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_restart_keeps_data(start_server: ServerFactory) -> None:
+    server = start_server()
     try:
         s3 = server.client("s3")
         s3.create_bucket(Bucket="durable")
@@ -221,12 +176,12 @@ def test_restart_keeps_data(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_every_acknowledged_small_put_survives_a_kill(tmp_path: Path) -> None:
+def test_every_acknowledged_small_put_survives_a_kill(start_server: ServerFactory) -> None:
     """Concurrent small PUTs share commits (group commit): each is acknowledged only once its commit is
     on disk. Kill the server with SIGKILL mid-stream: afterwards every key is exactly as its last
     acknowledged PUT or DELETE left it, except the one each writer had in flight, which may show
     either outcome."""
-    server = start_server(tmp_path / "data")
+    server = start_server()
     acknowledged: dict[str, bytes | None] = {}
     in_flight: dict[int, tuple[str, bytes | None]] = {}
     lock = threading.Lock()
@@ -286,8 +241,8 @@ def test_every_acknowledged_small_put_survives_a_kill(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_crash_mid_upload_leaves_nothing(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_crash_mid_upload_leaves_nothing(start_server: ServerFactory) -> None:
+    server = start_server()
     try:
         s3 = server.client("s3")
         s3.create_bucket(Bucket="crashy")
@@ -298,8 +253,8 @@ def test_crash_mid_upload_leaves_nothing(tmp_path: Path) -> None:
         assert len(before) == 1
         # A 64 MiB PUT of which 8 MiB are sent; the server is killed while it streams.
         path = "/crashy/interrupted"
-        headers = sign(server, "PUT", path, content_sha256="UNSIGNED-PAYLOAD")
-        conn = connection(server)
+        headers = server.sign("PUT", path, content_sha256="UNSIGNED-PAYLOAD")
+        conn = server.connection()
         conn.putrequest("PUT", path, skip_host=True)
         for name, value in {
             **headers,
@@ -371,6 +326,7 @@ def test_concurrent_puts_to_one_key_one_wins_whole(server: RunningServer, s3, bu
 
 
 def test_unknown_operations_are_501(server: RunningServer, bucket: str) -> None:
+    server.expect_log_errors(r": NotImplemented$")  # every 5xx answer is logged
     for method, path in (
         ("GET", f"/{bucket}?lifecycle"),
         ("PUT", f"/{bucket}?cors"),
@@ -378,30 +334,31 @@ def test_unknown_operations_are_501(server: RunningServer, bucket: str) -> None:
         ("GET", f"/{bucket}/k?torrent"),
         ("POST", f"/{bucket}/k?restore"),
     ):
-        reply = signed(server, method, path, body=b"" if method in ("PUT", "POST") else None)
+        reply = server.raw(method, path, b"" if method in ("PUT", "POST") else None)
         assert reply.status == 501, (method, path)
         assert reply.code == "NotImplemented"
     # and a GET ?lifecycle did not list the bucket
-    assert b"ListBucketResult" not in signed(server, "GET", f"/{bucket}?lifecycle").body
+    assert b"ListBucketResult" not in server.raw("GET", f"/{bucket}?lifecycle").body
 
 
 def test_every_response_has_request_ids(server: RunningServer, s3, bucket: str) -> None:
+    server.expect_log_errors(r": NotImplemented$")  # every 5xx answer is logged
     s3.put_object(Bucket=bucket, Key="ids", Body=b"0123456789")
     etag = s3.head_object(Bucket=bucket, Key="ids")["ETag"]
     replies = [
-        signed(server, "GET", "/"),
-        signed(server, "GET", f"/{bucket}/ids"),
-        signed(server, "HEAD", f"/{bucket}/ids"),
-        signed(server, "GET", f"/{bucket}/ids", {"range": "bytes=0-1"}),
-        signed(server, "GET", f"/{bucket}/ids", {"if-none-match": etag}),
-        signed(server, "GET", f"/{bucket}/absent"),
-        signed(server, "HEAD", f"/{bucket}/absent"),
-        signed(server, "GET", f"/{bucket}?lifecycle"),
-        signed(server, "PUT", "/Bad_Name"),
-        signed(server, "DELETE", f"/{bucket}/absent"),
-        signed(server, "GET", "/", secret_key="wrong-secret"),
-        send(server, "GET", f"/{bucket}/ids"),
-        send(server, "GET", "/", {"authorization": "garbage"}),
+        server.raw("GET", "/"),
+        server.raw("GET", f"/{bucket}/ids"),
+        server.raw("HEAD", f"/{bucket}/ids"),
+        server.raw("GET", f"/{bucket}/ids", headers={"range": "bytes=0-1"}),
+        server.raw("GET", f"/{bucket}/ids", headers={"if-none-match": etag}),
+        server.raw("GET", f"/{bucket}/absent"),
+        server.raw("HEAD", f"/{bucket}/absent"),
+        server.raw("GET", f"/{bucket}?lifecycle"),
+        server.raw("PUT", "/Bad_Name"),
+        server.raw("DELETE", f"/{bucket}/absent"),
+        server.raw("GET", "/", secret_key="wrong-secret"),
+        server.raw("GET", f"/{bucket}/ids", sign=False),
+        server.raw("GET", "/", headers={"authorization": "garbage"}, sign=False),
     ]
     statuses = set()
     for reply in replies:
@@ -449,7 +406,7 @@ def test_hostile_delete_documents_are_malformed_xml(
     s3.put_object(Bucket=bucket, Key="a", Body=b"still here")
     body = HOSTILE[name]
     started = time.monotonic()
-    reply = signed(server, "POST", f"/{bucket}?delete", {"content-md5": md5_b64(body)}, body)
+    reply = server.raw("POST", f"/{bucket}?delete", body, {"content-md5": md5_b64(body)})
     assert time.monotonic() - started < 5  # refused at once, not after expanding or fetching anything
     assert reply.status == 400, reply.body[:300]
     assert reply.code == "MalformedXML"
@@ -531,27 +488,9 @@ def test_aws_cli_s3api_commands(server: RunningServer, s3, bucket: str, tmp_path
     assert missing.returncode != 0 and "404" in missing.stderr
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
-    root = tmp_path_factory.mktemp("tls-cli")
-    cert, key = self_signed(root)
-    running = start_server(
-        root / "data", extra_args=("--tls-cert", str(cert), "--tls-key", str(key)), scheme="https"
-    )
-    yield running, cert
-    running.stop()
-
-
-def test_aws_cli_over_tls(tls: tuple[RunningServer, Path], tmp_path: Path) -> None:
-    server, cert = tls
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-        verify=str(cert),
-    )
+def test_aws_cli_over_tls(tls_server: tuple[RunningServer, Path], tmp_path: Path) -> None:
+    server, cert = tls_server
+    s3 = server.client(verify=str(cert))
     s3.create_bucket(Bucket="tls-cli")
     payload = secrets.token_bytes(3 * 1024 * 1024 + 17)
     (tmp_path / "up.bin").write_bytes(payload)
@@ -561,7 +500,3 @@ def test_aws_cli_over_tls(tls: tuple[RunningServer, Path], tmp_path: Path) -> No
     assert "ContentEncoding" not in got
     server.aws("--ca-bundle", str(cert), "s3", "cp", "s3://tls-cli/up.bin", str(tmp_path / "down.bin"))
     assert (tmp_path / "down.bin").read_bytes() == payload
-
-
-def test_server_logs_have_no_tracebacks(server: RunningServer) -> None:
-    assert "Traceback" not in server.log()

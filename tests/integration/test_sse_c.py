@@ -10,25 +10,31 @@ S3 API reference; see AWS-NOTES.md.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
-import ipaddress
 import os
-import secrets
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.integration.conftest import status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_multipart import raw
-from tests.integration.test_sse_s3 import blob_files, distinctive, files_under
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import (
+    KEY1,
+    KEY2,
+    assert_absent,
+    blob_files,
+    copy_ssec,
+    distinctive,
+    error_of,
+    fails,
+    files_under,
+    md5_b64,
+    new_bucket,
+    ssec,
+    status_of,
+)
+from tests.integration.server import RunningServer
 
 SECURE = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
-KEY1 = bytes(range(32))
-KEY2 = bytes(range(100, 132))
 SEGMENT = 64 * 1024
 MIB = 1024 * 1024
 NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
@@ -43,49 +49,9 @@ INSECURE = ("Requests specifying Server Side Encryption with Customer provided k
             "secure connection.")
 
 
-# --- helpers (also used by the other encryption test modules) ------------------------------------
-
-
-def ssec(key: bytes = KEY1) -> dict[str, object]:
-    """boto3's SSE-C parameters; botocore sends the key base64-encoded with its MD5."""
-    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
-
-
-def copy_ssec(key: bytes = KEY1) -> dict[str, object]:
-    return {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key}
-
-
-def key_md5(key: bytes) -> str:
-    return base64.b64encode(hashlib.md5(key).digest()).decode()
-
-
-def error_of(exc: BaseException) -> dict[str, object]:
-    err = exc.response["Error"]  # type: ignore[attr-defined]
-    return {"status": status_of(exc), **{k: err.get(k) for k in ("Code", "Message", "ArgumentName",
-                                                                  "ArgumentValue")}}
-
-
-def fails(call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    return e.value
-
-
-def assert_absent(s3, bucket: str, key: str) -> None:
-    assert status_of(fails(s3.head_object, Bucket=bucket, Key=key)) == 404
-
-
-def new_bucket(s3) -> str:
-    name = "c-" + secrets.token_hex(6)
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(tmp_path_factory.mktemp("ssec") / "data", extra_args=SECURE)
-    yield running
-    running.stop()
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*SECURE)
 
 
 # --- the round trip --------------------------------------------------------------------------------
@@ -93,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 def test_put_get_head_round_trip(s3, bucket: str) -> None:
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"customer data", **ssec())
-    assert (put["SSECustomerAlgorithm"], put["SSECustomerKeyMD5"]) == ("AES256", key_md5(KEY1))
+    assert (put["SSECustomerAlgorithm"], put["SSECustomerKeyMD5"]) == ("AES256", md5_b64(KEY1))
     assert "ServerSideEncryption" not in put
     # The ETag of an SSE-C object is not the MD5 of its content, and differs between two uploads.
     assert put["ETag"].strip('"') != hashlib.md5(b"customer data").hexdigest()
@@ -102,10 +68,10 @@ def test_put_get_head_round_trip(s3, bucket: str) -> None:
     got = s3.get_object(Bucket=bucket, Key="k", **ssec())
     assert got["Body"].read() == b"customer data"
     assert (got["SSECustomerAlgorithm"], got["SSECustomerKeyMD5"], got["ETag"]) == \
-        ("AES256", key_md5(KEY1), put["ETag"])
+        ("AES256", md5_b64(KEY1), put["ETag"])
     assert "ServerSideEncryption" not in got
     head = s3.head_object(Bucket=bucket, Key="k", **ssec())
-    assert (head["ContentLength"], head["SSECustomerKeyMD5"]) == (13, key_md5(KEY1))
+    assert (head["ContentLength"], head["SSECustomerKeyMD5"]) == (13, md5_b64(KEY1))
     # Listings show the plaintext size.
     sizes = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert sizes == {"k": 13, "k2": 13}
@@ -166,7 +132,7 @@ HEADER_CASES = {
                            SSE, "AES128")),
     # With the MD5 given, botocore sends the key as given: base64 already.
     "wrong key MD5": ({"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(KEY1).decode(),
-                       "SSECustomerKeyMD5": key_md5(KEY2)},
+                       "SSECustomerKeyMD5": md5_b64(KEY2)},
                       (400, "InvalidArgument", MD5_WRONG, SSE, "null")),
     "16-byte key": ({**ssec(b"k" * 16)}, (400, "InvalidArgument", KEY_INVALID, SSE, "null")),
 }
@@ -184,7 +150,8 @@ def test_missing_key_md5_is_a_wrong_one(server: RunningServer, s3, bucket: str) 
     """botocore always adds the MD5; sent raw without it, the request is refused as with a wrong one."""
     headers = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
                "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY1).decode()}
-    status, body = raw(server, "PUT", f"/{bucket}/no-md5", b"data", headers)
+    reply = server.raw("PUT", f"/{bucket}/no-md5", b"data", headers)
+    status, body = reply.status, reply.body
     assert status == 400 and b"<Code>InvalidArgument</Code>" in body
     assert f"<Message>{MD5_WRONG}</Message>".encode() in body
     assert_absent(s3, bucket, "no-md5")
@@ -232,12 +199,12 @@ def test_range_reads(s3, bucket: str, first: int, last: int) -> None:
 
 def upload_two_parts(s3, bucket: str, key: str, parts: list[bytes]) -> str:
     upload = s3.create_multipart_upload(Bucket=bucket, Key=key, **ssec())
-    assert (upload["SSECustomerAlgorithm"], upload["SSECustomerKeyMD5"]) == ("AES256", key_md5(KEY1))
+    assert (upload["SSECustomerAlgorithm"], upload["SSECustomerKeyMD5"]) == ("AES256", md5_b64(KEY1))
     uid = upload["UploadId"]
     etags = []
     for number, part in enumerate(parts, 1):
         got = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=number, Body=part, **ssec())
-        assert (got["SSECustomerAlgorithm"], got["SSECustomerKeyMD5"]) == ("AES256", key_md5(KEY1))
+        assert (got["SSECustomerAlgorithm"], got["SSECustomerKeyMD5"]) == ("AES256", md5_b64(KEY1))
         etags.append({"PartNumber": number, "ETag": got["ETag"]})
     done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid,
                                         MultipartUpload={"Parts": etags})
@@ -306,7 +273,7 @@ def test_copy_out_of_sse_c_needs_the_source_key(s3, bucket: str) -> None:
     assert (got["ServerSideEncryption"], got["Body"].read()) == ("AES256", b"source bytes")
     # In place, to another customer key.
     rekeyed = s3.copy_object(Bucket=bucket, Key="src", CopySource=source, **copy_ssec(), **ssec(KEY2))
-    assert rekeyed["SSECustomerKeyMD5"] == key_md5(KEY2)
+    assert rekeyed["SSECustomerKeyMD5"] == md5_b64(KEY2)
     assert s3.get_object(Bucket=bucket, Key="src", **ssec(KEY2))["Body"].read() == b"source bytes"
     assert status_of(fails(s3.get_object, Bucket=bucket, Key="src", **ssec())) == 403
 
@@ -315,7 +282,7 @@ def test_copy_into_sse_c_and_part_copy(s3, bucket: str) -> None:
     data = os.urandom(2 * SEGMENT + 5)
     s3.put_object(Bucket=bucket, Key="plain", Body=data)
     copied = s3.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "plain"}, **ssec())
-    assert copied["SSECustomerKeyMD5"] == key_md5(KEY1)
+    assert copied["SSECustomerKeyMD5"] == md5_b64(KEY1)
     assert copied["CopyObjectResult"]["ETag"].strip('"') != hashlib.md5(data).hexdigest()
     assert s3.get_object(Bucket=bucket, Key="c", **ssec())["Body"].read() == data
     uid = s3.create_multipart_upload(Bucket=bucket, Key="mp", **ssec(KEY2))["UploadId"]
@@ -323,7 +290,7 @@ def test_copy_into_sse_c_and_part_copy(s3, bucket: str) -> None:
                                CopySource={"Bucket": bucket, "Key": "c"},
                                CopySourceRange=f"bytes={SEGMENT - 3}-{2 * SEGMENT + 1}",
                                **copy_ssec(), **ssec(KEY2))
-    assert part["SSECustomerKeyMD5"] == key_md5(KEY2)
+    assert part["SSECustomerKeyMD5"] == md5_b64(KEY2)
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
     got = s3.get_object(Bucket=bucket, Key="mp", **ssec(KEY2))
@@ -377,37 +344,12 @@ def test_blocked_bucket_refuses_sse_c_writes_and_still_reads(server: RunningServ
 # --- transport: HTTPS served by strongroom, and plain HTTP refused ------------------------------------
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-def test_sse_c_over_https(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
-    tls = start_server(tmp_path / "data", extra_args=("--tls-cert", str(cert), "--tls-key", str(key),
-                                                      "--allow-sse-c-new-buckets"), scheme="https")
+def test_sse_c_over_https(start_server: ServerFactory, tmp_path: Path) -> None:
+    tls = start_server("--allow-sse-c-new-buckets", tls=True)
+    cert = tls.cert
+    assert cert is not None
     try:
-        s3 = boto3.session.Session().client(
-            "s3", endpoint_url=tls.endpoint, aws_access_key_id=tls.access_key,
-            aws_secret_access_key=tls.secret_key, region_name="us-east-1", verify=str(cert))
+        s3 = tls.client(verify=str(cert))
         bucket = new_bucket(s3)
         data = os.urandom(SEGMENT + 1)
         s3.put_object(Bucket=bucket, Key="k", Body=data, **ssec())
@@ -431,8 +373,8 @@ def test_sse_c_over_https(tmp_path: Path) -> None:
         tls.stop()
 
 
-def test_plain_http_refuses_sse_c(tmp_path: Path) -> None:
-    proxied = start_server(tmp_path / "data", extra_args=SECURE)
+def test_plain_http_refuses_sse_c(start_server: ServerFactory) -> None:
+    proxied = start_server(*SECURE)
     try:
         s3 = proxied.client("s3")
         bucket = new_bucket(s3)

@@ -17,19 +17,27 @@ import json
 import os
 import re
 import secrets
-import socket
 import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import error_code, status_of
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_sse_c import KEY1, assert_absent, error_of, fails, ssec
-from tests.integration.test_sse_s3 import blob_files, distinctive, files_under, signed_get
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import (
+    KEY1,
+    assert_absent,
+    blob_files,
+    distinctive,
+    error_code,
+    error_of,
+    fails,
+    files_under,
+    free_port,
+    ssec,
+    status_of,
+)
+from tests.integration.server import RunningServer
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets", "--log-level", "DEBUG")
 DAY = {"STRONGROOM_KMS_DAY_SECONDS": "1"}
@@ -42,15 +50,8 @@ NEEDS_SIGV4 = ("Requests specifying Server Side Encryption with AWS KMS managed 
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(tmp_path_factory.mktemp("kms") / "data", extra_args=ARGS, env_extra=DAY)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def kms(server: RunningServer):
-    return server.client("kms")
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*ARGS, env=DAY)
 
 
 @pytest.fixture
@@ -251,14 +252,13 @@ def test_deleted_key_shreds_its_objects(s3, kms, bucket: str, key: dict) -> None
 # --- SigV4 only ------------------------------------------------------------------------------------
 
 
-def raw_error(url: str) -> tuple[int, dict[str, str | None]]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, {}
-    except urllib.error.HTTPError as e:
-        root = ET.fromstring(e.read())
-        names = ("Code", "Message", "ArgumentName", "ArgumentValue")
-        return e.code, {name: root.findtext(name) for name in names}
+def raw_error(server: RunningServer, url: str) -> tuple[int, dict[str, str | None]]:
+    reply = server.raw("GET", url, sign=False)
+    if reply.status < 400:
+        return reply.status, {}
+    root = ET.fromstring(reply.body)
+    names = ("Code", "Message", "ArgumentName", "ArgumentValue")
+    return reply.status, {name: root.findtext(name) for name in names}
 
 
 def test_sigv2_requests_for_kms_objects_are_refused(server: RunningServer, s3, bucket: str,
@@ -268,11 +268,11 @@ def test_sigv2_requests_for_kms_objects_are_refused(server: RunningServer, s3, b
     v2 = server.client("s3", signature_version="s3")
     plain_url = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "plain"})
     assert "Signature=" in plain_url and "X-Amz-Signature" not in plain_url
-    assert raw_error(plain_url) == (200, {})
+    assert raw_error(server, plain_url) == (200, {})
     refused = (400, {"Code": "InvalidArgument", "Message": NEEDS_SIGV4, "ArgumentName": "Authorization",
                      "ArgumentValue": "null"})
     v2_url = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "kms"})
-    assert raw_error(v2_url) == refused
+    assert raw_error(server, v2_url) == refused
     err = error_of(fails(v2.put_object, Bucket=bucket, Key="v2", Body=b"x", ServerSideEncryption="aws:kms"))
     assert (err["status"], err["Code"], err["Message"]) == (400, "InvalidArgument", NEEDS_SIGV4)
     assert_absent(s3, bucket, "v2")
@@ -280,8 +280,8 @@ def test_sigv2_requests_for_kms_objects_are_refused(server: RunningServer, s3, b
     v4 = server.client("s3", signature_version="s3v4")
     v4_url = v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "kms"})
     assert "X-Amz-Signature=" in v4_url
-    with urllib.request.urlopen(v4_url, timeout=30) as response:
-        assert response.read() == b"k"
+    got = server.raw("GET", v4_url, sign=False)
+    assert (got.status, got.body) == (200, b"k")
 
 
 def test_anonymous_reads_of_kms_objects_are_refused_even_when_public(server: RunningServer, s3,
@@ -294,15 +294,16 @@ def test_anonymous_reads_of_kms_objects_are_refused_even_when_public(server: Run
     public = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
               "Resource": f"arn:aws:s3:::{bucket}/*"}
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [public]}))
-    assert raw_error(f"{server.endpoint}/{bucket}/plain") == (200, {})
-    assert raw_error(f"{server.endpoint}/{bucket}/kms") == (400, {
+    assert raw_error(server, f"{server.endpoint}/{bucket}/plain") == (200, {})
+    assert raw_error(server, f"{server.endpoint}/{bucket}/kms") == (400, {
         "Code": "InvalidArgument", "Message": NEEDS_SIGV4, "ArgumentName": "Authorization",
         "ArgumentValue": "null"})
 
 
 def test_sse_headers_on_a_read_are_refused(server: RunningServer, s3, bucket: str, key: dict) -> None:
     put_kms(s3, bucket, "kms", b"k", key)
-    status, _, body, _ = signed_get(server, f"/{bucket}/kms", {"x-amz-server-side-encryption": "aws:kms"})
+    reply = server.raw("GET", f"/{bucket}/kms", headers={"x-amz-server-side-encryption": "aws:kms"})
+    status, body = reply.status, reply.body
     assert status == 400 and b"<Code>InvalidArgument</Code>" in body
 
 
@@ -395,14 +396,8 @@ def test_aws_cli_sse_kms(server: RunningServer, s3, bucket: str, key: dict, tmp_
 # --- failing closed, and no secrets at rest ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_unreachable_kms_fails_closed(tmp_path: Path) -> None:
-    builtin = start_server(tmp_path / "data", extra_args=ARGS)
+def test_unreachable_kms_fails_closed(start_server: ServerFactory) -> None:
+    builtin = start_server(*ARGS)
     try:
         s3 = builtin.client("s3")
         s3.create_bucket(Bucket="closed")
@@ -411,6 +406,7 @@ def test_unreachable_kms_fails_closed(tmp_path: Path) -> None:
         builtin.stop()
     dead = builtin.restart(*ARGS, "--kms-endpoint", f"http://127.0.0.1:{free_port()}",
                            "--kms-access-key", "AKIDEXAMPLE", "--kms-secret-key", "secret")
+    dead.expect_log_errors(r"KMS \w+ at \S+ failed", r"did not answer \w+", r": InternalError$")
     try:
         s3 = dead.client("s3", retries={"total_max_attempts": 1})
         refused = fails(s3.put_object, Bucket="closed", Key="new", Body=b"x", ServerSideEncryption="aws:kms")

@@ -9,19 +9,22 @@ single-part SSE-S3 object is the MD5 of its plaintext.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import secrets
 import sqlite3
 from pathlib import Path
 
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code, status_of
+from tests.integration.helpers import (
+    assert_absent,
+    blob_files,
+    distinctive,
+    error_code,
+    files_under,
+    status_of,
+)
 from tests.integration.server import RunningServer
 
 SEGMENT = 64 * 1024
@@ -36,35 +39,8 @@ def signed_get(
 ) -> tuple[int, dict[str, str], bytes, bool]:
     """A signed GET read to the end: (status, headers, body, complete). complete is False when the server
     cut the connection short of Content-Length."""
-    request = AWSRequest(method="GET", url=server.endpoint + path, headers=dict(headers or {}))
-    S3SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1").add_auth(request)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.request("GET", path, headers=dict(request.headers.items()))
-        response = conn.getresponse()
-        found = {k.lower(): v for k, v in response.getheaders()}
-        try:
-            return response.status, found, response.read(), True
-        except http.client.IncompleteRead as short:
-            return response.status, found, short.partial, False
-    finally:
-        conn.close()
-
-
-def distinctive(size: int) -> tuple[bytes, bytes]:
-    """(plaintext, marker): every 28-byte stretch of the plaintext contains the marker."""
-    marker = b"PLAINTEXT-" + secrets.token_hex(6).encode()
-    lines = b"".join(marker + b":%09d;" % i for i in range(size // (len(marker) + 11) + 1))
-    return lines[:size], marker
-
-
-def files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()]
-
-
-def blob_files(server: RunningServer) -> set[Path]:
-    blobs = server.data_dir / "blobs"
-    return set(files_under(blobs)) if blobs.exists() else set()
+    reply = server.raw("GET", path, headers=headers, allow_incomplete=True)
+    return reply.status, reply.headers, reply.body, reply.complete
 
 
 def set_default(s3, bucket: str, algorithm: str, key: str | None = None) -> None:
@@ -75,12 +51,6 @@ def set_default(s3, bucket: str, algorithm: str, key: str | None = None) -> None
         Bucket=bucket,
         ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": default}]},
     )
-
-
-def assert_absent(s3, bucket: str, key: str) -> None:
-    with pytest.raises(ClientError) as e:
-        s3.head_object(Bucket=bucket, Key=key)
-    assert status_of(e.value) == 404
 
 
 def kms_available(server: RunningServer) -> bool:
@@ -211,6 +181,11 @@ def put_and_find_blob(server: RunningServer, s3, bucket: str, key: str, data: by
 
 
 def test_flipped_bit_in_a_blob_is_an_error(server: RunningServer, s3, bucket: str) -> None:
+    server.expect_log_errors(
+        r"failed authentication \(blob \w+\): stored data is damaged",
+        r"aborting a response mid-body",
+        r": InternalError$",
+    )
     data = os.urandom(200 * 1024)
     blob = put_and_find_blob(server, s3, bucket, "big", data)
     flip_bit(blob, 1000)
@@ -224,6 +199,11 @@ def test_flipped_bit_in_a_blob_is_an_error(server: RunningServer, s3, bucket: st
 
 
 def test_flipped_bit_past_the_first_segments(server: RunningServer, s3, bucket: str) -> None:
+    server.expect_log_errors(
+        r"failed authentication \(blob \w+\): stored data is damaged",
+        r"aborting a response mid-body",
+        r": InternalError$",
+    )
     data = os.urandom(3 * 1024 * 1024)
     blob = put_and_find_blob(server, s3, bucket, "huge", data)
     flip_bit(blob, blob.stat().st_size - SEGMENT // 2)
@@ -240,6 +220,11 @@ def test_flipped_bit_past_the_first_segments(server: RunningServer, s3, bucket: 
 
 
 def test_flipped_bit_in_inline_ciphertext_is_an_error(server: RunningServer, s3, bucket: str) -> None:
+    server.expect_log_errors(
+        r"failed authentication \(blob \w+\): stored data is damaged",
+        r"aborting a response mid-body",
+        r": InternalError$",
+    )
     data = os.urandom(5000)
     s3.put_object(Bucket=bucket, Key="small", Body=data)
     db = sqlite3.connect(server.data_dir / "catalog.sqlite3", timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import error_code
+from tests.integration.helpers import error_code
 
 
 def tagset(s3, bucket: str, key: str) -> dict[str, str]:

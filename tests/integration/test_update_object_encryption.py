@@ -12,7 +12,6 @@ import base64
 import email.utils
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import re
@@ -21,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server import RunningServer, start_server
-from tests.integration.test_multipart import raw
-from tests.integration.test_sse_c import error_of, fails, ssec
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_of, fails, md5_b64, ssec
+from tests.integration.server import RunningServer
 
 ARGS = ("--behind-tls-proxy", "--allow-sse-c-new-buckets")
 MIB = 1024 * 1024
@@ -46,15 +45,8 @@ SIGV4 = ("Requests that modify an object encryption configuration require AWS Si
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(tmp_path_factory.mktemp("uoe") / "data", extra_args=ARGS)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def kms(server: RunningServer):
-    return server.client("kms")
+def server(start_module_server: ServerFactory) -> RunningServer:
+    return start_module_server(*ARGS)
 
 
 @pytest.fixture
@@ -194,13 +186,8 @@ def sigv2_put(server: RunningServer, path: str, body: bytes) -> tuple[int, bytes
     to_sign = f"PUT\n{headers['Content-MD5']}\n{headers['Content-Type']}\n{headers['Date']}\n{path}"
     digest = hmac.new(server.secret_key.encode(), to_sign.encode(), hashlib.sha1).digest()
     headers["Authorization"] = f"AWS {server.access_key}:{base64.b64encode(digest).decode()}"
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.request("PUT", path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    reply = server.raw("PUT", path, body, headers, sign=False)
+    return reply.status, reply.body
 
 
 def document(inner: str) -> bytes:
@@ -209,7 +196,7 @@ def document(inner: str) -> bytes:
 
 
 def with_md5(body: bytes) -> dict[str, str]:
-    return {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}
+    return {"Content-MD5": md5_b64(body)}
 
 
 def test_document_errors(server: RunningServer, s3, bucket: str, key: dict) -> None:
@@ -227,15 +214,17 @@ def test_document_errors(server: RunningServer, s3, bucket: str, key: dict) -> N
         (b"<ObjectEncryption><SSE-KMS>", "MalformedXML", None),
     ]
     for body, code, message in cases:
-        status, data = raw(server, "PUT", f"/{bucket}/k?encryption", body, with_md5(body))
+        reply = server.raw("PUT", f"/{bucket}/k?encryption", body, with_md5(body))
+        status, data = reply.status, reply.body
         assert (status, re.search(rb"<Code>(.*?)</Code>", data).group(1).decode()) == (400, code), body
         if message is not None:
             assert f"<Message>{message}</Message>".replace("'", "&apos;").encode() in data, data
     good = document(f"<SSE-KMS>{arn}</SSE-KMS>")
-    status, data = raw(server, "PUT", f"/{bucket}/k?encryption", good)  # no Content-MD5, no checksum
+    reply = server.raw("PUT", f"/{bucket}/k?encryption", good)  # no Content-MD5, no checksum
+    status, data = reply.status, reply.body
     assert status == 400 and b"<Code>InvalidRequest</Code>" in data and b"Content-MD5" in data
     assert_unchanged(s3, bucket, "k", before)
-    status, _ = raw(server, "PUT", f"/{bucket}/k?encryption", good, with_md5(good))
+    status = server.raw("PUT", f"/{bucket}/k?encryption", good, with_md5(good)).status
     assert status == 200
     assert s3.head_object(Bucket=bucket, Key="k")["SSEKMSKeyId"] == key["Arn"]
     # The bucket-level ?encryption is another operation.
