@@ -8,6 +8,7 @@ cycle is the cycle). A failure names the modules, so the fix is to move the shar
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,11 @@ UPWARD = {
     "deployment": TOP | {"vault", "kms", "rotation"},
 }
 ENTRY = {"app", "server", "cli", "__main__"}  # the composition root and the command line: anything
+# Pure packages: the standard library and what ONLY allows them of ours, no third-party library.
+STDLIB_ONLY = {"policy", "sigv4", "errors"}
+# The HTTP server side is the wire's alone (kms/external.py is an HTTP *client* of another KMS).
+HTTP_SERVER = ("aiohttp.web", "aiohttp.web_request", "aiohttp.web_response")
+SERVES_HTTP = {"s3", "app", "server"}
 
 
 def module_name(path: Path) -> str:
@@ -149,6 +155,30 @@ def test_no_upward_imports() -> None:
             elif there in UPWARD.get(here, TOP):
                 wrong.append(f"{path.relative_to(SRC)}:{line}: {name} imports {target} (upward)")
     assert not wrong, "imports that run the wrong way:\n" + "\n".join(wrong)
+
+
+def third_party_imports(path: Path) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.split(".")[0] not in (ROOT, *sys.stdlib_module_names):
+                yield name, node.lineno
+
+
+def test_pure_packages_import_no_third_party_library_and_only_the_wire_serves_http() -> None:
+    wrong = []
+    for name, path in modules().items():
+        here = unit(name)
+        for imported, line in third_party_imports(path):
+            if here in STDLIB_ONLY:
+                wrong.append(f"{path.relative_to(SRC)}:{line}: {imported} in a pure package")
+            elif imported.startswith(HTTP_SERVER) and here not in SERVES_HTTP:
+                wrong.append(f"{path.relative_to(SRC)}:{line}: {imported} outside the wire")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_every_top_level_unit_is_placed() -> None:
