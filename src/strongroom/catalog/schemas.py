@@ -1,31 +1,70 @@
-"""The catalog's schema (schema/sqlite.sql, schema/postgres.sql): created, or checked, when a database opens.
+"""The catalog's schema (schema/sqlite.sql, schema/postgres.sql): created, migrated or checked when a
+database opens.
+
+The scripts always describe the newest schema, for a new database (`@SCHEMA_VERSION@` in them is the
+version they make). A database written by an older release is migrated in place, in the same
+transaction that runs the script, by the `STEPS` after its version, in order; then it is at
+`SCHEMA_VERSION`. A database of a newer version than this code knows is refused.
+
+Writing a step: it takes the schema from `to - 1` to `to`, per engine, as a function of the open
+connection (SQL, or a re-encoding of rows). The script has already run, so a table that is new in
+this version exists; a step alters only what existed at the version before (e.g. ALTER TABLE ... ADD
+COLUMN), and fills in what the new code expects. Add a test that opens a data directory written by
+the release before (tests/integration/test_upgrade.py does for release 1).
 
 The PostgreSQL script also holds the built-in KMS's tables, so the KMS store runs it too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from strongroom.db.postgres import PostgresDatabase
 from strongroom.db.sqlite import SqliteDatabase
 
-SCHEMA_VERSION = 1
+Connection = Any  # sqlite3.Connection or psycopg.Connection: each step gets its engine's
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What takes a catalog from version `to - 1` to `to`."""
+
+    to: int
+    sqlite: Callable[[Connection], None]
+    postgres: Callable[[Connection], None]
+
+
+STEPS: tuple[Step, ...] = ()  # in order of `to`, from 2
+SCHEMA_VERSION = 1 + len(STEPS)
 
 
 def _script(engine: str) -> str:
-    return resources.files("strongroom.catalog").joinpath(f"schema/{engine}.sql").read_text("utf-8")
+    text = resources.files("strongroom.catalog").joinpath(f"schema/{engine}.sql").read_text("utf-8")
+    return text.replace("@SCHEMA_VERSION@", str(SCHEMA_VERSION))
+
+
+def _upgrade(engine: str, where: str) -> Callable[[Connection], None]:
+    def upgrade(conn: Connection) -> None:
+        (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"catalog {where} has schema version {version}; this strongroom knows "
+                               f"{SCHEMA_VERSION} (a newer release wrote it)")
+        for step in STEPS:
+            if step.to > version:
+                getattr(step, engine)(conn)
+                conn.execute("UPDATE schema_version SET version = " + str(step.to))
+
+    return upgrade
 
 
 def create_sqlite(db: SqliteDatabase) -> None:
-    """Create the schema in `db` if needed; refuse a file of another schema version."""
-    db.apply_schema(_script("sqlite"))
-    (version,) = db._conn().execute("SELECT version FROM schema_version").fetchone()
-    if version != SCHEMA_VERSION:
-        raise RuntimeError(f"catalog {db.path} has schema version {version}; "
-                           f"this strongroom knows {SCHEMA_VERSION}")
+    """Create the schema in `db` if needed and migrate it to this version; refuse a newer one."""
+    db.apply_schema(_script("sqlite"), _upgrade("sqlite", str(db.path)))
 
 
 def create_postgres(db: PostgresDatabase) -> None:
-    """Create the schema (and the KMS's tables) in `db` if needed; refuse one of another schema version."""
-    db.apply_schema(_script("postgres"), SCHEMA_VERSION)
+    """Create the schema (and the KMS's tables) in `db` if needed and migrate it; refuse a newer one."""
+    db.apply_schema(_script("postgres"), SCHEMA_VERSION, _upgrade("postgres", "in PostgreSQL"))

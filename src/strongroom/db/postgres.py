@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import select
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -148,8 +148,9 @@ class PostgresDatabase(Database):
 
     # --- schema ---
 
-    def apply_schema(self, script: str, version: int) -> None:
-        """Run `script` (statements that are each IF NOT EXISTS) and check the schema version it leaves."""
+    def apply_schema(self, script: str, version: int, upgrade: Callable[[Any], None] | None = None) -> None:
+        """Run `script` (statements that are each IF NOT EXISTS), then `upgrade(conn)` (schema
+        migrations), in one transaction under an advisory lock, and check the version they leave."""
         conn = self._conn()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -157,6 +158,8 @@ class PostgresDatabase(Database):
             # existing database; its "already exists" notices are muted.
             conn.execute("SET LOCAL client_min_messages = warning")
             conn.execute(script.encode())  # several statements: sent as one simple query
+            if upgrade is not None:
+                upgrade(conn)
             row = conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None or row[0] != version:
             raise RuntimeError(

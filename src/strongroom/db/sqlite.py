@@ -158,15 +158,19 @@ class SqliteDatabase(Database):
 
     # --- schema ---
 
-    def apply_schema(self, script: str) -> None:
-        """Run `script` (CREATE ... IF NOT EXISTS statements) in one IMMEDIATE transaction:
-        processes opening a new file at once take turns, and the second one finds
-        everything in place."""
+    def apply_schema(self, script: str, upgrade: Callable[[Any], None] | None = None) -> None:
+        """Run `script` (CREATE ... IF NOT EXISTS statements), then `upgrade(conn)` (schema migrations),
+        in one IMMEDIATE transaction: processes opening a file at once take turns, and the second one
+        finds everything in place."""
         conn = self._conn()
         # Persistent in the file; a no-op once set. WAL lets readers run beside the writer.
         conn.execute("PRAGMA journal_mode = WAL")
         try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+            # executescript adds no transaction control of its own: the transaction stays open.
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}")
+            if upgrade is not None:
+                upgrade(conn)
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

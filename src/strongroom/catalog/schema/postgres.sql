@@ -1,4 +1,4 @@
--- strongroom catalog, PostgreSQL schema version 1.
+-- strongroom catalog, PostgreSQL schema: the newest version (catalog/schemas.py migrates older ones).
 --
 -- Applied by every PostgresCatalog.open() and PostgresKmsStore.open() in one transaction under an
 -- advisory lock: it is idempotent (IF NOT EXISTS) and safe when several processes open a new
@@ -155,4 +155,4 @@ CREATE TABLE IF NOT EXISTS kms_aliases (
 CREATE INDEX IF NOT EXISTS kms_aliases_by_key ON kms_aliases (key_id, name);
 
 -- The version of this schema. A later version adds a migration from each earlier one.
-INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT * FROM schema_version);
+INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);

@@ -1,4 +1,4 @@
--- strongroom catalog, SQLite schema version 1.
+-- strongroom catalog, SQLite schema: the newest version (catalog/schemas.py migrates older ones).
 --
 -- Applied by SqliteCatalog.open() inside one BEGIN IMMEDIATE transaction, so it is
 -- idempotent (IF NOT EXISTS) and safe when several processes open a new file at once.
@@ -117,4 +117,4 @@ CREATE TABLE IF NOT EXISTS object_acls (
 ) WITHOUT ROWID;
 
 -- The version of this file. A later version adds a migration from each earlier one.
-INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT * FROM schema_version);
+INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);

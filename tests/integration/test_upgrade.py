@@ -1,0 +1,78 @@
+"""A data directory written by release 1 (commit 7db862d) opens with this code and reads back whole.
+
+tests/fixtures/release-1.tar.gz holds what that release's server wrote (SSE-S3 objects inline and in
+blobs, SSE-KMS with and without a Bucket Key, metadata and tags, an upload in progress, a user, a
+KMS key and alias) with its root key and a manifest of what is in it. Every change to the catalog
+schema or the on-disk format must keep this test passing: it migrates the directory in place
+(catalog/schemas.py) and proves nothing stored was lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from tests.integration.factory import ServerFactory
+from tests.integration.server import clean_env
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "release-1.tar.gz"
+
+
+def unpack(into: Path) -> dict:  # type: ignore[type-arg]
+    with tarfile.open(FIXTURE) as tar:
+        tar.extractall(into, filter="data")
+    return json.loads((into / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
+                                                                start_server: ServerFactory) -> None:
+    manifest = unpack(tmp_path)
+    data = tmp_path / "data"
+    (tmp_path / "data.root-key").chmod(0o600)
+    ak, sk = manifest["root"]
+    env = {"STRONGROOM_ROOT_ACCESS_KEY": ak, "STRONGROOM_ROOT_SECRET_KEY": sk,
+           "STRONGROOM_ACCOUNT_ID": manifest["account"]}
+    # Release 1 made its data directory 0755; this release refuses it until its owner closes it (the
+    # upgrade step the README names), and says how.
+    data.chmod(0o755)
+    serve = [sys.executable, "-m", "strongroom", "serve", "--port", "0", "--data-dir", str(data),
+             "--root-key-file", str(tmp_path / "data.root-key")]
+    refused = subprocess.run(serve, env=clean_env(**env), capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and f"chmod 700 {data}" in refused.stderr
+    os.chmod(data, 0o700)
+    server = start_server(env=env, data_dir=data)
+    s3 = server.client(access_key=ak, secret_key=sk)
+    for expected in manifest["objects"]:
+        got = s3.get_object(Bucket="kept", Key=expected["key"])
+        body = got["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == expected["sha256"], expected["key"]
+        assert got["ETag"] == expected["etag"]
+        assert got["ServerSideEncryption"] == expected["sse"]
+        assert got["ContentType"] == expected["content_type"]
+        assert got["Metadata"] == expected["metadata"]
+        tags = s3.get_object_tagging(Bucket="kept", Key=expected["key"])["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tags} == expected["tags"]
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="kept")["Contents"]]
+    assert listed == sorted(o["key"] for o in manifest["objects"])
+    upload = manifest["upload"]
+    parts = s3.list_parts(Bucket="kept", Key=upload["key"], UploadId=upload["upload_id"])["Parts"]
+    s3.complete_multipart_upload(Bucket="kept", Key=upload["key"], UploadId=upload["upload_id"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]})
+    assert len(s3.get_object(Bucket="kept", Key=upload["key"])["Body"].read()) == 1000
+    alice_ak, alice_sk = manifest["users"]["alice"]
+    assert server.client("sts", access_key=alice_ak, secret_key=alice_sk).get_caller_identity()["Arn"] \
+        == f"arn:aws:iam::{manifest['account']}:user/alice"
+    kms = server.client("kms", access_key=ak, secret_key=sk)
+    assert kms.describe_key(KeyId="alias/fixture")["KeyMetadata"]["KeyId"] == manifest["kms_key"]
+    # New writes land beside the old ones, and both read back after a restart.
+    s3.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")
+    again = server.restart()
+    s3 = again.client(access_key=ak, secret_key=sk)
+    assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
+    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
+        == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
