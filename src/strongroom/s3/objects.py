@@ -17,7 +17,7 @@ from strongroom.errors import (
     no_such_bucket,
     no_such_key,
 )
-from strongroom.s3 import sse, xml
+from strongroom.s3 import sse, version_ids, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.copy_source import parse_copy_source
@@ -125,12 +125,7 @@ _READS_OF_MISSING_KEY_DENIED = frozenset({Operation.GetObject, Operation.HeadObj
 
 async def current_version(ctx: Ctx) -> ObjectVersion:
     assert ctx.bucket is not None and ctx.key is not None
-    if "versionId" in ctx.query and ctx.query["versionId"] not in ("null",):
-        version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
-        if version is None or version.version_id != ctx.query["versionId"]:
-            raise S3Error("NoSuchVersion", 404, "The specified version does not exist.", Key=ctx.key,
-                          VersionId=ctx.query["versionId"])
-        return version
+    version_ids.check_read(ctx.key, ctx.query.get("versionId"))  # only `null` exists (version_ids.py)
     version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
     if version is None:
         if ctx.op in _READS_OF_MISSING_KEY_DENIED and not await ctx.access.may("s3:ListBucket", None):
@@ -223,8 +218,11 @@ async def stream_response(ctx: Ctx, status: int, headers: dict[str, str],
 
 async def delete_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
+    version_id = ctx.query.get("versionId")
+    version_ids.check_delete(version_id)  # any id but `null` names nothing: 400, and nothing is deleted
     await ctx.services.vault.delete(ctx.bucket.name, ctx.key)
-    return web.Response(status=204)
+    # DeleteObject (S3 API reference): x-amz-version-id names the version deleted when one was asked for.
+    return web.Response(status=204, headers={"x-amz-version-id": version_id} if version_id else None)
 
 
 async def delete_objects(ctx: Ctx) -> web.StreamResponse:
@@ -240,24 +238,33 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     objects = xml.children(root, "Object")
     if not objects or len(objects) > 1000:
         raise malformed_xml()
-    keys = []
+    entries: list[tuple[str, str | None]] = []
     for node in objects:
         key_node = xml.only_child(node, "Key")
         if key_node is None:
             raise malformed_xml()
-        keys.append(key_node.text or "")
+        version_node = xml.only_child(node, "VersionId")
+        entries.append((key_node.text or "", None if version_node is None else version_node.text or ""))
     out = []
-    permitted = [await ctx.access.may("s3:DeleteObject", key) for key in keys]
+    permitted = [await ctx.access.may("s3:DeleteObject", key) for key, _ in entries]
     if not any(permitted):
         raise access_denied()  # no key may be deleted: the request itself is refused
-    for key, ok in zip(keys, permitted, strict=True):
+    for (key, version_id), ok in zip(entries, permitted, strict=True):
+        # DeleteObjects (S3 API reference): an <Error> or <Deleted> per <Object>, with its <VersionId>
+        # when the request named one.
+        named = xml.el("Key", key) + (xml.el("VersionId", version_id) if version_id is not None else "")
         if not ok:
-            out.append(f"<Error>{xml.el('Key', key)}{xml.el('Code', 'AccessDenied')}"
+            out.append(f"<Error>{named}{xml.el('Code', 'AccessDenied')}"
                        f"{xml.el('Message', 'Access Denied')}</Error>")
+            continue
+        try:
+            version_ids.check_delete(version_id)
+        except S3Error as e:  # any id but `null` names nothing: this key fails, and nothing is deleted
+            out.append(f"<Error>{named}{xml.el('Code', e.code)}{xml.el('Message', e.message)}</Error>")
             continue
         await ctx.services.vault.delete(ctx.bucket.name, key)
         if not quiet:
-            out.append(f"<Deleted>{xml.el('Key', key)}</Deleted>")
+            out.append(f"<Deleted>{named}</Deleted>")
     return xml_response(xml.document("DeleteResult", out))
 
 
@@ -267,8 +274,9 @@ async def load_copy_source(ctx: Ctx) -> ObjectVersion:
     bucket = await ctx.services.read(ctx.services.catalog.get_bucket, bucket_name)
     if bucket is None:
         raise no_such_bucket(bucket_name)
+    version_ids.check_read(key, version_id)  # only `null` exists (version_ids.py)
     source = await ctx.services.read(ctx.services.catalog.get_object, bucket_name, key)
-    if source is None or (version_id not in (None, "null") and source.version_id != version_id):
+    if source is None:
         raise no_such_key(key)
     check_conditions(ctx.headers, source, prefix="x-amz-copy-source-if-", copy_source=True)
     return source
