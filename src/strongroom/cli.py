@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="re-seal every object key under a new root key (data is not rewritten)"
     )
     _common(rotate)
+    # --- root-key rotate: damaged records (issue 14, safety) ---
+    _flag(rotate, "--skip-damaged", "leave records whose sealed key does not unseal as they are; name them")
     return parser
 
 
@@ -323,7 +325,9 @@ def cmd_root_key(args: argparse.Namespace) -> int:
     from strongroom.rotation import rotate_root_key
 
     config = config_from(args, create=False)
-    return rotate_root_key(config, Path(args.root_key_file) if args.root_key_file else None)
+    return rotate_root_key(
+        config, Path(args.root_key_file) if args.root_key_file else None, skip_damaged=args.skip_damaged
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

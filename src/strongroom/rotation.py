@@ -8,6 +8,10 @@ keys dropped from the file. A re-run
 finds more than one key in the file and finishes the job.
 
 The server must be stopped: a running server reads the key file once, at start.
+
+A key that does not unseal under the old root key (a damaged catalog record) stops the rotation at
+the first one, naming it; with `--skip-damaged` such records are left as they are (they were already
+unreadable), counted and named, and the rotation finishes.
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ import fcntl
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from strongroom.catalog import open_catalog
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Upload
+from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece, Upload
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
+from strongroom.crypto import IntegrityError
 from strongroom.deployment import check_rotation, record_root_keys
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
 from strongroom.kms.store import open_kms_store
-from strongroom.vault import RootKeyring, piece_context, reseal_piece, root_rotation
+from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece, root_rotation
+
+T = TypeVar("T")
 
 
 def _server_running(config: Config) -> bool:
@@ -68,20 +77,50 @@ def _all_uploads(catalog: Catalog) -> Iterator[Upload]:
             key_marker, upload_marker = page.next_key_marker or "", page.next_upload_id_marker or ""
 
 
-def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
-    """Re-seal everything sealed under a root key other than the current one. Idempotent."""
+class Damaged(Exception):
+    """A sealed key that does not unseal under the root key it names: `what` says whose."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def _unsealed(what: str, fn: Callable[[], T], skipped: list[str] | None) -> T | None:
+    """`fn()`; a key that does not unseal is Damaged, or (with `skipped`) recorded there and None."""
+    try:
+        return fn()
+    except (IntegrityError, ValueError):  # ValueError: a sealed key of the wrong size or shape
+        if skipped is None:
+            raise Damaged(what) from None
+        skipped.append(what)
+        return None
+
+
+def _resealed(
+    pieces: Sequence[Piece], old: ObjectKek, new: ObjectKek, bucket: str, key: str, version_id: str
+) -> tuple[Piece, ...]:
+    return tuple(
+        reseal_piece(p, old, new, piece_context(bucket, key, version_id, p.part_number)) for p in pieces
+    )
+
+
+def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None = None) -> dict[str, int]:
+    """Re-seal everything sealed under a root key other than the current one. Idempotent. A key that
+    does not unseal raises Damaged, or, given a `skipped` list, is named there and left as it is."""
     counts = {"objects": 0, "uploads": 0, "access keys": 0}
     for version in list(_all_versions(catalog)):
         rotation = root_rotation(keyring, version.sealing)
         if rotation is None:
             continue
         old, new = rotation
-        pieces = tuple(
-            reseal_piece(
-                p, old, new, piece_context(version.bucket, version.key, version.version_id, p.part_number)
-            )
-            for p in version.pieces
+
+        pieces = _unsealed(
+            f"object {version.bucket}/{version.key}",
+            partial(_resealed, version.pieces, old, new, version.bucket, version.key, version.version_id),
+            skipped,
         )
+        if pieces is None:
+            continue
         catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
         counts["objects"] += 1
     for upload in list(_all_uploads(catalog)):
@@ -89,17 +128,31 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
         if rotation is None:
             continue
         old, new = rotation
-        for part in catalog.all_parts(upload.upload_id):
-            context = piece_context(upload.bucket, upload.key, upload.upload_id, part.piece.part_number)
-            catalog.put_part(
-                Part(part.upload_id, reseal_piece(part.piece, old, new, context), part.last_modified)
-            )
+
+        parts = catalog.all_parts(upload.upload_id)
+        pieces = _unsealed(
+            f"upload {upload.upload_id} of {upload.bucket}/{upload.key}",
+            partial(
+                _resealed, [p.piece for p in parts], old, new, upload.bucket, upload.key, upload.upload_id
+            ),
+            skipped,
+        )
+        if pieces is None:
+            continue
+        for part, piece in zip(parts, pieces, strict=True):
+            catalog.put_part(Part(part.upload_id, piece, part.last_modified))
         catalog.replace_upload_sealing(upload.upload_id, new.sealing)
         counts["uploads"] += 1
     for key in catalog.list_access_keys():
         if keyring.sealed_under_current(key.sealed_secret):
             continue
-        secret = keyring.unseal_secret(key.sealed_secret, key.access_key)
+        secret = _unsealed(
+            f"access key {key.access_key}",
+            partial(keyring.unseal_secret, key.sealed_secret, key.access_key),
+            skipped,
+        )
+        if secret is None:
+            continue
         resealed = AccessKey(
             key.access_key,
             key.user_name,
@@ -112,7 +165,7 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring) -> dict[str, int]:
     return counts
 
 
-def rotate_root_key(config: Config, key_file: Path | None) -> int:
+def rotate_root_key(config: Config, key_file: Path | None, skip_damaged: bool = False) -> int:
     if os.environ.get(ROOT_KEY_ENV):
         print(
             f"strongroom: the root key comes from {ROOT_KEY_ENV}; rotation needs a key file "
@@ -142,7 +195,18 @@ def rotate_root_key(config: Config, key_file: Path | None) -> int:
         # Recorded before anything is sealed under the new key (deployment.py); until then a server
         # refuses to start on the half-rotated file.
         record_root_keys(catalog, keys)
-        counts = reseal_all(catalog, RootKeyring(keys))
+        skipped: list[str] | None = [] if skip_damaged else None
+        try:
+            counts = reseal_all(catalog, RootKeyring(keys), skipped)
+        except Damaged as e:
+            print(
+                f"strongroom: the sealed key of {e.what} does not unseal under the root key it names "
+                "(a damaged catalog record; it cannot be read under any key). Rotation stopped: the key "
+                "file keeps both keys and everything else stays readable. Run `strongroom root-key rotate "
+                "--skip-damaged` to leave damaged records as they are and finish.",
+                file=sys.stderr,
+            )
+            return 1
     finally:
         catalog.close()
     # The built-in KMS's key material is sealed under the root key too: without this, every
@@ -161,4 +225,8 @@ def rotate_root_key(config: Config, key_file: Path | None) -> int:
     print(
         "re-sealed " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "; the old root key is gone"
     )
+    if skipped:
+        print(f"skipped {len(skipped)} damaged record(s) whose key did not unseal (left as they were):")
+        for what in skipped:
+            print(f"  {what}")
     return 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -101,5 +103,44 @@ def test_interrupted_rotation_is_finished_by_a_rerun(populated) -> None:
     try:
         for key, body in objects.items():
             assert server.client().get_object(Bucket="keep", Key=key)["Body"].read() == body
+    finally:
+        server.stop()
+
+
+def _damage_sealed_key(server: RunningServer, key: str) -> None:
+    """Flip one byte of the sealed piece key of `key` in the catalog file (a raw UPDATE)."""
+    db = sqlite3.connect(server.data_dir / "catalog.sqlite3")
+    try:
+        row_id, pieces = db.execute("SELECT id, pieces FROM versions WHERE key = ?", (key,)).fetchone()
+        items = json.loads(pieces)
+        sealed = bytearray(base64.b64decode(items[0][3]))
+        sealed[len(sealed) // 2] ^= 0x01
+        items[0][3] = base64.b64encode(bytes(sealed)).decode()
+        db.execute("UPDATE versions SET pieces = ? WHERE id = ?", (json.dumps(items), row_id))
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_a_damaged_object_stops_rotation_unless_skipped(populated) -> None:
+    """Issue 14: rotation used to abort on a key it could not unseal, every time it was run again."""
+    server, objects, _, _ = populated
+    server.stop()
+    _damage_sealed_key(server, "large")
+    refused = server.cli("root-key", "rotate", check=False)
+    assert refused.returncode == 1
+    assert "object keep/large" in refused.stderr and "--skip-damaged" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert len(server.key_file.read_text().split()) == 2  # both keys kept: the rotation can be finished
+    out = server.cli("root-key", "rotate", "--skip-damaged").stdout
+    assert "skipped 1 damaged record(s)" in out and "object keep/large" in out
+    assert len(server.key_file.read_text().split()) == 1
+    server = server.restart()
+    try:
+        s3 = server.client()
+        for key, body in objects.items():
+            if key != "large":
+                assert s3.get_object(Bucket="keep", Key=key)["Body"].read() == body
+        s3.delete_object(Bucket="keep", Key="large")  # a damaged object can still be removed
     finally:
         server.stop()
