@@ -12,12 +12,15 @@ Everything here blocks; the server calls it from threads.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+log = logging.getLogger("strongroom.blobs")
 
 _ID_BYTES = 16
 # A large blob is flushed to disk as it is written, not all at once by the fsync in commit():
@@ -240,9 +243,15 @@ class BlobStore:
 
     @staticmethod
     def _remove(path: str) -> int:
+        """Best effort: a file that cannot be removed now (EPERM, EROFS, EIO) stays for the next sweep;
+        it never keeps a server from starting."""
         try:
             os.unlink(path)
         except FileNotFoundError:
+            return 0
+        except OSError as e:
+            log.warning("could not remove the unreferenced blob file %s (%s); the next sweep will try again",
+                        path, e.strerror)
             return 0
         return 1
 

@@ -142,9 +142,10 @@ class VaultCore:
         left behind is an orphan, and the sweep removes orphans."""
         try:
             await asyncio.shield(discard(self.run, self.blobs, pieces))
-        except Exception:  # noqa: BLE001 - logged; the sweep finishes the job
-            log.warning("could not delete %d blob(s) no longer referenced; the sweep will", len(pieces),
-                        exc_info=True)
+        except Exception as e:  # noqa: BLE001 - logged; the sweep finishes the job
+            # A warning, without a traceback: nothing is wrong with the request, only a file is left over.
+            log.warning("could not delete %d blob(s) no longer referenced (%s); the sweep will",
+                        len(pieces), e)
         except asyncio.CancelledError:
             log.warning("cancelled while deleting blobs no longer referenced; the sweep will")
             raise
