@@ -16,7 +16,8 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -40,6 +41,38 @@ def validate_id(blob_id: str) -> str:
     if not isinstance(blob_id, str) or not _ID.fullmatch(blob_id):
         raise ValueError(f"invalid blob id {blob_id!r}")
     return blob_id
+
+
+class StorageFull(Exception):
+    """Writing that many more bytes would leave less free space than the reserve."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """Free space kept on the filesystems of `paths` (the blob directory, and the SQLite catalog's
+    directory): `required(total bytes of the filesystem)` bytes stay free for what deletes need."""
+
+    paths: tuple[Path, ...]
+    required: Callable[[int], int]
+
+    @classmethod
+    def of(cls, paths: Iterable[Path], required: Callable[[int], int]) -> Reserve:
+        """One path per filesystem: a path that does not exist yet counts as its nearest ancestor."""
+        by_device: dict[int, Path] = {}
+        for path in paths:
+            existing = Path(path)
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent
+            by_device.setdefault(os.stat(existing).st_dev, existing)
+        return cls(tuple(by_device.values()), required)
+
+    def check(self, incoming: int) -> None:
+        """StorageFull unless `incoming` more bytes still leave the reserve free on every path."""
+        for path in self.paths:
+            st = os.statvfs(path)
+            free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+            if free - incoming < self.required(total):
+                raise StorageFull(f"{free} bytes free on the filesystem of {path}")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -163,10 +196,16 @@ class BlobReader:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, reserve: Reserve | None = None) -> None:
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.reserve = reserve
+
+    def check_space(self, incoming: int) -> None:
+        """Before new data is written: StorageFull if `incoming` bytes would eat into the reserve."""
+        if self.reserve is not None:
+            self.reserve.check(incoming)
 
     def writer(self) -> BlobWriter:
         return BlobWriter(self)

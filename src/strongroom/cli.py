@@ -19,6 +19,7 @@ from strongroom.config import (
     check_catalog_url,
     env,
     env_bool,
+    parse_free_space,
     read_private,
     require_private_dir,
     root_credentials,
@@ -101,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--kms-secret-key", help_="secret key for --kms-endpoint (prefer the file or environment)")
     _opt(serve, "--kms-secret-key-file", help_="a file (mode 0600) holding the secret key for --kms-endpoint")
     _opt(serve, "--kms-region", help_="region for --kms-endpoint (default: --region)")
+    # --- serve: the free-space reserve (issue 14, safety) ---
+    _opt(
+        serve,
+        "--min-free-space",
+        help_="free space kept for deletes: new data is refused below it; bytes (5GiB, 500MB) or a "
+        "percentage of the filesystem (2%%) (default: 1%%, at least 16 MiB, at most 1 GiB)",
+    )
 
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -215,6 +223,11 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)
+    if getattr(args, "min_free_space", None):
+        try:
+            values["min_free_space"] = parse_free_space(args.min_free_space)
+        except ValueError as e:
+            raise SystemExit(f"strongroom: --min-free-space: {e}") from None
     for name in ("tls_cert", "tls_key"):
         if getattr(args, name, None):
             values[name] = Path(getattr(args, name))

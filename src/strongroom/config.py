@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import os
+import re
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -21,6 +22,45 @@ from pathlib import Path
 log = logging.getLogger("strongroom")
 
 ROOT_KEY_ENV = "STRONGROOM_ROOT_KEY"
+
+# --- --min-free-space (issue 14, safety) ---
+
+_GIB = 1 << 30
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB|%)?", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "kib": 1 << 10, "mb": 10**6, "mib": 1 << 20, "gb": 10**9, "gib": _GIB,
+          "tb": 10**12, "tib": 1 << 40}
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSpace:
+    """The free space kept in reserve on the data directory's filesystem: new object data is refused
+    below it, so that deletes, aborts and metadata-only operations (which write only the catalog)
+    always fit. `size` bytes, or `percent` of the filesystem; neither: 1%, at most 1 GiB and at least
+    16 MiB (a quarter of a smaller filesystem): SQLite's WAL alone may grow by ~4 MiB between checkpoints."""
+
+    size: int | None = None
+    percent: float | None = None
+
+    def required(self, total: int) -> int:
+        if self.size is not None:
+            return self.size
+        if self.percent is not None:
+            return int(total * self.percent / 100)
+        return min(max(total // 100, min(16 << 20, total // 4)), _GIB)
+
+
+def parse_free_space(text: str) -> FreeSpace:
+    """`5GiB`, `500MB`, `1073741824` (bytes) or `2%`; ValueError otherwise."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a size or a percentage: {text!r} (e.g. 5GiB, 500MB, 2%)")
+    number, unit = float(match.group(1)), (match.group(2) or "b").lower()
+    if unit == "%":
+        if number > 100:
+            raise ValueError(f"a percentage of at most 100: {text!r}")
+        return FreeSpace(percent=number)
+    return FreeSpace(size=int(number * _UNITS[unit]))
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +90,7 @@ class Config:
     log_level: str = "INFO"
     # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
     catalog_url: str = field(default="", repr=False)  # may hold a password
+    min_free_space: FreeSpace = FreeSpace()  # new data is refused below it (issue 14, safety)
 
     @property
     def tls(self) -> bool:

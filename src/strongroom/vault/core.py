@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -17,10 +18,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from strongroom.blobs import BlobStore
+from strongroom.blobs import BlobStore, StorageFull
 from strongroom.catalog.api import Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Piece
-from strongroom.errors import no_such_bucket, no_such_key, precondition_failed
+from strongroom.errors import S3Error, no_such_bucket, no_such_key, precondition_failed
 from strongroom.kms.service import KeyService
 from strongroom.vault.keyring import RootKeyring
 from strongroom.vault.keys import (
@@ -30,7 +31,7 @@ from strongroom.vault.keys import (
     new_object_kek,
     piece_context,
 )
-from strongroom.vault.write import Written, discard, write_piece
+from strongroom.vault.write import INLINE_MAX, Written, discard, write_piece
 
 log = logging.getLogger("strongroom.vault")
 T = TypeVar("T")
@@ -42,6 +43,19 @@ class CatalogCalls(Protocol):
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+
+def storage_full() -> S3Error:
+    """New data refused: the data directory's filesystem is down to its free-space reserve. AWS has no
+    such error (its storage does not fill); 503 says "not now, the request itself is fine", like
+    MinIO's XMinioStorageFull says it with 507; the code and message say what is wrong, never
+    ServiceUnavailable's "Reduce your request rate". Documented in the README ("Disk full")."""
+    return S3Error(
+        "StorageFull",
+        503,
+        "The server's storage is full: new data is refused to keep room for deletes. "
+        "Delete objects or abort multipart uploads, or add space, then retry.",
+    )
 
 
 def new_version_id() -> str:
@@ -123,7 +137,43 @@ class VaultCore:
         checksums: Sequence[str],
         size_hint: int | None,
     ) -> Written:
+        await self._check_space(size_hint)
         # SSE-S3 pieces have the MD5 of their body as ETag; the others a random one.
+        try:
+            return await self._write_piece(body, kek, bucket, key, version_id, part_number, md5=md5,
+                                           checksums=checksums, size_hint=size_hint)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the reserve was not enough (concurrent writes)
+                raise storage_full() from None
+            raise
+
+    async def _check_space(self, size_hint: int | None) -> None:
+        """New data is refused before any byte of it is written when it would eat into the free-space
+        reserve (--min-free-space). Small bodies are checked too: they grow the catalog, whose writes
+        for deletes must still fit (statvfs is ~1 us: inline for them, on the executor for the rest,
+        which may be on a network filesystem)."""
+        incoming = size_hint or 0
+        try:
+            if incoming <= INLINE_MAX:
+                self.blobs.check_space(incoming)
+            else:
+                await self.run(self.blobs.check_space, incoming)
+        except StorageFull:  # the request's 503 is logged (s3/dispatch): no second line here
+            raise storage_full() from None
+
+    async def _write_piece(
+        self,
+        body: AsyncIterator[bytes],
+        kek: ObjectKek,
+        bucket: str,
+        key: str,
+        version_id: str,
+        part_number: int,
+        *,
+        md5: bool,
+        checksums: Sequence[str],
+        size_hint: int | None,
+    ) -> Written:
         return await write_piece(
             self.run,
             self.blobs,
