@@ -1,7 +1,8 @@
 """A versionId on a delete or a read of strongroom's unversioned buckets (issue 14: "no other object is
-touched"). Only `null` names the current object; a delete of any other id is 400 InvalidArgument and
-deletes nothing (DeleteObjects: a per-key <Error>); a read of another id is 404 NoSuchVersion, or 400
-InvalidArgument when the id is not shaped like an S3 version id."""
+touched"). Only `null` names the current object. DeleteObject of any other id is 400 InvalidArgument;
+in DeleteObjects such an entry gets a per-key <Error> NoSuchVersion, as S3 answers there; either way
+nothing is deleted. A read of another id is 404 NoSuchVersion, or 400 InvalidArgument when the id is
+not shaped like an S3 version id."""
 
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def test_delete_objects_with_version_ids(s3, bucket: str) -> None:
         {
             "Key": "a",
             "VersionId": WELL_FORMED,
-            "Code": "InvalidArgument",
-            "Message": "Invalid version id specified",
+            "Code": "NoSuchVersion",
+            "Message": "The specified version does not exist.",
         }
     ]
     assert sorted(out["Deleted"], key=lambda d: d["Key"]) == [{"Key": "b", "VersionId": "null"}, {"Key": "c"}]
@@ -76,7 +77,7 @@ def test_aws_cli_delete_with_version_id(server, s3, bucket: str) -> None:
         "--delete",
         json.dumps({"Objects": [{"Key": "k", "VersionId": "abc"}]}),
     )
-    assert json.loads(result.stdout)["Errors"][0]["Code"] == "InvalidArgument"
+    assert json.loads(result.stdout)["Errors"][0]["Code"] == "NoSuchVersion"
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"keep"
     server.aws("s3api", "delete-object", "--bucket", bucket, "--key", "k", "--version-id", "null")
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

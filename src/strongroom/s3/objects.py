@@ -258,7 +258,7 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
                        f"{xml.el('Message', 'Access Denied')}</Error>")
             continue
         try:
-            version_ids.check_delete(version_id)
+            version_ids.check_delete_entry(key, version_id)
         except S3Error as e:  # any id but `null` names nothing: this key fails, and nothing is deleted
             out.append(f"<Error>{named}{xml.el('Code', e.code)}{xml.el('Message', e.message)}</Error>")
             continue

@@ -11,9 +11,12 @@ any other id names a version that does not exist:
   for any other, as S3 does (S3 API reference, Error responses: NoSuchVersion, InvalidArgument; the
   split between a malformed and an unknown id as S3 answers HeadObject, recorded in
   Seagate/cortx-s3server#1724);
-- a delete (DeleteObject, an `<Object>` of DeleteObjects) of any id but `null` is 400
-  `InvalidArgument` "Invalid version id specified" on an unversioned bucket, and nothing is deleted
-  (the answer of S3 to DELETE ?versionId=X on an unversioned bucket, as fog-aws's mock records it).
+- DeleteObject of any id but `null` is 400 `InvalidArgument` "Invalid version id specified" on an
+  unversioned bucket (S3's answer to DELETE ?versionId=X there, as fog-aws's mock records it), and
+  nothing is deleted;
+- in DeleteObjects, such an `<Object>` gets its own `<Error>` with `NoSuchVersion` "The specified
+  version does not exist." and its `<VersionId>` (S3's DeleteResult for `<VersionId>abc</VersionId>`,
+  recorded in versity/versitygw#2119), and nothing is deleted.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ def check_read(key: str, version_id: str | None) -> None:
     if _S3_SHAPED.fullmatch(version_id):
         raise no_such_version(key, version_id)
     raise invalid_version_id(version_id)
+
+
+def check_delete_entry(key: str, version_id: str | None) -> None:
+    """An `<Object>` of DeleteObjects: passes for the current object (no VersionId, or `null`)."""
+    if version_id is not None and version_id != NULL:
+        raise no_such_version(key, version_id)
 
 
 def check_delete(version_id: str | None) -> None:
