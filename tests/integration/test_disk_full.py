@@ -5,8 +5,10 @@ filling the machine's disk."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +95,42 @@ def test_a_full_disk_refuses_new_data_and_keeps_deleting(
         assert s3.get_object(Bucket="full", Key=key)["Body"].read() == body
     # With room again, new data is taken again.
     s3.put_object(Bucket="full", Key="again", Body=os.urandom(OBJECT))
+
+
+def test_a_disk_that_fills_during_a_write_answers_storage_full(
+    small_filesystem: Path, start_server: ServerFactory
+) -> None:
+    """The reserve is checked before the body arrives; a disk that fills meanwhile (another process,
+    concurrent uploads) makes the blob write fail with ENOSPC: still a clean 503 StorageFull, the
+    partial blob is gone, and the server goes on."""
+    server = start_server(data_dir=small_filesystem / "data", env={"STRONGROOM_MIN_FREE_SPACE": "0"})
+    server.expect_log_errors(r"StorageFull")
+    s3 = server.client(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="full")
+    size, first = 24 << 20, 2 << 20
+    body = os.urandom(size)
+    headers = server.sign(
+        "PUT", "/full/big", {"Content-Length": str(size)}, content_sha256="UNSIGNED-PAYLOAD"
+    )
+    conn = server.connection()
+    conn.putrequest("PUT", "/full/big", skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    conn.send(body[:first])  # the reserve check passed: 24 MiB fit when the request came
+    time.sleep(0.5)
+    filler = small_filesystem / "filler"
+    with open(filler, "wb") as f:  # another process takes all but 1 MiB
+        f.write(b"\0" * (_free(small_filesystem) - (1 << 20)))
+    try:
+        with contextlib.suppress(OSError):  # the server may stop reading once it has answered
+            conn.send(body[first:])
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    assert response.status == 503 and b"<Code>StorageFull</Code>" in answer
+    filler.unlink()
+    assert not list((small_filesystem / "data" / "blobs" / "tmp").iterdir())  # the partial blob is gone
+    s3.put_object(Bucket="full", Key="after", Body=b"fine")
+    assert s3.get_object(Bucket="full", Key="after")["Body"].read() == b"fine"

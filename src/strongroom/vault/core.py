@@ -138,10 +138,19 @@ class VaultCore:
         size_hint: int | None,
     ) -> Written:
         await self._check_space(size_hint)
-        # SSE-S3 pieces have the MD5 of their body as ETag; the others a random one.
         try:
-            return await self._write_piece(body, kek, bucket, key, version_id, part_number, md5=md5,
-                                           checksums=checksums, size_hint=size_hint)
+            # SSE-S3 pieces have the MD5 of their body as ETag; the others a random one.
+            return await write_piece(
+                self.run,
+                self.blobs,
+                body,
+                kek,
+                piece_context(bucket, key, version_id, part_number),
+                part_number,
+                md5=md5 or kek.sealing.algorithm == "AES256",
+                checksums=checksums,
+                size_hint=size_hint,
+            )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the reserve was not enough (concurrent writes)
                 raise storage_full() from None
@@ -160,31 +169,6 @@ class VaultCore:
                 await self.run(self.blobs.check_space, incoming)
         except StorageFull:  # the request's 503 is logged (s3/dispatch): no second line here
             raise storage_full() from None
-
-    async def _write_piece(
-        self,
-        body: AsyncIterator[bytes],
-        kek: ObjectKek,
-        bucket: str,
-        key: str,
-        version_id: str,
-        part_number: int,
-        *,
-        md5: bool,
-        checksums: Sequence[str],
-        size_hint: int | None,
-    ) -> Written:
-        return await write_piece(
-            self.run,
-            self.blobs,
-            body,
-            kek,
-            piece_context(bucket, key, version_id, part_number),
-            part_number,
-            md5=md5 or kek.sealing.algorithm == "AES256",
-            checksums=checksums,
-            size_hint=size_hint,
-        )
 
     async def discard(self, pieces: Sequence[Piece]) -> None:
         """Best effort: delete the blobs of pieces no record points to (any more). A failure (EIO, EROFS,
