@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from strongroom import sigv4
 from strongroom.catalog.model import AccessKey, User
 from strongroom.crypto import IntegrityError
-from strongroom.errors import internal_error, invalid_access_key_id, invalid_request
+from strongroom.errors import S3Error, internal_error, invalid_access_key_id, invalid_request
 from strongroom.s3 import sigv2
 from strongroom.s3.context import ANONYMOUS, Ctx, Principal
 from strongroom.s3.routing import Operation
@@ -103,6 +103,14 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
     if parsed is None:
         ctx.principal = ANONYMOUS
         return
-    sigv4.check_scope(parsed, service=service)
+    if service == "sts":
+        sigv4.check_scope(parsed, service=service)
+        if parsed.region != ctx.config.region:
+            # STS's answer (Query protocol, 403), as AWS STS gives it for a scope naming another region.
+            raise S3Error("SignatureDoesNotMatch", 403, "Credential should be scoped to a valid region. ")
+    else:
+        # S3: AuthorizationHeaderMalformed / AuthorizationQueryParametersError "the region 'X' is wrong;
+        # expecting 'Y'" with <Region>, as S3 answers a scope naming another region.
+        sigv4.check_scope(parsed, service=service, region=ctx.config.region)
     verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), payload_sha256)
     ctx.signature_version = "AWS4-HMAC-SHA256"

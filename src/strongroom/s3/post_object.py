@@ -230,7 +230,7 @@ async def authenticate(ctx: Ctx, form: Form) -> tuple[Principal, str, frozenset[
                 raise post_policy.missing_field("-".join(w.capitalize() for w in name.split("-")))
         if fields["x-amz-algorithm"] != post_policy.ALGORITHM:
             raise post_policy.unsupported_mechanism()
-        credential = post_policy.parse_credential(fields["x-amz-credential"])
+        credential = post_policy.parse_credential(fields["x-amz-credential"], ctx.config.region)
         post_policy.check_amz_date(fields["x-amz-date"])
         access_key = credential.access_key
     else:
