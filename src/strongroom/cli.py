@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ def _opt(
     flag: str,
     *,
     default: str | None = None,
-    type_: type = str,
+    type_: Callable[[str], Any] = str,
     help_: str = "",
 ) -> None:
     name = flag.lstrip("-").replace("-", "_")
@@ -58,6 +59,12 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
         default=env_bool(name),
         help=f"{help_} [env STRONGROOM_{name.upper()}=1]",
     )
+
+
+def _on_off(text: str) -> bool:
+    if text.strip().lower() in ("on", "off"):
+        return text.strip().lower() == "on"
+    raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--tls-key", help_="PEM private key for --tls-cert")
     _flag(serve, "--behind-tls-proxy", "TLS terminates in front of strongroom: plain HTTP counts as secure")
     _flag(serve, "--allow-sse-c-new-buckets", "new buckets allow SSE-C writes (AWS blocks them by default)")
+    _opt(
+        serve,
+        "--sigv2",
+        default="on",
+        type_=_on_off,
+        help_="on: accept Signature Version 2 as S3 in us-east-1 does (boto3 presigns with it there); "
+        "off: refuse it (header, presigned URL and POST form) as S3's newer regions do",
+    )
     _opt(serve, "--log-level", default="INFO", help_="DEBUG, INFO, WARNING or ERROR")
     _opt(serve, "--ready-file", help_="write the port to this file once listening (for scripts)")
     _opt(serve, "--kms-endpoint", help_="an AWS-KMS-compatible endpoint to use instead of the built-in KMS")
@@ -206,6 +221,7 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "base_domain",
         "behind_tls_proxy",
         "allow_sse_c_new_buckets",
+        "sigv2",
         "log_level",
         "kms_endpoint",
         "kms_access_key",

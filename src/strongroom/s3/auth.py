@@ -90,7 +90,9 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
     """Set ctx.principal (anonymous when unsigned). Services other than S3 (STS) send no
     x-amz-content-sha256: they pass the hash of the body they read, which the signature covers."""
     req = auth_request(ctx)
-    v2 = sigv2.parse(req) if service == "s3" else None
+    # With --sigv2 off a SigV2 request (header or presigned) goes on to sigv4.parse, which refuses it as
+    # S3 does where SigV2 is not offered: 400 InvalidRequest "...Please use AWS4-HMAC-SHA256."
+    v2 = sigv2.parse(req) if service == "s3" and ctx.config.sigv2 else None
     if v2 is not None:
         if ctx.op in SIGV4_ONLY:
             raise invalid_request(SIGV4_ONLY[ctx.op])
