@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--access-key")
     add.add_argument("--secret-key")
-    lst = user_sub.add_parser("list", help="list users and their access keys")
+    lst = user_sub.add_parser("list", help="list users and their access keys (disabled ones marked)")
     _common(lst)
     rm = user_sub.add_parser("remove", help="remove a user and its keys")
     _common(rm)
@@ -311,10 +311,14 @@ def cmd_user(args: argparse.Namespace) -> int:
             identity.remove_user(catalog, args.name)
             print(f"removed user {args.name}")
         elif args.action in ("disable-key", "enable-key"):
+            # Any key, the root user's included (`serve` enables the configured root key again at start).
             if not catalog.set_access_key_active(args.access_key, args.action == "enable-key"):
                 raise identity.IdentityError(f"no access key {args.access_key}")
-        elif args.action == "delete-key" and not catalog.remove_access_key(args.access_key):
-            raise identity.IdentityError(f"no access key {args.access_key}")
+            print(f"{args.action.split('-')[0]}d access key {args.access_key}")
+        elif args.action == "delete-key":
+            if not catalog.remove_access_key(args.access_key):
+                raise identity.IdentityError(f"no access key {args.access_key}")
+            print(f"deleted access key {args.access_key}")
     except identity.IdentityError as e:
         print(f"strongroom: {e}", file=sys.stderr)
         return 1
