@@ -45,6 +45,13 @@ def user_arn(account_id: str, user: User) -> str:
     )
 
 
+def unique_id(user: User) -> str:
+    """The user's IAM unique ID ("AIDA" and 17 characters, as IAM's user ids look: IAM user guide,
+    "Unique identifiers"), also STS GetCallerIdentity's UserId; a user re-created under an old name has
+    another one."""
+    return "AIDA" + user.user_id[:17].upper()
+
+
 def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_key: str) -> User:
     """Make sure the root user exists and that exactly the configured root key pair signs in as root.
 
@@ -81,9 +88,12 @@ def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_
         elif not found[0].active and catalog.set_access_key_active(access_key, True):
             log.info("root access key %s is the configured one: enabled it again", access_key)
     for key in catalog.list_access_keys(ROOT_NAME):
-        if key.access_key != access_key and key.active and catalog.set_access_key_active(key.access_key, False):
+        if key.access_key == access_key or not key.active:
+            continue
+        if catalog.set_access_key_active(key.access_key, False):
             log.info("disabled root access key %s: the configured root access key is now %s "
-                     "(`strongroom user delete-key %s` removes it)", key.access_key, access_key, key.access_key)
+                     "(`strongroom user delete-key %s` removes it)",
+                     key.access_key, access_key, key.access_key)
     return root
 
 
