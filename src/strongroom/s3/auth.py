@@ -50,6 +50,10 @@ class Credentials:
 async def credentials(ctx: Ctx, access_key: str) -> Credentials:
     """The one credential lookup. An unknown or deactivated key: InvalidAccessKeyId (each door words it
     its own way); a secret that no longer unseals under the root key: InternalError."""
+    try:
+        access_key.encode("utf-8")
+    except UnicodeEncodeError:  # a byte that is not UTF-8 (kept as a surrogate): no key has it
+        raise invalid_access_key_id() from None
     found = await ctx.services.read(ctx.services.catalog.lookup_access_key, access_key)
     if found is None or not found[0].active:
         raise invalid_access_key_id()
