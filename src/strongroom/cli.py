@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ def _opt(
     flag: str,
     *,
     default: str | None = None,
-    type_: type = str,
+    type_: Callable[[str], Any] = str,
     help_: str = "",
 ) -> None:
     name = flag.lstrip("-").replace("-", "_")
@@ -59,6 +60,12 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
         default=env_bool(name),
         help=f"{help_} [env STRONGROOM_{name.upper()}=1]",
     )
+
+
+def _on_off(text: str) -> bool:
+    if text.strip().lower() in ("on", "off"):
+        return text.strip().lower() == "on"
+    raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--tls-key", help_="PEM private key for --tls-cert")
     _flag(serve, "--behind-tls-proxy", "TLS terminates in front of strongroom: plain HTTP counts as secure")
     _flag(serve, "--allow-sse-c-new-buckets", "new buckets allow SSE-C writes (AWS blocks them by default)")
+    _opt(
+        serve,
+        "--sigv2",
+        default="on",
+        type_=_on_off,
+        help_="on: accept Signature Version 2 as S3 in us-east-1 does (boto3 presigns with it there); "
+        "off: refuse it (header, presigned URL and POST form) as S3's newer regions do",
+    )
     _opt(serve, "--log-level", default="INFO", help_="DEBUG, INFO, WARNING or ERROR")
     _opt(serve, "--ready-file", help_="write the port to this file once listening (for scripts)")
     _opt(serve, "--kms-endpoint", help_="an AWS-KMS-compatible endpoint to use instead of the built-in KMS")
@@ -117,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--access-key")
     add.add_argument("--secret-key")
-    lst = user_sub.add_parser("list", help="list users and their access keys")
+    lst = user_sub.add_parser("list", help="list users and their access keys (disabled ones marked)")
     _common(lst)
     rm = user_sub.add_parser("remove", help="remove a user and its keys")
     _common(rm)
@@ -216,6 +231,7 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "base_domain",
         "behind_tls_proxy",
         "allow_sse_c_new_buckets",
+        "sigv2",
         "log_level",
         "kms_endpoint",
         "kms_access_key",
@@ -310,10 +326,14 @@ def cmd_user(args: argparse.Namespace) -> int:
             identity.remove_user(catalog, args.name)
             print(f"removed user {args.name}")
         elif args.action in ("disable-key", "enable-key"):
+            # Any key, the root user's included (`serve` enables the configured root key again at start).
             if not catalog.set_access_key_active(args.access_key, args.action == "enable-key"):
                 raise identity.IdentityError(f"no access key {args.access_key}")
-        elif args.action == "delete-key" and not catalog.remove_access_key(args.access_key):
-            raise identity.IdentityError(f"no access key {args.access_key}")
+            print(f"{args.action.split('-')[0]}d access key {args.access_key}")
+        elif args.action == "delete-key":
+            if not catalog.remove_access_key(args.access_key):
+                raise identity.IdentityError(f"no access key {args.access_key}")
+            print(f"deleted access key {args.access_key}")
     except identity.IdentityError as e:
         print(f"strongroom: {e}", file=sys.stderr)
         return 1

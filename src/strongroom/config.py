@@ -75,6 +75,7 @@ class Config:
     tls_key: Path | None = None
     behind_tls_proxy: bool = False  # TLS terminates in front of us: plain HTTP counts as secure
     allow_sse_c_new_buckets: bool = False  # AWS blocks SSE-C on new buckets since April 2026
+    sigv2: bool = True  # accept Signature Version 2 (header, presigned, POST form); off: SigV4 only
     account_id: str = ""
     root_access_key: str = ""
     root_secret_key: str = field(default="", repr=False)

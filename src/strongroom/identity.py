@@ -6,6 +6,7 @@ The catalog stores only sealed secrets; a secret is shown once, when made.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -15,6 +16,8 @@ from strongroom.catalog.api import Catalog, CatalogConflict
 from strongroom.catalog.model import AccessKey, User
 from strongroom.config import new_access_key_pair
 from strongroom.vault import RootKeyring
+
+log = logging.getLogger("strongroom.identity")
 
 ROOT_NAME = "root"
 _NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")  # IAM user name characters
@@ -42,8 +45,20 @@ def user_arn(account_id: str, user: User) -> str:
     )
 
 
+def unique_id(user: User) -> str:
+    """The user's IAM unique ID ("AIDA" and 17 characters, as IAM's user ids look: IAM user guide,
+    "Unique identifiers"), also STS GetCallerIdentity's UserId; a user re-created under an old name has
+    another one."""
+    return "AIDA" + user.user_id[:17].upper()
+
+
 def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_key: str) -> User:
-    """Make sure the root user exists and that the configured root key pair signs in as root."""
+    """Make sure the root user exists and that exactly the configured root key pair signs in as root.
+
+    Any other access key of the root user (one configured before STRONGROOM_ROOT_ACCESS_KEY changed) is
+    disabled, not deleted: `strongroom user list` still shows it, `strongroom user delete-key` removes
+    it. Each change is logged at INFO with the key id, never a secret.
+    """
     root = catalog.get_user(ROOT_NAME)
     if root is None:
         root = User(ROOT_NAME, new_user_id(), time.time(), is_root=True)
@@ -70,6 +85,15 @@ def ensure_root(catalog: Catalog, keyring: RootKeyring, access_key: str, secret_
             catalog.add_access_key(
                 AccessKey(access_key, ROOT_NAME, keyring.seal_secret(secret_key, access_key), time.time())
             )
+        elif not found[0].active and catalog.set_access_key_active(access_key, True):
+            log.info("root access key %s is the configured one: enabled it again", access_key)
+    for key in catalog.list_access_keys(ROOT_NAME):
+        if key.access_key == access_key or not key.active:
+            continue
+        if catalog.set_access_key_active(key.access_key, False):
+            log.info("disabled root access key %s: the configured root access key is now %s "
+                     "(`strongroom user delete-key %s` removes it)",
+                     key.access_key, access_key, key.access_key)
     return root
 
 
@@ -100,6 +124,9 @@ def add_key(catalog: Catalog, keyring: RootKeyring, name: str) -> NewKey:
     user = catalog.get_user(name)
     if user is None:
         raise IdentityError(f"no user {name}")
+    if user.is_root:  # the server would disable it at its next start (ensure_root)
+        raise IdentityError("the root user has one access key, STRONGROOM_ROOT_ACCESS_KEY (or the one in "
+                            "<data-dir>/config.json): change it there and restart the server")
     ak, sk = new_access_key_pair()
     catalog.add_access_key(AccessKey(ak, name, keyring.seal_secret(sk, ak), time.time()))
     return NewKey(user, ak, sk)

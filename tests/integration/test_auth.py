@@ -278,3 +278,17 @@ def test_removed_user_is_refused_at_once(server: RunningServer) -> None:
 
 def test_server_log_has_no_secrets(server: RunningServer) -> None:
     assert server.secret_key not in server.log()
+
+
+def test_a_non_utf8_byte_in_a_sigv4_access_key_is_invalid_access_key_id(server: RunningServer) -> None:
+    """No key holds such a byte: 403 InvalidAccessKeyId (it was a 500 with a traceback)."""
+    scope = dt.datetime.now(dt.UTC).strftime("%Y%m%d") + "/us-east-1/s3/aws4_request"
+    amz_date = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    auth = (b"AWS4-HMAC-SHA256 Credential=SR\xffKEY/" + scope.encode()
+            + b", SignedHeaders=host;x-amz-date, Signature=" + b"0" * 64)
+    head = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nx-amz-date: " + amz_date.encode()
+            + b"\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\nAuthorization: " + auth
+            + b"\r\nConnection: close\r\n\r\n")
+    answer = server.exchange(head, b"", close_write=False)
+    assert answer.startswith(b"HTTP/1.1 403 "), answer[:300]
+    assert b"<Code>InvalidAccessKeyId</Code>" in answer

@@ -15,7 +15,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.helpers import error_code, status_of
+from tests.integration.helpers import error_code, keys_in, status_of
 from tests.integration.principals import account_of, new_user, policy
 from tests.integration.server import RunningServer
 
@@ -171,3 +171,62 @@ def test_a_policy_body_without_a_digest_is_accepted(server: RunningServer, bucke
     s3.meta.events.register("before-sign.s3.PutBucketPolicy", drop_checksums)
     s3.put_bucket_policy(Bucket=bucket, Policy=read_only(bucket))
     assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == read_only(bucket)
+
+
+# --- a user named by ARN is saved as its unique ID (issue 14) ---------------------------------------
+
+
+def test_a_user_recreated_under_a_granted_name_inherits_nothing(
+    server: RunningServer, s3, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="secret", Body=b"for alice only")
+    alice = new_user(server, "alice")
+    old_id = alice.client("sts").get_caller_identity()["UserId"]
+    assert old_id.startswith("AIDA")
+    document = policy({"Sid": "Alice", "Effect": "Allow", "Principal": {"AWS": alice.arn},
+                       "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=document)
+    assert alice.client().get_object(Bucket=bucket, Key="secret")["Body"].read() == b"for alice only"
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == document  # verbatim while alice exists
+    server.cli("user", "remove", alice.name)
+    # As AWS shows a deleted principal: its unique ID where the ARN was.
+    shown = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert shown["Statement"][0]["Principal"] == {"AWS": old_id}
+    assert shown["Statement"][0]["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    # A new user of the same name is another principal: denied.
+    again = server.cli("user", "add", alice.name).stdout
+    access, secret = keys_in(again)
+    new_alice = server.client("s3", access_key=access, secret_key=secret, retries={"max_attempts": 1})
+    new_id = server.client("sts", access_key=access, secret_key=secret).get_caller_identity()["UserId"]
+    assert new_id != old_id
+    with pytest.raises(ClientError) as caught:
+        new_alice.get_object(Bucket=bucket, Key="secret")
+    assert (status_of(caught.value), error_code(caught.value)) == (403, "AccessDenied")
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Principal"] == {
+        "AWS": old_id
+    }
+    # The policy as shown names no one who exists: putting it back is refused, as on AWS.
+    malformed(s3, bucket, s3.get_bucket_policy(Bucket=bucket)["Policy"], "Invalid principal in policy")
+    # Granting the name again grants the new user (the ARN is resolved anew when saved).
+    s3.put_bucket_policy(Bucket=bucket, Policy=document)
+    assert new_alice.get_object(Bucket=bucket, Key="secret")["Body"].read() == b"for alice only"
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == document
+
+
+def test_a_deny_by_arn_follows_its_user_too(server: RunningServer, s3, bucket: str) -> None:
+    """NotPrincipal and Deny statements name IDs as well: the shown policy keeps the other entries."""
+    bob = new_user(server, "bob")
+    everyone = {"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*"}
+    root = f"arn:aws:iam::{account_of(server)}:root"
+    deny_bob = {"Sid": "NoBob", "Effect": "Deny", "Principal": {"AWS": [bob.arn, root]},
+                "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False})
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(everyone, deny_bob))
+    bob_id = bob.client("sts").get_caller_identity()["UserId"]
+    server.cli("user", "remove", bob.name)
+    shown = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert shown["Statement"][1]["Principal"] == {"AWS": [bob_id, root]}
+    assert shown["Statement"][0]["Principal"] == "*"

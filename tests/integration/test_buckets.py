@@ -132,7 +132,7 @@ def eu_server(start_module_server: ServerFactory) -> RunningServer:
 
 
 def test_another_region(eu_server: RunningServer) -> None:
-    s3 = eu_server.client("s3")
+    s3 = eu_server.client("s3", region="eu-west-1")  # the scope names the server's region
     name = "eu-" + secrets.token_hex(5)
     with pytest.raises(ClientError) as caught:
         s3.create_bucket(Bucket=name)  # no constraint: only us-east-1 takes that

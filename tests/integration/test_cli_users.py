@@ -9,6 +9,7 @@ import secrets
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_code, keys_in
 from tests.integration.server import RunningServer
 
@@ -149,3 +150,50 @@ def test_cli_without_a_data_directory(server: RunningServer, tmp_path) -> None:
     assert result.returncode != 0
     assert "no data directory" in result.stderr
     assert not (tmp_path / "absent").exists()
+
+
+# --- the root's access keys (issue 14) ------------------------------------------------------------
+
+
+def test_a_new_root_access_key_disables_the_old_one(start_server: ServerFactory) -> None:
+    first = start_server()
+    old_access, old_secret = first.access_key, first.secret_key
+    name = "root-" + secrets.token_hex(4)
+    first.client("s3").create_bucket(Bucket=name)
+    first.stop()
+    new_access, new_secret = "SRNEWROOTKEY00000002", "new-root-secret-" + secrets.token_hex(8)
+    second = start_server(like=first, env={"STRONGROOM_ROOT_ACCESS_KEY": new_access,
+                                           "STRONGROOM_ROOT_SECRET_KEY": new_secret})
+    assert second.access_key == new_access
+    assert [b["Name"] for b in second.client("s3").list_buckets()["Buckets"]] == [name]
+    with pytest.raises(ClientError) as caught:
+        client_for(second, old_access, old_secret).list_buckets()
+    assert error_code(caught.value) == "InvalidAccessKeyId"
+    # disabled, not deleted: listed as such, and said so in the log at INFO with the key id, no secret
+    keys = listing(second)["root"][2].split(", ")
+    assert set(keys) == {new_access, f"{old_access} (disabled)"}
+    log = second.log()
+    assert re.search(rf"INFO strongroom\.identity: disabled root access key {old_access}\b", log), log
+    assert old_secret not in log and new_secret not in log
+    # the old key can be deleted; the configured one cannot be added to, and comes back enabled at start
+    assert "deleted access key" in second.cli("user", "delete-key", old_access).stdout
+    assert listing(second)["root"][2] == new_access
+    refused = second.cli("user", "add-key", "root", check=False)
+    assert refused.returncode == 1 and "STRONGROOM_ROOT_ACCESS_KEY" in refused.stderr
+    assert "disabled access key" in second.cli("user", "disable-key", new_access).stdout
+    assert listing(second)["root"][2] == f"{new_access} (disabled)"
+    with pytest.raises(ClientError) as caught:
+        second.client("s3", retries={"max_attempts": 1}).list_buckets()
+    assert error_code(caught.value) == "InvalidAccessKeyId"
+    third = second.restart()
+    assert listing(third)["root"][2] == new_access
+    third.client("s3").list_buckets()
+    # and going back to the first key: it is enabled again (with its own secret), the second disabled
+    third.stop()
+    fourth = start_server(like=first)
+    assert fourth.access_key == old_access
+    fourth.client("s3").list_buckets()
+    assert set(listing(fourth)["root"][2].split(", ")) == {old_access, f"{new_access} (disabled)"}
+    with pytest.raises(ClientError) as caught:
+        client_for(fourth, new_access, new_secret).list_buckets()
+    assert error_code(caught.value) == "InvalidAccessKeyId"

@@ -143,8 +143,8 @@ def test_a_stored_policy_that_no_longer_parses_fails_closed() -> None:
     from strongroom.policy import Decision, Principal, RequestContext, evaluate
     from strongroom.s3.access.bucket_policy import stored as _stored_policy
 
-    policy, public = _stored_policy('{"Statement": "not a statement"}', "123456789012", "b1")
+    policy, public = _stored_policy('{"Statement": "not a statement"}', None, "123456789012", "b1")
     assert policy is not None and not public
     ask = RequestContext("s3:GetObject", ("arn:aws:s3:::b1/k",), Principal.root("123456789012"))
     assert evaluate(ask, resource_policy=policy, owner_grants=True) is Decision.DENY
-    assert _stored_policy(None, "123456789012", "b1") == (None, False)
+    assert _stored_policy(None, None, "123456789012", "b1") == (None, False)

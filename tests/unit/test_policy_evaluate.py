@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from strongroom.policy import Decision, Policy, Principal, RequestContext, evaluate, parse_policy
+from strongroom.policy import Decision, Policy, PolicyError, Principal, RequestContext, evaluate, parse_policy
 from strongroom.policy.evaluate import principal_reach
 
 VECTORS = Path(__file__).parent / "vectors" / "policy"
@@ -219,3 +219,32 @@ def test_not_principal_star_excludes_everyone() -> None:
     for who in ("anonymous", "root", "alice"):
         ctx = RequestContext("s3:GetObject", ("arn:aws:s3:::examplebucket/k",), principal(who))
         assert evaluate(ctx, resource_policy=pol, owner_grants=True) is Decision.ALLOW
+
+
+def test_a_unique_id_names_exactly_that_user() -> None:
+    """A user named by unique ID (as a saved bucket policy names it) is that user, not a later one of the
+    same name and ARN; as NotPrincipal (with the account) it spares only that user."""
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Principal": {"AWS": "AIDAALICE0000000000001"},
+                      "Action": "s3:GetObject", "Resource": "arn:aws:s3:::examplebucket/*"},
+    }
+    pol = parse_policy(json.dumps(doc), kind="bucket", account_id=ACCOUNT, bucket=BUCKET,
+                       known_principals=lambda _name: True)
+    resource = ("arn:aws:s3:::examplebucket/k",)
+    first = Principal.user(ACCOUNT, "alice", "u1", unique_id="AIDAALICE0000000000001")
+    later = Principal.user(ACCOUNT, "alice", "u2", unique_id="AIDAALICE0000000000002")
+    assert first.arn == later.arn
+    assert evaluate(RequestContext("s3:GetObject", resource, first), resource_policy=pol) is Decision.ALLOW
+    denied = evaluate(RequestContext("s3:GetObject", resource, later), resource_policy=pol)
+    assert denied is Decision.IMPLICIT_DENY
+    with pytest.raises(PolicyError, match="Invalid principal in policy"):  # an ID of no known user
+        parse_policy(json.dumps(doc), kind="bucket", account_id=ACCOUNT, bucket=BUCKET,
+                     known_principals=known)
+    doc["Statement"] = {"Effect": "Deny", "NotPrincipal": {"AWS": ["AIDAALICE0000000000001", ACCOUNT]},
+                        "Action": "s3:*", "Resource": "arn:aws:s3:::examplebucket/*"}
+    pol = parse_policy(json.dumps(doc), kind="bucket", account_id=ACCOUNT, bucket=BUCKET,
+                       known_principals=lambda _name: True)
+    spared = RequestContext("s3:GetObject", resource, first)
+    assert evaluate(spared, resource_policy=pol, owner_grants=True) is Decision.ALLOW
+    assert evaluate(RequestContext("s3:GetObject", resource, later), resource_policy=pol) is Decision.DENY

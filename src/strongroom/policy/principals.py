@@ -11,6 +11,13 @@ Facts from the IAM "Principal" and "NotPrincipal" element pages:
   both its ARN and its account are listed ("if the NotPrincipal element contained only
   Bob's ARN, the effect of the policy might be to explicitly deny access to the AWS
   account that contains the user Bob").
+- "When you save the policy, AWS transforms the ARN to a unique principal ID. This helps
+  mitigate the risk of someone escalating their privileges by removing and recreating the
+  role or user. [...] if you delete the role or user, then the relationship is broken [...]
+  the principal ID shows up [...] because AWS can no longer map it back to an ARN" (IAM user
+  guide, id_roles_create_policy-examples). A unique ID ("AIDA...") in an `AWS` entry
+  therefore names exactly that user (`Principal.unique_id`), never a later one of the same
+  name; the bucket-policy model (s3/access/bucket_policy.py) does the transformation.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ _USER_ARN = re.compile(
     r"arn:aws:iam::([0-9]{12}):user/(?:[\x21-\x29\x2b-\x2e\x30-\x3e\x40-\x7e]+/)*[A-Za-z0-9_+=,.@-]{1,64}")
 _OTHER_ARN = re.compile(r"arn:aws:(?:iam|sts)::[0-9]{12}:[\x21-\x29\x2b-\x3e\x40-\x7e]+")
 _CANONICAL = re.compile(r"[0-9a-fA-F]{64}")
+_UNIQUE_ID = re.compile(r"AIDA[0-9A-Z]{12,124}")  # an IAM user's unique ID (IAM "Unique identifiers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,7 @@ class Principal:
     user_id: str = ""
     name: str = ""
     canonical_id: str = ""
+    unique_id: str = ""  # an IAM user's "AIDA..." id, as a policy that named the user stores it
 
     @classmethod
     def anonymous(cls) -> Principal:
@@ -59,8 +68,9 @@ class Principal:
 
     @classmethod
     def user(cls, account: str, name: str, user_id: str, *, canonical_id: str = "",
-             path: str = "/") -> Principal:
-        return cls("user", account, f"arn:aws:iam::{account}:user{path}{name}", user_id, name, canonical_id)
+             path: str = "/", unique_id: str = "") -> Principal:
+        return cls("user", account, f"arn:aws:iam::{account}:user{path}{name}", user_id, name, canonical_id,
+                   unique_id)
 
     def condition_keys(self) -> dict[str, str]:
         """The global keys a principal puts into the request context (lower-cased names).
@@ -89,6 +99,11 @@ class PrincipalSpec:
     # Roles, sessions, services and federated providers: valid to name, never a strongroom requester.
     others: frozenset[str] = frozenset()
     federated: bool = False
+    unique_ids: frozenset[str] = frozenset()  # users named by unique ID ("AIDA...")
+
+    def _names(self, p: Principal) -> bool:
+        return (p.arn in self.users or p.canonical_id.lower() in self.canonical_users
+                or (p.unique_id != "" and p.unique_id in self.unique_ids))
 
     def match(self, p: Principal) -> Match | None:
         """How the statement reaches `p`: as itself ("direct"), through its account, or not at all."""
@@ -96,7 +111,7 @@ class PrincipalSpec:
             return "direct"
         if p.kind == "anonymous":
             return None
-        own = p.arn in self.users or p.canonical_id.lower() in self.canonical_users
+        own = self._names(p)
         in_account = p.account in self.accounts
         if p.kind == "root":
             return "direct" if own or in_account else None
@@ -110,7 +125,7 @@ class PrincipalSpec:
             return True
         if p.kind == "anonymous":
             return False
-        own = p.arn in self.users or p.canonical_id.lower() in self.canonical_users
+        own = self._names(p)
         in_account = p.account in self.accounts
         if p.kind == "root":
             return own or in_account
@@ -129,8 +144,8 @@ def parse_principal(value: Any, known: Callable[[str], bool] | None) -> Principa
     """Validate a Principal/NotPrincipal value; `known` says whether a named principal exists.
 
     `known` is called with the ARN of each named user or other IAM/STS principal, with
-    `arn:aws:iam::<account>:root` for each account (either spelling), and with each
-    canonical user ID.
+    `arn:aws:iam::<account>:root` for each account (either spelling), with each user's
+    unique ID ("AIDA...") and with each canonical user ID.
     """
     if value == "*":
         return PrincipalSpec(everyone=True)
@@ -143,6 +158,7 @@ def parse_principal(value: Any, known: Callable[[str], bool] | None) -> Principa
     users: set[str] = set()
     canonical: set[str] = set()
     others: set[str] = set()
+    unique: set[str] = set()
     checks: list[str] = []
     for kind, raw in value.items():
         entries = _entries(raw)
@@ -156,6 +172,9 @@ def parse_principal(value: Any, known: Callable[[str], bool] | None) -> Principa
                     checks.append(f"arn:aws:iam::{account}:root")
                 elif _USER_ARN.fullmatch(e):
                     users.add(e)
+                    checks.append(e)
+                elif _UNIQUE_ID.fullmatch(e):
+                    unique.add(e)
                     checks.append(e)
                 elif _OTHER_ARN.fullmatch(e) and "*" not in e and "?" not in e:
                     others.add(e)
@@ -178,4 +197,4 @@ def parse_principal(value: Any, known: Callable[[str], bool] | None) -> Principa
     if known is not None and not all(known(c) for c in checks):
         raise PolicyError(INVALID_PRINCIPAL)
     return PrincipalSpec(everyone, frozenset(accounts), frozenset(users), frozenset(canonical),
-                         frozenset(others), federated)
+                         frozenset(others), federated, frozenset(unique))

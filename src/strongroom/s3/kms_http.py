@@ -91,6 +91,8 @@ async def _authenticate(ctx: Ctx, body: bytes) -> None:
         raise KmsError("MissingAuthenticationTokenException", "Request is missing Authentication Token")
     if parsed.service != "kms":
         raise KmsError("InvalidSignatureException", "Credential should be scoped to correct service: 'kms'. ")
+    if parsed.region != ctx.config.region:  # AWS KMS's answer to a scope naming another region
+        raise KmsError("InvalidSignatureException", "Credential should be scoped to a valid region. ")
     try:
         found = await credentials(ctx, parsed.access_key)
     except S3Error as e:

@@ -230,9 +230,11 @@ async def authenticate(ctx: Ctx, form: Form) -> tuple[Principal, str, frozenset[
                 raise post_policy.missing_field("-".join(w.capitalize() for w in name.split("-")))
         if fields["x-amz-algorithm"] != post_policy.ALGORITHM:
             raise post_policy.unsupported_mechanism()
-        credential = post_policy.parse_credential(fields["x-amz-credential"])
+        credential = post_policy.parse_credential(fields["x-amz-credential"], ctx.config.region)
         post_policy.check_amz_date(fields["x-amz-date"])
         access_key = credential.access_key
+    elif not ctx.config.sigv2:
+        raise post_policy.unsupported_mechanism()  # --sigv2 off: as S3 refuses a SigV2 form where SigV4 only
     else:
         for name, spelled in (("awsaccesskeyid", "AWSAccessKeyId"), ("signature", "Signature")):
             if name not in fields:

@@ -108,8 +108,11 @@ class Credential:
     service: str
 
 
-def parse_credential(value: str) -> Credential:
-    """`<access key>/<yyyymmdd>/<region>/s3/aws4_request`; S3 answers InvalidArgument naming the field."""
+def parse_credential(value: str, region: str | None = None) -> Credential:
+    """`<access key>/<yyyymmdd>/<region>/s3/aws4_request`; S3 answers InvalidArgument naming the field.
+    `region`: the server's; a scope naming another is refused as S3 refuses it (an answer recorded from
+    S3 in CulturalMe/meteor-slingshot#150: InvalidArgument "the region 'X' is wrong; expecting 'Y'",
+    the field and its value, and <Region>)."""
 
     def bad(detail: str) -> S3Error:
         return invalid_argument(detail, "X-Amz-Credential", value)
@@ -119,7 +122,7 @@ def parse_credential(value: str) -> Credential:
         raise bad(
             'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
         )
-    access_key, date, region, service, terminal = parts
+    access_key, date, credential_region, service, terminal = parts
     if not access_key:
         raise bad("a non-empty Access Key (AKID) must be provided in the credential.")
     if not (len(date) == 8 and date.isascii() and date.isdigit()):
@@ -130,7 +133,11 @@ def parse_credential(value: str) -> Credential:
         raise bad(f'incorrect service "{service}". This endpoint belongs to "s3".')
     if terminal != "aws4_request":
         raise bad(f'incorrect terminal "{terminal}". This endpoint uses "aws4_request".')
-    return Credential(access_key, date, region, service)
+    if region is not None and credential_region != region:
+        err = bad(f"the region '{credential_region}' is wrong; expecting '{region}'")
+        err.details["Region"] = region
+        raise err
+    return Credential(access_key, date, credential_region, service)
 
 
 def check_amz_date(value: str) -> None:

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-from strongroom.errors import S3Error, request_time_too_skewed, signature_does_not_match
+from strongroom.errors import (
+    S3Error,
+    authorization_query_parameters_error,
+    request_time_too_skewed,
+    signature_does_not_match,
+)
 from strongroom.sigv4 import AuthRequest
 
 # The query parameters that belong to the resource being signed (botocore's HmacV1Auth list).
@@ -64,6 +69,15 @@ SUBRESOURCES = frozenset(
     }
 )
 MAX_SKEW = 15 * 60
+# A presigned URL's Expires may lie at most a week ahead (plus the clock skew allowed everywhere else).
+# S3 itself sets no limit on SigV2 URLs (only SigV4's X-Amz-Expires is capped: aws/aws-sdk-ruby#927), so
+# this is strongroom's own cap, the same week as SigV4's, answered with S3's error for a longer SigV4 URL
+# (400 AuthorizationQueryParametersError, its message as S3 words it: aws/aws-cli#5464).
+MAX_EXPIRES = 604800
+_TOO_LONG = (
+    "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less "
+    "than 604800 seconds"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +95,20 @@ def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _utf8(text: str) -> bytes:
+    """A header or parameter as UTF-8; one that is not (aiohttp keeps such bytes as surrogates) signs
+    nothing: SignatureDoesNotMatch, never an error further on."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise signature_does_not_match() from None
+
+
 def parse(req: AuthRequest) -> ParsedV2 | None:
     """The SigV2 credentials of a request, or None when it is not signed with SigV2."""
     auth = req.headers.get("authorization") or req.headers.get("Authorization")
     if auth and auth.startswith("AWS ") and ":" in auth:
+        _utf8(auth)
         access_key, _, signature = auth[4:].strip().rpartition(":")
         return ParsedV2(access_key, signature, None)
     params = dict(_query_pairs(req.raw_query))
@@ -97,7 +121,10 @@ def parse(req: AuthRequest) -> ParsedV2 | None:
                 403,
                 "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
             ) from None
-        return ParsedV2(unquote(params["AWSAccessKeyId"]), unquote(params["Signature"]), expires)
+        access_key, signature = unquote(params["AWSAccessKeyId"]), unquote(params["Signature"])
+        _utf8(access_key)
+        _utf8(signature)
+        return ParsedV2(access_key, signature, expires)
     return None
 
 
@@ -131,6 +158,8 @@ def string_to_sign(req: AuthRequest, resource_path: str, expires: int | None, ba
 def verify(parsed: ParsedV2, req: AuthRequest, resource_path: str, secret_key: str, now: datetime) -> None:
     """Raise the S3 error for a SigV2 request that does not verify (signature, expiry, clock skew)."""
     if parsed.expires is not None:
+        if parsed.expires - now.timestamp() > MAX_EXPIRES + MAX_SKEW:
+            raise authorization_query_parameters_error(_TOO_LONG)
         if now.timestamp() > parsed.expires:
             raise S3Error(
                 "AccessDenied",
@@ -152,9 +181,9 @@ def verify(parsed: ParsedV2, req: AuthRequest, resource_path: str, secret_key: s
     for bare_empty in (True, False):
         text = string_to_sign(req, resource_path, parsed.expires, bare_empty)
         expected = base64.b64encode(
-            hmac.new(secret_key.encode(), text.encode(), hashlib.sha1).digest()
+            hmac.new(secret_key.encode(), _utf8(text), hashlib.sha1).digest()
         ).decode()
-        if hmac.compare_digest(expected.encode(), parsed.signature.encode()):
+        if hmac.compare_digest(expected.encode(), _utf8(parsed.signature)):
             return
     raise signature_does_not_match()
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from strongroom import policy
+from strongroom.identity import unique_id
 from strongroom.s3.context import Ctx
 from strongroom.s3.routing import Operation
 
@@ -61,7 +62,8 @@ def principal(ctx: Ctx) -> policy.Principal:
         return policy.Principal.anonymous()
     if user.is_root:
         return policy.Principal.root(account, canonical_id=user.user_id)
-    return policy.Principal.user(account, user.name, user.user_id, canonical_id=user.user_id)
+    return policy.Principal.user(account, user.name, user.user_id, canonical_id=user.user_id,
+                                 unique_id=unique_id(user))
 
 
 def auth_type(ctx: Ctx) -> str | None:

@@ -35,7 +35,8 @@ class BucketState:
 
 def load_state(configs: dict[str, str], account: str, bucket: Bucket) -> BucketState:
     """The state from the bucket's stored configs by kind (`Catalog.get_bucket_configs`)."""
-    policy, public = bucket_policy.stored(configs.get(bucket_policy.KIND), account, bucket.name)
+    policy, public = bucket_policy.stored(configs.get(bucket_policy.KIND),
+                                          configs.get(bucket_policy.PRINCIPALS_KIND), account, bucket.name)
     pab = public_access_block.from_stored(configs.get(public_access_block.KIND))
     mode = ownership.mode_of(configs.get(ownership.KIND))
     bucket_acl = None
