@@ -25,7 +25,7 @@ from strongroom.kms.api_operations import OPERATIONS
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.ciphertext import BadCiphertext, read_header
 from strongroom.kms.errors import KmsError
-from strongroom.kms.model import alias_arn, key_arn, parse_ref
+from strongroom.kms.model import RESERVED_ALIAS_PREFIX, alias_arn, key_arn, parse_ref
 from strongroom.kms.shapes import Params
 from strongroom.policy import Decision, Policy
 
@@ -171,6 +171,8 @@ def _needs(kms: BuiltinKms | None, request: KmsCall, params: Params) -> list[tup
                 ("ReEncryptTo", _key(kms, request, params.get("DestinationKeyId")))]
     if op in ALIAS_OPS:  # the alias, and the key it points to (or is to point to)
         named = _named(request, params.get("AliasName"))
+        if str(params.get("AliasName", "")).startswith(RESERVED_ALIAS_PREFIX):
+            return [(op, named)]  # an AWS alias: the operation answers NotAuthorizedException
         target = params.get("TargetKeyId") if op != "DeleteAlias" else params.get("AliasName")
         return [(op, named + tuple(r for r in _key(kms, request, target) if r not in named))]
     return [(op, _key(kms, request, params.get("KeyId")))]
