@@ -395,7 +395,8 @@ def kms_user(server: RunningServer, tmp_path: Path, *statements: dict, name: str
 
 
 USE_KEYS = {"Effect": "Allow", "Resource": "*", "Action": [
-    "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:ListKeys"]}
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+    "kms:ListKeys"]}
 
 
 def test_users_may_use_keys_their_policies_allow_but_not_manage_them(
@@ -435,8 +436,8 @@ def test_a_user_without_a_policy_may_use_no_key(server: RunningServer, key: str,
         ("GenerateDataKey", lambda: user.generate_data_key(KeyId=key, KeySpec="AES_256")),
     ):
         fails(call, "AccessDeniedException",
-              f"User: arn:aws:iam::{acct}:user/{name} is not authorized to perform: kms:{action} on resource: "
-              f"{arn} because no identity-based policy allows the kms:{action} action")
+              f"User: arn:aws:iam::{acct}:user/{name} is not authorized to perform: kms:{action} on "
+              f"resource: {arn} because no identity-based policy allows the kms:{action} action")
     fails(lambda: user.list_keys(), "AccessDeniedException")
 
 

@@ -88,8 +88,8 @@ def test_default_key_policy_and_put_get_list(server: RunningServer, kms, tmp_pat
         root_statement(acct),
         {"Effect": "Deny", "Principal": {"AWS": bob.arn}, "Action": "kms:Decrypt", "Resource": "*"}))
     kms_fails(lambda: bob.client("kms").decrypt(CiphertextBlob=blob), "AccessDeniedException",
-              f"User: {bob.arn} is not authorized to perform: kms:Decrypt on resource: {arn} with an explicit "
-              "deny in a resource-based policy")
+              f"User: {bob.arn} is not authorized to perform: kms:Decrypt on resource: {arn} with an "
+              "explicit deny in a resource-based policy")
 
 
 def test_lockout_check_malformed_policies_and_a_locked_out_root(server: RunningServer, kms) -> None:
@@ -108,14 +108,16 @@ def test_lockout_check_malformed_policies_and_a_locked_out_root(server: RunningS
                   "MalformedPolicyDocumentException")
     assert json.loads(kms.get_key_policy(KeyId=key)["Policy"])["Statement"] == [root_statement(acct)]
     # Bypassing the check is the caller's choice: then the root user is locked out, as on AWS.
-    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=only_alice, BypassPolicyLockoutSafetyCheck=True)
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=only_alice,
+                       BypassPolicyLockoutSafetyCheck=True)
     arn = f"arn:aws:kms:us-east-1:{acct}:key/{key}"
     kms_fails(lambda: kms.describe_key(KeyId=key), "AccessDeniedException",
               f"User: arn:aws:iam::{acct}:root is not authorized to perform: kms:DescribeKey on resource: "
               f"{arn} because no resource-based policy allows the kms:DescribeKey action")
     assert alice.client("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key
     made = kms.create_key(Policy=key_policy(root_statement(acct), {
-        "Effect": "Allow", "Principal": {"AWS": alice.arn}, "Action": "kms:GenerateDataKey", "Resource": "*"}))
+        "Effect": "Allow", "Principal": {"AWS": alice.arn}, "Action": "kms:GenerateDataKey",
+        "Resource": "*"}))
     assert alice.client("kms").generate_data_key(KeyId=made["KeyMetadata"]["KeyId"], KeySpec="AES_256")
 
 
@@ -149,7 +151,8 @@ def test_s3_sse_kms_needs_the_kms_permissions_aws_requires(server: RunningServer
     mine = alice.client("s3")
     # No KMS permission: reads and writes under the key are refused, and so is re-sealing under it.
     denied(mine.get_object, Bucket=bucket, Key="root-kms")
-    denied(mine.put_object, Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    denied(mine.put_object, Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms",
+           SSEKMSKeyId=key)
     denied(mine.update_object_encryption, Bucket=bucket, Key="plain",
            ObjectEncryption={"SSEKMS": {"KMSKeyArn": key}})
     # kms:GenerateDataKey only: writes, not reads; a multipart upload starts, but no part goes in.
