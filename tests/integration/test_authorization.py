@@ -118,11 +118,15 @@ def test_scenario_2_the_same_mechanics_with_aes256(owned) -> None:
     assert s3.get_object(Bucket=name, Key="copy")["Body"].read() == b"x"
 
 
-def test_scenario_2_requiring_a_specific_kms_key(owned, server: RunningServer) -> None:
+def test_scenario_2_requiring_a_specific_kms_key(owned, server: RunningServer, tmp_path: Path) -> None:
     alice, s3, name = owned
     kms = server.client("kms")
     wanted = kms.create_key(Description="the bucket's key")["KeyMetadata"]["Arn"]
     other = kms.create_key(Description="another key")["KeyMetadata"]["Arn"]
+    # Under the keys' default key policy, alice uses them by her IAM policy (issue 14: keys belong to
+    # someone), so the bucket policy is what refuses below.
+    attach(server, alice, policy({"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": "*"}),
+           tmp_path, "kms")
     s3.put_bucket_policy(Bucket=name, Policy=policy({
         "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*",
         "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": wanted}}}))
@@ -396,7 +400,10 @@ def test_copy_from_a_bucket_whose_policy_grants_get_object(owned, bob: User) -> 
 def test_kms_use_denied_by_a_user_policy(owned, server: RunningServer, tmp_path: Path) -> None:
     alice, s3, name = owned
     key = server.client("kms").create_key()["KeyMetadata"]["Arn"]
+    attach(server, alice, policy({"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                                  "Resource": key}), tmp_path, "kms")
     s3.put_object(Bucket=name, Key="k", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
     attach(server, alice, policy({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": key}), tmp_path)
     denied(s3.get_object, Bucket=name, Key="k")
 

@@ -381,12 +381,28 @@ def test_aws_managed_key_is_made_by_s3_and_protected(server: RunningServer, kms,
 # --- who may call --------------------------------------------------------------------------------------
 
 
-def test_users_may_use_keys_but_not_manage_them(server: RunningServer, kms, key: str) -> None:
-    name = "kmsuser" + secrets.token_hex(3)
+def kms_user(server: RunningServer, tmp_path: Path, *statements: dict, name: str = "kmsuser"):  # type: ignore[no-untyped-def]
+    """A new user (its name, its kms client) with an identity policy of these statements, if any."""
+    name += secrets.token_hex(3)
     out = server.cli("user", "add", name).stdout
     ak = re.search(r"access key: (\S+)", out).group(1)  # type: ignore[union-attr]
     sk = re.search(r"secret key: (\S+)", out).group(1)  # type: ignore[union-attr]
-    user = server.client("kms", access_key=ak, secret_key=sk)
+    if statements:
+        document = tmp_path / f"{name}.json"
+        document.write_text(json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+        server.cli("policy", "attach", name, str(document), "--name", "kms")
+    return name, server.client("kms", access_key=ak, secret_key=sk)
+
+
+USE_KEYS = {"Effect": "Allow", "Resource": "*", "Action": [
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+    "kms:ListKeys"]}
+
+
+def test_users_may_use_keys_their_policies_allow_but_not_manage_them(
+    server: RunningServer, kms, key: str, tmp_path: Path
+) -> None:
+    name, user = kms_user(server, tmp_path, USE_KEYS)
     blob = user.encrypt(KeyId=key, Plaintext=b"user data")["CiphertextBlob"]
     assert user.decrypt(CiphertextBlob=blob)["Plaintext"] == b"user data"
     assert user.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key
@@ -409,15 +425,27 @@ def test_users_may_use_keys_but_not_manage_them(server: RunningServer, kms, key:
     assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
+def test_a_user_without_a_policy_may_use_no_key(server: RunningServer, key: str, tmp_path: Path) -> None:
+    """Keys belong to someone: under the default key policy, IAM policies decide, and nothing allows."""
+    name, user = kms_user(server, tmp_path)
+    acct = account(server)
+    arn = f"arn:aws:kms:us-east-1:{acct}:key/{key}"
+    for action, call in (
+        ("Encrypt", lambda: user.encrypt(KeyId=key, Plaintext=b"x")),
+        ("DescribeKey", lambda: user.describe_key(KeyId=key)),
+        ("GenerateDataKey", lambda: user.generate_data_key(KeyId=key, KeySpec="AES_256")),
+    ):
+        fails(call, "AccessDeniedException",
+              f"User: arn:aws:iam::{acct}:user/{name} is not authorized to perform: kms:{action} on "
+              f"resource: {arn} because no identity-based policy allows the kms:{action} action")
+    fails(lambda: user.list_keys(), "AccessDeniedException")
+
+
 def test_an_explicit_deny_in_a_user_policy_refuses_even_the_use_of_keys(
     server: RunningServer, kms, key: str, tmp_path: Path
 ) -> None:
-    name = "kmsdenied" + secrets.token_hex(3)
-    out = server.cli("user", "add", name).stdout
-    ak = re.search(r"access key: (\S+)", out).group(1)  # type: ignore[union-attr]
-    sk = re.search(r"secret key: (\S+)", out).group(1)  # type: ignore[union-attr]
-    user = server.client("kms", access_key=ak, secret_key=sk)
-    assert user.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key  # allowed by default
+    name, user = kms_user(server, tmp_path, USE_KEYS)
+    assert user.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key  # allowed by its policy
     document = tmp_path / "deny-kms.json"
     document.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}))

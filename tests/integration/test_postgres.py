@@ -12,6 +12,7 @@ lock waits across transactions, a connection the server ended, the skip-scan lis
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -238,6 +239,14 @@ def test_a_kms_key_made_on_one_server_serves_sse_kms_on_the_other(
     assert first["SSEKMSKeyId"] == second["SSEKMSKeyId"] != arn
     assert b.get_object(Bucket=bucket, Key="default-a")["Body"].read() == b"a"
     assert a.get_object(Bucket=bucket, Key="default-b")["Body"].read() == b"b"
+
+    # A key policy set through one server is the key's policy on the other (kms_key_policies).
+    account = servers[0].client("sts").get_caller_identity()["Account"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "shared", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": "kms:*", "Resource": "*"}]})
+    servers[0].client("kms").put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy)
+    assert servers[1].client("kms").get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == policy
     managed = [k for k, v in kms_keys_in_postgres(schema).items() if k != key_id]
     assert len(managed) == 1 and first["SSEKMSKeyId"].endswith("/" + managed[0])
     # No KMS key lives in a SQLite file in the shared data directory.

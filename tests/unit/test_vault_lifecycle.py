@@ -8,7 +8,7 @@ import asyncio
 import errno
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,10 +81,12 @@ async def _body(data: bytes) -> AsyncIterator[bytes]:
 class Checks:
     def __init__(self, refuse: bool = False) -> None:
         self.calls: list[tuple[str, str | None]] = []
+        self.contexts: list[dict[str, str]] = []
         self.refuse = refuse
 
-    async def __call__(self, action: str, key_arn: str | None) -> None:
+    async def __call__(self, action: str, key_arn: str | None, context: Mapping[str, str]) -> None:
         self.calls.append((action, key_arn))
+        self.contexts.append(dict(context))
         if self.refuse:
             raise S3Error("AccessDenied", 403, "Access Denied")
 
@@ -208,6 +210,7 @@ def test_kms_checks_come_before_anything_is_stored(vault: Vault) -> None:
         )
         opened = await vault.open(version, None, kms_check=checks)
         assert checks.calls == [("kms:GenerateDataKey", ARN), ("kms:Decrypt", ARN)]
+        assert checks.contexts == [{"aws:s3:arn": "arn:aws:s3:::b/k"}] * 2  # kms:EncryptionContext:*
         assert b"".join([c async for c in opened.read(10, 20)]) == b"x" * 10
         with pytest.raises(S3Error) as caught:
             await vault.open(version, None, kms_check=Checks(refuse=True))
@@ -251,14 +254,17 @@ def test_a_multipart_upload(vault: Vault) -> None:
         upload = await vault.create_upload(
             NewObject("b", "k", "owner"), Encryption("AES256"), kms_check=Checks()
         )
-        replaced = await vault.put_part(upload, 1, _body(b"old"), customer_key=None, size_hint=3)
+        replaced = await vault.put_part(upload, 1, _body(b"old"), customer_key=None, kms_check=Checks(),
+                                        size_hint=3)
         for number, data in enumerate(parts, 1):
-            await vault.put_part(upload, number, _body(data), customer_key=None, size_hint=len(data))
+            await vault.put_part(upload, number, _body(data), customer_key=None, kms_check=Checks(),
+                                 size_hint=len(data))
         stored = await vault.parts(upload)
         assert [p.piece.part_number for p in stored] == [1, 2]
         assert replaced.piece not in [p.piece for p in stored]
         version = await vault.complete(
-            upload, [p.piece for p in stored], etag="e-2", checksums={}, checksum_type=None
+            upload, [p.piece for p in stored], etag="e-2", checksums={}, checksum_type=None,
+            kms_check=Checks(),
         )
         assert version.version_id == upload.upload_id
         assert await _read(vault, "b", "k") == b"".join(parts)
@@ -274,7 +280,7 @@ def test_complete_reports_a_lost_race(vault: Vault, monkeypatch: pytest.MonkeyPa
         upload = await vault.create_upload(
             NewObject("b", "k", "owner"), Encryption("AES256"), kms_check=Checks()
         )
-        await vault.put_part(upload, 1, _body(b"x"), customer_key=None, size_hint=1)
+        await vault.put_part(upload, 1, _body(b"x"), customer_key=None, kms_check=Checks(), size_hint=1)
         stored = await vault.parts(upload)
 
         def conflict(*args: Any, **kwargs: Any) -> Any:
@@ -283,7 +289,8 @@ def test_complete_reports_a_lost_race(vault: Vault, monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(vault.catalog, "complete_upload", conflict)
         with pytest.raises(PartsChanged):
             await vault.complete(
-                upload, [p.piece for p in stored], etag="e-1", checksums={}, checksum_type=None
+                upload, [p.piece for p in stored], etag="e-1", checksums={}, checksum_type=None,
+                kms_check=Checks(),
             )
 
     asyncio.run(run())

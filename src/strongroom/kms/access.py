@@ -2,33 +2,33 @@
 
 S3's SSE-KMS path (kms:GenerateDataKey on a write, kms:Decrypt on a read, on the
 requester's behalf) and the KMS JSON API ask the same question here and get the
-same answer. The rules, until key policies exist:
+same answer. AWS KMS's rules (KMS developer guide, "Key policies in AWS KMS",
+"Default key policy", "Determining access to a KMS key"):
 - anonymous: never;
-- the root user (the deployment's administrator): always;
-- any other user: its identity policies, evaluated by the IAM engine, where an
-  explicit Deny wins; using a key (KMS_USE_ACTIONS) is allowed by default, and so
-  is anything on a key the user created (`key_creator`); the rest needs an Allow.
-A key policy, when it comes, is one more field of `KmsRequest`, evaluated as the
-resource policy beside the identity policies. Pure: no I/O, no HTTP.
+- an explicit Deny in the key policy or in the caller's identity policies wins;
+- a key policy Allow that names the caller (or everyone) is enough by itself;
+- a key policy Allow that names the caller's account enables IAM policies: an Allow
+  in the caller's identity policies is then needed too. The root user of the account
+  has every IAM permission, so the account's statement is enough for it, and a key
+  policy that no longer names the account (nor the root user) locks it out too;
+- an action on the account rather than a key (CreateKey, ListKeys, ListAliases, an
+  alias ARN) has no key policy: IAM policies decide (the root user: allowed).
+Pure: no I/O, no HTTP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from strongroom.policy import Decision, Policy, Principal, RequestContext, evaluate
-
-# What any user may do on any key unless a policy denies it (the KMS issue's interim rule: "other
-# users may use (not manage) keys"); managing a key needs an Allow, unless you made the key.
-KMS_USE_ACTIONS = frozenset({
-    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
-    "kms:GenerateDataKeyPairWithoutPlaintext",
-    "kms:GenerateRandom", "kms:DescribeKey", "kms:ListKeys", "kms:ListAliases", "kms:GetKeyRotationStatus",
-})
+from strongroom.policy.evaluate import principal_reach, statement_applies
 
 ConditionKeys = Mapping[str, str | Sequence[str]]
+# Which kind of policy refused (for AWS's message: "no identity-based policy allows", "an explicit
+# deny in a resource-based policy"): the key policy is the resource-based one.
+PolicyKind = Literal["identity-based", "resource-based"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,27 +41,70 @@ class KmsCaller:
 
 @dataclass(frozen=True, slots=True)
 class KmsRequest:
-    """One KMS action on one key (or on the account: `resources` empty, which only "*" covers)."""
+    """One KMS action on one key (with its key policy), or on the account (`key_policy` None)."""
 
     action: str  # the IAM action, "kms:GenerateDataKey"
-    resources: tuple[str, ...] = ()  # key ARNs (and alias ARNs for the alias operations)
+    resources: tuple[str, ...] = ()  # the key ARN (or an alias ARN); empty: "*"
     keys: ConditionKeys = field(default_factory=dict)  # the request's condition keys
-    key_creator: str | None = None  # the user id that created the key, when known
+    key_policy: Policy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    policy: PolicyKind = "identity-based"  # the policy that denied, or lacked the Allow
 
 
 def decide(caller: KmsCaller, request: KmsRequest) -> Decision:
-    """ALLOW, DENY (an explicit Deny in the caller's policies) or IMPLICIT_DENY (nothing allowed it)."""
+    """ALLOW, DENY (an explicit Deny somewhere) or IMPLICIT_DENY (nothing allowed it)."""
+    return judge(caller, request).decision
+
+
+def judge(caller: KmsCaller, request: KmsRequest) -> Verdict:
+    """The decision, with the kind of policy to name when it is a refusal."""
     who = caller.principal
     if who.kind == "anonymous":
-        return Decision.IMPLICIT_DENY
-    if who.kind == "root":
-        return Decision.ALLOW
-    by_default = request.action in KMS_USE_ACTIONS or (
-        request.key_creator is not None and request.key_creator == who.user_id)
+        return Verdict(Decision.IMPLICIT_DENY)
     rc = RequestContext(request.action, request.resources, who, request.keys)
-    return evaluate(rc, identity_policies=caller.identity_policies, owner_grants=by_default)
+    # The root user is not subject to IAM policies: as far as they go, it is allowed everything.
+    iam = Decision.ALLOW if who.kind == "root" else evaluate(rc, identity_policies=caller.identity_policies)
+    if iam is Decision.DENY:
+        return Verdict(Decision.DENY)
+    if request.key_policy is None:
+        return Verdict(iam)
+    reach = _key_policy(rc, request.key_policy)
+    if reach == "deny":
+        return Verdict(Decision.DENY, "resource-based")
+    if reach == "direct" or (reach == "account" and iam is Decision.ALLOW):
+        return Verdict(Decision.ALLOW)
+    return Verdict(Decision.IMPLICIT_DENY, "identity-based" if reach == "account" else "resource-based")
+
+
+def _key_policy(rc: RequestContext, policy: Policy) -> Literal["deny", "direct", "account"] | None:
+    """What the key policy says to this request: a Deny, an Allow naming the caller ("direct"), an Allow
+    naming only its account (IAM policies decide), or nothing."""
+    best: Literal["direct", "account"] | None = None
+    for resource in rc.resources or (None,):
+        for st in policy.statements:
+            reach = principal_reach(st, rc.principal)
+            if reach is None or not statement_applies(st, rc, resource):
+                continue
+            if st.effect == "Deny":
+                return "deny"
+            if reach == "direct" or best is None:
+                best = reach
+    return best
 
 
 def via_s3_keys(region: str, account: str) -> dict[str, str]:
     """The condition keys of a KMS call S3 makes on a requester's behalf (SSE-KMS)."""
     return {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:CallerAccount": account}
+
+
+def context_keys(context: Mapping[str, str]) -> dict[str, str | list[str]]:
+    """kms:EncryptionContext:<key> for each pair of an encryption context, and kms:EncryptionContextKeys
+    (KMS developer guide, "AWS KMS condition keys"). Condition key names are matched case-insensitively
+    here (the policy engine folds them), as AWS does for the key part since 2020."""
+    keys: dict[str, str | list[str]] = {f"kms:encryptioncontext:{k}": v for k, v in context.items()}
+    keys["kms:encryptioncontextkeys"] = sorted(context)
+    return keys

@@ -19,15 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.kms import errors
-from strongroom.kms.access import ConditionKeys, KmsCaller, KmsRequest, decide
+from strongroom.kms import errors, key_policy, shapes
+from strongroom.kms.access import ConditionKeys, KmsCaller, KmsRequest, context_keys, decide, judge
 from strongroom.kms.api_operations import OPERATIONS
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.ciphertext import BadCiphertext, read_header
 from strongroom.kms.errors import KmsError
-from strongroom.kms.model import alias_arn, key_arn, parse_ref
+from strongroom.kms.model import RESERVED_ALIAS_PREFIX, alias_arn, key_arn, parse_ref
 from strongroom.kms.shapes import Params
-from strongroom.policy import Decision
+from strongroom.policy import Decision, Policy
 
 log = logging.getLogger("strongroom.kms.api")
 
@@ -95,7 +95,8 @@ def parse_params(body: bytes) -> Params:
         return {}
     try:
         params = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Malformed, not UTF-8, or nested deeper than the parser goes: the client's error, never a 500.
         raise errors.serialization("The request body is not valid JSON.") from None
     if not isinstance(params, dict):
         raise errors.serialization("The request body must be a JSON object.")
@@ -106,18 +107,55 @@ def parse_params(body: bytes) -> Params:
 
 
 def authorize(kms: BuiltinKms | None, request: KmsCall, params: Params) -> None:
-    """AccessDeniedException, in IAM's words, unless kms.access allows every action the call needs."""
+    """AccessDeniedException, in IAM's words, unless kms.access allows every action the call needs: each
+    key it names under that key's policy, each alias (and the account) under the caller's IAM policies."""
     who = request.caller.principal
-    if who.kind == "root":
-        return  # root may do anything: no need to find the keys the call names
+    keys = {**request.keys, **_context_keys(params)}
     for action, resources in _needs(kms, request, params):
-        decision = decide(request.caller, KmsRequest(f"kms:{action}", resources, request.keys))
-        if decision is Decision.ALLOW:
-            continue
-        shown = resources[0] if resources else "*"
-        if decision is Decision.DENY:
-            raise errors.explicitly_denied(who.arn, action, shown)
-        raise errors.access_denied(who.arn, action, shown)
+        for resource in resources or ("*",):
+            policy = _key_policy(kms, request, resource)
+            named = () if resource == "*" else (resource,)
+            verdict = judge(request.caller, KmsRequest(f"kms:{action}", named, keys, policy))
+            if verdict.decision is Decision.ALLOW:
+                continue
+            if verdict.decision is Decision.DENY:
+                raise errors.explicitly_denied(who.arn, action, resource, verdict.policy)
+            raise errors.access_denied(who.arn, action, resource, verdict.policy)
+    if request.operation in ("CreateKey", "PutKeyPolicy") and "Policy" in params:
+        _lockout_check(kms, request, params)
+
+
+def _context_keys(params: Params) -> dict[str, str | list[str]]:
+    """kms:EncryptionContext:* of the call's EncryptionContext (ReEncrypt: the source's; the operation
+    itself rejects a context of the wrong shape)."""
+    context = params.get("EncryptionContext", params.get("SourceEncryptionContext"))
+    if not isinstance(context, dict) or not all(isinstance(v, str) for v in context.values()):
+        return {}
+    return context_keys(context)
+
+
+def _key_policy(kms: BuiltinKms | None, request: KmsCall, resource: str) -> Policy | None:
+    """The policy of the key an ARN names (None for an alias, the account, or a key that does not exist:
+    IAM policies decide, and the operation answers NotFoundException)."""
+    ref = parse_ref(resource) if resource.startswith("arn:") else None
+    if kms is None or ref is None or ref.kind != "key-arn" or ref.key_id is None:
+        return None
+    text = kms.key_policy(ref.key_id)
+    return None if text is None else key_policy.parse(text, request.account)
+
+
+def _lockout_check(kms: BuiltinKms | None, request: KmsCall, params: Params) -> None:
+    """PutKeyPolicy and CreateKey: the new policy must let the caller PutKeyPolicy again, unless
+    BypassPolicyLockoutSafetyCheck (PutKeyPolicy API reference). The policy is read here, so a
+    malformed one is refused before anything changes."""
+    policy = key_policy.parse(key_policy.check_text(params.get("Policy")), request.account)
+    if shapes.boolean(params, "BypassPolicyLockoutSafetyCheck"):
+        return
+    target = params.get("KeyId") if request.operation == "PutKeyPolicy" else None
+    resource = _key(kms, request, target) or (key_arn(request.region, request.account, "*"),)
+    check = KmsRequest("kms:PutKeyPolicy", resource, request.keys, policy)
+    if decide(request.caller, check) is not Decision.ALLOW:
+        raise errors.malformed_policy(key_policy.LOCKOUT)
 
 
 def _needs(kms: BuiltinKms | None, request: KmsCall, params: Params) -> list[tuple[str, tuple[str, ...]]]:
@@ -133,6 +171,8 @@ def _needs(kms: BuiltinKms | None, request: KmsCall, params: Params) -> list[tup
                 ("ReEncryptTo", _key(kms, request, params.get("DestinationKeyId")))]
     if op in ALIAS_OPS:  # the alias, and the key it points to (or is to point to)
         named = _named(request, params.get("AliasName"))
+        if str(params.get("AliasName", "")).startswith(RESERVED_ALIAS_PREFIX):
+            return [(op, named)]  # an AWS alias: the operation answers NotAuthorizedException
         target = params.get("TargetKeyId") if op != "DeleteAlias" else params.get("AliasName")
         return [(op, named + tuple(r for r in _key(kms, request, target) if r not in named))]
     return [(op, _key(kms, request, params.get("KeyId")))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strongroom.kms import shapes
+from strongroom.kms import errors, key_policy, shapes
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.model import material_id
 
@@ -25,7 +25,34 @@ def _meta(kms: BuiltinKms, key: Any) -> dict[str, Any]:
 
 def create_key(kms: BuiltinKms, p: shapes.Params, principal: str) -> dict[str, Any]:
     description, tags = shapes.create_key(p)
-    return {"KeyMetadata": _meta(kms, kms.create_key(description, tags))}
+    # Policy was read (and checked against lockout) by kms.api.authorize.
+    policy = key_policy.check_text(p["Policy"]) if "Policy" in p else None
+    return {"KeyMetadata": _meta(kms, kms.create_key(description, tags, policy))}
+
+
+def _policy_name(p: shapes.Params, required: bool) -> None:
+    """Every key has one policy, "default" (GetKeyPolicy / PutKeyPolicy API reference)."""
+    name = shapes.text(p, "PolicyName", required=required, max_len=128)
+    if name is not None and name != key_policy.POLICY_NAME:
+        raise errors.key_not_found_policy(name)
+
+
+def get_key_policy(kms: BuiltinKms, p: shapes.Params, principal: str) -> dict[str, Any]:
+    _policy_name(p, required=False)
+    key = kms.resolve(shapes.key_id(p) or "")
+    return {"Policy": kms.key_policy(key.key_id), "PolicyName": key_policy.POLICY_NAME}
+
+
+def put_key_policy(kms: BuiltinKms, p: shapes.Params, principal: str) -> None:
+    _policy_name(p, required=False)
+    raw, policy = shapes.key_id(p) or "", key_policy.check_text(p.get("Policy"))
+    kms.put_key_policy(raw, policy, principal)
+
+
+def list_key_policies(kms: BuiltinKms, p: shapes.Params, principal: str) -> dict[str, Any]:
+    shapes.integer(p, "Limit", 1, 1000)
+    kms.resolve(shapes.key_id(p) or "")
+    return {"PolicyNames": [key_policy.POLICY_NAME], "Truncated": False}
 
 
 def describe_key(kms: BuiltinKms, p: shapes.Params, principal: str) -> dict[str, Any]:
@@ -152,4 +179,5 @@ OPERATIONS: dict[str, Handler] = {
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
     "EnableKeyRotation": enable_key_rotation, "DisableKeyRotation": disable_key_rotation,
     "GetKeyRotationStatus": get_key_rotation_status, "RotateKeyOnDemand": rotate_key_on_demand,
+    "GetKeyPolicy": get_key_policy, "PutKeyPolicy": put_key_policy, "ListKeyPolicies": list_key_policies,
 }

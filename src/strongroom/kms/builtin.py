@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 
-from strongroom.kms import errors
+from strongroom.kms import errors, key_policy
 from strongroom.kms.ciphertext import BadCiphertext, read_header
 from strongroom.kms.ciphertext import decrypt as open_blob
 from strongroom.kms.ciphertext import encrypt as seal_blob
@@ -137,10 +137,12 @@ class BuiltinKms:
 
     # --- key lifecycle -----------------------------------------------------------------------------
 
-    def create_key(self, description: str = "", tags: Mapping[str, str] | None = None) -> KmsKey:
+    def create_key(self, description: str = "", tags: Mapping[str, str] | None = None,
+                   policy: str | None = None) -> KmsKey:
+        """A new key; without a policy it has AWS's default key policy."""
         key = KmsKey(str(uuid.uuid4()), self.clock(), description, tags=tuple(sorted((tags or {}).items())))
         material, _ = self.keyring.new_material(key.key_id, 1)
-        self.store.create_key(key, material)
+        self.store.create_key(key, material, policy)
         log.info("created KMS key %s", key.key_id)
         return key
 
@@ -231,6 +233,27 @@ class BuiltinKms:
         for key_id in gone:
             log.info("deleted KMS key %s and its key material: its deletion window has passed", key_id)
         return gone
+
+    # --- key policies -----------------------------------------------------------------------------
+
+    def key_policy(self, key_id: str) -> str | None:
+        """The policy of a key (its own, else AWS's default, or the aws/s3 policy for the AWS managed
+        key); None when there is no such key."""
+        key = self.store.get_key(key_id)
+        if key is None:
+            return None
+        if key.manager == "AWS":
+            return key_policy.aws_s3_policy(self.account_id, self.region)
+        stored = self.store.get_key_policy(key_id)
+        return stored if stored is not None else key_policy.default_policy(self.account_id)
+
+    def put_key_policy(self, raw: str, policy: str, principal: str | None = None) -> KmsKey:
+        key = self.resolve(raw)
+        self._not_managed(key, "PutKeyPolicy", principal)  # as its policy says: nobody may change it
+        if not self.store.put_key_policy(key.key_id, policy, self.clock()):
+            raise errors.key_not_found(self.arn(key.key_id))
+        log.info("KMS key %s has a new key policy", key.key_id)
+        return key
 
     # --- aliases -----------------------------------------------------------------------------------
 

@@ -49,6 +49,11 @@ def invalid_arn_region(region: str) -> KmsError:
     return KmsError("NotFoundException", f"Invalid arn {region}")
 
 
+def key_not_found_policy(name: str) -> KmsError:
+    """A PolicyName other than "default"."""
+    return KmsError("NotFoundException", f"Policy {name} does not exist")
+
+
 def alias_not_found(alias_arn: str) -> KmsError:
     return KmsError("NotFoundException", f"Alias {alias_arn} is not found.")
 
@@ -91,13 +96,19 @@ def access_denied(principal_arn: str, action: str, resource: str, policy: str = 
     )
 
 
-def explicitly_denied(principal_arn: str, action: str, resource: str) -> KmsError:
-    """IAM's wording when a Deny statement, not the lack of an Allow, refused the call."""
+def explicitly_denied(principal_arn: str, action: str, resource: str,
+                      policy: str = "identity-based") -> KmsError:
+    """IAM's wording when a Deny statement, not the lack of an Allow, refused the call ("in a
+    resource-based policy": the key policy)."""
     return KmsError(
         "AccessDeniedException",
         f"User: {principal_arn} is not authorized to perform: kms:{action} on resource: {resource} "
-        "with an explicit deny in an identity-based policy",
+        f"with an explicit deny in {'an' if policy[0] in 'aeiou' else 'a'} {policy} policy",
     )
+
+
+def malformed_policy(message: str) -> KmsError:
+    return KmsError("MalformedPolicyDocumentException", message)
 
 
 def unsupported(message: str) -> KmsError:

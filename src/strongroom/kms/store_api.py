@@ -20,7 +20,9 @@ class AliasConflict(Exception):
 
 
 class KmsStore(Protocol):
-    def create_key(self, key: KmsKey, material: SealedMaterial) -> None: ...
+    def create_key(self, key: KmsKey, material: SealedMaterial, policy: str | None = None) -> None: ...
+    def get_key_policy(self, key_id: str) -> str | None: ...  # None: the key has the default policy
+    def put_key_policy(self, key_id: str, policy: str, updated: float) -> bool: ...  # False: no such key
     def get_key(self, key_id: str) -> KmsKey | None: ...
     def list_keys(self, after: str = "", limit: int = 1000) -> list[KmsKey]: ...  # by key id
     def update_key(self, key_id: str, fn: Update) -> KmsKey | None:

@@ -85,6 +85,12 @@ class KmsStatements:
             f"SELECT {ALIAS_COLUMNS} FROM kms_aliases WHERE name > ? ORDER BY name LIMIT ?")
         self.aliases_of_key_after = q(
             f"SELECT {ALIAS_COLUMNS} FROM kms_aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?")
+        # A key's policy (PutKeyPolicy); a key without a row has the default key policy.
+        self.key_policy = q("SELECT policy FROM kms_key_policies WHERE key_id = ?")
+        self.put_key_policy = q("INSERT INTO kms_key_policies (key_id, policy, updated) VALUES (?, ?, ?) "
+                                "ON CONFLICT (key_id) DO UPDATE SET policy = excluded.policy, "
+                                "updated = excluded.updated")
+        self.delete_key_policy = q("DELETE FROM kms_key_policies WHERE key_id = ?")
 
 
 class SqlKmsStore(Database):
@@ -94,10 +100,24 @@ class SqlKmsStore(Database):
 
     # --- keys ---
 
-    def create_key(self, key: KmsKey, material: SealedMaterial) -> None:
+    def create_key(self, key: KmsKey, material: SealedMaterial, policy: str | None = None) -> None:
         with self._write() as conn:
             conn.execute(self._sql.insert_key, encode_key(key))
             conn.execute(self._sql.insert_material, encode_material(material))
+            if policy is not None:
+                conn.execute(self._sql.put_key_policy, (key.key_id, policy, key.created))
+
+    def get_key_policy(self, key_id: str) -> str | None:
+        row = self._conn().execute(self._sql.key_policy, (key_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_key_policy(self, key_id: str, policy: str, updated: float) -> bool:
+        """Set a key's policy; False when the key does not exist (any longer)."""
+        with self._write() as conn:
+            if conn.execute(self._sql.lock_key, (key_id,)).fetchone() is None:
+                return False
+            conn.execute(self._sql.put_key_policy, (key_id, policy, updated))
+            return True
 
     def get_key(self, key_id: str) -> KmsKey | None:
         row = self._conn().execute(self._sql.key, (key_id,)).fetchone()
@@ -140,6 +160,7 @@ class SqlKmsStore(Database):
             for kid in doomed:
                 conn.execute(self._sql.delete_materials, (kid,))
                 conn.execute(self._sql.delete_aliases_of_key, (kid,))
+                conn.execute(self._sql.delete_key_policy, (kid,))
                 conn.execute(self._sql.delete_key, (kid,))
         return doomed
 

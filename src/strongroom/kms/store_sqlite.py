@@ -1,4 +1,4 @@
-"""`SqliteKmsStore`: the built-in KMS's keys, sealed material and aliases in the catalog's SQLite file.
+"""`SqliteKmsStore`: the built-in KMS's keys, material, aliases and key policies in the catalog's SQLite file.
 
 Its own tables (created if absent) in the catalog's file, with the catalog's
 connection discipline (db/sqlite.py): one connection per thread, WAL,
@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS kms_aliases (
     updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS kms_aliases_by_key ON kms_aliases (key_id, name);
+CREATE TABLE IF NOT EXISTS kms_key_policies (
+    key_id TEXT PRIMARY KEY,
+    policy TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """
 
 

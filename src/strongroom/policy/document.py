@@ -26,7 +26,7 @@ from strongroom.policy.errors import PolicyError
 from strongroom.policy.principals import PrincipalSpec, parse_principal
 from strongroom.policy.wildcard import Glob, Lookup, Pattern, Template, parse_template
 
-Kind = Literal["bucket", "identity"]
+Kind = Literal["bucket", "identity", "key"]
 Effect = Literal["Allow", "Deny"]
 VERSIONS = ("2012-10-17", "2008-10-17")
 
@@ -44,7 +44,8 @@ _STATEMENT_FIELDS = frozenset({
     "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource",
     "Condition",
 })
-_SERVICES: dict[str, tuple[str, ...]] = {"bucket": ("s3",), "identity": ("kms", "s3", "sts")}
+# A KMS key policy ("key") names principals like a bucket policy and speaks only of KMS actions.
+_SERVICES: dict[str, tuple[str, ...]] = {"bucket": ("s3",), "identity": ("kms", "s3", "sts"), "key": ("kms",)}
 
 
 def missing(field: str) -> str:
@@ -271,7 +272,8 @@ def parse_policy(text: str, *, kind: Kind, account_id: str,
     """Parse and validate a policy document; raise `PolicyError` with AWS's message if AWS would refuse it.
 
     `kind` is "bucket" (a bucket policy: Principal required, resources of `bucket` only,
-    S3 actions only) or "identity" (a user policy: no Principal; S3, KMS and STS actions).
+    S3 actions only), "identity" (a user policy: no Principal; S3, KMS and STS actions) or "key" (a KMS
+    key policy: Principal required, KMS actions only).
     `known_principals(name)` says whether a principal named in the policy exists (see
     `parse_principal`); when None, only principals of `account_id` are accepted.
     """

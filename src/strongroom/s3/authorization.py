@@ -38,6 +38,8 @@ from strongroom import user_policies
 from strongroom.catalog.model import Bucket
 from strongroom.errors import access_denied
 from strongroom.kms import access as kms_access
+from strongroom.kms import key_policy
+from strongroom.kms.model import parse_ref
 from strongroom.policy import Decision, Policy, RequestContext, evaluate
 from strongroom.s3.access import acl, write_acls
 from strongroom.s3.access.policy_context import (
@@ -273,18 +275,25 @@ async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> N
     ctx.object_acl = await _write_acl(ctx, state, headers)
 
 
-async def authorize_kms(ctx: Ctx, action: str, key_arn: str | None, *, key_creator: str | None = None,
-                        keys: dict[str, str] | None = None) -> bool:
+async def authorize_kms(ctx: Ctx, action: str, key_arn: str | None,
+                        context: Mapping[str, str] | None = None) -> bool:
     """May the requester have S3 run KMS `action` on the key `key_arn` on its behalf? Decided by
-    kms.access, the one KMS authorization, with S3's condition keys (kms:ViaService, kms:CallerAccount)
-    added to the request's own; `keys` adds more."""
+    kms.access, the one KMS authorization, under the key's policy (built-in KMS; with an external KMS
+    strongroom does not know it, and IAM policies decide), with S3's condition keys (kms:ViaService,
+    kms:CallerAccount) and the object's encryption context (kms:EncryptionContext:*) added to the
+    request's own."""
     if ctx.principal.anonymous:
         return False
-    if ctx.principal.is_root:
-        return True  # as kms.access decides, without reading policies
+    account = ctx.services.account_id
     context_keys: dict[str, str | list[str]] = request_keys(ctx)
-    context_keys.update(kms_access.via_s3_keys(ctx.config.region, ctx.services.account_id))
-    context_keys.update(keys or {})
+    context_keys.update(kms_access.via_s3_keys(ctx.config.region, account))
+    context_keys.update(kms_access.context_keys(context or {}))
     caller = kms_access.KmsCaller(principal(ctx), tuple(await identity_policies(ctx)))
-    request = kms_access.KmsRequest(action, (key_arn,) if key_arn else (), context_keys, key_creator)
+    policy = None
+    builtin = getattr(ctx.services.kms, "builtin", None)
+    ref = parse_ref(key_arn) if key_arn else None
+    if builtin is not None and ref is not None and ref.key_id is not None:
+        text = await ctx.services.read(builtin.key_policy, ref.key_id)
+        policy = key_policy.parse(text, account) if text is not None else None
+    request = kms_access.KmsRequest(action, (key_arn,) if key_arn else (), context_keys, policy)
     return kms_access.decide(caller, request) is Decision.ALLOW

@@ -8,6 +8,8 @@ stored or returned, and never imports s3/ to do so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from strongroom.errors import access_denied
 from strongroom.s3.authorization import authorize_kms
 from strongroom.s3.context import Ctx
@@ -17,8 +19,8 @@ from strongroom.vault import KmsCheck
 def kms_check(ctx: Ctx) -> KmsCheck:
     """The requester's KMS check, bound to its request."""
 
-    async def check(action: str, key_arn: str | None) -> None:
-        if not await authorize_kms(ctx, action, key_arn):
+    async def check(action: str, key_arn: str | None, context: Mapping[str, str]) -> None:
+        if not await authorize_kms(ctx, action, key_arn, context):
             raise access_denied()
 
     return check

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -87,7 +88,9 @@ async def _authenticate(ctx: Ctx, body: bytes) -> None:
         parsed = sigv4.parse(req)
     except S3Error as e:
         raise KmsError("IncompleteSignatureException", e.message) from None
-    if parsed is None:
+    if parsed is None or parsed.kind == "presigned":
+        # AWS KMS takes its credentials from the Authorization header only: query-string (presigned)
+        # authentication is no authentication token to it.
         raise KmsError("MissingAuthenticationTokenException", "Request is missing Authentication Token")
     if parsed.service != "kms":
         raise KmsError("InvalidSignatureException", "Credential should be scoped to correct service: 'kms'. ")
@@ -100,7 +103,9 @@ async def _authenticate(ctx: Ctx, body: bytes) -> None:
             raise KmsError("UnrecognizedClientException", BAD_TOKEN) from None
         raise errors.internal() from None
     try:
-        verify_sigv4(ctx, parsed, req, found, hashlib.sha256(body).hexdigest())
+        # The signature covers the body received: an x-amz-content-sha256 header (UNSIGNED-PAYLOAD or
+        # any other value) is S3's, and is ignored here, so a body cannot be swapped under a signature.
+        verify_sigv4(ctx, replace(parsed, content_sha256=None), req, found, hashlib.sha256(body).hexdigest())
     except S3Error as e:
         if e.code == "SignatureDoesNotMatch":
             raise KmsError("InvalidSignatureException", BAD_SIGNATURE) from None

@@ -184,8 +184,9 @@ async def upload_part(ctx: Ctx) -> web.StreamResponse:
         wanted.verify(written.checksums, body.trailers)
 
     written = await ctx.services.vault.put_part(
-        upload, number, body.chunks(), customer_key=customer.key if customer else None, size_hint=body.length,
-        md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify)
+        upload, number, body.chunks(), customer_key=customer.key if customer else None,
+        kms_check=kms_check(ctx), size_hint=body.length, md5=md5_expected is not None,
+        checksums=wanted.algorithms, verify=verify)
     headers = {"ETag": f'"{written.piece.etag}"', **sse.response_headers(upload.sealing, customer)}
     headers.update(checksum_headers(written.checksums))
     return web.Response(status=200, headers=headers)
@@ -222,7 +223,7 @@ async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
     customer = await writing_customer_key(ctx, upload)
     written = await ctx.services.vault.put_part(
         upload, number, opened.read(start, end, ctx.request_id),
-        customer_key=customer.key if customer else None, size_hint=end - start)
+        customer_key=customer.key if customer else None, kms_check=kms_check(ctx), size_hint=end - start)
     result = (xml.el("LastModified", xml.timestamp(time.time())) + xml.el("ETag", f'"{written.piece.etag}"')
               + "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items()))
     return xml_response(xml.document("CopyPartResult", result),
@@ -292,7 +293,8 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
         version = await vault.complete(
             upload, used, etag=multipart_etag(used),
             checksums={algorithm: whole} if algorithm and whole else {},
-            checksum_type=kind if algorithm else None, conditions=conditions, customer_key=customer_key)
+            checksum_type=kind if algorithm else None, conditions=conditions, customer_key=customer_key,
+            kms_check=kms_check(ctx))
     except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"

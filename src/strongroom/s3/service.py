@@ -8,14 +8,16 @@ Each is authenticated for its own SigV4 service name over the body it sent.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from strongroom import sigv4
 from strongroom.errors import S3Error
 from strongroom.identity import user_arn
 from strongroom.s3 import xml
-from strongroom.s3.auth import authenticate
+from strongroom.s3.auth import ANONYMOUS, auth_request, credentials, verify_sigv4
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.kms_http import kms_call
@@ -45,10 +47,25 @@ async def post_service(ctx: Ctx) -> web.StreamResponse:
         return sts_error_response(ctx, err)
 
 
+async def _authenticate_sts(ctx: Ctx, body_sha256: str) -> None:
+    """SigV4 for service "sts" over the body received: an x-amz-content-sha256 header (UNSIGNED-PAYLOAD,
+    or a hash of another body) is S3's and is ignored, so the body is bound to the signature."""
+    req = auth_request(ctx)
+    parsed = sigv4.parse(req)
+    if parsed is None:
+        ctx.principal = ANONYMOUS
+        return
+    sigv4.check_scope(parsed, service="sts")
+    if parsed.kind == "header":
+        parsed = replace(parsed, content_sha256=None)
+    verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), body_sha256)
+    ctx.signature_version = "AWS4-HMAC-SHA256"
+
+
 async def _sts(ctx: Ctx) -> web.StreamResponse:
     too_large = S3Error("ValidationError", 400, "Request body too large")
     body = await Body(ctx).read_all(MAX_FORM, too_large)
-    await authenticate(ctx, service="sts", payload_sha256=hashlib.sha256(body).hexdigest())
+    await _authenticate_sts(ctx, hashlib.sha256(body).hexdigest())
     if ctx.principal.user is None:
         raise S3Error("MissingAuthenticationToken", 403, "Request is missing Authentication Token")
     form = dict(parse_qsl(body.decode("utf-8", "replace")))

@@ -26,6 +26,7 @@ from strongroom.s3.body import Body
 from strongroom.s3.bucket_encryption import missing_content_md5
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import verify_document_digest
+from strongroom.s3.kms_check import kms_check
 from strongroom.s3.object_headers import checksum_request, content_md5
 from strongroom.s3.objects import current_version
 
@@ -126,7 +127,8 @@ async def update_object_encryption(ctx: Ctx) -> web.StreamResponse:
     for _ in range(_RETRIES):
         version = await current_version(ctx)
         _check_source(version)
-        if await ctx.services.vault.reseal(version, target.key_arn, target.bucket_key):
+        if await ctx.services.vault.reseal(version, target.key_arn, target.bucket_key,
+                                                 kms_check=kms_check(ctx)):
             return web.Response(status=200)
         if "versionId" in ctx.query:  # that version is gone
             break

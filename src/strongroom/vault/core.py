@@ -28,6 +28,7 @@ from strongroom.vault.keys import (
     Encryption,
     KmsCheck,
     ObjectKek,
+    check_kms,
     new_object_kek,
     piece_context,
 )
@@ -121,7 +122,7 @@ class VaultCore:
         if encryption.kms:
             # As on AWS, SSE-KMS writes need kms:GenerateDataKey on the key; checked once the key id is
             # resolved to its ARN, before anything is stored.
-            await kms_check("kms:GenerateDataKey", kek.sealing.kms_key_arn)
+            await check_kms(kms_check, "kms:GenerateDataKey", kek.sealing)
         return kek
 
     async def _write(

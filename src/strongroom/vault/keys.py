@@ -20,7 +20,7 @@ import base64
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from strongroom.catalog.model import Piece, Sealing
@@ -32,9 +32,18 @@ from strongroom.vault.wrapping import CustomerWrapped, KmsWrapped, RootWrapped, 
 
 log = logging.getLogger("strongroom.vault")
 
-# May the requester run a KMS action ("kms:GenerateDataKey", "kms:Decrypt") on a key (its ARN)?
-# Raises the S3Error to answer (AccessDenied) when not. Built by the wire layer, called by the vault.
-KmsCheck = Callable[[str, str | None], Awaitable[None]]
+# May the requester run a KMS action ("kms:GenerateDataKey", "kms:Decrypt") on a key (its ARN), with
+# this encryption context (for kms:EncryptionContext:* conditions)? Raises the S3Error to answer
+# (AccessDenied) when not. Built by the wire layer, called by the vault.
+KmsCheck = Callable[[str, str | None, Mapping[str, str]], Awaitable[None]]
+
+
+async def check_kms(kms_check: KmsCheck, action: str, sealing: Sealing) -> None:
+    """The KMS check of an SSE-KMS (or DSSE-KMS) sealing: `action` on its key, with its context."""
+    if sealing.algorithm.startswith("aws:kms"):
+        wrapping = parse(sealing)
+        context = wrapping.encryption_context if isinstance(wrapping, KmsWrapped) else {}
+        await kms_check(action, sealing.kms_key_arn, context)
 
 
 @dataclass(frozen=True, slots=True)

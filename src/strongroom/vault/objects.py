@@ -25,6 +25,7 @@ from strongroom.vault.keys import (
     Encryption,
     KmsCheck,
     ObjectKek,
+    check_kms,
     existing_object_kek,
     kms_object_kek,
     kms_unavailable,
@@ -151,8 +152,7 @@ class ObjectLifecycle(VaultCore):
     ) -> Opened:
         """A stored version, ready to read: SSE-KMS needs kms:Decrypt, SSE-C the customer's key (and only
         SSE-C takes one); a wrong customer key is 403."""
-        if version.sealing.algorithm.startswith("aws:kms"):
-            await kms_check("kms:Decrypt", version.sealing.kms_key_arn)
+        await check_kms(kms_check, "kms:Decrypt", version.sealing)
         if version.sealing.algorithm == "SSE-C":
             if customer_key is None:
                 raise invalid_request(
@@ -175,9 +175,14 @@ class ObjectLifecycle(VaultCore):
         if removed is not None:
             await self.discard(removed.pieces)
 
-    async def reseal(self, version: ObjectVersion, key_arn: str, bucket_key: bool) -> bool:
+    async def reseal(
+        self, version: ObjectVersion, key_arn: str, bucket_key: bool, *, kms_check: KmsCheck
+    ) -> bool:
         """The same version, its piece keys sealed under a new SSE-KMS KEK (UpdateObjectEncryption): no
-        blob is read or written. False when the version was replaced or removed meanwhile."""
+        blob is read or written. As for a read and a write: kms:Decrypt on the old key (an SSE-KMS
+        object) and kms:GenerateDataKey on the new one, checked before anything changes. False when the
+        version was replaced or removed meanwhile."""
+        await check_kms(kms_check, "kms:Decrypt", version.sealing)
         old = await existing_object_kek(self.keyring, self.kms, version.sealing, None)
         if self.kms is None:
             raise kms_unavailable()
@@ -187,6 +192,7 @@ class ObjectLifecycle(VaultCore):
             version.bucket,
             version.key,
         )
+        await check_kms(kms_check, "kms:GenerateDataKey", new.sealing)
 
         def reseal_all() -> ObjectVersion:
             pieces = tuple(

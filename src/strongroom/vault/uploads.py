@@ -34,6 +34,7 @@ from strongroom.vault.keys import (
     Encryption,
     KmsCheck,
     ObjectKek,
+    check_kms,
     existing_object_kek,
     sse_c_kek,
 )
@@ -97,13 +98,17 @@ class UploadLifecycle(VaultCore):
         body: AsyncIterator[bytes],
         *,
         customer_key: bytes | None,
+        kms_check: KmsCheck,
         size_hint: int | None,
         md5: bool = False,
         checksums: tuple[str, ...] = (),
         verify: Callable[[Written], None] | None = None,
     ) -> Written:
         """Encrypt a part under its upload's KEK and make it the upload's part `number`; the part it
-        replaces is deleted. An SSE-C upload needs its customer key (a wrong one: InvalidRequest)."""
+        replaces is deleted. An SSE-C upload needs its customer key (a wrong one: InvalidRequest); an
+        SSE-KMS upload kms:Decrypt on its key (CreateMultipartUpload API reference: "the requester needs
+        permissions for the kms:Decrypt action on the UploadPart and UploadPartCopy APIs")."""
+        await check_kms(kms_check, "kms:Decrypt", upload.sealing)
         kek = await self._upload_kek(upload, customer_key)
         if upload.checksum_algorithm and upload.checksum_algorithm not in checksums:
             checksums += (upload.checksum_algorithm,)
@@ -162,10 +167,15 @@ class UploadLifecycle(VaultCore):
         checksum_type: str | None,
         conditions: Conditions = UNCONDITIONAL,
         customer_key: bytes | None = None,
+        kms_check: KmsCheck,
     ) -> ObjectVersion:
         """Make the chosen parts one object; the parts not chosen and the version replaced are deleted.
         The ACL given at CreateMultipartUpload moves to the version in the same transaction (catalog).
-        A customer key, if sent, must be the upload's. PartsChanged: a chosen part was replaced."""
+        A customer key, if sent, must be the upload's. PartsChanged: a chosen part was replaced. An
+        SSE-KMS upload needs kms:Decrypt on its key, as on AWS (S3 user guide, "Multipart upload and
+        permissions": S3 "must decrypt and read data from the encrypted file parts before it completes").
+        """
+        await check_kms(kms_check, "kms:Decrypt", upload.sealing)
         if customer_key is not None:
             await self._upload_kek(upload, customer_key)
         version = ObjectVersion(

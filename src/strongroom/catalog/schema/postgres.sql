@@ -154,5 +154,12 @@ CREATE TABLE IF NOT EXISTS kms_aliases (
 );
 CREATE INDEX IF NOT EXISTS kms_aliases_by_key ON kms_aliases (key_id, name);
 
+-- Key policies (PutKeyPolicy; since schema version 2). A key without a row has AWS's default key policy.
+CREATE TABLE IF NOT EXISTS kms_key_policies (
+    key_id  text COLLATE "C" PRIMARY KEY,
+    policy  text NOT NULL,
+    updated double precision NOT NULL
+);
+
 -- The version of this schema. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);
