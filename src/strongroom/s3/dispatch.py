@@ -64,6 +64,15 @@ def _text(encoded: str) -> str:
         raise invalid_uri() from None
 
 
+def _utf8(text: str) -> str:
+    """`text` if it is text: a header byte that is not UTF-8 reaches us as a lone surrogate."""
+    try:
+        text.encode()
+    except UnicodeError:
+        raise invalid_uri() from None
+    return text
+
+
 def split_target(request: web.Request, base_domain: str) -> tuple[str | None, str | None, str]:
     """(bucket, key, raw query) from virtual-hosted-style or path-style addressing."""
     raw_path, _, raw_query = request.raw_path.partition("?")
@@ -72,7 +81,7 @@ def split_target(request: web.Request, base_domain: str) -> tuple[str | None, st
         host = ""
     suffix = "." + base_domain.lower()
     if base_domain and host.endswith(suffix) and len(host) > len(suffix):
-        bucket: str | None = _text(host[: -len(suffix)])
+        bucket: str | None = _utf8(host[: -len(suffix)])  # a Host header is not percent-encoded
         key_part = raw_path[1:]
     else:
         path = raw_path[1:]
