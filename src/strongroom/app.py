@@ -15,7 +15,8 @@ from strongroom.catalog import SqliteCatalog, open_catalog
 from strongroom.config import Config
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3.context import Services
-from strongroom.s3.dispatch import SERVICES_KEY, add_request_ids, handle
+from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
+from strongroom.s3.limits import Gate
 from strongroom.vault import RootKeyring, Vault
 
 log = logging.getLogger("strongroom")
@@ -50,8 +51,11 @@ def create_app(config: Config) -> web.Application:
     services = build_services(config)
     app = web.Application(client_max_size=0, handler_args={"max_field_size": MAX_FIELD_SIZE})
     app[SERVICES_KEY] = services
+    app[GATE_KEY] = Gate(config)
     app.on_response_prepare.append(add_request_ids)
-    app.router.add_route("*", "/{tail:.*}", handle)
+    # Every path, line feeds included (a key may hold one: `.` would not match it and aiohttp would
+    # answer its own 404); Expect: 100-continue is answered by the dispatcher's own decision.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", handle, expect_handler=expect_continue)
     app.on_startup.append(services.kms.start)
     app.on_cleanup.append(services.kms.close)  # before the executor and catalog close
 

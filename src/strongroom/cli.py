@@ -124,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
         help_="free space kept for deletes: new data is refused below it; bytes (5GiB, 500MB) or a "
         "percentage of the filesystem (2%%) (default: 1%%, at least 16 MiB, at most 1 GiB)",
     )
+    # the wire's per-process limits
+    _opt(serve, "--max-request-bodies", default="128", type_=int,
+         help_="request bodies received at once per process; beyond: 503 SlowDown")
+    _opt(serve, "--max-connections", default="1000", type_=int,
+         help_="open connections per process; a request on one beyond: 503 SlowDown, then closed")
+    _opt(serve, "--min-body-rate", default="1024", type_=int,
+         help_="bytes/s a request body must keep up over each --body-rate-window (0: no minimum)")
+    _opt(serve, "--body-rate-window", default="30", type_=float,
+         help_="seconds over which --min-body-rate is measured; a slower body is cut (RequestTimeout)")
 
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -236,6 +245,10 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "kms_endpoint",
         "kms_access_key",
         "kms_region",
+        "max_request_bodies",
+        "max_connections",
+        "min_body_rate",
+        "body_rate_window",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)

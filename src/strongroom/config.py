@@ -88,6 +88,12 @@ class Config:
     kms_access_key: str = ""
     kms_secret_key: str = field(default="", repr=False)
     kms_region: str | None = None  # default: region
+    # The wire's per-process limits (s3/limits.py, s3/body.py): beyond the first two, 503 SlowDown; a
+    # body slower than min_body_rate bytes/s over each body_rate_window seconds is cut (RequestTimeout).
+    max_request_bodies: int = 128
+    max_connections: int = 1000
+    min_body_rate: int = 1024
+    body_rate_window: float = 30.0
     log_level: str = "INFO"
     # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
     catalog_url: str = field(default="", repr=False)  # may hold a password

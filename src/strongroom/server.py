@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from strongroom import process
 from strongroom.app import create_app
@@ -82,6 +83,22 @@ def bind(config: Config, listen: bool = True, share: bool = False) -> socket.soc
     return sock
 
 
+class ClientFaultsAtInfo(logging.Filter):
+    """aiohttp logs a request it cannot parse (a client's fault, answered 4xx by aiohttp itself) as an
+    ERROR with a traceback: anyone could flood the error log with them. Such a record becomes one INFO
+    line; a fault of our own stays an ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            record.msg = f"{record.getMessage()}: {exc.code} {type(exc).__name__}"
+            record.args = ()
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
 def _tune_gc() -> None:
     """The cyclic collector ran for a fifth of a 1000-key listing's catalog time, triggered by the
     short-lived records every request makes (they are freed by reference counting; few cycles form).
@@ -96,6 +113,7 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
     import uvloop
 
     process.harden()  # again in a spawned worker: exec made it dumpable
+    logging.getLogger("aiohttp.server").addFilter(ClientFaultsAtInfo())
 
     if sock is None:
         sock = bind(config, share=True)

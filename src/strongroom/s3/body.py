@@ -106,23 +106,41 @@ class Body:
     async def _raw(self) -> AsyncIterator[bytes]:
         content = self.ctx.request.content
         wire_length = self.ctx.request.content_length
+        config = self.ctx.config
+        # A body must bring min_body_rate bytes/s over each window of body_rate_window seconds, and
+        # never stop for IDLE_TIMEOUT: a client that trickles (or stalls) holds a body slot and
+        # memory for nothing, and S3 cuts it with RequestTimeout too.
+        floor = config.min_body_rate * config.body_rate_window
+        loop = asyncio.get_running_loop()
+        window_end = loop.time() + config.body_rate_window
+        in_window = 0
         seen = 0
         while True:
+            wait = min(IDLE_TIMEOUT, window_end - loop.time())
+            data = None
             try:
-                async with asyncio.timeout(IDLE_TIMEOUT):
+                async with asyncio.timeout(max(wait, 0.0)):
                     data = await content.readany()
             except TimeoutError:
-                raise request_timeout() from None
+                if wait >= IDLE_TIMEOUT:
+                    raise request_timeout() from None
             except (ConnectionError, asyncio.IncompleteReadError):
                 raise incomplete_body() from None
             except Exception as e:  # aiohttp's payload errors when the peer goes away mid-body
                 if type(e).__name__ in {"ClientPayloadError", "ContentLengthError", "PayloadEncodingError"}:
                     raise incomplete_body() from None
                 raise
-            if not data:
-                break
-            seen += len(data)
-            yield data
+            if data is not None:
+                if not data:
+                    break
+                in_window += len(data)
+                seen += len(data)
+            if loop.time() >= window_end:
+                if in_window < floor:
+                    raise request_timeout()
+                window_end, in_window = loop.time() + config.body_rate_window, 0
+            if data:
+                yield data
         if wire_length is not None and seen < wire_length:
             raise short_body(wire_length, seen)
 

@@ -3,6 +3,13 @@
 Every response carries x-amz-request-id and x-amz-id-2; every failure becomes
 the S3 `<Error>` document (no body for HEAD). Unexpected exceptions are logged
 with the request id and answered as InternalError; nothing secret is logged.
+Refused requests (4xx, and 501 for what strongroom does not implement) are logged
+at INFO: anyone can send them, and they must not flood the error log.
+
+`prepare` is everything before the handler (routing, the per-process caps,
+authentication, the bucket, authorization). It runs once per request: for a request
+with `Expect: 100-continue` it runs before `100 Continue` is sent, so a request it
+refuses gets its error instead and its body is never received.
 """
 
 from __future__ import annotations
@@ -10,9 +17,9 @@ from __future__ import annotations
 import base64
 import logging
 import random
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_to_bytes
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from multidict import MultiDict
 
 from strongroom.errors import S3Error, access_denied, internal_error, no_such_bucket, not_implemented
@@ -21,16 +28,52 @@ from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
 from strongroom.s3.context import Ctx, Services
 from strongroom.s3.handlers import HANDLERS, Handler
+from strongroom.s3.limits import Gate
 from strongroom.s3.routing import Operation, route
 
 log = logging.getLogger("strongroom.request")
 
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services", Services)
+GATE_KEY: web.AppKey[Gate] = web.AppKey("gate", Gate)
+_PREPARED = "strongroom.prepared"  # the request's (Ctx, handler), when the Expect handler prepared it
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
 
 # Request ids are not secrets: the random module (reseeded in each forked worker) saves the
 # getrandom() system call per request that secrets would make.
+_REFUSALS_OF_NEW_WORK = frozenset({"SlowDown", "StorageFull"})
+
+
 def new_request_id() -> str:
     return f"{random.getrandbits(64):016X}"
+
+
+def invalid_uri() -> S3Error:
+    # S3 API reference, Error responses, List of error codes: InvalidURI, 400, "Couldn't parse the
+    # specified URI." AWS's exact answer to a key or bucket name that is not UTF-8 is not in the
+    # documentation (keys are "a sequence of Unicode characters whose UTF-8 encoding is at most 1,024
+    # bytes long": S3 user guide, Naming Amazon S3 objects); this is the documented code for a URI
+    # that cannot be parsed, and the one AWS is recorded answering for such keys (Apache Ozone,
+    # HDDS-15958).
+    return S3Error("InvalidURI", 400, "Couldn't parse the specified URI.")
+
+
+def _text(encoded: str) -> str:
+    """A percent-encoded path segment as text; bytes that are not UTF-8 are InvalidURI (never
+    replaced: `%FF` and `%FE` must not both become U+FFFD and so one object)."""
+    try:
+        return unquote_to_bytes(encoded).decode("utf-8")
+    except UnicodeError:  # not UTF-8, or a raw byte aiohttp kept as a lone surrogate
+        raise invalid_uri() from None
+
+
+def _utf8(text: str) -> str:
+    """`text` if it is text: a header byte that is not UTF-8 reaches us as a lone surrogate."""
+    try:
+        text.encode()
+    except UnicodeError:
+        raise invalid_uri() from None
+    return text
 
 
 def split_target(request: web.Request, base_domain: str) -> tuple[str | None, str | None, str]:
@@ -41,15 +84,15 @@ def split_target(request: web.Request, base_domain: str) -> tuple[str | None, st
         host = ""
     suffix = "." + base_domain.lower()
     if base_domain and host.endswith(suffix) and len(host) > len(suffix):
-        bucket: str | None = host[: -len(suffix)]
+        bucket: str | None = _utf8(host[: -len(suffix)])  # a Host header is not percent-encoded
         key_part = raw_path[1:]
     else:
         path = raw_path[1:]
         bucket_part, slash, key_part = path.partition("/")
-        bucket = unquote(bucket_part) or None
+        bucket = _text(bucket_part) or None
         if not slash:
             key_part = ""
-    key = unquote(key_part) if key_part else None
+    key = _text(key_part) if key_part else None
     return bucket, key, raw_query
 
 
@@ -71,10 +114,33 @@ def host_id() -> str:
     return base64.b64encode(random.randbytes(32)).decode()
 
 
-async def handle(request: web.Request) -> web.StreamResponse:
+def _failed(request: web.Request, exc: Exception, resource: str) -> web.Response:
+    """The answer to a request that raised `exc`; web.HTTPException is aiohttp's and passes through."""
+    if isinstance(exc, web.HTTPException):
+        raise exc
+    request_id = request["request_id"]
+    if isinstance(exc, S3Error):
+        err = exc
+        # A server fault is an ERROR; a refusal (4xx) or an operation not implemented (501) is not,
+        # and our own refusals of new work (SlowDown beyond a cap, StorageFull at the free-space
+        # reserve) are WARNINGs: each is one per request anyone can send, and none may flood the
+        # error log.
+        level = (logging.INFO if err.status < 500 or err.status == 501
+                 else logging.WARNING if err.code in _REFUSALS_OF_NEW_WORK else logging.ERROR)
+        log.log(level, "request %s %s %s: %s", request_id, request.method, resource, err.code)
+    else:
+        err = internal_error()
+        log.error("request %s %s %s failed", request_id, request.method, resource, exc_info=exc)
+    response = error_response(err, resource, request_id, request.method == "HEAD")
+    if err.code in ("SlowDown", "RequestTimeout"):
+        response.force_close()  # a connection over its cap, or a body too slow: not kept for more
+    return response
+
+
+async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
+    """Everything before the handler; an error response when the request is refused."""
     services = request.app[SERVICES_KEY]
-    request_id = request["request_id"] = new_request_id()
-    head = request.method == "HEAD"
+    request["request_id"] = request_id = new_request_id()
     resource = request.path
     try:
         bucket_name, key, raw_query = split_target(request, services.config.base_domain)
@@ -88,6 +154,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         handler: Handler | None = HANDLERS.get(op)
         if handler is None:
             raise not_implemented()  # handlers.NOT_IMPLEMENTED
+        request.app[GATE_KEY].check(request)
         if op is not Operation.PostService and op is not Operation.PostObject:
             await authenticate(ctx)
         if op.scope != "service" and op is not Operation.CreateBucket:
@@ -98,17 +165,47 @@ async def handle(request: web.Request) -> web.StreamResponse:
             if expected_owner is not None and expected_owner != services.account_id:
                 raise access_denied()  # one account per deployment: every bucket is the account's
         await authorize(ctx)
-        response = await handler(ctx)
-    except S3Error as err:
-        if err.status >= 500:
-            log.error("request %s %s %s: %s", request_id, request.method, resource, err.code)
-        return error_response(err, resource, request_id, head)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("request %s %s %s failed", request_id, request.method, resource)
-        return error_response(internal_error(), resource, request_id, head)
-    return response
+    except Exception as exc:
+        return _failed(request, exc, resource)
+    return ctx, handler
+
+
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """aiohttp's Expect handler: `100 Continue` only for a request `prepare` accepts; otherwise its
+    error, on a connection then closed (the client never sends the body it announced)."""
+    if request.version != HttpVersion11 or request.headers.get("expect", "").lower() != "100-continue":
+        return None  # HTTP/1.0 has no interim responses; another expectation is left to the handler
+    prepared = await prepare(request)
+    if isinstance(prepared, web.StreamResponse):
+        # The client holds its body back until told to send it: answer, then close at once rather
+        # than linger (aiohttp's default, 10 s) for a body that is not coming.
+        prepared.force_close()
+        await prepared.prepare(request)
+        await prepared.write_eof()
+        request.protocol.force_close()
+        return prepared
+    request[_PREPARED] = prepared
+    await request.writer.write(_CONTINUE)
+    request.writer.output_size = 0  # the response proper has not started
+    return None
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    prepared = request.get(_PREPARED) or await prepare(request)
+    if isinstance(prepared, web.StreamResponse):
+        return prepared
+    ctx, handler = prepared
+    gate = request.app[GATE_KEY]
+    receiving = request.body_exists
+    if receiving:
+        gate.bodies += 1
+    try:
+        return await handler(ctx)
+    except Exception as exc:
+        return _failed(request, exc, ctx.resource)
+    finally:
+        if receiving:
+            gate.bodies -= 1
 
 
 async def add_request_ids(request: web.Request, response: web.StreamResponse) -> None:

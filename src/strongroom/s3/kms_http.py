@@ -43,8 +43,9 @@ async def kms_call(ctx: Ctx, op: str) -> web.StreamResponse:
         answer = await ctx.services.run(api.call, getattr(ctx.services.kms, "builtin", None),
                                         await _call(ctx, op, body))
     except KmsError as err:
-        if err.status >= 500:
-            log.error("request %s: kms:%s failed: %s", ctx.request_id, op, err.code)
+        # A server fault is an ERROR; a refusal anyone can provoke (4xx, 501) is INFO, never a flood.
+        log.log(logging.ERROR if err.status >= 500 and err.status != 501 else logging.INFO,
+                "request %s: kms:%s failed: %s", ctx.request_id, op, err.code)
         answer = api.error_reply(err)
     except Exception:
         log.exception("request %s: kms:%s failed", ctx.request_id, op)

@@ -1,0 +1,57 @@
+"""Per-process caps on the wire: request bodies being received at once, open connections.
+
+Both are counters read once per request on the event loop (one process is one thread of requests,
+so no lock is needed). Beyond a cap the request is answered 503 SlowDown, as S3 answers a client
+that asks too much of it; a connection beyond the connection cap is answered that way and closed.
+The third limit, the minimum rate of a body, is enforced where bodies are read (s3/body.py).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from strongroom.config import Config
+from strongroom.errors import S3Error
+
+
+def slow_down() -> S3Error:
+    # S3 API reference, Error responses, List of error codes: SlowDown, 503, "Please reduce your
+    # request rate."
+    return S3Error("SlowDown", 503, "Please reduce your request rate.")
+
+
+class Gate:
+    """The counters behind the caps of one server process."""
+
+    __slots__ = ("bodies", "max_bodies", "max_connections")
+
+    def __init__(self, config: Config) -> None:
+        self.bodies = 0  # requests whose body is being received, in this process
+        self.max_bodies = config.max_request_bodies
+        self.max_connections = config.max_connections
+
+    def check(self, request: web.Request) -> None:
+        """Raise SlowDown for a request beyond a cap. Called before anything is read or answered (the
+        dispatcher calls it before `100 Continue` too), so a refused body is never received."""
+        if request.body_exists and self.bodies >= self.max_bodies:
+            raise slow_down()
+        if _over_connection_cap(request, self.max_connections):
+            raise slow_down()
+
+
+def _over_connection_cap(request: web.Request, cap: int) -> bool:
+    """Whether this request's connection is beyond the first `cap` open connections of the process.
+
+    aiohttp keeps the open connections of its server in a dict in the order they were made (removed
+    when they close); it has no public hook at accept time, so the count is read here, per request.
+    The connections made first keep being served; only those beyond the cap are refused, which
+    costs a scan of the connections only while the process is over its cap.
+    """
+    manager = getattr(request.protocol, "_manager", None)
+    connections = getattr(manager, "_connections", None)
+    if connections is None or len(connections) <= cap:
+        return False
+    for position, handler in enumerate(connections):
+        if handler is request.protocol:
+            return position >= cap
+    return True
