@@ -11,7 +11,7 @@ from aiohttp import web
 from strongroom import identity
 from strongroom.account import account_id
 from strongroom.blobs import BlobStore
-from strongroom.catalog import SqliteCatalog, open_catalog
+from strongroom.catalog import MetadataSealer, SqliteCatalog, open_catalog
 from strongroom.config import Config
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3.context import Services
@@ -26,7 +26,7 @@ MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for p
 
 def build_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = open_catalog(config)
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     blobs = BlobStore(config.blob_dir)
     keyring = RootKeyring(config.root_keys)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="strongroom-io")

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from strongroom.catalog.api import NoSuchBucketError
 from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.statements import Statements
 from strongroom.db.database import Database
 
@@ -25,6 +26,7 @@ def pending_acl_id(upload_id: str) -> str:
 
 class SqlBase(Database):
     _sql: ClassVar[Statements]
+    _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
 
     # --- per engine ---
 
