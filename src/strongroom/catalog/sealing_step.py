@@ -85,7 +85,8 @@ def _seal_uploads(conn: Connection, q: Callable[[str], str], sealer: MetadataSea
         for name, field in (("h", "headers"), ("m", "metadata"), ("t", "tags")):
             if x.get(field):
                 doc[name] = x[field]
-        conn.execute(update, (sealer.seal(_dumps(doc), codec.upload_context(bucket, key, upload_id)), upload_id))
+        private = sealer.seal(_dumps(doc), codec.upload_context(bucket, key, upload_id))
+        conn.execute(update, (private, upload_id))
 
 
 def _seal_parts(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer) -> None:

@@ -143,7 +143,8 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
                 "DELETE FROM versions WHERE id = (SELECT version FROM current WHERE bucket = ? AND key = ?)",
                 latest.keys(),
             )
-            conn.executemany(_INSERT_VERSION, (codec.encode_version(v, self._sealer) for v in latest.values()))
+            sealer = self._sealer
+            conn.executemany(_INSERT_VERSION, (codec.encode_version(v, sealer) for v in latest.values()))
             conn.executemany(
                 "INSERT INTO current (bucket, key, version) "
                 "VALUES (?, ?, (SELECT id FROM versions WHERE version_id = ?)) "

@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
 
 
 def _open(config: Config) -> BuiltinKms:
-    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))  # the catalog's schema and the account id
+    # The catalog's schema (opened first: its upgrade needs the sealer) and the account id.
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
         account = account_id(catalog)
     finally:
