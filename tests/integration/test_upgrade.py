@@ -9,6 +9,7 @@ schema or the on-disk format must keep this test passing: it migrates the direct
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -52,6 +53,14 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     refused = subprocess.run(serve, env=clean_env(**env), capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and f"chmod 700 {data}" in refused.stderr
     os.chmod(data, 0o700)
+    # Another root key is refused before the upgrade seals anything under it: the catalog stays as it was.
+    other_key = tmp_path / "other.root-key"
+    other_key.write_text(base64.b64encode(bytes(range(32))).decode() + "\n")
+    other_key.chmod(0o600)
+    wrong = subprocess.run([*serve[:-1], str(other_key)], env=clean_env(**env), capture_output=True,
+                           text=True, timeout=60)
+    assert wrong.returncode != 0 and "is not the one this catalog's data is sealed under" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
     # Release 1 kept metadata, tags, content types and MD5 ETags in clear (the fixture shows it) ...
     assert in_clear(data, manifest) == sorted({"blue", "text/plain", "gold"}
                                               | {o["etag"].strip('"') for o in manifest["objects"]})

@@ -43,20 +43,20 @@ class MetadataSealer:
     """Seals and unseals catalog fields: one AES-256-GCM cipher per root key, the current one first."""
 
     metadata_keys: tuple[bytes, ...] = field(repr=False)  # derived from the root keys, current first
-    root_key_id: str  # the current root key's public fingerprint (crypto.keys.key_id)
+    root_key_ids: tuple[str, ...]  # the root keys' public fingerprints (crypto.keys.key_id), in order
     ciphers: tuple[AESGCM, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ciphers", tuple(AESGCM(k) for k in self.metadata_keys))
 
     def __reduce__(self) -> tuple[object, ...]:  # to another process (a cipher does not pickle)
-        return (MetadataSealer, (self.metadata_keys, self.root_key_id))
+        return (MetadataSealer, (self.metadata_keys, self.root_key_ids))
 
     @classmethod
     def of(cls, root_keys: Sequence[bytes]) -> MetadataSealer:
         if not root_keys:
             raise ValueError("a metadata sealer needs at least one root key")
-        return cls(tuple(keys.derive(k, PURPOSE) for k in root_keys), keys.key_id(root_keys[0]))
+        return cls(tuple(keys.derive(k, PURPOSE) for k in root_keys), tuple(keys.key_id(k) for k in root_keys))
 
     def seal(self, plaintext: bytes, context: bytes, *, _nonce: bytes | None = None) -> bytes:
         """version (1) || nonce (12, random) || AES-256-GCM(key, nonce, plaintext, version || context).

@@ -31,11 +31,19 @@ def _dumps(doc: Any) -> bytes:
 
 
 def _check_root_key(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer) -> None:
+    """The root keys recorded (deployment.py) or, in a catalog written before that record, the ones
+    its access keys' secrets are sealed under (`<key id>:<sealed>`, FORMAT.md): ours must be among them."""
     row = conn.execute(q("SELECT value FROM settings WHERE name = ?"), (ROOT_KEYS_SETTING,)).fetchone()
-    if row is not None and sealer.root_key_id not in json.loads(row[0]):
+    if row is not None:
+        known = set(json.loads(row[0]))
+    else:
+        secrets = conn.execute("SELECT sealed_secret FROM access_keys").fetchall()
+        known = {bytes(s).split(b":", 1)[0].decode("ascii", "replace") for (s,) in secrets}
+    if known and not known & set(sealer.root_key_ids):
         raise WrongRootKey(
-            f"strongroom: the root key (id {sealer.root_key_id}) is not the one this catalog's data is "
-            f"sealed under (id {', '.join(json.loads(row[0]))}): refusing to upgrade the catalog with it")
+            f"strongroom: the root key (id {sealer.root_key_ids[0]}) is not the one this catalog's data is "
+            f"sealed under (id {', '.join(sorted(known))}): refusing to upgrade the catalog with it. Use the "
+            "deployment's own root key file or STRONGROOM_ROOT_KEY.")
 
 
 def _rows(conn: Connection, q: Callable[[str], str], select: str, order: str) -> Any:
