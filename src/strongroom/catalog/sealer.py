@@ -56,7 +56,8 @@ class MetadataSealer:
     def of(cls, root_keys: Sequence[bytes]) -> MetadataSealer:
         if not root_keys:
             raise ValueError("a metadata sealer needs at least one root key")
-        return cls(tuple(keys.derive(k, PURPOSE) for k in root_keys), tuple(keys.key_id(k) for k in root_keys))
+        derived = tuple(keys.derive(k, PURPOSE) for k in root_keys)
+        return cls(derived, tuple(keys.key_id(k) for k in root_keys))
 
     def seal(self, plaintext: bytes, context: bytes, *, _nonce: bytes | None = None) -> bytes:
         """version (1) || nonce (12, random) || AES-256-GCM(key, nonce, plaintext, version || context).
