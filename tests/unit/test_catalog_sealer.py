@@ -43,7 +43,7 @@ def test_the_listing_decoder_opens_what_encode_version_sealed() -> None:
     sealer = MetadataSealer.of([bytes.fromhex(case["root_key"])])
     _, bucket, key, version_id, _ = case["parts"]
     row = (key, version_id, 1, 0.0, "o", "STANDARD", None, bytes.fromhex(case["sealed"]))
-    summary = codec.summary_decoder(sealer, bucket)(row)
+    summary = codec.summary_decoder(sealer, bucket, {})(row)
     assert (summary.etag, summary.checksum_algorithms) == ("9b2cf535f27731c974343645a3985328", ("CRC32",))
 
 

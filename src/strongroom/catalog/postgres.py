@@ -58,7 +58,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
         """Connect to the database at `url` (a libpq URL or conninfo) and create the schema if needed;
         `sealer` seals the rows' private fields."""
         catalog = cls(url)
-        catalog._sealer = sealer
+        catalog._sealer, catalog._listed = sealer, {}
         return opened(catalog, lambda c: schemas.create_postgres(c, sealer))
 
     def __repr__(self) -> str:
@@ -126,7 +126,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
         # postgres_listing): those keys' versions are read now. Read committed, not one snapshot:
         # a key deleted since is left out, a key replaced since shows its new version, as if
         # the listing had run a moment later.
-        decode = codec.summary_decoder(self._sealer, bucket)
+        decode = codec.summary_decoder(self._sealer, bucket, self._listed)
         by_key = {key: decode(row) for key, row in page if row is not None and len(row) > 1}
         missing = [key for key, row in page if row is not None and len(row) == 1]
         if missing:

@@ -61,7 +61,7 @@ class SqlObjects(SqlBase):
         lo, inclusive, hi = bounds
         params = (bucket, lo, hi, max_keys + 1) if hi is not None else (bucket, lo, max_keys + 1)
         rows = self._conn().execute(self._sql.joined[inclusive, hi is not None], params).fetchall()
-        decode = codec.summary_decoder(self._sealer, bucket)
+        decode = codec.summary_decoder(self._sealer, bucket, self._listed)
         objects = tuple([decode(row) for row in rows[:max_keys]])
         truncated = len(rows) > max_keys
         return ListPage(objects, (), truncated, objects[-1].key if truncated else None)

@@ -57,7 +57,7 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
     def open(cls, path: str | Path, sealer: MetadataSealer) -> SqliteCatalog:
         """Open (creating if needed) the catalog file at `path`; `sealer` seals its rows' private fields."""
         catalog = cls(path)
-        catalog._sealer = sealer
+        catalog._sealer, catalog._listed = sealer, {}
         ran: list[int] = []
         opened(catalog, lambda c: ran.extend(schemas.create_sqlite(c, sealer)))
         if ran:
@@ -119,7 +119,7 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
     def _summaries_by_id(self, conn: sqlite3.Connection, bucket: str, ids: list[int]
                          ) -> dict[int, ObjectSummary]:
         found: dict[int, ObjectSummary] = {}
-        decode = codec.summary_decoder(self._sealer, bucket)
+        decode = codec.summary_decoder(self._sealer, bucket, self._listed)
         for i in range(0, len(ids), _ID_CHUNK):
             chunk = ids[i:i + _ID_CHUNK]
             sql = f"SELECT {S}, v.id FROM versions v WHERE v.id IN ({', '.join('?' * len(chunk))})"
