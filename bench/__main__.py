@@ -118,8 +118,23 @@ def machine(baseline: Path | None = None) -> dict[str, Any]:
     }
 
 
-async def prepare_listing(rows: list[plan.Row], strongroom: srv.Server, notes: dict[str, Any]) -> srv.Server:
-    """Create the listing buckets, stop the server, fill them through the catalog, start it again."""
+def _fill(data_dir: Path, key_file: Path, bucket: str, n: int, checkout: Path | None) -> float:
+    """fill.fill, through the code of `checkout` (a baseline: its catalog format may differ from
+    ours) when given, else in this process."""
+    if checkout is None:
+        return fill.fill(data_dir, key_file, bucket, n)
+    script = ("import sys; from pathlib import Path; import bench.fill as f; "
+              "print(f.fill(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])))")
+    env = {**os.environ, "PYTHONPATH": f"{checkout}{os.pathsep}{checkout / 'src'}"}
+    done = subprocess.run([sys.executable, "-c", script, str(data_dir), str(key_file), bucket, str(n)],
+                          cwd=checkout, env=env, check=True, capture_output=True, text=True)
+    return float(done.stdout.split()[-1])
+
+
+async def prepare_listing(rows: list[plan.Row], strongroom: srv.Server, notes: dict[str, Any],
+                          checkout: Path | None = None) -> srv.Server:
+    """Create the listing buckets, stop the server, fill them through the catalog (with the code of
+    `checkout`, for a baseline), start it again."""
     counts = sorted({r.keys for r in rows if r.kind == "list" and "strongroom" in r.servers})
     if not counts:
         return strongroom
@@ -137,7 +152,7 @@ async def prepare_listing(rows: list[plan.Row], strongroom: srv.Server, notes: d
             file=sys.stderr,
             flush=True,
         )
-        seconds = fill.fill(data_dir, key_file, bucket, n)
+        seconds = _fill(data_dir, key_file, bucket, n, checkout)
         notes[bucket] = {
             "keys": n,
             "seconds": round(seconds, 1),
@@ -213,7 +228,7 @@ async def run(args: argparse.Namespace) -> int:
         started["strongroom"] = await prepare_listing(rows, first, fills)
         if args.baseline:
             base = srv.start_strongroom(work, BASELINE, extra_args=extra, src=args.baseline / "src")
-            started[BASELINE] = await prepare_listing(rows, base, {})
+            started[BASELINE] = await prepare_listing(rows, base, {}, args.baseline.resolve())
         if any(r.sse == "sse-c" and r.kind == "large" and "strongroom" in r.servers for r in rows):
             started["strongroom-ssec"] = srv.start_strongroom(work, "strongroom-ssec", SSEC_ARGS + extra)
         if any(r.kind == "memory" and "strongroom" in r.servers for r in rows):

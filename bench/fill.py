@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from strongroom.catalog.model import ObjectVersion, Piece
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sqlite import SqliteCatalog
 from strongroom.config import read_key_file
 from strongroom.crypto import Encryptor, keys
@@ -70,8 +71,9 @@ def _versions(
 def fill(data_dir: Path, key_file: Path, bucket: str, count: int) -> float:
     """Write `count` objects into an existing bucket of a stopped server's catalog; returns seconds taken."""
     started = time.perf_counter()
-    keyring = RootKeyring(read_key_file(key_file))
-    catalog = SqliteCatalog.open(data_dir / "catalog.sqlite3")
+    root_keys = read_key_file(key_file)
+    keyring = RootKeyring(root_keys)
+    catalog = SqliteCatalog.open(data_dir / "catalog.sqlite3", MetadataSealer.of(root_keys))
     try:
         found = catalog.get_bucket(bucket)
         if found is None:

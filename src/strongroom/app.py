@@ -11,7 +11,7 @@ from aiohttp import web
 from strongroom import identity
 from strongroom.account import account_id
 from strongroom.blobs import BlobStore, Reserve
-from strongroom.catalog import SqliteCatalog, open_catalog
+from strongroom.catalog import MetadataSealer, SqliteCatalog, open_catalog
 from strongroom.config import Config
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3.context import Services
@@ -27,7 +27,7 @@ MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for p
 
 def build_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = open_catalog(config)
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     # New data keeps --min-free-space free where blobs and the SQLite catalog live (issue 14, safety).
     catalog_dirs = () if config.catalog_url else (config.data_dir,)
     reserve = Reserve.of((config.blob_dir, *catalog_dirs), config.min_free_space.required)

@@ -300,12 +300,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
-    from strongroom.catalog import open_catalog
+    from strongroom.catalog import MetadataSealer, open_catalog
     from strongroom.deployment import check_root_keys
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
-    catalog = open_catalog(config)
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
         check_root_keys(catalog, config.root_keys)
     except SystemExit:

@@ -17,16 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from strongroom.catalog import open_catalog
+from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.catalog.api import Catalog
+from strongroom.catalog.sealer import ROOT_KEYS_SETTING, WrongRootKey
 from strongroom.crypto import keys
 from strongroom.db.location import Location
 
-ROOT_KEYS = "root_key_ids"
-
-
-class WrongRootKey(SystemExit):
-    pass
+ROOT_KEYS = ROOT_KEYS_SETTING  # the catalog's schema upgrade reads it too (catalog/sealing_step.py)
 
 
 def key_ids(root_keys: Sequence[bytes]) -> list[str]:
@@ -66,7 +63,7 @@ def check_root_keys(catalog: Catalog, root_keys: Sequence[bytes]) -> None:
 
 def check_deployment(location: Location, root_keys: Sequence[bytes]) -> None:
     """Before a server or a command touches anything: the root key belongs to this catalog."""
-    catalog = open_catalog(location)
+    catalog = open_catalog(location, MetadataSealer.of(root_keys))
     try:
         check_root_keys(catalog, root_keys)
     finally:

@@ -1,7 +1,8 @@
 """`strongroom root-key rotate`: re-seal every key sealed under the root key, without rewriting data.
 
 What the root key seals: SSE-S3 object keys (pieces of objects and of in-progress uploads), access
-key secrets, and the built-in KMS's key material. Rotation is safe to interrupt and re-run: the key
+key secrets, the built-in KMS's key material, and the catalog's sealed metadata (the private fields
+of every version, upload and part: catalog/sealer.py). Rotation is safe to interrupt and re-run: the key
 file first gets the new key in front of the old one (new writes seal under the new key, old seals
 still open), then everything still sealed under an old key is re-sealed, and only then are the old
 keys dropped from the file. A re-run
@@ -26,9 +27,10 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from strongroom.catalog import open_catalog
+from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece, Upload
+from strongroom.catalog.sealer import SealedFieldError
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
 from strongroom.crypto import IntegrityError
 from strongroom.deployment import check_rotation, record_root_keys
@@ -107,7 +109,7 @@ def _resealed(
 def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None = None) -> dict[str, int]:
     """Re-seal everything sealed under a root key other than the current one. Idempotent. A key that
     does not unseal raises Damaged, or, given a `skipped` list, is named there and left as it is."""
-    counts = {"objects": 0, "uploads": 0, "access keys": 0}
+    counts = {"objects": 0, "uploads": 0, "access keys": 0, "metadata rows": catalog.reseal_metadata()}
     for version in list(_all_versions(catalog)):
         rotation = root_rotation(keyring, version.sealing)
         if rotation is None:
@@ -183,7 +185,7 @@ def rotate_root_key(config: Config, key_file: Path | None, skip_damaged: bool = 
         Path(config.root_key_source) if config.root_key_source else default_root_key_file(config.data_dir)
     )
     keys = read_key_file(path)
-    catalog = open_catalog(config)
+    catalog = open_catalog(config, MetadataSealer.of(keys))
     try:
         check_rotation(catalog, keys)
         if len(keys) == 1:
@@ -195,18 +197,25 @@ def rotate_root_key(config: Config, key_file: Path | None, skip_damaged: bool = 
         # Recorded before anything is sealed under the new key (deployment.py); until then a server
         # refuses to start on the half-rotated file.
         record_root_keys(catalog, keys)
-        skipped: list[str] | None = [] if skip_damaged else None
-        try:
-            counts = reseal_all(catalog, RootKeyring(keys), skipped)
-        except Damaged as e:
-            print(
-                f"strongroom: the sealed key of {e.what} does not unseal under the root key it names "
-                "(a damaged catalog record; it cannot be read under any key). Rotation stopped: the key "
-                "file keeps both keys and everything else stays readable. Run `strongroom root-key rotate "
-                "--skip-damaged` to leave damaged records as they are and finish.",
-                file=sys.stderr,
-            )
-            return 1
+    finally:
+        catalog.close()
+    catalog = open_catalog(config, MetadataSealer.of(keys))  # the new key seals, the old one unseals
+    skipped: list[str] | None = [] if skip_damaged else None
+    try:
+        counts = reseal_all(catalog, RootKeyring(keys), skipped)
+    except Damaged as e:
+        print(
+            f"strongroom: the sealed key of {e.what} does not unseal under the root key it names "
+            "(a damaged catalog record; it cannot be read under any key). Rotation stopped: the key "
+            "file keeps both keys and everything else stays readable. Run `strongroom root-key rotate "
+            "--skip-damaged` to leave damaged records as they are and finish.",
+            file=sys.stderr,
+        )
+        return 1
+    except SealedFieldError as e:
+        print(f"strongroom: {e}; nothing is lost: fix the key file and run `strongroom root-key rotate` "
+              "again", file=sys.stderr)
+        return 1
     finally:
         catalog.close()
     # The built-in KMS's key material is sealed under the root key too: without this, every
@@ -216,7 +225,7 @@ def rotate_root_key(config: Config, key_file: Path | None, skip_damaged: bool = 
         counts["KMS key materials"] = reseal_materials(store, KmsKeyring(keys))
     finally:
         store.close()
-    catalog = open_catalog(config)
+    catalog = open_catalog(config, MetadataSealer.of(keys[:1]))
     try:
         record_root_keys(catalog, keys[:1])  # nothing is sealed under the old key any more
     finally:

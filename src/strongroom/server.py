@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from strongroom import process
 from strongroom.app import create_app
 from strongroom.blobs import BlobStore
-from strongroom.catalog import open_catalog
+from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.config import Config
 from strongroom.deployment import check_deployment
 
@@ -42,7 +42,7 @@ def sweep_orphans(config: Config) -> int:
         older_than = None
     except BlockingIOError:
         older_than = time.time() - SWEEP_GRACE
-    catalog = open_catalog(config)
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
         referenced = set(catalog.referenced_blob_ids())
     finally:

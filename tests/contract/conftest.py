@@ -20,10 +20,14 @@ import pytest
 
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.postgres import PostgresCatalog
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sqlite import SqliteCatalog
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 Opener = Callable[[], Catalog]
+# The catalog's sealer in these tests: a fixed root key (the contract is the same under any).
+ROOT_KEY = bytes(range(32))
+SEALER = MetadataSealer.of([ROOT_KEY])
 
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
@@ -35,10 +39,10 @@ def postgres_schema_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def catalog_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     if request.param == "sqlite":
-        return functools.partial(SqliteCatalog.open, tmp_path / "catalog.db")
+        return functools.partial(SqliteCatalog.open, tmp_path / "catalog.db", SEALER)
     if request.param == "postgres":
         url: str = request.getfixturevalue("postgres_schema_url")
-        return functools.partial(PostgresCatalog.open, url)
+        return functools.partial(PostgresCatalog.open, url, SEALER)
     raise AssertionError(request.param)
 
 

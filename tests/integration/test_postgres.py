@@ -31,6 +31,7 @@ from strongroom.catalog.listing import key_successor
 from strongroom.catalog.model import Bucket, ObjectVersion, Piece, Sealing
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.postgres_listing import KeyWalk, range_sql
+from strongroom.catalog.sealer import MetadataSealer
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_code, new_bucket
 from tests.integration.server import RunningServer
@@ -269,10 +270,12 @@ def test_unusable_catalog_url_is_refused(tmp_path: Path) -> None:
 
 # --- the catalog itself, below the servers ---
 
+SEALER = MetadataSealer.of([bytes(range(32))])
+
 
 @pytest.fixture
 def catalog(catalog_url: str) -> Iterator[PostgresCatalog]:
-    c = PostgresCatalog.open(catalog_url)
+    c = PostgresCatalog.open(catalog_url, SEALER)
     yield c
     c.close()
 
@@ -300,7 +303,7 @@ def test_a_write_that_waited_for_another_sees_what_it_committed(catalog: Postgre
     # they must act on the version it wrote (which their first snapshot did not hold).
     catalog.create_bucket(Bucket("pg-race", "o" * 64, "us-east-1", 0.0))
     catalog.put_object(record("pg-race", "k", "one"))
-    writer = PostgresCatalog.open(catalog_url)
+    writer = PostgresCatalog.open(catalog_url, SEALER)
     try:
         waiting_calls = [
             ("two", lambda: catalog.put_object(record("pg-race", "k", "three"), if_match="two")),

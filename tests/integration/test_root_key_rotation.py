@@ -32,7 +32,7 @@ def populated(start_server: ServerFactory):
     s3.create_bucket(Bucket="keep")
     objects = {"small": os.urandom(100), "large": os.urandom(300_000), "empty": b""}
     for key, body in objects.items():
-        s3.put_object(Bucket="keep", Key=key, Body=body)
+        s3.put_object(Bucket="keep", Key=key, Body=body, Metadata={"colour": "blue"}, Tagging="tier=gold")
     # SSE-KMS objects depend on the built-in KMS's key material, itself sealed under the root key
     kms_key = server.client("kms").create_key()["KeyMetadata"]["KeyId"]
     objects["kms"] = os.urandom(70_000)
@@ -58,7 +58,7 @@ def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:
     server.stop()
     blobs_before = _blob_digests(server)
     out = server.cli("root-key", "rotate").stdout
-    assert "re-sealed" in out
+    assert "re-sealed" in out and "7 metadata rows" in out  # 5 versions, the upload and its part
     new_key = server.key_file.read_text()
     assert new_key != old_key and len(new_key.strip().splitlines()) == 1
     assert len(base64.b64decode(new_key.strip())) == 32
@@ -68,6 +68,10 @@ def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:
         s3 = server.client()
         for key, body in objects.items():
             assert s3.get_object(Bucket="keep", Key=key)["Body"].read() == body
+        for key in ("small", "large", "empty"):  # their sealed metadata was re-sealed under the new key
+            assert s3.head_object(Bucket="keep", Key=key)["Metadata"] == {"colour": "blue"}
+            tags = s3.get_object_tagging(Bucket="keep", Key=key)["TagSet"]
+            assert tags == [{"Key": "tier", "Value": "gold"}]
         s3.complete_multipart_upload(
             Bucket="keep",
             Key="mp",

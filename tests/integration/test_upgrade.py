@@ -9,6 +9,7 @@ schema or the on-disk format must keep this test passing: it migrates the direct
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -29,6 +30,13 @@ def unpack(into: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((into / "manifest.json").read_text())  # type: ignore[no-any-return]
 
 
+def in_clear(data: Path, manifest: dict) -> list[str]:  # type: ignore[type-arg]
+    """Which of the fixture's private values the catalog file or its WAL holds in clear."""
+    raw = b"".join(p.read_bytes() for p in data.glob("catalog.sqlite3*"))
+    secrets = {"blue", "text/plain", "gold"} | {o["etag"].strip('"') for o in manifest["objects"]}
+    return sorted(s for s in secrets if s.encode() in raw)
+
+
 def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
                                                                 start_server: ServerFactory) -> None:
     manifest = unpack(tmp_path)
@@ -45,7 +53,20 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     refused = subprocess.run(serve, env=clean_env(**env), capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and f"chmod 700 {data}" in refused.stderr
     os.chmod(data, 0o700)
+    # Another root key is refused before the upgrade seals anything under it: the catalog stays as it was.
+    other_key = tmp_path / "other.root-key"
+    other_key.write_text(base64.b64encode(bytes(range(32))).decode() + "\n")
+    other_key.chmod(0o600)
+    wrong = subprocess.run([*serve[:-1], str(other_key)], env=clean_env(**env), capture_output=True,
+                           text=True, timeout=60)
+    assert wrong.returncode != 0 and "is not the one this catalog's data is sealed under" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    # Release 1 kept metadata, tags, content types and MD5 ETags in clear (the fixture shows it) ...
+    assert in_clear(data, manifest) == sorted({"blue", "text/plain", "gold"}
+                                              | {o["etag"].strip('"') for o in manifest["objects"]})
     server = start_server(env=env, data_dir=data)
+    # ... and the upgrade sealed them in place (schema step 2), the WAL included.
+    assert in_clear(data, manifest) == []
     s3 = server.client(access_key=ak, secret_key=sk)
     for expected in manifest["objects"]:
         got = s3.get_object(Bucket="kept", Key=expected["key"])
@@ -76,3 +97,4 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
     assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
         == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+    assert in_clear(data, manifest) == []

@@ -18,6 +18,7 @@ import pytest
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import CatalogConflict
 from strongroom.catalog.model import Bucket
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sqlite import SqliteCatalog
 from strongroom.errors import S3Error
 from strongroom.kms.service import KeyService
@@ -58,10 +59,11 @@ class FailingDeletes(BlobStore):
 
 
 def make_vault(tmp_path: Path, blobs: type[BlobStore] = BlobStore) -> tuple[Vault, ThreadPoolExecutor]:
-    catalog = SqliteCatalog.open(tmp_path / "catalog.sqlite3")
+    root_key = os.urandom(32)
+    catalog = SqliteCatalog.open(tmp_path / "catalog.sqlite3", MetadataSealer.of([root_key]))
     catalog.create_bucket(Bucket("b", "owner", "us-east-1", 0.0))
     executor = ThreadPoolExecutor(4)
-    keyring = RootKeyring([os.urandom(32)])
+    keyring = RootKeyring([root_key])
     return Vault(catalog, Calls(executor), blobs(tmp_path / "blobs"), keyring, FakeKms(), executor), executor
 
 

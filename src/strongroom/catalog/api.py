@@ -177,5 +177,10 @@ class Catalog(Protocol):
     def put_object_acl(self, acl_id: str, document: str | None) -> None: ...  # None removes it
 
     # --- maintenance ---
+    def reseal_metadata(self) -> int:
+        """Re-seal every private field (metadata, tags, ETags, ...) sealed under a root key other than
+        the current one (root key rotation); the number of rows re-sealed."""
+        ...
+
     def referenced_blob_ids(self) -> Iterator[str]: ...
     def close(self) -> None: ...

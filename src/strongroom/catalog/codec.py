@@ -8,8 +8,10 @@ Scalar fields are columns of their own. Nested values are compact JSON:
   inline_length | null, checksums | null]`. Inline ciphertext is not inside the
   JSON: the inline bytes of all pieces are concatenated, in piece order, into a
   separate BLOB column, so they are neither base64-inflated nor parsed as text.
-- extra: an object holding only the non-empty ones of headers/metadata/checksums/
-  tags (and for uploads the same); NULL when all are empty, the common case.
+- listed, private: sealed fields (sealer.py): what a copy of the catalog must not
+  reveal (ETags, content types, headers, metadata, checksums, tags), sealed under a
+  key derived from the root key and bound to the row's identity. A listing unseals
+  `listed` alone.
 
 Column order of the SELECTs lives here too (`VERSION_COLUMNS`, ...), so a query
 and its decoder cannot drift apart.
@@ -20,9 +22,12 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import json
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
+
+from cryptography.exceptions import InvalidTag
 
 from strongroom.catalog.model import (
     AccessKey,
@@ -35,6 +40,7 @@ from strongroom.catalog.model import (
     Upload,
     User,
 )
+from strongroom.catalog.sealer import VERSION_BYTE, MetadataSealer
 
 _b64encode = binascii.b2a_base64
 _b64decode = binascii.a2b_base64
@@ -73,7 +79,7 @@ def _builder(cls: type[_T]) -> Callable[..., _T]:
 
 
 _new_version = _builder(ObjectVersion)
-_new_summary = _builder(ObjectSummary)
+_tuple_new = tuple.__new__
 _new_piece = _builder(Piece)
 
 # --- sealing ---------------------------------------------------------------
@@ -110,7 +116,8 @@ def decode_sealing(text: str) -> Sealing:
 
 
 def encode_pieces(pieces: tuple[Piece, ...] | list[Piece]) -> tuple[str, bytes | None]:
-    """Return (pieces JSON, concatenated inline ciphertext or None)."""
+    """Return (pieces JSON, concatenated inline ciphertext or None). A piece's ETag and checksums are
+    not in it: they are sealed with the record's private fields (`private` of a version or part)."""
     items = []
     inline: list[bytes] = []
     for p in pieces:
@@ -119,30 +126,24 @@ def encode_pieces(pieces: tuple[Piece, ...] | list[Piece]) -> tuple[str, bytes |
         items.append([
             p.part_number,
             p.size,
-            p.etag,
+            None,
             _b64encode(p.sealed_key, newline=False).decode("ascii"),
             p.blob_id,
             None if p.inline is None else len(p.inline),
-            p.checksums or None,
+            None,
         ])
     return _dumps(items), (b"".join(inline) if inline else None)
 
 
-def decode_pieces(text: str, inline: bytes | None) -> tuple[Piece, ...]:
+def decode_pieces(text: str, inline: bytes | None, private: list[list[Any]]) -> tuple[Piece, ...]:
+    """The pieces of `text`, with their ETags and checksums from `private` ([etag, checksums], in order)."""
     items = _loads(text)
-    if inline is None:
-        # the common cases, kept free of the inline bookkeeping (a listing decodes thousands)
-        if len(items) == 1:
-            pn, size, etag, key, blob_id, _, sums = items[0]
-            return (_new_piece(pn, size, etag, _b64decode(key), blob_id, None, sums or {}),)
-        return tuple([_new_piece(pn, size, etag, _b64decode(key), blob_id, None, sums or {})
-                      for pn, size, etag, key, blob_id, _, sums in items])
     pos = 0
     out = []
-    for pn, size, etag, key, blob_id, ilen, sums in items:
+    for (pn, size, _, key, blob_id, ilen, _), (etag, sums) in zip(items, private, strict=True):
         data = None
-        if ilen is not None:
-            data = inline[pos:pos + ilen]
+        if ilen is not None and inline is not None:
+            data = bytes(inline[pos:pos + ilen])
             pos += ilen
         out.append(_new_piece(pn, size, etag, _b64decode(key), blob_id, data, sums or {}))
     return tuple(out)
@@ -153,107 +154,202 @@ def blob_ids_in(pieces_text: str) -> list[str]:
     return [item[4] for item in _loads(pieces_text) if item[4] is not None]
 
 
-# --- extras (dicts that are usually empty) ----------------------------------
+# --- sealed fields --------------------------------------------------------------
+#
+# What a copy of the catalog must not reveal is sealed (sealer.py): per version, `listed` (the
+# ETag and the names of the checksum algorithms: what a listing shows) and `private` (content
+# type, stored headers, metadata, checksums, tags, and each piece's ETag and checksums); per
+# upload, `private` (content type, headers, metadata, tags); per part, `private` (its ETag and
+# checksums). The associated data is the row's identity and the field's name (crypto/FORMAT.md).
+
+_LEN = struct.Struct(">I").pack
+_UINT = struct.Struct(">Q").pack
 
 
-def _encode_extra(**fields: dict[str, str]) -> str | None:
-    doc = {name: value for name, value in fields.items() if value}
-    return _dumps(doc) if doc else None
+def _s(text: str) -> bytes:
+    """crypto.keys.object_context's encoding of one str part, inlined for the listing's hot loop."""
+    b = text.encode("utf-8", "surrogatepass")
+    return b"s" + _LEN(len(b)) + b
 
 
-_NO_EXTRA: dict[str, dict[str, str]] = {}
+_LISTED = _s("listed")
+_PRIVATE = _s("private")
+
+
+def version_context(bucket: str, key: str, version_id: str, name: str) -> bytes:
+    """object_context("version", bucket, key, version_id, name)."""
+    return _s("version") + _s(bucket) + _s(key) + _s(version_id) + _s(name)
+
+
+def upload_context(bucket: str, key: str, upload_id: str) -> bytes:
+    """object_context("upload", bucket, key, upload_id, "private")."""
+    return _s("upload") + _s(bucket) + _s(key) + _s(upload_id) + _PRIVATE
+
+
+def part_context(upload_id: str, part_number: int) -> bytes:
+    """object_context("part", upload_id, part_number, "private")."""
+    return _s("part") + _s(upload_id) + b"i" + _UINT(part_number) + _PRIVATE
+
+
+def _seal_doc(sealer: MetadataSealer, doc: Any, context: bytes) -> bytes:
+    return sealer.seal(_dumps(doc).encode(), context)
+
+
+def _unseal_doc(sealer: MetadataSealer, sealed: bytes, context: bytes, what: str) -> Any:
+    return _loads(sealer.unseal(bytes(sealed), context, what).decode())
+
+
+def encode_listed(etag: str, algorithms: Iterable[str]) -> bytes:
+    """The plaintext of `listed`: the ETag, then the checksum algorithms, space-separated."""
+    return " ".join((etag, *algorithms)).encode()
+
 
 # --- object versions ---------------------------------------------------------
 
 # The columns a version is decoded from, in order; queries select exactly these.
 # The key comes first: listing.walk reads a row's key from row[0].
 VERSION_COLUMNS = (
-    "key", "version_id", "bucket", "size", "etag", "last_modified", "owner_id", "content_type",
-    "storage_class", "checksum_type", "sealing", "pieces", "inline", "extra",
+    "key", "version_id", "bucket", "size", "last_modified", "owner_id", "storage_class", "checksum_type",
+    "sealing", "pieces", "inline", "listed", "private",
 )
 
 
-def encode_version(v: ObjectVersion) -> tuple[Any, ...]:
+def encode_version(v: ObjectVersion, sealer: MetadataSealer) -> tuple[Any, ...]:
     """Values for VERSION_COLUMNS, in order."""
     pieces, inline = encode_pieces(v.pieces)
-    extra = _encode_extra(headers=v.headers, metadata=v.metadata, checksums=v.checksums, tags=v.tags)
+    doc: dict[str, Any] = {"ct": v.content_type, "p": [[p.etag, p.checksums or None] for p in v.pieces]}
+    for name, value in (("h", v.headers), ("m", v.metadata), ("c", v.checksums), ("t", v.tags)):
+        if value:
+            doc[name] = value
+    listed = sealer.seal(encode_listed(v.etag, v.checksums),
+                         version_context(v.bucket, v.key, v.version_id, "listed"))
+    private = _seal_doc(sealer, doc, version_context(v.bucket, v.key, v.version_id, "private"))
     return (
-        v.key, v.version_id, v.bucket, v.size, v.etag, v.last_modified, v.owner_id, v.content_type,
-        v.storage_class, v.checksum_type, encode_sealing(v.sealing), pieces, inline, extra,
+        v.key, v.version_id, v.bucket, v.size, v.last_modified, v.owner_id, v.storage_class, v.checksum_type,
+        encode_sealing(v.sealing), pieces, inline, listed, private,
     )
 
 
-def decode_version(row: tuple[Any, ...]) -> ObjectVersion:
-    (key, version_id, bucket, size, etag, last_modified, owner_id, content_type, storage_class,
-     checksum_type, sealing, pieces, inline, extra) = row
-    if extra is None:
-        headers: dict[str, str] = {}
-        metadata: dict[str, str] = {}
-        checksums: dict[str, str] = {}
-        tags: dict[str, str] = {}
-    else:
-        x = _loads(extra)
-        headers, metadata, checksums, tags = (
-            x.get("headers", {}), x.get("metadata", {}), x.get("checksums", {}), x.get("tags", {}))
+def encode_private(v: ObjectVersion, sealer: MetadataSealer) -> bytes:
+    """The `private` column of `v` alone (PutObjectTagging)."""
+    return encode_version(v, sealer)[-1]  # type: ignore[no-any-return]
+
+
+def decode_version(row: tuple[Any, ...], sealer: MetadataSealer) -> ObjectVersion:
+    (key, version_id, bucket, size, last_modified, owner_id, storage_class, checksum_type, sealing, pieces,
+     inline, listed, private) = row
+    what = f"{bucket}/{key} (version {version_id})"
+    etag = sealer.unseal(bytes(listed), version_context(bucket, key, version_id, "listed"), what).decode()
+    x = _unseal_doc(sealer, private, version_context(bucket, key, version_id, "private"), what)
     return _new_version(
-        bucket, key, version_id, size, etag, last_modified, owner_id, decode_sealing(sealing),
-        decode_pieces(pieces, inline), content_type, headers, metadata, checksums, checksum_type, tags,
-        storage_class,
+        bucket, key, version_id, size, etag.split(" ", 1)[0], last_modified, owner_id,
+        decode_sealing(sealing), decode_pieces(pieces, inline, x["p"]), x["ct"], x.get("h", {}),
+        x.get("m", {}), x.get("c", {}), checksum_type, x.get("t", {}), storage_class,
     )
 
 
 # The columns a listed object is decoded from (ObjectSummary); the key first, as above.
 SUMMARY_COLUMNS = (
-    "key", "size", "etag", "last_modified", "owner_id", "storage_class", "checksum_type", "extra",
+    "key", "version_id", "size", "last_modified", "owner_id", "storage_class", "checksum_type", "listed",
 )
 
 
-def decode_summary(row: tuple[Any, ...]) -> ObjectSummary:
-    key, size, etag, last_modified, owner_id, storage_class, checksum_type, extra = row
-    algorithms: tuple[str, ...] = ()
-    if extra is not None and '"checksums"' in extra:  # most extras hold only headers or metadata
-        algorithms = tuple(_loads(extra).get("checksums", ()))
-    return _new_summary(key, size, etag, last_modified, owner_id, storage_class, checksum_type, algorithms)
+# What listings unsealed, by bucket, then by sealed `listed` value: (key, version id, etag, algorithms).
+ListedCache = dict[str, dict[bytes, tuple[str, str, str, tuple[str, ...]]]]
+# Entries a catalog keeps (about 300 bytes each); a full cache is emptied and fills again.
+LISTED_CACHE_ENTRIES = 1 << 17
+
+
+def summary_decoder(sealer: MetadataSealer, bucket: str, cache: ListedCache
+                    ) -> Callable[[tuple[Any, ...]], ObjectSummary]:
+    """A decoder of SUMMARY_COLUMNS rows of one bucket: unseals `listed` alone, with one cipher
+    and the bucket's part of the context encoded once (a listing decodes a thousand per page).
+
+    An AES-GCM open costs about 2 us, nearly as much as the rest of a listed row's path through
+    the server, so what was opened is remembered in `cache` (the catalog's, per process): a
+    sealed value is unique (random nonce), and a hit counts only for the row it was opened for
+    (same bucket, key and version id, as the associated data), so a value moved to another row is
+    opened, and refused, again. Measured on 100 pages of 100k keys, listed in turn: decoding a page
+    costs what it did before sealing (0.37-0.47 ms against 0.45 ms) once its values are known,
+    about 1.7 ms more the first time."""
+    head = _s("version") + _s(bucket)
+    cipher = sealer.ciphers[0]
+    version = VERSION_BYTE
+    mine = cache.get(bucket)
+    if mine is None:
+        mine = cache[bucket] = {}
+    get = mine.get
+
+    def decode(row: tuple[Any, ...]) -> ObjectSummary:
+        key, version_id, size, last_modified, owner_id, storage_class, checksum_type, listed = row
+        hit = get(listed)
+        if hit is not None and hit[0] == key and hit[1] == version_id:
+            return _tuple_new(ObjectSummary, (key, size, hit[2], last_modified, owner_id, storage_class,
+                                              checksum_type, hit[3]))
+        context = head + _s(key) + _s(version_id) + _LISTED
+        try:
+            if listed[0] != 1:
+                raise InvalidTag
+            text = cipher.decrypt(listed[1:13], listed[13:], version + context).decode()
+        except (InvalidTag, IndexError):  # not under the current key: rotation in progress, or damage
+            text = sealer.unseal(bytes(listed), context, f"{bucket}/{key} (version {version_id})").decode()
+        etag, *names = text.split(" ")
+        algorithms = tuple(names)
+        if len(mine) >= LISTED_CACHE_ENTRIES:
+            mine.clear()
+        mine[bytes(listed)] = (key, version_id, etag, algorithms)
+        return ObjectSummary(key, size, etag, last_modified, owner_id, storage_class, checksum_type,
+                             algorithms)
+
+    return decode
 
 
 # --- uploads and parts --------------------------------------------------------
 
 UPLOAD_COLUMNS = (
-    "key", "upload_id", "bucket", "initiated", "owner_id", "sealing", "content_type", "checksum_algorithm",
-    "checksum_type", "storage_class", "extra",
+    "key", "upload_id", "bucket", "initiated", "owner_id", "sealing", "checksum_algorithm",
+    "checksum_type", "storage_class", "private",
 )
 
 
-def encode_upload(u: Upload) -> tuple[Any, ...]:
-    extra = _encode_extra(headers=u.headers, metadata=u.metadata, tags=u.tags)
+def encode_upload(u: Upload, sealer: MetadataSealer) -> tuple[Any, ...]:
+    doc: dict[str, Any] = {"ct": u.content_type}
+    for name, value in (("h", u.headers), ("m", u.metadata), ("t", u.tags)):
+        if value:
+            doc[name] = value
+    private = _seal_doc(sealer, doc, upload_context(u.bucket, u.key, u.upload_id))
     return (
-        u.key, u.upload_id, u.bucket, u.initiated, u.owner_id, encode_sealing(u.sealing), u.content_type,
-        u.checksum_algorithm, u.checksum_type, u.storage_class, extra,
+        u.key, u.upload_id, u.bucket, u.initiated, u.owner_id, encode_sealing(u.sealing),
+        u.checksum_algorithm, u.checksum_type, u.storage_class, private,
     )
 
 
-def decode_upload(row: tuple[Any, ...]) -> Upload:
-    (key, upload_id, bucket, initiated, owner_id, sealing, content_type, checksum_algorithm,
-     checksum_type, storage_class, extra) = row
-    x = _loads(extra) if extra is not None else _NO_EXTRA
+def decode_upload(row: Sequence[Any], sealer: MetadataSealer) -> Upload:
+    (key, upload_id, bucket, initiated, owner_id, sealing, checksum_algorithm, checksum_type, storage_class,
+     private) = row
+    x = _unseal_doc(sealer, private, upload_context(bucket, key, upload_id), f"upload {upload_id}")
     return Upload(
-        upload_id, bucket, key, initiated, owner_id, decode_sealing(sealing), content_type,
-        x.get("headers") or {}, x.get("metadata") or {}, checksum_algorithm, checksum_type,
-        x.get("tags") or {}, storage_class,
+        upload_id, bucket, key, initiated, owner_id, decode_sealing(sealing), x["ct"],
+        x.get("h") or {}, x.get("m") or {}, checksum_algorithm, checksum_type, x.get("t") or {},
+        storage_class,
     )
 
 
-PART_COLUMNS = ("upload_id", "part_number", "last_modified", "piece", "inline")
+PART_COLUMNS = ("upload_id", "part_number", "last_modified", "piece", "inline", "private")
 
 
-def encode_part(p: Part) -> tuple[Any, ...]:
+def encode_part(p: Part, sealer: MetadataSealer) -> tuple[Any, ...]:
     piece, inline = encode_pieces((p.piece,))
-    return (p.upload_id, p.piece.part_number, p.last_modified, piece, inline)
+    private = _seal_doc(sealer, [p.piece.etag, p.piece.checksums or None],
+                        part_context(p.upload_id, p.piece.part_number))
+    return (p.upload_id, p.piece.part_number, p.last_modified, piece, inline, private)
 
 
-def decode_part(row: tuple[Any, ...]) -> Part:
-    upload_id, _part_number, last_modified, piece, inline = row
-    return Part(upload_id, decode_pieces(piece, inline)[0], last_modified)
+def decode_part(row: Sequence[Any], sealer: MetadataSealer) -> Part:
+    upload_id, part_number, last_modified, piece, inline, private = row
+    x = _unseal_doc(sealer, private, part_context(upload_id, part_number),
+                    f"upload {upload_id} part {part_number}")
+    return Part(upload_id, decode_pieces(piece, inline, [x])[0], last_modified)
 
 
 # --- users, access keys, buckets ------------------------------------------------

@@ -21,6 +21,7 @@ from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
 from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
@@ -53,9 +54,12 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
     _sql = _SQL
 
     @classmethod
-    def open(cls, url: str) -> PostgresCatalog:
-        """Connect to the database at `url` (a libpq URL or conninfo) and create the schema if needed."""
-        return opened(cls(url), schemas.create_postgres)
+    def open(cls, url: str, sealer: MetadataSealer) -> PostgresCatalog:
+        """Connect to the database at `url` (a libpq URL or conninfo) and create the schema if needed;
+        `sealer` seals the rows' private fields."""
+        catalog = cls(url)
+        catalog._sealer, catalog._listed = sealer, {}
+        return opened(catalog, lambda c: schemas.create_postgres(c, sealer))
 
     def __repr__(self) -> str:
         return f"PostgresCatalog({redact(self.url)!r})"
@@ -78,7 +82,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             row = conn.execute(_DELETE_VERSION, current).fetchone()
         if row is None:  # not reached: a current row always points at a version
             raise RuntimeError(f"{bucket}/{key} pointed at a missing version")
-        return codec.decode_version(row)
+        return codec.decode_version(row, self._sealer)
 
     def _replace_current(self, conn: Connection, version: ObjectVersion, *, if_none_match: bool,
                          if_match: str | None) -> ObjectVersion | None:
@@ -90,13 +94,14 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             if row is not None and row[1] == version.version_id:
                 # Returning it as "replaced" would have the caller delete the blobs it still uses.
                 raise ValueError(f"version {version.version_id} is already current")
-            old = None if row is None else codec.decode_version(row)
+            old = None if row is None else codec.decode_version(row, self._sealer)
             if if_none_match and old is not None:
                 raise CatalogConflict(f"{version.bucket}/{version.key} exists")
             if if_match is not None and (old is None or old.etag != if_match):
                 raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
             if new_id is None:
-                inserted = conn.execute(_INSERT_VERSION, codec.encode_version(version)).fetchone()
+                values = codec.encode_version(version, self._sealer)
+                inserted = conn.execute(_INSERT_VERSION, values).fetchone()
                 assert inserted is not None  # INSERT ... RETURNING returns the row it inserted
                 new_id = inserted[0]
             if current is None:
@@ -121,7 +126,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
         # postgres_listing): those keys' versions are read now. Read committed, not one snapshot:
         # a key deleted since is left out, a key replaced since shows its new version, as if
         # the listing had run a moment later.
-        decode = codec.decode_summary
+        decode = codec.summary_decoder(self._sealer, bucket, self._listed)
         by_key = {key: decode(row) for key, row in page if row is not None and len(row) > 1}
         missing = [key for key, row in page if row is not None and len(row) == 1]
         if missing:
@@ -156,7 +161,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             with conn.cursor() as cur, cur.copy(
                     f"COPY versions ({codec.columns(codec.VERSION_COLUMNS)}) FROM STDIN") as copy:
                 for v in latest.values():
-                    copy.write_row(codec.encode_version(v))
+                    copy.write_row(codec.encode_version(v, self._sealer))
             conn.execute(
                 "INSERT INTO current (bucket, key, version) "
                 "SELECT bucket, key, id FROM versions WHERE version_id = ANY(%s) ORDER BY bucket, key "

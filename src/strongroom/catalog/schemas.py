@@ -7,7 +7,9 @@ transaction that runs the script, by the `STEPS` after its version, in order; th
 `SCHEMA_VERSION`. A database of a newer version than this code knows is refused.
 
 Writing a step: it takes the schema from `to - 1` to `to`, per engine, as a function of the open
-connection (SQL, or a re-encoding of rows). The script has already run, so a table that is new in
+connection (SQL, or a re-encoding of rows) and of the `MetadataSealer` the catalog is opened with
+(None when the KMS store opens the PostgreSQL database: a step that needs it refuses then; every
+command opens the catalog before the KMS store). The script has already run, so a table that is new in
 this version exists; a step alters only what existed at the version before (e.g. ALTER TABLE ... ADD
 COLUMN), and fills in what the new code expects. Add a test that opens a data directory written by
 the release before (tests/integration/test_upgrade.py does for release 1).
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from strongroom.catalog import sealing_step
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.db.postgres import PostgresDatabase
 from strongroom.db.sqlite import SqliteDatabase
 
@@ -33,11 +37,11 @@ class Step:
     """What takes a catalog from version `to - 1` to `to`."""
 
     to: int
-    sqlite: Callable[[Connection], None]
-    postgres: Callable[[Connection], None]
+    sqlite: Callable[[Connection, MetadataSealer | None], None]
+    postgres: Callable[[Connection, MetadataSealer | None], None]
 
 
-def _nothing(conn: Connection) -> None:
+def _nothing(conn: Connection, sealer: MetadataSealer | None) -> None:
     """A step whose new table the script has already created."""
 
 
@@ -45,6 +49,7 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # 2: the KMS's key policies (kms_key_policies, created by the scripts). Keys written by release 1
     # have no row and so keep AWS's default key policy, which is what they had in effect.
     Step(to=2, sqlite=_nothing, postgres=_nothing),
+    Step(3, sealing_step.sqlite, sealing_step.postgres),  # private fields sealed (catalog/sealer.py)
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 
@@ -54,7 +59,8 @@ def _script(engine: str) -> str:
     return text.replace("@SCHEMA_VERSION@", str(SCHEMA_VERSION))
 
 
-def _upgrade(engine: str, where: str) -> Callable[[Connection], None]:
+def _upgrade(engine: str, where: str, sealer: MetadataSealer | None, ran: list[int]
+             ) -> Callable[[Connection], None]:
     def upgrade(conn: Connection) -> None:
         (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
         if version > SCHEMA_VERSION:
@@ -62,17 +68,21 @@ def _upgrade(engine: str, where: str) -> Callable[[Connection], None]:
                                f"{SCHEMA_VERSION} (a newer release wrote it)")
         for step in STEPS:
             if step.to > version:
-                getattr(step, engine)(conn)
+                getattr(step, engine)(conn, sealer)
+                ran.append(step.to)
                 conn.execute("UPDATE schema_version SET version = " + str(step.to))
 
     return upgrade
 
 
-def create_sqlite(db: SqliteDatabase) -> None:
-    """Create the schema in `db` if needed and migrate it to this version; refuse a newer one."""
-    db.apply_schema(_script("sqlite"), _upgrade("sqlite", str(db.path)))
+def create_sqlite(db: SqliteDatabase, sealer: MetadataSealer | None) -> list[int]:
+    """Create the schema in `db` if needed and migrate it to this version; refuse a newer one.
+    Returns the versions of the steps that ran."""
+    ran: list[int] = []
+    db.apply_schema(_script("sqlite"), _upgrade("sqlite", str(db.path), sealer, ran))
+    return ran
 
 
-def create_postgres(db: PostgresDatabase) -> None:
+def create_postgres(db: PostgresDatabase, sealer: MetadataSealer | None = None) -> None:
     """Create the schema (and the KMS's tables) in `db` if needed and migrate it; refuse a newer one."""
-    db.apply_schema(_script("postgres"), SCHEMA_VERSION, _upgrade("postgres", "in PostgreSQL"))
+    db.apply_schema(_script("postgres"), SCHEMA_VERSION, _upgrade("postgres", "in PostgreSQL", sealer, []))

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from strongroom.catalog.api import NoSuchBucketError
+from strongroom.catalog.codec import ListedCache
 from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.statements import Statements
 from strongroom.db.database import Database
 
@@ -25,6 +27,8 @@ def pending_acl_id(upload_id: str) -> str:
 
 class SqlBase(Database):
     _sql: ClassVar[Statements]
+    _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
+    _listed: ListedCache  # set by open() too: what listings unsealed (codec.summary_decoder)
 
     # --- per engine ---
 

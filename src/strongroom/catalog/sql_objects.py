@@ -23,9 +23,8 @@ class SqlObjects(SqlBase):
         One statement: a put replacing the version deletes its row, so this update either
         runs first or (having waited for that row) finds it gone.
         """
-        updated = codec.encode_version(dataclasses.replace(version, tags=tags))
-        extra = updated[codec.VERSION_COLUMNS.index("extra")]
-        return self._write_one(self._sql.set_tags, (extra, version.version_id, version.bucket, version.key,
+        private = codec.encode_private(dataclasses.replace(version, tags=tags), self._sealer)
+        return self._write_one(self._sql.set_tags, (private, version.version_id, version.bucket, version.key,
                                                     version.bucket, version.key)) > 0
 
     def rekey_version(self, version: ObjectVersion) -> bool:
@@ -36,7 +35,7 @@ class SqlObjects(SqlBase):
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         row = self._conn().execute(self._sql.current, (bucket, key)).fetchone()
-        return None if row is None else codec.decode_version(row)
+        return None if row is None else codec.decode_version(row, self._sealer)
 
     def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
                      max_keys: int = 1000) -> ListPage:
@@ -62,7 +61,7 @@ class SqlObjects(SqlBase):
         lo, inclusive, hi = bounds
         params = (bucket, lo, hi, max_keys + 1) if hi is not None else (bucket, lo, max_keys + 1)
         rows = self._conn().execute(self._sql.joined[inclusive, hi is not None], params).fetchall()
-        decode = codec.decode_summary
+        decode = codec.summary_decoder(self._sealer, bucket, self._listed)
         objects = tuple([decode(row) for row in rows[:max_keys]])
         truncated = len(rows) > max_keys
         return ListPage(objects, (), truncated, objects[-1].key if truncated else None)

@@ -23,13 +23,15 @@ from strongroom.catalog.model import ObjectVersion, Part, Sealing, Upload, Uploa
 from strongroom.catalog.sql_base import pending_acl_id
 from strongroom.catalog.sql_objects import SqlObjects
 
+_RESEAL_BATCH = 1000
+
 
 class SqlUploads(SqlObjects):
     def create_upload(self, upload: Upload, *, acl: str | None = None) -> None:
         try:
             with self._write() as conn:
                 self._require_bucket(conn, upload.bucket)
-                conn.execute(self._sql.insert_upload, codec.encode_upload(upload))
+                conn.execute(self._sql.insert_upload, codec.encode_upload(upload, self._sealer))
                 if acl is not None:
                     conn.execute(self._sql.put_acl, (pending_acl_id(upload.upload_id), acl))
         except self.dialect.unique_violation as e:
@@ -37,10 +39,10 @@ class SqlUploads(SqlObjects):
 
     def get_upload(self, upload_id: str) -> Upload | None:
         row = self._conn().execute(self._sql.upload, (upload_id,)).fetchone()
-        return None if row is None else codec.decode_upload(row)
+        return None if row is None else codec.decode_upload(row, self._sealer)
 
     def put_part(self, part: Part) -> Part | None:
-        values = codec.encode_part(part)
+        values = codec.encode_part(part, self._sealer)
         with self._write() as conn:
             if conn.execute(self._sql.hold_upload, (part.upload_id,)).fetchone() is None:
                 raise CatalogConflict(f"no upload {part.upload_id}")
@@ -48,7 +50,7 @@ class SqlUploads(SqlObjects):
                 row = conn.execute(self._sql.lock_part, (part.upload_id, part.piece.part_number)).fetchone()
                 if row is not None:
                     conn.execute(self._sql.update_part, (*values[2:], part.upload_id, part.piece.part_number))
-                    return codec.decode_part(row)
+                    return codec.decode_part(row, self._sealer)
                 # No row to lock: a concurrent upload of the same part number (PostgreSQL) makes
                 # this insert wait and then do nothing; the next round sees (and replaces) that part.
                 if conn.execute(self._sql.create_part, values).rowcount == 1:
@@ -58,7 +60,7 @@ class SqlUploads(SqlObjects):
         if max_parts <= 0:
             return [], False
         rows = self._conn().execute(self._sql.parts_after, (upload_id, after, max_parts + 1)).fetchall()
-        return [codec.decode_part(r) for r in rows[:max_parts]], len(rows) > max_parts
+        return [codec.decode_part(r, self._sealer) for r in rows[:max_parts]], len(rows) > max_parts
 
     def all_parts(self, upload_id: str) -> list[Part]:
         return self._parts(self._conn(), upload_id)
@@ -82,7 +84,7 @@ class SqlUploads(SqlObjects):
         truncated = len(entries) > max_uploads
         last = page[-1] if truncated else None
         return UploadPage(
-            uploads=tuple(codec.decode_upload(row) for _, row in page if row is not None),
+            uploads=tuple(codec.decode_upload(row, self._sealer) for _, row in page if row is not None),
             common_prefixes=tuple(name for name, row in page if row is None),
             is_truncated=truncated,
             next_key_marker=None if last is None else last[0],
@@ -129,6 +131,57 @@ class SqlUploads(SqlObjects):
             self._drop_upload(conn, upload_id)
             return parts
 
+    # --- maintenance ---
+
+    def reseal_metadata(self) -> int:
+        """Re-seal under the current root key every private field sealed under another one (root key
+        rotation); the number of rows re-sealed. A batch per transaction: safe to interrupt and re-run."""
+        sealer, n = self._sealer, 0
+        after: Any = 0
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(self._sql.versions_from, (after, _RESEAL_BATCH)).fetchall()
+                for row in rows:
+                    record = row[1:]
+                    bucket, key, version_id = record[2], record[0], record[1]
+                    if (sealer.sealed_under_current(bytes(record[-2]), codec.version_context(
+                            bucket, key, version_id, "listed"))
+                            and sealer.sealed_under_current(bytes(record[-1]), codec.version_context(
+                                bucket, key, version_id, "private"))):
+                        continue
+                    values = codec.encode_version(codec.decode_version(record, sealer), sealer)
+                    conn.execute(self._sql.reseal_version, (values[-2], values[-1], row[0]))
+                    n += 1
+            if len(rows) < _RESEAL_BATCH:
+                break
+            after = rows[-1][0]
+        upload_after = ""
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(self._sql.uploads_from, (upload_after, _RESEAL_BATCH)).fetchall()
+                for row in rows:
+                    context = codec.upload_context(row[2], row[0], row[1])
+                    if not sealer.sealed_under_current(bytes(row[-1]), context):
+                        values = codec.encode_upload(codec.decode_upload(row, sealer), sealer)
+                        conn.execute(self._sql.reseal_upload, (values[-1], row[1]))
+                        n += 1
+            if len(rows) < _RESEAL_BATCH:
+                break
+            upload_after = rows[-1][1]
+        part_after: tuple[str, int] = ("", 0)
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(self._sql.parts_from, (*part_after, _RESEAL_BATCH)).fetchall()
+                for row in rows:
+                    if not sealer.sealed_under_current(bytes(row[-1]), codec.part_context(row[0], row[1])):
+                        values = codec.encode_part(codec.decode_part(row, sealer), sealer)
+                        conn.execute(self._sql.reseal_part, (values[-1], row[0], row[1]))
+                        n += 1
+            if len(rows) < _RESEAL_BATCH:
+                break
+            part_after = (rows[-1][0], rows[-1][1])
+        return n
+
     # --- helpers ---
 
     def _drop_upload(self, conn: Any, upload_id: str) -> None:
@@ -137,7 +190,7 @@ class SqlUploads(SqlObjects):
         conn.execute(self._sql.delete_acl, (pending_acl_id(upload_id),))
 
     def _parts(self, conn: Any, upload_id: str) -> list[Part]:
-        return [codec.decode_part(r) for r in conn.execute(self._sql.parts, (upload_id,))]
+        return [codec.decode_part(r, self._sealer) for r in conn.execute(self._sql.parts, (upload_id,))]
 
     def _uploads_of_key_after(self, conn: Any, bucket: str, key: str, upload_id: str,
                               n: int) -> list[Sequence[Any]]:

@@ -23,6 +23,7 @@ from strongroom.catalog import codec, schemas
 from strongroom.catalog.api import CatalogConflict
 from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import BOUNDS, FROM_CURRENT, S, Statements, V, range_sql
@@ -53,9 +54,17 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
     _sql = _SQL
 
     @classmethod
-    def open(cls, path: str | Path) -> SqliteCatalog:
-        """Open (creating if needed) the catalog file at `path`."""
-        return opened(cls(path), schemas.create_sqlite)
+    def open(cls, path: str | Path, sealer: MetadataSealer) -> SqliteCatalog:
+        """Open (creating if needed) the catalog file at `path`; `sealer` seals its rows' private fields."""
+        catalog = cls(path)
+        catalog._sealer, catalog._listed = sealer, {}
+        ran: list[int] = []
+        opened(catalog, lambda c: ran.extend(schemas.create_sqlite(c, sealer)))
+        if ran:
+            # A migration rewrote rows: the WAL still holds the pages as they were before it (and the
+            # main file until a checkpoint). Copy the new pages in and empty the WAL now.
+            catalog._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return catalog
 
     # --- objects: writes through group commit ---
 
@@ -67,14 +76,13 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
     def delete_object(self, bucket: str, key: str) -> ObjectVersion | None:
         return self._grouped(lambda conn: self._delete_current(conn, bucket, key))
 
-    @staticmethod
-    def _delete_current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
+    def _delete_current(self, conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
         row = conn.execute(_GET_CURRENT_ID, (bucket, key)).fetchone()
         if row is None:
             return None
         conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
         conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-        return codec.decode_version(row[:-1])
+        return codec.decode_version(row[:-1], self._sealer)
 
     def _replace_current(self, conn: sqlite3.Connection, version: ObjectVersion, *, if_none_match: bool,
                          if_match: str | None) -> ObjectVersion | None:
@@ -84,14 +92,14 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
         if row is not None and row[1] == version.version_id:
             # Returning it as "replaced" would have the caller delete the blobs it still uses.
             raise ValueError(f"version {version.version_id} is already current")
-        old = None if row is None else codec.decode_version(row[:-1])
+        old = None if row is None else codec.decode_version(row[:-1], self._sealer)
         if if_none_match and old is not None:
             raise CatalogConflict(f"{version.bucket}/{version.key} exists")
         if if_match is not None and (old is None or old.etag != if_match):
             raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
         if row is not None:
             conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-        new_id = conn.execute(_INSERT_VERSION, codec.encode_version(version)).lastrowid
+        new_id = conn.execute(_INSERT_VERSION, codec.encode_version(version, self._sealer)).lastrowid
         conn.execute(_SET_CURRENT, (version.bucket, version.key, new_id))
         return old
 
@@ -102,19 +110,21 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
         with self._read() as conn:
             entries = walk(_cursor_fetch(conn, _KEYS, bucket), prefix, delimiter, after, max_keys + 1)
             rows = [row for _, row in entries[:max_keys] if row is not None]
-            summaries = self._summaries_by_id(conn, [row[1] for row in rows])
+            summaries = self._summaries_by_id(conn, bucket, [row[1] for row in rows])
         return entries, tuple(summaries[row[1]] for row in rows)
 
     def _upload_fetch(self, conn: sqlite3.Connection, bucket: str) -> Fetch:
         return _cursor_fetch(conn, self._sql.upload_range, bucket)
 
-    def _summaries_by_id(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, ObjectSummary]:
+    def _summaries_by_id(self, conn: sqlite3.Connection, bucket: str, ids: list[int]
+                         ) -> dict[int, ObjectSummary]:
         found: dict[int, ObjectSummary] = {}
+        decode = codec.summary_decoder(self._sealer, bucket, self._listed)
         for i in range(0, len(ids), _ID_CHUNK):
             chunk = ids[i:i + _ID_CHUNK]
             sql = f"SELECT {S}, v.id FROM versions v WHERE v.id IN ({', '.join('?' * len(chunk))})"
             for row in conn.execute(sql, chunk):
-                found[row[-1]] = codec.decode_summary(row[:-1])
+                found[row[-1]] = decode(row[:-1])
         return found
 
     # --- maintenance ---
@@ -133,7 +143,8 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
                 "DELETE FROM versions WHERE id = (SELECT version FROM current WHERE bucket = ? AND key = ?)",
                 latest.keys(),
             )
-            conn.executemany(_INSERT_VERSION, (codec.encode_version(v) for v in latest.values()))
+            sealer = self._sealer
+            conn.executemany(_INSERT_VERSION, (codec.encode_version(v, sealer) for v in latest.values()))
             conn.executemany(
                 "INSERT INTO current (bucket, key, version) "
                 "VALUES (?, ?, (SELECT id FROM versions WHERE version_id = ?)) "

@@ -102,7 +102,7 @@ class Statements:
         # --- objects ---
         self.current = q(f"SELECT {V} {FROM_CURRENT} WHERE c.bucket = ? AND c.key = ?")
         self.set_tags = q(
-            "UPDATE versions SET extra = ? WHERE version_id = ? AND bucket = ? AND key = ? AND id IN "
+            "UPDATE versions SET private = ? WHERE version_id = ? AND bucket = ? AND key = ? AND id IN "
             "(SELECT version FROM current WHERE bucket = ? AND key = ?)")
         self.rekey = q("UPDATE versions SET sealing = ?, pieces = ?, inline = ? "
                        "WHERE version_id = ? AND bucket = ? AND key = ?")
@@ -134,9 +134,17 @@ class Statements:
         self.create_part = q(
             f"INSERT INTO parts ({P}) VALUES ({codec.placeholders(codec.PART_COLUMNS)}) "
             "ON CONFLICT DO NOTHING")
-        self.update_part = q("UPDATE parts SET last_modified = ?, piece = ?, inline = ? "
+        self.update_part = q("UPDATE parts SET last_modified = ?, piece = ?, inline = ?, private = ? "
                              "WHERE upload_id = ? AND part_number = ?")
         self.parts = q(f"SELECT {P} FROM parts WHERE upload_id = ? ORDER BY part_number")
+        # --- re-sealing (root key rotation), a batch at a time ---
+        self.versions_from = q(f"SELECT v.id, {V} FROM versions v WHERE v.id > ? ORDER BY v.id LIMIT ?")
+        self.reseal_version = q("UPDATE versions SET listed = ?, private = ? WHERE id = ?")
+        self.uploads_from = q(f"SELECT {U} FROM uploads WHERE upload_id > ? ORDER BY upload_id LIMIT ?")
+        self.reseal_upload = q("UPDATE uploads SET private = ? WHERE upload_id = ?")
+        self.parts_from = q(f"SELECT {P} FROM parts WHERE (upload_id, part_number) > (?, ?) "
+                            "ORDER BY upload_id, part_number LIMIT ?")
+        self.reseal_part = q("UPDATE parts SET private = ? WHERE upload_id = ? AND part_number = ?")
         self.parts_after = q(
             f"SELECT {P} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?")
         self.delete_parts = q("DELETE FROM parts WHERE upload_id = ?")

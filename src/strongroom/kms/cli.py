@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from strongroom.account import account_id
-from strongroom.catalog import open_catalog
+from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
 
 
 def _open(config: Config) -> BuiltinKms:
-    catalog = open_catalog(config)  # the catalog's schema and the account id
+    # The catalog's schema (opened first: its upgrade needs the sealer) and the account id.
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
         account = account_id(catalog)
     finally:

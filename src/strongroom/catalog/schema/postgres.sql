@@ -57,16 +57,15 @@ CREATE TABLE IF NOT EXISTS versions (
     bucket        text COLLATE "C" NOT NULL,
     key           text COLLATE "C" NOT NULL,
     size          bigint NOT NULL,
-    etag          text NOT NULL,
     last_modified double precision NOT NULL,
     owner_id      text NOT NULL,
-    content_type  text NOT NULL,
     storage_class text NOT NULL,
     checksum_type text,
     sealing       text NOT NULL,  -- JSON object
     pieces        text NOT NULL,  -- JSON array of piece arrays
     inline        bytea,          -- inline ciphertext of the pieces, concatenated in piece order
-    extra         text            -- JSON: the non-empty ones of headers, metadata, checksums, tags
+    listed        bytea,          -- sealed (catalog/sealer.py): the ETag and the checksum algorithms
+    private       bytea           -- sealed: content type, headers, metadata, checksums, tags, piece ETags
 );
 -- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
 CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
@@ -88,11 +87,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     initiated          double precision NOT NULL,
     owner_id           text NOT NULL,
     sealing            text NOT NULL,
-    content_type       text NOT NULL,
     checksum_algorithm text,
     checksum_type      text,
     storage_class      text NOT NULL,
-    extra              text
+    private            bytea  -- sealed: content type, headers, metadata, tags
 );
 -- ListMultipartUploads order: key, then initiation time.
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
@@ -103,6 +101,7 @@ CREATE TABLE IF NOT EXISTS parts (
     last_modified double precision NOT NULL,
     piece         text NOT NULL,  -- JSON array holding one piece array
     inline        bytea,
+    private       bytea,  -- sealed: the part's ETag and checksums
     PRIMARY KEY (upload_id, part_number)
 );
 

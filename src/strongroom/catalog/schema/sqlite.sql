@@ -53,16 +53,15 @@ CREATE TABLE IF NOT EXISTS versions (
     bucket        TEXT NOT NULL,
     key           TEXT NOT NULL COLLATE BINARY,
     size          INTEGER NOT NULL,
-    etag          TEXT NOT NULL,
     last_modified REAL NOT NULL,
     owner_id      TEXT NOT NULL,
-    content_type  TEXT NOT NULL,
     storage_class TEXT NOT NULL,
     checksum_type TEXT,
     sealing       TEXT NOT NULL,  -- JSON object
     pieces        TEXT NOT NULL,  -- JSON array of piece arrays
     inline        BLOB,           -- inline ciphertext of the pieces, concatenated in piece order
-    extra         TEXT            -- JSON: the non-empty ones of headers, metadata, checksums, tags
+    listed        BLOB,           -- sealed (catalog/sealer.py): the ETag and the checksum algorithms
+    private       BLOB            -- sealed: content type, headers, metadata, checksums, tags, piece ETags
 );
 -- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
 CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
@@ -84,11 +83,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     initiated          REAL NOT NULL,
     owner_id           TEXT NOT NULL,
     sealing            TEXT NOT NULL,
-    content_type       TEXT NOT NULL,
     checksum_algorithm TEXT,
     checksum_type      TEXT,
     storage_class      TEXT NOT NULL,
-    extra              TEXT
+    private            BLOB  -- sealed: content type, headers, metadata, tags
 );
 -- ListMultipartUploads order: key, then initiation time.
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
@@ -99,6 +97,7 @@ CREATE TABLE IF NOT EXISTS parts (
     last_modified REAL NOT NULL,
     piece         TEXT NOT NULL,  -- JSON array holding one piece array
     inline        BLOB,
+    private       BLOB,  -- sealed: the part's ETag and checksums
     PRIMARY KEY (upload_id, part_number)
 );
 
