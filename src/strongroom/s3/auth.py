@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from strongroom import sigv4
 from strongroom.catalog.model import AccessKey, User
 from strongroom.crypto import IntegrityError
-from strongroom.errors import S3Error, internal_error, invalid_access_key_id, invalid_request
+from strongroom.errors import internal_error, invalid_access_key_id, invalid_request
 from strongroom.s3 import sigv2
 from strongroom.s3.context import ANONYMOUS, Ctx, Principal
 from strongroom.s3.routing import Operation
@@ -90,13 +90,13 @@ def verify_sigv4(ctx: Ctx, parsed: sigv4.ParsedAuth, req: sigv4.AuthRequest, fou
     ctx.principal = found.principal
 
 
-async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None = None) -> None:
-    """Set ctx.principal (anonymous when unsigned). Services other than S3 (STS) send no
-    x-amz-content-sha256: they pass the hash of the body they read, which the signature covers."""
+async def authenticate(ctx: Ctx) -> None:
+    """Set ctx.principal for an S3 request (anonymous when unsigned). STS and KMS authenticate over the
+    body they read (s3/service.py, s3/kms_http.py), with the same credential lookup."""
     req = auth_request(ctx)
     # With --sigv2 off a SigV2 request (header or presigned) goes on to sigv4.parse, which refuses it as
     # S3 does where SigV2 is not offered: 400 InvalidRequest "...Please use AWS4-HMAC-SHA256."
-    v2 = sigv2.parse(req) if service == "s3" and ctx.config.sigv2 else None
+    v2 = sigv2.parse(req) if ctx.config.sigv2 else None
     if v2 is not None:
         if ctx.op in SIGV4_ONLY:
             raise invalid_request(SIGV4_ONLY[ctx.op])
@@ -109,14 +109,8 @@ async def authenticate(ctx: Ctx, service: str = "s3", payload_sha256: str | None
     if parsed is None:
         ctx.principal = ANONYMOUS
         return
-    if service == "sts":
-        sigv4.check_scope(parsed, service=service)
-        if parsed.region != ctx.config.region:
-            # STS's answer (Query protocol, 403), as AWS STS gives it for a scope naming another region.
-            raise S3Error("SignatureDoesNotMatch", 403, "Credential should be scoped to a valid region. ")
-    else:
-        # S3: AuthorizationHeaderMalformed / AuthorizationQueryParametersError "the region 'X' is wrong;
-        # expecting 'Y'" with <Region>, as S3 answers a scope naming another region.
-        sigv4.check_scope(parsed, service=service, region=ctx.config.region)
-    verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), payload_sha256)
+    # AuthorizationHeaderMalformed / AuthorizationQueryParametersError "the region 'X' is wrong;
+    # expecting 'Y'" with <Region>, as S3 answers a scope naming another region.
+    sigv4.check_scope(parsed, service="s3", region=ctx.config.region)
+    verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), None)
     ctx.signature_version = "AWS4-HMAC-SHA256"

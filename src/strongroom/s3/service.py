@@ -56,6 +56,9 @@ async def _authenticate_sts(ctx: Ctx, body_sha256: str) -> None:
         ctx.principal = ANONYMOUS
         return
     sigv4.check_scope(parsed, service="sts")
+    if parsed.region != ctx.config.region:
+        # STS's answer (Query protocol, 403), as AWS STS gives it for a scope naming another region.
+        raise S3Error("SignatureDoesNotMatch", 403, "Credential should be scoped to a valid region. ")
     if parsed.kind == "header":
         parsed = replace(parsed, content_sha256=None)
     verify_sigv4(ctx, parsed, req, await credentials(ctx, parsed.access_key), body_sha256)
