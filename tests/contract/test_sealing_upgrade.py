@@ -1,4 +1,4 @@
-"""Schema step 2 (catalog/sealing_step.py) on both engines: a version-1 catalog (release 1's schema,
+"""Schema step 3 (catalog/sealing_step.py) on both engines: a version-1 catalog (release 1's schema,
 tests/fixtures/release-1-schema/) holding rows in release 1's format is sealed in place when it is
 opened, reads back whole, and keeps none of its private values in clear. (The SQLite data directory
 written by release 1 itself is tests/integration/test_upgrade.py's.)"""

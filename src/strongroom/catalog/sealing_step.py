@@ -1,4 +1,4 @@
-"""Schema step 2: the private fields of versions, uploads and parts are sealed (sealer.py).
+"""Schema step 3: the private fields of versions, uploads and parts are sealed (sealer.py).
 
 Version 1 kept ETags, content types, headers, metadata, checksums and tags in clear (columns
 `etag`, `content_type`, `extra`, and each piece's ETag and checksums inside `pieces`). This step
