@@ -100,16 +100,6 @@ def test_refused_requests_are_logged_at_info_not_error(start_server: ServerFacto
 # --- Expect: 100-continue ---------------------------------------------------------------------------
 
 
-def read_until_closed(sock: socket.socket) -> bytes:
-    received = b""
-    try:
-        while chunk := sock.recv(65536):
-            received += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return received
-
-
 def expect_continue(server: RunningServer, method: str, target: str, body: bytes, *,
                     sign: bool = True, secret_key: str | None = None) -> tuple[int, bytes]:
     """Announce `body` with Expect: 100-continue and send it only once `100 Continue` comes, as a
@@ -131,7 +121,7 @@ def expect_continue(server: RunningServer, method: str, target: str, body: bytes
         status = wire.status_line(first)
         if status == 100:
             sock.sendall(body)
-        return status, first + read_until_closed(sock)
+        return status, first + wire.read_until_closed(sock)
 
 
 def test_expect_100_continue_only_for_a_request_that_would_be_accepted(server: RunningServer, s3,
