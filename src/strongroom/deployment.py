@@ -23,15 +23,13 @@ from strongroom.catalog.sealer import ROOT_KEYS_SETTING, WrongRootKey
 from strongroom.crypto import keys
 from strongroom.db.location import Location
 
-ROOT_KEYS = ROOT_KEYS_SETTING  # the catalog's schema upgrade reads it too (catalog/sealing_step.py)
-
 
 def key_ids(root_keys: Sequence[bytes]) -> list[str]:
     return [keys.key_id(k) for k in root_keys]
 
 
 def recorded_root_keys(catalog: Catalog) -> list[str] | None:
-    stored = catalog.get_setting(ROOT_KEYS)
+    stored = catalog.get_setting(ROOT_KEYS_SETTING)
     return None if stored is None else list(json.loads(stored))
 
 
@@ -40,7 +38,7 @@ def check_root_keys(catalog: Catalog, root_keys: Sequence[bytes]) -> None:
     given = key_ids(root_keys)
     recorded = recorded_root_keys(catalog)
     if recorded is None:
-        recorded = json.loads(catalog.set_setting_if_absent(ROOT_KEYS, json.dumps(given[:1])))
+        recorded = json.loads(catalog.set_setting_if_absent(ROOT_KEYS_SETTING, json.dumps(given[:1])))
     if given[0] not in recorded:
         if set(recorded) <= set(given):
             raise WrongRootKey(
@@ -84,4 +82,4 @@ def check_rotation(catalog: Catalog, root_keys: Sequence[bytes]) -> None:
 
 def record_root_keys(catalog: Catalog, root_keys: Sequence[bytes]) -> None:
     """The keys the catalog's data may be sealed under from now on (root-key rotate)."""
-    catalog.put_setting(ROOT_KEYS, json.dumps(key_ids(root_keys)))
+    catalog.put_setting(ROOT_KEYS_SETTING, json.dumps(key_ids(root_keys)))
