@@ -17,7 +17,7 @@ from strongroom.kms.adapter import build_key_service
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
 from strongroom.s3.limits import Gate
-from strongroom.vault import RootKeyring, Vault
+from strongroom.vault import BlobSweeper, RootKeyring, Vault
 
 log = logging.getLogger("strongroom")
 T = TypeVar("T")
@@ -58,6 +58,10 @@ def create_app(config: Config) -> web.Application:
     app.router.add_route("*", r"/{tail:[\s\S]*}", handle, expect_handler=expect_continue)
     app.on_startup.append(services.kms.start)
     app.on_cleanup.append(services.kms.close)  # before the executor and catalog close
+    sweeper = BlobSweeper(services.catalog, services.blobs, interval=config.sweep_interval,
+                          grace=config.sweep_grace)
+    app.on_startup.append(sweeper.start)
+    app.on_cleanup.append(sweeper.close)  # before the catalog closes
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)

@@ -43,6 +43,11 @@ def validate_id(blob_id: str) -> str:
     return blob_id
 
 
+def new_blob_id() -> str:
+    """A fresh random id (the catalog records it pending before the file is created)."""
+    return secrets.token_hex(_ID_BYTES)
+
+
 class StorageFull(Exception):
     """Writing that many more bytes would leave less free space than the reserve."""
 
@@ -87,10 +92,10 @@ class BlobWriter:
     """Writes one new blob. Nothing is visible until `commit()`; leaving a `with` block without
     committing removes the temporary file."""
 
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: BlobStore, blob_id: str | None = None) -> None:
         self._store = store
-        self.blob_id = secrets.token_hex(_ID_BYTES)
-        self._tmp = store.tmp_dir / f"{self.blob_id}{_TMP_SUFFIX}"
+        self.blob_id = validate_id(blob_id) if blob_id is not None else new_blob_id()
+        self._tmp = store._tmp_path(self.blob_id)
         self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._done = False
         self.size = 0
@@ -207,8 +212,8 @@ class BlobStore:
         if self.reserve is not None:
             self.reserve.check(incoming)
 
-    def writer(self) -> BlobWriter:
-        return BlobWriter(self)
+    def writer(self, blob_id: str | None = None) -> BlobWriter:
+        return BlobWriter(self, blob_id)
 
     def open(self, blob_id: str) -> BlobReader:
         """Raises FileNotFoundError when there is no such blob."""
@@ -218,44 +223,64 @@ class BlobStore:
         return self._path(blob_id).stat().st_size
 
     def delete(self, blob_id: str) -> None:
-        """Remove a blob; a missing one is fine (deletes are retried, sweeps race with them)."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path(blob_id))
+        """Remove a blob and its temporary file; missing ones are fine (deletes are retried, sweeps race
+        with them). Any other OSError is raised: the caller keeps what it knows for the next try."""
+        for path in (self._path(blob_id), self._tmp_path(blob_id)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def last_modified(self, blob_id: str) -> float | None:
+        """When the blob's file or its temporary file (a write in progress) last changed; None if neither
+        exists."""
+        times = []
+        for path in (self._path(blob_id), self._tmp_path(blob_id)):
+            with contextlib.suppress(FileNotFoundError):
+                times.append(path.stat().st_mtime)
+        return max(times, default=None)
 
     def all_blob_ids(self) -> Iterator[str]:
         """Ids of the committed blobs; files that are not blobs are ignored."""
         for entry in self._scan_blobs():
             yield entry.name
 
-    def sweep(self, referenced: set[str], older_than: float | None = None) -> int:
-        """Remove temporary files and the blobs not in `referenced`; return how many were removed.
-
-        With `older_than` (epoch seconds), only files last modified before it go: a blob
-        another process is writing, or has committed but not yet recorded in the catalog,
-        is newer than the catalog snapshot `referenced` was read from, and is spared.
-        """
-        removed = 0
-
+    def files_older_than(self, before: float) -> list[tuple[str, str]]:
+        """(blob id, path) of every blob file and temporary file last modified before `before` (epoch
+        seconds): the orphan scan's candidates. Files that are not blobs are ignored."""
         def old(entry: os.DirEntry[str]) -> bool:
             try:
-                return older_than is None or entry.stat().st_mtime < older_than
+                return entry.stat().st_mtime < before
             except FileNotFoundError:
                 return False
 
         with os.scandir(self.tmp_dir) as entries:
-            stale = [e for e in entries if e.name.endswith(_TMP_SUFFIX) and e.is_file() and old(e)]
-        for entry in stale:
-            removed += self._remove(entry.path)
-        for entry in self._scan_blobs():
-            if entry.name not in referenced and old(entry):
-                removed += self._remove(entry.path)
-        return removed
+            found = [(e.name[:-len(_TMP_SUFFIX)], e.path) for e in entries
+                     if e.name.endswith(_TMP_SUFFIX) and _ID.fullmatch(e.name[:-len(_TMP_SUFFIX)])
+                     and e.is_file() and old(e)]
+        found += [(e.name, e.path) for e in self._scan_blobs() if old(e)]
+        return found
+
+    @staticmethod
+    def remove_file(path: str) -> int:
+        """Best effort: a file that cannot be removed now (EPERM, EROFS, EIO) stays for the next sweep;
+        1 if it was removed."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        except OSError as e:
+            log.warning("could not remove the unreferenced blob file %s (%s); the next sweep will try again",
+                        path, e.strerror)
+            return 0
+        return 1
 
     # --- paths ---
 
     def _path(self, blob_id: str) -> Path:
         validate_id(blob_id)
         return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+
+    def _tmp_path(self, blob_id: str) -> Path:
+        return self.tmp_dir / f"{validate_id(blob_id)}{_TMP_SUFFIX}"
 
     def _make_parent(self, path: Path) -> None:
         # A directory made now must itself be durable before the blob in it is: fsync
@@ -279,20 +304,6 @@ class BlobStore:
                 with os.scandir(sub.path) as entries:
                     yield from [e for e in entries if _ID.fullmatch(e.name) and e.name[:2] == top.name
                                 and e.name[2:4] == sub.name and e.is_file()]
-
-    @staticmethod
-    def _remove(path: str) -> int:
-        """Best effort: a file that cannot be removed now (EPERM, EROFS, EIO) stays for the next sweep;
-        it never keeps a server from starting."""
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return 0
-        except OSError as e:
-            log.warning("could not remove the unreferenced blob file %s (%s); the next sweep will try again",
-                        path, e.strerror)
-            return 0
-        return 1
 
 
 def _fanout_dirs(path: str | Path) -> list[os.DirEntry[str]]:

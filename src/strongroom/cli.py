@@ -62,6 +62,13 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
     )
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of seconds greater than 0: {text!r}")
+    return value
+
+
 def _on_off(text: str) -> bool:
     if text.strip().lower() in ("on", "off"):
         return text.strip().lower() == "on"
@@ -124,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         help_="free space kept for deletes: new data is refused below it; bytes (5GiB, 500MB) or a "
         "percentage of the filesystem (2%%) (default: 1%%, at least 16 MiB, at most 1 GiB)",
     )
+    # --- serve: the blob sweep (issue 15) ---
+    _opt(serve, "--sweep-interval", default="60", type_=_positive,
+         help_="seconds between blob sweep rounds (with jitter; one server at a time runs them)")
+    _opt(serve, "--sweep-grace", default="3600", type_=_positive,
+         help_="seconds (database clock) a replaced or deleted blob stays readable, and an unfinished "
+         "write's blob is kept, before the sweep removes it")
     # the wire's per-process limits
     _opt(serve, "--max-request-bodies", default="128", type_=int,
          help_="request bodies received at once per process; beyond: 503 SlowDown")
@@ -249,6 +262,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "max_connections",
         "min_body_rate",
         "body_rate_window",
+        "sweep_interval",
+        "sweep_grace",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)

@@ -98,6 +98,10 @@ class Config:
     # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
     catalog_url: str = field(default="", repr=False)  # may hold a password
     min_free_space: FreeSpace = FreeSpace()  # new data is refused below it (issue 14, safety)
+    # The blob sweep (vault/sweep.py): a round every sweep_interval seconds (with jitter) in one server at
+    # a time; replaced, deleted and abandoned blobs are removed sweep_grace seconds (database clock) later.
+    sweep_interval: float = 60.0
+    sweep_grace: float = 3600.0
 
     @property
     def tls(self) -> bool:

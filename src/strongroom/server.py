@@ -1,4 +1,4 @@
-"""Running the server: the start-up sweep, N worker processes on one port, TLS, graceful stop."""
+"""Running the server: N worker processes on one port, TLS, graceful stop."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import ssl
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,40 +19,20 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from strongroom import process
 from strongroom.app import create_app
-from strongroom.blobs import BlobStore
-from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.config import Config
 from strongroom.deployment import check_deployment
 
 log = logging.getLogger("strongroom")
-SWEEP_GRACE = 3600.0  # with other servers on the same data, spare unreferenced blobs younger than this
 
 
-def sweep_orphans(config: Config) -> int:
-    """Remove blobs no metadata points to (left by a crash between blob write and metadata commit).
-
-    If we hold the data directory's lock, no other server writes here and every orphan can go;
-    otherwise only old ones, so that another server's write in flight is spared.
-    """
+def hold_serve_lock(config: Config) -> None:
+    """Hold a shared lock on `serve.lock` in the data directory for the life of the process: `strongroom
+    root-key rotate` refuses to run while any server on this machine holds it (rotation.py). Garbage is
+    not its business any more: the catalog decides it and the sweep (vault/sweep.py) removes it."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     lock = open(config.data_dir / "serve.lock", "w")  # noqa: SIM115 - held for the life of the process
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        older_than = None
-    except BlockingIOError:
-        older_than = time.time() - SWEEP_GRACE
-    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
-    try:
-        referenced = set(catalog.referenced_blob_ids())
-    finally:
-        catalog.close()
-    removed = BlobStore(config.blob_dir).sweep(referenced, older_than)
-    if older_than is None:
-        fcntl.flock(lock, fcntl.LOCK_SH)  # keep a shared hold: later servers see we are running
+    fcntl.flock(lock, fcntl.LOCK_SH)
     globals()["_LOCK"] = lock
-    if removed:
-        log.info("removed %d orphaned blob(s) at start-up", removed)
-    return removed
 
 
 def ssl_context(config: Config) -> ssl.SSLContext | None:
@@ -135,7 +114,7 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
 
 def serve(config: Config, ready: callable | None = None) -> None:  # type: ignore[valid-type]
     check_deployment(config, config.root_keys)  # refuse a root key this catalog's data is not sealed under
-    sweep_orphans(config)
+    hold_serve_lock(config)
     if config.workers <= 1:
         sock = bind(config)
         if ready is not None:

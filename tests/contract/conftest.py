@@ -13,12 +13,14 @@ server is not reachable, the postgres params are skipped, saying why.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from strongroom.catalog.api import Catalog
+from strongroom.catalog.model import ObjectVersion, Part, Piece
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sqlite import SqliteCatalog
@@ -36,13 +38,42 @@ def postgres_schema_url() -> Iterator[str]:
         yield with_search_path(POSTGRES_URL, schema)
 
 
+class Writer:
+    """A catalog used as the vault uses it: every blob a write commits was recorded pending first
+    (`record_pending`, before its file would be created). Everything else goes to the catalog as is."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._catalog, name)
+
+    def put_object(self, version: ObjectVersion, **kw: Any) -> ObjectVersion | None:
+        self._pending(version.pieces)
+        return self._catalog.put_object(version, **kw)
+
+    def put_part(self, part: Part) -> Part | None:
+        self._pending([part.piece])
+        return self._catalog.put_part(part)
+
+    def _pending(self, pieces: Iterable[Piece]) -> None:
+        for p in pieces:
+            if p.blob_id:
+                self._catalog.record_pending(p.blob_id)
+
+
+def _writer(open_catalog: Opener) -> Catalog:
+    return cast(Catalog, Writer(open_catalog()))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def catalog_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     if request.param == "sqlite":
-        return functools.partial(SqliteCatalog.open, tmp_path / "catalog.db", SEALER)
+        path = tmp_path / "catalog.db"
+        return functools.partial(_writer, functools.partial(SqliteCatalog.open, path, SEALER))
     if request.param == "postgres":
         url: str = request.getfixturevalue("postgres_schema_url")
-        return functools.partial(PostgresCatalog.open, url, SEALER)
+        return functools.partial(_writer, functools.partial(PostgresCatalog.open, url, SEALER))
     raise AssertionError(request.param)
 
 

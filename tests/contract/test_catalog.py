@@ -41,8 +41,10 @@ SSE_S3 = Sealing("AES256", wrapping={"kek": "root", "root_key_id": "r1"})
 # --- record factories (deterministic from their arguments, so another process can rebuild them) ---
 
 
-def piece(n: int = 1, tag: str = "p", *, inline: bytes | None = None, **kw: Any) -> Piece:
-    blob_id = None if inline is not None else hashlib.md5(f"{tag}/{n}".encode()).hexdigest()
+def piece(n: int = 1, tag: str = "p", *, inline: bytes | None = None, where: str = "", **kw: Any) -> Piece:
+    """`where`: the object's bucket/key, in its blob id (two objects never share a blob)."""
+    name = f"{tag}/{n}" + (f"@{where}" if where else "")
+    blob_id = None if inline is not None else hashlib.md5(name.encode()).hexdigest()
     return Piece(part_number=n, size=10 * n, etag=f"{tag}-etag-{n}", sealed_key=f"key-{tag}-{n}".encode(),
                  blob_id=blob_id, inline=inline, **kw)
 
@@ -50,7 +52,8 @@ def piece(n: int = 1, tag: str = "p", *, inline: bytes | None = None, **kw: Any)
 def version(bucket: str, key: str, tag: str = "v", **kw: Any) -> ObjectVersion:
     fields: dict[str, Any] = dict(
         bucket=bucket, key=key, version_id=f"vid-{tag}-{key}", size=10, etag=f"etag-{tag}",
-        last_modified=1_700_000_000.5, owner_id=OWNER, sealing=SSE_S3, pieces=(piece(1, tag),),
+        last_modified=1_700_000_000.5, owner_id=OWNER, sealing=SSE_S3,
+        pieces=(piece(1, tag, where=f"{bucket}/{key}"),),
         metadata={"writer": tag},
     )
     fields.update(kw)
@@ -239,7 +242,7 @@ def test_replace_and_delete(catalog: Catalog) -> None:
     assert catalog.delete_object("bkt", "k") is None
     assert catalog.get_object("bkt", "k") is None
     assert catalog.get_object("other", "k") == version("other", "k", "elsewhere")
-    assert list(catalog.referenced_blob_ids()) == [piece(1, "elsewhere").blob_id]
+    assert list(catalog.referenced_blob_ids()) == [piece(1, "elsewhere", where="other/k").blob_id]
 
 
 def test_set_object_tags_in_place(catalog: Catalog) -> None:
@@ -825,7 +828,7 @@ def test_bulk_put_objects(catalog: Catalog) -> None:
     assert catalog.get_object("bkt", "k1") == version("bkt", "k1")
     assert catalog.get_object("bkt", "k2") == version("bkt", "k2", "last")
     assert len(catalog.list_objects("bkt").objects) == 5
-    assert piece(1, "old").blob_id not in set(catalog.referenced_blob_ids())
+    assert piece(1, "old", where="bkt/k1").blob_id not in set(catalog.referenced_blob_ids())
     with pytest.raises(NoSuchBucketError):
         bulk([version("nope", "k")])
 

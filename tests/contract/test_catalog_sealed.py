@@ -38,7 +38,7 @@ def raw(catalog: Catalog, sql: str, *params: Any) -> list[Any]:
 
 def reopen(catalog_opener: Opener, root_keys: list[bytes]) -> Catalog:
     """The same store opened with a sealer of other root keys (the opener's partial carries its own)."""
-    opener: Any = catalog_opener
+    opener: Any = catalog_opener.args[0]  # type: ignore[attr-defined]  # conftest: partial(_writer, partial(open))
     return opener.func(*opener.args[:-1], MetadataSealer.of(root_keys))  # type: ignore[no-any-return]
 
 

@@ -242,7 +242,10 @@ def test_every_acknowledged_small_put_survives_a_kill(start_server: ServerFactor
 
 
 def test_crash_mid_upload_leaves_nothing(start_server: ServerFactory) -> None:
-    server = start_server()
+    """The killed write's blob was recorded pending before its file was made: once the grace period
+    has passed, the sweep removes its temporary file and its record (issue 15)."""
+    sweep = ("--sweep-interval", "0.2", "--sweep-grace", "1")
+    server = start_server(*sweep)
     try:
         s3 = server.client("s3")
         s3.create_bucket(Bucket="crashy")
@@ -273,15 +276,18 @@ def test_crash_mid_upload_leaves_nothing(start_server: ServerFactory) -> None:
         server.process.wait()
         conn.close()
         s3.close()
-        server = server.restart()
-        assert sorted(files_under(blobs)) == sorted(before)  # the orphan is gone, the kept blob is not
+        server = server.restart(*sweep)
+        deadline = time.monotonic() + 15
+        while sorted(files_under(blobs)) != sorted(before) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sorted(files_under(blobs)) == sorted(before)  # the dead write gone, the kept blob not
         s3 = server.client("s3")
         with pytest.raises(ClientError) as caught:
             s3.head_object(Bucket="crashy", Key="interrupted")
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="crashy")["Contents"]] == ["kept"]
         assert s3.get_object(Bucket="crashy", Key="kept")["Body"].read() == kept
-        assert "removed 1 orphaned blob" in server.log()
+        assert "the blob sweep removed 1 file(s)" in server.log()
     finally:
         server.stop()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.blobs import BlobStore, validate_id
+from strongroom.blobs import BlobStore, new_blob_id, validate_id
 
 
 @pytest.fixture
@@ -126,23 +126,12 @@ def test_all_blob_ids_ignores_strays(store: BlobStore) -> None:
     misplaced = "f" * 32
     (store.root / blob_id[:2] / blob_id[2:4] / misplaced).write_text("x")  # not where its id says
     assert list(store.all_blob_ids()) == [blob_id]
-    assert store.sweep(set()) == 1  # only the blob; strays are not ours to remove
+    in_future = time.time() + 60
+    assert [i for i, _ in store.files_older_than(in_future)] == [blob_id]  # strays are not ours to remove
     assert (store.root / "notes.txt").exists()
 
 
-def test_sweep(store: BlobStore) -> None:
-    keep, drop = put(store, b"keep"), put(store, b"drop")
-    in_flight = store.writer()
-    in_flight.write(b"another process is writing this")
-    assert store.sweep({keep}) == 2  # the unreferenced blob and the temporary file
-    assert list(store.all_blob_ids()) == [keep]
-    assert files_under(store.tmp_dir) == []
-    with pytest.raises(FileNotFoundError):
-        in_flight.commit()
-    assert drop not in set(store.all_blob_ids())
-
-
-def test_sweep_spares_recent_files(store: BlobStore) -> None:
+def test_files_older_than_spares_recent_files(store: BlobStore) -> None:
     old_blob, new_blob = put(store, b"old"), put(store, b"new")
     old_tmp, new_tmp = store.writer(), store.writer()
     old_tmp.write(b"stale")
@@ -152,11 +141,33 @@ def test_sweep_spares_recent_files(store: BlobStore) -> None:
                  store.tmp_dir / f"{old_tmp.blob_id}.tmp"]
     for path in old_files:
         os.utime(path, (an_hour_ago, an_hour_ago))
-    assert store.sweep(set(), older_than=time.time() - 60) == 2
+    found = store.files_older_than(time.time() - 60)
+    assert sorted(found) == sorted(zip([old_blob, old_tmp.blob_id], map(str, old_files), strict=True))
+    assert sum(store.remove_file(path) for _, path in found) == 2
     assert list(store.all_blob_ids()) == [new_blob]
     assert new_tmp.commit() == new_tmp.blob_id  # the in-flight write survived
     old_tmp.abort()  # its file is gone already; abort does not mind
     assert set(store.all_blob_ids()) == {new_blob, new_tmp.blob_id}
+
+
+def test_a_writer_takes_the_id_recorded_for_it(store: BlobStore) -> None:
+    blob_id = new_blob_id()
+    writer = store.writer(blob_id)
+    writer.write(b"x")
+    assert store.last_modified(blob_id) is not None  # the temporary file counts
+    assert writer.commit() == blob_id
+    assert store.last_modified(blob_id) == pytest.approx(time.time(), abs=60)
+    store.delete(blob_id)
+    assert store.last_modified(blob_id) is None
+    with pytest.raises(ValueError):
+        store.writer("../escape")
+
+
+def test_delete_removes_a_dead_writer_s_temporary_file(store: BlobStore) -> None:
+    writer = store.writer()
+    writer.write(b"killed mid-write")
+    store.delete(writer.blob_id)
+    assert files_under(store.tmp_dir) == []
 
 
 def test_reopened_store_sees_blobs(store: BlobStore) -> None:

@@ -22,7 +22,7 @@ from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sqlite import SqliteCatalog
 from strongroom.errors import S3Error
 from strongroom.kms.service import KeyService
-from strongroom.vault import Conditions, Encryption, NewObject, PartsChanged, RootKeyring, Vault
+from strongroom.vault import BlobSweeper, Conditions, Encryption, NewObject, PartsChanged, RootKeyring, Vault
 
 T = TypeVar("T")
 ARN = "arn:aws:kms:us-east-1:111122223333:key/k"
@@ -115,11 +115,22 @@ def test_put_replace_read_delete(vault: Vault) -> None:
         version = await vault.put(
             target, _body(second), Encryption("AES256"), kms_check=Checks(), size_hint=BIG
         )
-        assert len(_blobs(vault)) == 1  # the replaced version's blob is gone
+        # The replaced version's blob stays (a reader may have looked it up) and is recorded garbage,
+        # in the commit's transaction; the sweep removes it once the grace period has passed.
+        assert len(_blobs(vault)) == 2
+        assert vault.catalog.expired_blobs("pending", 0.0, 10) == []
+        (old,) = vault.catalog.expired_blobs("garbage", 0.0, 10)
+        sweeper = BlobSweeper(vault.catalog, vault.blobs, interval=60.0, grace=3600.0)
+        assert sweeper.round() == 0 and len(_blobs(vault)) == 2  # within the grace period
+        sweeper.grace = 0.0
+        assert sweeper.round() == 1
+        assert [p.name for p in _blobs(vault)] == [version.pieces[0].blob_id] != [old]
         assert await _read(vault, "b", "k") == second
         assert version.etag == hashlib.md5(second).hexdigest()
         await vault.delete("b", "k")
-        assert _blobs(vault) == [] and await vault.calls.read(vault.catalog.get_object, "b", "k") is None
+        assert await vault.calls.read(vault.catalog.get_object, "b", "k") is None
+        assert sweeper.round() == 1 and _blobs(vault) == []
+        assert vault.catalog.expired_blobs("garbage", 0.0, 10) == []
 
     asyncio.run(run())
 
@@ -186,6 +197,8 @@ def test_conditional_writes_fail_as_s3_fails_them_and_keep_nothing(vault: Vault)
             await put(Conditions(if_match="abc"))
         assert caught.value.code == "PreconditionFailed"
         assert len(_blobs(vault)) == 1
+        # The refused writes deleted their blobs and forgot their pending records at once.
+        assert vault.catalog.expired_blobs("pending", 0.0, 10) == []
 
     asyncio.run(run())
 

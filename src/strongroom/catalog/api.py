@@ -7,8 +7,8 @@ mutating call is one transaction and durable when it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from typing import Literal, Protocol
 
 from strongroom.catalog.model import (
     AccessKey,
@@ -22,9 +22,16 @@ from strongroom.catalog.model import (
     User,
 )
 
+State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
+
 
 class CatalogConflict(Exception):
     """A conditional write found the state it required missing (e.g. put-if-absent on an existing key)."""
+
+
+class BlobExpired(Exception):
+    """A commit found a new piece's pending record gone: its write outlived the grace period and the
+    sweep has removed (or is removing) its blob. Nothing was committed."""
 
 
 class BucketExists(Exception):
@@ -90,7 +97,7 @@ class Catalog(Protocol):
         if_none_match: fail with CatalogConflict when the key has a current version.
         if_match: fail with CatalogConflict unless the current version's etag equals it.
         acl: the version's ACL document, stored in the same transaction (get_object_acl(version_id)).
-        The replaced version is removed (no versioning yet); its pieces are the caller's to delete.
+        The replaced version is removed (no versioning yet); its blobs are recorded garbage.
         Raises NoSuchBucketError when the bucket is gone.
         """
         ...
@@ -158,8 +165,8 @@ class Catalog(Protocol):
         ...
 
     def abort_upload(self, upload_id: str) -> list[Part] | None:
-        """Remove the upload, its parts and its pending ACL; its parts (their blobs are the caller's
-        to delete), or None when there is no such upload."""
+        """Remove the upload, its parts and its pending ACL; its parts (their blobs are recorded garbage),
+        or None when there is no such upload."""
         ...
 
     def replace_upload_sealing(self, upload_id: str, sealing: Sealing) -> bool:
@@ -183,4 +190,25 @@ class Catalog(Protocol):
         ...
 
     def referenced_blob_ids(self) -> Iterator[str]: ...
+    def known_blob_ids(self) -> Iterator[str]:
+        """Every blob id referenced or recorded, from one snapshot (the orphan scan)."""
+        ...
+
+    # --- blob records (sql_garbage): garbage is decided here, not by a scan ---
+    def record_pending(self, blob_id: str) -> None:
+        """Before a blob's file is created. The commit of a piece using it (put_object, put_part,
+        complete_upload) deletes the record, or raises BlobExpired when the sweep removed it; every
+        call that replaces or drops pieces records their blobs as garbage in its transaction."""
+        ...
+
+    def forget_pending(self, ids: Sequence[str]) -> None: ...  # a failed write deleted its blobs
+    def catalog_time(self) -> float: ...  # the database's clock, seconds since the epoch
+    def expired_blobs(self, state: State, grace: float, limit: int) -> list[str]: ...
+    def forget_blobs(self, state: State, ids: Sequence[str]) -> int: ...
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Hold lease `name` for `seconds` (database clock) unless another holder has it unexpired."""
+        ...
+
+    def renew_lease(self, name: str, holder: str, seconds: float) -> bool: ...
+    def release_lease(self, name: str, holder: str) -> None: ...
     def close(self) -> None: ...

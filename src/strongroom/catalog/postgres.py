@@ -80,9 +80,11 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             if current is None:
                 return None
             row = conn.execute(_DELETE_VERSION, current).fetchone()
-        if row is None:  # not reached: a current row always points at a version
-            raise RuntimeError(f"{bucket}/{key} pointed at a missing version")
-        return codec.decode_version(row, self._sealer)
+            if row is None:  # not reached: a current row always points at a version
+                raise RuntimeError(f"{bucket}/{key} pointed at a missing version")
+            removed = codec.decode_version(row, self._sealer)
+            self._settle_blobs(conn, (), removed.pieces)
+        return removed
 
     def _replace_current(self, conn: Connection, version: ObjectVersion, *, if_none_match: bool,
                          if_match: str | None) -> ObjectVersion | None:
@@ -171,11 +173,16 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
         return len(latest)
 
     def referenced_blob_ids(self) -> Iterator[str]:
-        """Every blob id a version or a part refers to, from one snapshot.
+        """Every blob id a version or a part refers to, from one snapshot."""
+        return self._blob_ids(recorded=False)
 
-        Read through a connection of its own with server-side cursors, so a caller may use
-        the catalog while it iterates and a big catalog is streamed, not loaded.
-        """
+    def known_blob_ids(self) -> Iterator[str]:
+        """Every blob id referenced or recorded (pending or garbage), from one snapshot."""
+        return self._blob_ids(recorded=True)
+
+    def _blob_ids(self, recorded: bool) -> Iterator[str]:
+        """Read through a connection of its own with server-side cursors, so a caller may use
+        the catalog while it iterates and a big catalog is streamed, not loaded."""
         if self._closed:
             raise RuntimeError(f"catalog {redact(self.url)} is closed")
         with self._connect() as conn:  # not autocommit: server-side cursors live in a transaction
@@ -186,3 +193,9 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
                     cur.execute(f"SELECT {column} FROM {table}")
                     for (pieces,) in cur:
                         yield from codec.blob_ids_in(pieces)
+            if recorded:
+                with conn.cursor(name="sweep_records") as cur:
+                    cur.itersize = _SWEEP_ROWS
+                    cur.execute(self._g.recorded)
+                    for (blob_id,) in cur:
+                        yield blob_id

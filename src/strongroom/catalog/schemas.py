@@ -50,6 +50,9 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # have no row and so keep AWS's default key policy, which is what they had in effect.
     Step(to=2, sqlite=_nothing, postgres=_nothing),
     Step(3, sealing_step.sqlite, sealing_step.postgres),  # private fields sealed (catalog/sealer.py)
+    # 4: blob records and leases (blob_records, leases: created by the scripts; catalog/sql_garbage.py).
+    # Blobs written before have no record: the sweep's orphan scan finds what nothing names.
+    Step(to=4, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 

@@ -131,7 +131,7 @@ class SqlAccounts(SqlBase):
     def delete_bucket(self, name: str) -> None:
         """Raises BucketNotEmpty while any object version is in the bucket. In-progress multipart
         uploads do not keep it alive (as on AWS, for general purpose buckets): they are removed
-        with it, and their parts' blobs are left for the sweep."""
+        with it, and their parts' blobs become garbage."""
         with self._write() as conn:
             # The bucket's row locked: writers holding it finish first, new ones wait, so the
             # emptiness check below sees every object that will ever be in it.
@@ -143,6 +143,8 @@ class SqlAccounts(SqlBase):
             # The uploads' rows locked before their parts are read: an UploadPart in flight
             # (holding its upload's row) finishes first, and its part is deleted too.
             conn.execute(self._sql.lock_bucket_uploads, (name,)).fetchall()
+            parts = conn.execute(self._sql.bucket_parts, (name,)).fetchall()
+            self._add_garbage(conn, [blob_id for (piece,) in parts for blob_id in codec.blob_ids_in(piece)])
             conn.execute(self._sql.delete_bucket_parts, (name,))
             conn.execute(self._sql.delete_bucket_uploads, (name,))
             conn.execute(self._sql.delete_bucket_configs, (name,))

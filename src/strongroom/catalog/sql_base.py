@@ -16,8 +16,8 @@ from strongroom.catalog.codec import ListedCache
 from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.sealer import MetadataSealer
+from strongroom.catalog.sql_garbage import SqlGarbage
 from strongroom.catalog.statements import Statements
-from strongroom.db.database import Database
 
 
 def pending_acl_id(upload_id: str) -> str:
@@ -25,7 +25,7 @@ def pending_acl_id(upload_id: str) -> str:
     return f"upload:{upload_id}"
 
 
-class SqlBase(Database):
+class SqlBase(SqlGarbage):
     _sql: ClassVar[Statements]
     _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
     _listed: ListedCache  # set by open() too: what listings unsealed (codec.summary_decoder)
@@ -59,9 +59,12 @@ class SqlBase(Database):
             raise NoSuchBucketError(bucket)
 
     def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,
-                     acl: str | None) -> ObjectVersion | None:
-        """Inside a write transaction holding the bucket: `version` made current, with its ACL."""
+                     acl: str | None, fresh: bool = True) -> ObjectVersion | None:
+        """Inside a write transaction holding the bucket: `version` made current, with its ACL; the
+        blobs of the version it replaced become garbage. `fresh`: its pieces were just written (pending),
+        not an upload's parts."""
         replaced = self._replace_current(conn, version, if_none_match=if_none_match, if_match=if_match)
+        self._settle_blobs(conn, version.pieces if fresh else (), replaced.pieces if replaced else ())
         if acl is not None:
             conn.execute(self._sql.put_acl, (version.version_id, acl))
         return replaced

@@ -50,10 +50,13 @@ class SqlUploads(SqlObjects):
                 row = conn.execute(self._sql.lock_part, (part.upload_id, part.piece.part_number)).fetchone()
                 if row is not None:
                     conn.execute(self._sql.update_part, (*values[2:], part.upload_id, part.piece.part_number))
-                    return codec.decode_part(row, self._sealer)
+                    replaced = codec.decode_part(row, self._sealer)
+                    self._settle_blobs(conn, (part.piece,), (replaced.piece,))
+                    return replaced
                 # No row to lock: a concurrent upload of the same part number (PostgreSQL) makes
                 # this insert wait and then do nothing; the next round sees (and replaces) that part.
                 if conn.execute(self._sql.create_part, values).rowcount == 1:
+                    self._settle_blobs(conn, (part.piece,), ())
                     return None
 
     def list_parts(self, upload_id: str, *, after: int = 0, max_parts: int = 1000) -> tuple[list[Part], bool]:
@@ -114,10 +117,12 @@ class SqlUploads(SqlObjects):
                     raise CatalogConflict(f"part {piece.part_number} of {upload_id} is gone or replaced")
             pending = conn.execute(self._sql.acl, (pending_acl_id(upload_id),)).fetchone()
             replaced = self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match,
-                                         acl=None if pending is None else pending[0])
+                                         acl=None if pending is None else pending[0], fresh=False)
             self._drop_upload(conn, upload_id)
-        used = {(p.part_number, p.blob_id) for p in version.pieces}
-        return replaced, [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]
+            used = {(p.part_number, p.blob_id) for p in version.pieces}
+            unused = [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]
+            self._settle_blobs(conn, (), [p.piece for p in unused])
+        return replaced, unused
 
     def replace_upload_sealing(self, upload_id: str, sealing: Sealing) -> bool:
         return self._write_one(self._sql.set_upload_sealing, (codec.encode_sealing(sealing), upload_id)) > 0
@@ -129,6 +134,7 @@ class SqlUploads(SqlObjects):
                 return None
             parts = self._parts(conn, upload_id)
             self._drop_upload(conn, upload_id)
+            self._settle_blobs(conn, (), [p.piece for p in parts])
             return parts
 
     # --- maintenance ---

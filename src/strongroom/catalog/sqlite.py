@@ -82,7 +82,9 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
             return None
         conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
         conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-        return codec.decode_version(row[:-1], self._sealer)
+        removed = codec.decode_version(row[:-1], self._sealer)
+        self._settle_blobs(conn, (), removed.pieces)
+        return removed
 
     def _replace_current(self, conn: sqlite3.Connection, version: ObjectVersion, *, if_none_match: bool,
                          if_match: str | None) -> ObjectVersion | None:
@@ -153,18 +155,30 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
             )
         return len(latest)
 
-    def referenced_blob_ids(self) -> Iterator[str]:
-        """Every blob id a version or a part refers to, from one snapshot.
+    def record_pending(self, blob_id: str) -> None:
+        """Through group commit: concurrent large PUTs share the transaction and its fsync."""
+        self._grouped(lambda conn: conn.execute(self._g.add_pending, (blob_id,)))
 
-        Read through a connection of its own, so a caller may use the catalog while it
-        iterates (a sweep can take long on a big catalog).
-        """
+    def referenced_blob_ids(self) -> Iterator[str]:
+        """Every blob id a version or a part refers to, from one snapshot."""
+        return self._blob_ids(recorded=False)
+
+    def known_blob_ids(self) -> Iterator[str]:
+        """Every blob id referenced or recorded (pending or garbage), from one snapshot."""
+        return self._blob_ids(recorded=True)
+
+    def _blob_ids(self, recorded: bool) -> Iterator[str]:
+        """Read through a connection of its own, so a caller may use the catalog while it
+        iterates (a sweep can take long on a big catalog)."""
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             conn.execute("BEGIN")
             for sql in ("SELECT pieces FROM versions", "SELECT piece FROM parts"):
                 for (pieces,) in conn.execute(sql):
                     yield from codec.blob_ids_in(pieces)
+            if recorded:
+                for (blob_id,) in conn.execute(self._g.recorded):
+                    yield blob_id
             conn.execute("COMMIT")
         finally:
             conn.close()

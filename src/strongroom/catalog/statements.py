@@ -77,6 +77,8 @@ class Statements:
         self.lock_bucket = q(f"SELECT 1 FROM buckets WHERE name = ?{d.for_update}")
         self.bucket_has_versions = q("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1")
         self.lock_bucket_uploads = q(f"SELECT upload_id FROM uploads WHERE bucket = ?{d.for_update}")
+        self.bucket_parts = q(
+            "SELECT piece FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)")
         self.delete_bucket_parts = q(
             "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)")
         self.delete_bucket_uploads = q("DELETE FROM uploads WHERE bucket = ?")

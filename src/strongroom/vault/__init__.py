@@ -6,9 +6,10 @@ or removes one, written once. The wire layer (`s3/`) turns HTTP into these typed
 - `keys`:     object KEKs (SSE-S3, SSE-KMS, DSSE-KMS, SSE-C), sealing and re-sealing piece keys;
 - `write`:    a body streamed through encryption into a piece (the two-stage pipeline);
 - `read`:     the plaintext of a byte range of a version;
-- `core`:     the vault's state and the one write sequence (new KEK, write, own, commit, discard);
+- `core`:     the vault's state and the one write sequence (new KEK, record pending, write, own, commit);
 - `objects`:  put, copy, open, delete, reseal;
-- `uploads`:  multipart uploads: create, put a part, complete, abort.
+- `uploads`:  multipart uploads: create, put a part, complete, abort;
+- `sweep`:    removes the blobs the catalog records as garbage or as pending too long, and orphans.
 
 `Vault` is the whole lifecycle, built once per process by the composition root (`app.py`).
 """
@@ -24,6 +25,7 @@ from strongroom.vault.keys import (
     root_rotation,
 )
 from strongroom.vault.objects import ObjectLifecycle, Opened
+from strongroom.vault.sweep import BlobSweeper
 from strongroom.vault.uploads import UploadLifecycle
 from strongroom.vault.write import Written
 
@@ -34,6 +36,7 @@ class Vault(ObjectLifecycle, UploadLifecycle):
 
 
 __all__ = [
+    "BlobSweeper",
     "CatalogCalls",
     "Conditions",
     "Encryption",

@@ -1,9 +1,12 @@
 """The vault's state and the one write sequence every lifecycle operation uses.
 
 A write is always the same sequence: choose the KEK (a new one, checking kms:GenerateDataKey once
-its key ARN is known, before anything is stored), write the piece (blob durable), own it (any
-failure before the commit deletes it), commit it to the catalog (conditional writes fail as S3
-fails them), then delete the blobs of what the commit replaced.
+its key ARN is known, before anything is stored), record its blob pending in the catalog (only a
+blob-backed piece: an inline one costs no catalog call), write the piece (blob durable), own it
+(any failure before the commit deletes it and its record), commit it to the catalog (conditional
+writes fail as S3 fails them). The commit records the blobs of what it replaced as garbage, in its
+own transaction: the sweep (vault/sweep.py) deletes them after the grace period, so a reader that
+looked up the old version still finds its blob.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from strongroom.blobs import BlobStore, StorageFull
-from strongroom.catalog.api import Catalog, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import BlobExpired, Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Piece
 from strongroom.errors import S3Error, no_such_bucket, no_such_key, precondition_failed
 from strongroom.kms.service import KeyService
@@ -32,7 +35,7 @@ from strongroom.vault.keys import (
     new_object_kek,
     piece_context,
 )
-from strongroom.vault.write import INLINE_MAX, Written, discard, write_piece
+from strongroom.vault.write import INLINE_MAX, Written, delete_all, write_piece
 
 log = logging.getLogger("strongroom.vault")
 T = TypeVar("T")
@@ -56,6 +59,18 @@ def storage_full() -> S3Error:
         503,
         "The server's storage is full: new data is refused to keep room for deletes. "
         "Delete objects or abort multipart uploads, or add space, then retry.",
+    )
+
+
+def write_expired() -> S3Error:
+    """A write outlived the sweep's grace period (--sweep-grace) before its commit: its blob was given up
+    as the leftover of a dead write. Nothing was stored; the client may retry. S3's RequestTimeout is
+    what a client sees for a request that took too long, and retries."""
+    return S3Error(
+        "RequestTimeout",
+        400,
+        "The upload took longer than the server's grace period for unfinished writes; nothing was "
+        "stored. Retry the request.",
     )
 
 
@@ -139,6 +154,12 @@ class VaultCore:
         size_hint: int | None,
     ) -> Written:
         await self._check_space(size_hint)
+        reserved: list[str] = []
+
+        async def reserve(blob_id: str) -> None:
+            await self.calls.write(self.catalog.record_pending, blob_id)
+            reserved.append(blob_id)
+
         try:
             # SSE-S3 pieces have the MD5 of their body as ETag; the others a random one.
             return await write_piece(
@@ -151,10 +172,13 @@ class VaultCore:
                 md5=md5 or kek.sealing.algorithm == "AES256",
                 checksums=checksums,
                 size_hint=size_hint,
+                reserve=reserve,
             )
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the reserve was not enough (concurrent writes)
-                raise storage_full() from None
+        except BaseException as e:
+            if reserved:  # write_piece removed the file
+                await self._forget(reserved)
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise storage_full() from None  # the reserve was not enough (concurrent writes)
             raise
 
     async def _check_space(self, size_hint: int | None) -> None:
@@ -172,18 +196,31 @@ class VaultCore:
             raise storage_full() from None
 
     async def discard(self, pieces: Sequence[Piece]) -> None:
-        """Best effort: delete the blobs of pieces no record points to (any more). A failure (EIO, EROFS,
-        an NFS ESTALE, a cancellation at shutdown) never fails the request that made them garbage: a blob
-        left behind is an orphan, and the sweep removes orphans."""
+        """Best effort: delete the blobs of pieces a failed write made and never committed, then their
+        pending records. A failure (EIO, EROFS, an NFS ESTALE, a cancellation at shutdown) never changes
+        the request's outcome: what is left behind is still recorded pending, and the sweep removes it
+        after the grace period. (Blobs that were committed are never deleted here: the commit that
+        replaces or drops them records them as garbage.)"""
+        ids = [p.blob_id for p in pieces if p.blob_id]
+        if not ids:
+            return
         try:
-            await asyncio.shield(discard(self.run, self.blobs, pieces))
+            await asyncio.shield(self.run(delete_all, self.blobs, ids))
         except Exception as e:  # noqa: BLE001 - logged; the sweep finishes the job
             # A warning, without a traceback: nothing is wrong with the request, only a file is left over.
-            log.warning("could not delete %d blob(s) no longer referenced (%s); the sweep will",
-                        len(pieces), e)
+            log.warning("could not delete %d blob(s) of a failed write (%s); the sweep will", len(ids), e)
+            return
         except asyncio.CancelledError:
-            log.warning("cancelled while deleting blobs no longer referenced; the sweep will")
+            log.warning("cancelled while deleting the blobs of a failed write; the sweep will")
             raise
+        await self._forget(ids)
+
+    async def _forget(self, ids: list[str]) -> None:
+        """The pending records of blobs a failed write has deleted (best effort: the sweep finds them)."""
+        try:
+            await asyncio.shield(self.calls.write(self.catalog.forget_pending, ids))
+        except Exception as e:  # noqa: BLE001 - logged; the sweep finishes the job
+            log.warning("could not forget %d pending blob record(s) (%s); the sweep will", len(ids), e)
 
     @contextlib.asynccontextmanager
     async def _owned(self, pieces: Sequence[Piece]) -> AsyncIterator[None]:
@@ -198,8 +235,8 @@ class VaultCore:
     async def _commit(self, version: ObjectVersion, conditions: Conditions,
                       acl: str | None) -> ObjectVersion | None:
         """Make a written version current, with its ACL, in one transaction (conditional writes fail as
-        S3 fails them). Returns the version it replaced, whose blobs the caller discards once it no longer
-        owns the new ones: once this returns, the write has succeeded, whatever happens to the old."""
+        S3 fails them); the blobs of the version it replaced become garbage in the same transaction.
+        Returns the version it replaced."""
         try:
             replaced: ObjectVersion | None = await self.calls.write(
                 self.catalog.put_object,
@@ -217,4 +254,6 @@ class VaultCore:
             raise precondition_failed("If-Match") from None
         except NoSuchBucketError:
             raise no_such_bucket(version.bucket) from None
+        except BlobExpired:
+            raise write_expired() from None
         return replaced

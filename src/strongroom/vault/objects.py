@@ -87,9 +87,7 @@ class ObjectLifecycle(VaultCore):
             if verify is not None:
                 verify(written)
             version = self._new_version(target, version_id, kek, written, written.checksums)
-            replaced = await self._commit(version, conditions, acl)
-        if replaced is not None:
-            await self.discard(replaced.pieces)
+            await self._commit(version, conditions, acl)
         return version
 
     async def copy(
@@ -120,9 +118,7 @@ class ObjectLifecycle(VaultCore):
         )
         version = self._new_version(target, version_id, kek, written, written.checksums)
         async with self._owned([written.piece]):
-            replaced = await self._commit(version, UNCONDITIONAL, acl)
-        if replaced is not None:
-            await self.discard(replaced.pieces)
+            await self._commit(version, UNCONDITIONAL, acl)
         return version
 
     @staticmethod
@@ -170,10 +166,8 @@ class ObjectLifecycle(VaultCore):
         sse_c_kek(customer_key, version.sealing)
 
     async def delete(self, bucket: str, key: str) -> None:
-        """Remove a key's current version and its blobs (nothing if there is none)."""
-        removed = await self.calls.write(self.catalog.delete_object, bucket, key)
-        if removed is not None:
-            await self.discard(removed.pieces)
+        """Remove a key's current version (nothing if there is none); its blobs become garbage."""
+        await self.calls.write(self.catalog.delete_object, bucket, key)
 
     async def reseal(
         self, version: ObjectVersion, key_arn: str, bucket_key: bool, *, kms_check: KmsCheck

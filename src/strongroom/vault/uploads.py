@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import BlobExpired, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Part, Piece, Upload
 from strongroom.errors import (
     S3Error,
@@ -29,6 +29,7 @@ from strongroom.vault.core import (
     PartsChanged,
     VaultCore,
     new_upload_id,
+    write_expired,
 )
 from strongroom.vault.keys import (
     Encryption,
@@ -105,7 +106,7 @@ class UploadLifecycle(VaultCore):
         verify: Callable[[Written], None] | None = None,
     ) -> Written:
         """Encrypt a part under its upload's KEK and make it the upload's part `number`; the part it
-        replaces is deleted. An SSE-C upload needs its customer key (a wrong one: InvalidRequest); an
+        replaces becomes garbage. An SSE-C upload needs its customer key (a wrong one: InvalidRequest); an
         SSE-KMS upload kms:Decrypt on its key (CreateMultipartUpload API reference: "the requester needs
         permissions for the kms:Decrypt action on the UploadPart and UploadPartCopy APIs")."""
         await check_kms(kms_check, "kms:Decrypt", upload.sealing)
@@ -126,17 +127,16 @@ class UploadLifecycle(VaultCore):
         try:
             if verify is not None:
                 verify(written)
-            replaced = await self.calls.write(
-                self.catalog.put_part, Part(upload.upload_id, written.piece, time.time())
-            )
+            # The part it replaces (if any) has its blob recorded garbage in the same transaction.
+            await self.calls.write(self.catalog.put_part, Part(upload.upload_id, written.piece, time.time()))
         except CatalogConflict:
             await self.discard([written.piece])
             raise no_such_upload(upload.upload_id) from None
+        except BlobExpired:
+            raise write_expired() from None  # its blob is the sweep's now
         except BaseException:
             await self.discard([written.piece])
             raise
-        if replaced is not None:
-            await self.discard([replaced.piece])
         return written
 
     async def parts(self, upload: Upload) -> list[Part]:
@@ -169,7 +169,7 @@ class UploadLifecycle(VaultCore):
         customer_key: bytes | None = None,
         kms_check: KmsCheck,
     ) -> ObjectVersion:
-        """Make the chosen parts one object; the parts not chosen and the version replaced are deleted.
+        """Make the chosen parts one object; the parts not chosen and the version replaced become garbage.
         The ACL given at CreateMultipartUpload moves to the version in the same transaction (catalog).
         A customer key, if sent, must be the upload's. PartsChanged: a chosen part was replaced. An
         SSE-KMS upload needs kms:Decrypt on its key, as on AWS (S3 user guide, "Multipart upload and
@@ -197,7 +197,7 @@ class UploadLifecycle(VaultCore):
             storage_class=upload.storage_class,
         )
         try:
-            replaced, unused = await self.calls.write(
+            await self.calls.write(
                 self.catalog.complete_upload,
                 upload.upload_id,
                 version,
@@ -212,11 +212,9 @@ class UploadLifecycle(VaultCore):
             raise PartsChanged(upload.upload_id) from None
         except NoSuchBucketError:
             raise no_such_bucket(upload.bucket) from None
-        await self.discard([p.piece for p in unused] + list(replaced.pieces if replaced else ()))
         return version
 
     async def abort(self, upload: Upload) -> None:
-        parts = await self.calls.write(self.catalog.abort_upload, upload.upload_id)
-        if parts is None:
+        """Remove the upload and its parts; their blobs become garbage."""
+        if await self.calls.write(self.catalog.abort_upload, upload.upload_id) is None:
             raise no_such_upload(upload.upload_id)
-        await self.discard([p.piece for p in parts])

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom import checksums as checksum_algorithms
-from strongroom.blobs import BlobStore
+from strongroom.blobs import BlobStore, new_blob_id
 from strongroom.catalog.model import Piece
 from strongroom.crypto import Encryptor, keys
 from strongroom.vault.keys import ObjectKek, seal_piece_key
 
 # Runs a blocking call on the executor: `await run(fn, *args)`.
 Run = Callable[..., Awaitable[Any]]
+# Called with a new blob's id before its file is created.
+Reserve = Callable[[str], Awaitable[None]]
 
 BATCH = 1 << 20  # bytes handed to the executor at once: large enough to amortise the hop
 STAGE_DEPTH = 4  # batches a write stage may run behind the body (memory: 2 x 4 MiB per PUT at most)
@@ -53,11 +55,13 @@ async def write_piece(
     md5: bool,
     checksums: Sequence[str] = (),
     size_hint: int | None = None,
+    reserve: Reserve | None = None,
 ) -> Written:
     """Encrypt a body into a new piece. The blob (if any) is durable when this returns.
 
-    The caller owns the piece from then on: it must either commit it to the catalog or call
-    `discard` (a crash in between leaves an orphan blob that the start-up sweep removes).
+    `reserve(blob_id)` runs before a blob file is created (the vault records the blob pending in the
+    catalog: a crash from then on leaves a record the sweep finds). A failure removes the file; the
+    caller owns the piece once this returns: it either commits it or discards it.
     `md5`: compute the MD5 of the body (an SSE-S3 piece's ETag, or to check a Content-MD5).
     """
     layer_keys = [keys.random_key() for _ in range(kek.layers)]
@@ -82,7 +86,10 @@ async def write_piece(
             batched += len(chunk)
             state.size += len(chunk)
             if state.writer is None and (spill or state.size > INLINE_MAX):
-                state.writer = await run(blobs.writer)
+                new_id = new_blob_id()
+                if reserve is not None:
+                    await reserve(new_id)
+                state.writer = await run(blobs.writer, new_id)
             if batched >= BATCH:
                 data = b"".join(batch)
                 batch, batched = [], 0
@@ -120,14 +127,7 @@ async def write_piece(
     return Written(piece, md5_hex, dict(piece.checksums))
 
 
-async def discard(run: Run, blobs: BlobStore, pieces: Sequence[Piece]) -> None:
-    """Delete the blobs of pieces no record points to (any more)."""
-    ids = [p.blob_id for p in pieces if p.blob_id]
-    if ids:
-        await run(_delete_all, blobs, ids)
-
-
-def _delete_all(blobs: BlobStore, ids: Sequence[str]) -> None:
+def delete_all(blobs: BlobStore, ids: Sequence[str]) -> None:
     for blob_id in ids:
         blobs.delete(blob_id)
 

@@ -115,5 +115,24 @@ CREATE TABLE IF NOT EXISTS object_acls (
     document TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Blobs the catalog decides about (since schema version 4; catalog/sql_garbage.py): a blob is
+-- 'pending' from before its file is created until the commit that makes it visible, and 'garbage'
+-- from the commit that replaced or deleted what referenced it. The sweep removes either kind once it
+-- is older than the grace period. `since`: seconds since the epoch, on the database's clock.
+CREATE TABLE IF NOT EXISTS blob_records (
+    blob_id TEXT PRIMARY KEY,
+    state   TEXT NOT NULL CHECK (state IN ('pending', 'garbage')),
+    since   REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_records_by_age ON blob_records (state, since);
+
+-- One-at-a-time jobs across servers (since schema version 4): a lease is held by `holder` until
+-- `expires` (seconds since the epoch, on the database's clock).
+CREATE TABLE IF NOT EXISTS leases (
+    name    TEXT PRIMARY KEY,
+    holder  TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
+
 -- The version of this file. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);
