@@ -8,9 +8,12 @@ and what is (and is not) left on disk.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
+import sqlite3
+import time
 import zlib
 from pathlib import Path
 
@@ -18,11 +21,29 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_code, status_of
 from tests.integration.server import RunningServer
 
 MiB = 1024 * 1024
 PART = 5 * MiB
+
+
+@pytest.fixture(scope="module")
+def server(start_module_server: ServerFactory) -> RunningServer:
+    """The module's server, with a short grace period: what replaced or dropped blobs leave on disk is
+    checked once the sweep has removed them."""
+    return start_module_server("--sweep-interval", "0.2", "--sweep-grace", "0.5")
+
+
+def swept(server: RunningServer) -> set[str]:
+    """The blob ids on disk once the catalog records no blob as pending or garbage (the sweep is done)."""
+    deadline = time.monotonic() + 15
+    with contextlib.closing(sqlite3.connect(server.data_dir / "catalog.sqlite3")) as db:
+        while db.execute("SELECT count(*) FROM blob_records").fetchone()[0]:
+            assert time.monotonic() < deadline, "the sweep did not remove what the catalog records"
+            time.sleep(0.1)
+    return blob_ids(server)
 
 
 def blob_ids(server: RunningServer) -> set[str]:
@@ -189,13 +210,13 @@ def test_a_single_small_part_is_a_valid_upload(s3, bucket: str) -> None:
 
 
 def test_abort_then_everything_is_no_such_upload(server: RunningServer, s3, bucket: str) -> None:
-    before = blob_ids(server)
+    before = swept(server)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="a")["UploadId"]
     parts = upload_parts(s3, bucket, "a", upload_id, [os.urandom(300_000), os.urandom(300_000)])
     assert len(blob_ids(server) - before) == 2
     assert s3.abort_multipart_upload(Bucket=bucket, Key="a", UploadId=upload_id)[
         "ResponseMetadata"]["HTTPStatusCode"] == 204
-    assert blob_ids(server) == before
+    assert swept(server) == before
     err = fails("NoSuchUpload", s3.upload_part, Bucket=bucket, Key="a", UploadId=upload_id, PartNumber=1,
                 Body=b"x")
     assert status_of(err) == 404 and err.response["Error"]["UploadId"] == upload_id
@@ -211,12 +232,12 @@ def test_abort_then_everything_is_no_such_upload(server: RunningServer, s3, buck
 
 def test_reuploaded_part_replaces_the_old_one(server: RunningServer, s3, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="re")["UploadId"]
-    before = blob_ids(server)
+    before = swept(server)
     first, second = os.urandom(200_000), os.urandom(200_000)
     upload_parts(s3, bucket, "re", upload_id, [first])
     after_first = blob_ids(server)
     parts = upload_parts(s3, bucket, "re", upload_id, [second])
-    after_second = blob_ids(server)
+    after_second = swept(server)
     assert len(after_first - before) == 1 and len(after_second - before) == 1 and after_first != after_second
     listed = s3.list_parts(Bucket=bucket, Key="re", UploadId=upload_id)["Parts"]
     assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in listed] == [(1, parts[0]["ETag"], 200_000)]
@@ -224,7 +245,7 @@ def test_reuploaded_part_replaces_the_old_one(server: RunningServer, s3, bucket:
           [{"PartNumber": 1, "ETag": f'"{hashlib.md5(first).hexdigest()}"'}])
     complete(s3, bucket, "re", upload_id, parts)
     assert s3.get_object(Bucket=bucket, Key="re")["Body"].read() == second
-    assert blob_ids(server) == after_second  # the object owns the part's blob now
+    assert swept(server) == after_second  # the object owns the part's blob now
 
 
 @pytest.fixture
@@ -450,14 +471,15 @@ def test_conditional_complete(s3, bucket: str) -> None:
 
 def test_complete_replaces_an_object_and_frees_its_blobs(server: RunningServer, s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="over", Body=os.urandom(300_000))
-    before = blob_ids(server)
+    before = swept(server)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="over")["UploadId"]
     parts = upload_parts(s3, bucket, "over", upload_id, [os.urandom(PART), os.urandom(200_000)])
     s3.upload_part(Bucket=bucket, Key="over", UploadId=upload_id, PartNumber=7, Body=os.urandom(90_000))
     assert len(blob_ids(server) - before) == 3
     complete(s3, bucket, "over", upload_id, parts)
-    # the replaced object's blob and the unused part's blob are gone; the two used parts remain
-    after = blob_ids(server)
+    # after the grace period, the replaced object's blob and the unused part's blob are gone; the two
+    # used parts remain
+    after = swept(server)
     assert len(after) == len(before) + 1 and len(after - before) == 2
 
 

@@ -98,10 +98,12 @@ class SqlGarbage(Database):
     def _settle_blobs(self, conn: Any, committed: Iterable[Piece], dropped: Iterable[Piece]) -> None:
         """Inside the commit's transaction: the pieces it makes visible are no longer pending (BlobExpired
         when one's record is gone), and the blobs of the pieces it drops are garbage."""
-        new = blob_ids(committed)
+        new, old = blob_ids(committed), blob_ids(dropped)
+        if new and old:  # a blob in both stays referenced (a re-keyed part): neither new nor garbage
+            new, old = [b for b in new if b not in old], [b for b in old if b not in new]
         if new and self._delete_records(conn, "pending", new) != len(new):
             raise BlobExpired(f"pending record gone for one of {new}")
-        self._add_garbage(conn, blob_ids(dropped))
+        self._add_garbage(conn, old)
 
     def _add_garbage(self, conn: Any, ids: Sequence[str]) -> None:
         ids = list(dict.fromkeys(ids))  # PostgreSQL's upsert may not meet one row twice in a statement
