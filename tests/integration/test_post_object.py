@@ -629,7 +629,8 @@ def test_a_part_header_that_is_not_utf8(v4, s3, bucket: str, where: str) -> None
         body += (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + name.encode()
                  + b'"\r\n\r\n' + value.encode() + b"\r\n")
     if where == "name":
-        body += b"--" + boundary + b'\r\nContent-Disposition: form-data; name="x-amz-meta-\xff\xfe"\r\n\r\nv\r\n'
+        body += (b"--" + boundary
+                 + b'\r\nContent-Disposition: form-data; name="x-amz-meta-\xff\xfe"\r\n\r\nv\r\n')
     filename = b"caf\xe9.txt" if where == "filename" else b"plain.txt"
     body += (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="' + filename
              + b'"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--' + boundary + b"--\r\n")
