@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from strongroom.errors import OutOfSpace
+
 log = logging.getLogger("strongroom.blobs")
 
 _ID_BYTES = 16
@@ -48,7 +50,7 @@ def new_blob_id() -> str:
     return secrets.token_hex(_ID_BYTES)
 
 
-class StorageFull(Exception):
+class StorageFull(OutOfSpace):
     """Writing that many more bytes would leave less free space than the reserve."""
 
 

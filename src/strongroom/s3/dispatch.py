@@ -22,7 +22,15 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from aiohttp import HttpVersion11, web
 from multidict import MultiDict
 
-from strongroom.errors import S3Error, access_denied, internal_error, no_such_bucket, not_implemented
+from strongroom.errors import (
+    OutOfSpace,
+    S3Error,
+    access_denied,
+    internal_error,
+    no_such_bucket,
+    not_implemented,
+    storage_full,
+)
 from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
@@ -119,6 +127,8 @@ def _failed(request: web.Request, exc: Exception, resource: str) -> web.Response
     if isinstance(exc, web.HTTPException):
         raise exc
     request_id = request["request_id"]
+    if isinstance(exc, OutOfSpace):  # the catalog's filesystem filled under a write (SQLite)
+        exc = storage_full()
     if isinstance(exc, S3Error):
         err = exc
         # A server fault is an ERROR; a refusal (4xx) or an operation not implemented (501) is not,
