@@ -50,6 +50,10 @@ def new_blob_id() -> str:
     return secrets.token_hex(_ID_BYTES)
 
 
+class BlobRemoved(Exception):
+    """A blob's temporary file was removed while it was written: the sweep gave the write up."""
+
+
 class StorageFull(OutOfSpace):
     """Writing that many more bytes would leave less free space than the reserve."""
 
@@ -129,6 +133,12 @@ class BlobWriter:
             self._store._make_parent(final)
             os.rename(self._tmp, final)
             _fsync_dir(final.parent)
+        except FileNotFoundError:
+            self._discard()
+            if not self._tmp.parent.exists():
+                raise
+            # The sweep removed the file of a write that outlived the grace period (its record first).
+            raise BlobRemoved(self.blob_id) from None
         except BaseException:
             self._discard()
             raise

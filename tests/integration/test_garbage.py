@@ -204,3 +204,32 @@ def test_orphans_older_than_the_grace_are_swept_and_younger_ones_are_not(start_s
 def test_sweep_options_must_be_positive(start_server: ServerFactory, flag: str) -> None:
     with pytest.raises(RuntimeError, match="greater than 0"):
         start_server(flag, "0")
+
+
+def test_a_write_that_outlives_the_grace_is_refused_clearly(start_server: ServerFactory) -> None:
+    """A body that trickles in for longer than the grace period without its file growing (it is kept
+    in memory until a 1 MiB batch fills) is given up by the sweep: the PUT answers 400 RequestTimeout,
+    never a 500, and nothing is stored or left behind."""
+    server = start_server("--sweep-interval", "0.2", "--sweep-grace", "1")
+    s3 = server.client()
+    s3.create_bucket(Bucket="late")
+    body = os.urandom(300 * 1024)
+    path = "/late/k"
+    headers = server.sign("PUT", path, content_sha256="UNSIGNED-PAYLOAD")
+    conn = server.connection(timeout=60)
+    conn.putrequest("PUT", path, skip_host=True)
+    headers = {**headers, "host": f"127.0.0.1:{server.port}", "content-length": str(len(body))}
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    step = len(body) // 20
+    for i in range(0, len(body), step):
+        conn.send(body[i:i + step])
+        time.sleep(0.2)
+    response = conn.getresponse()
+    text = response.read()
+    conn.close()
+    assert response.status == 400 and b"<Code>RequestTimeout</Code>" in text, text
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="late", Key="k")
+    assert until(lambda: files_under(server.data_dir / "blobs") == [])

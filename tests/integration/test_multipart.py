@@ -33,7 +33,7 @@ PART = 5 * MiB
 def server(start_module_server: ServerFactory) -> RunningServer:
     """The module's server, with a short grace period: what replaced or dropped blobs leave on disk is
     checked once the sweep has removed them."""
-    return start_module_server("--sweep-interval", "0.2", "--sweep-grace", "0.5")
+    return start_module_server("--sweep-interval", "0.2", "--sweep-grace", "2")
 
 
 def swept(server: RunningServer) -> set[str]:

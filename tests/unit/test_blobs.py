@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.blobs import BlobStore, new_blob_id, validate_id
+from strongroom.blobs import BlobRemoved, BlobStore, new_blob_id, validate_id
 
 
 @pytest.fixture
@@ -175,3 +175,13 @@ def test_reopened_store_sees_blobs(store: BlobStore) -> None:
     again = BlobStore(store.root)
     with again.open(blob_id) as r:
         assert r.read_at(0, 100) == b"persisted"
+
+
+def test_a_writer_whose_file_the_sweep_removed_fails_clearly(store: BlobStore) -> None:
+    writer = store.writer()
+    writer.write(b"a write that outlived the grace period")
+    os.unlink(store.tmp_dir / f"{writer.blob_id}.tmp")  # what the sweep does to a dead write's file
+    writer.write(b"more")
+    with pytest.raises(BlobRemoved):
+        writer.commit()
+    assert writer.blob_id not in set(store.all_blob_ids())

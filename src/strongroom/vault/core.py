@@ -21,7 +21,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from strongroom.blobs import BlobStore, StorageFull
+from strongroom.blobs import BlobRemoved, BlobStore, StorageFull
 from strongroom.catalog.api import BlobExpired, Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Piece
 from strongroom.errors import S3Error, no_such_bucket, no_such_key, precondition_failed, storage_full
@@ -166,6 +166,8 @@ class VaultCore:
                 await self._forget(reserved)
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise storage_full() from None  # the reserve was not enough (concurrent writes)
+            if isinstance(e, BlobRemoved):
+                raise write_expired() from None
             raise
 
     async def _check_space(self, size_hint: int | None) -> None:
