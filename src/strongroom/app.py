@@ -13,6 +13,7 @@ from strongroom.account import account_id
 from strongroom.blobs import BlobStore, Reserve
 from strongroom.catalog import MetadataSealer, SqliteCatalog, open_catalog
 from strongroom.config import Config
+from strongroom.db.pool import DatabaseExecutor, PoolSettings
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
@@ -39,9 +40,11 @@ def build_services(config: Config) -> Services:
     kms = build_key_service(config, account, executor)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
+    pool = PoolSettings(config.db_pool_size, config.db_pool_timeout)
+    db_executor = None if embedded else DatabaseExecutor(pool)
 
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
-                        inline_reads=embedded, lister=lister)
+                        inline_reads=embedded, lister=lister, db_executor=db_executor)
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
     services.vault = Vault(catalog, services, blobs, keyring, kms, executor)
     return services
@@ -61,8 +64,9 @@ def create_app(config: Config) -> web.Application:
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)
-        if services.lister is not None:
-            services.lister.shutdown(wait=True)
+        for extra in (services.lister, services.db_executor):
+            if extra is not None:
+                extra.shutdown(wait=True)
         services.catalog.close()
 
     app.on_cleanup.append(close)

@@ -29,10 +29,11 @@ import select
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -40,6 +41,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from strongroom.db.database import DatabaseBusy
 
 Connection = psycopg.Connection[Any]
+P = ParamSpec("P")
+T = TypeVar("T")
 # What pg_stat_activity shows for our connections, unless the URL names one (application_name=...).
 APPLICATION_NAME = "strongroom"
 CONNECT_TIMEOUT_S = 10
@@ -127,9 +130,7 @@ class Pool:
             try:
                 conn = self._pool.getconn(timeout=deadline - monotonic())
             except PoolTimeout:
-                raise DatabaseBusy(
-                    f"no connection to the catalog's PostgreSQL was free within {self.settings.timeout:g} s "
-                    f"(--db-pool-size {self.settings.size})") from None
+                raise _busy(self.settings) from None
             if not _hung_up(conn):
                 return conn
             # The pool sees it closed when it comes back, drops it and opens another in the
@@ -194,6 +195,38 @@ class Pool:
         self._opened = weakref.WeakSet()
         self._held = threading.local()
         self._pool = self._new_pool()
+
+
+def _busy(settings: PoolSettings) -> DatabaseBusy:
+    return DatabaseBusy(f"no connection to the catalog's PostgreSQL was free within {settings.timeout:g} s "
+                        f"(--db-pool-size {settings.size})")
+
+
+class DatabaseExecutor(ThreadPoolExecutor):
+    """The server's threads for catalog calls: as many as the pool has connections.
+
+    A call beyond them waits in this executor's queue, not in a thread blocked on the pool: a
+    thread that waits for a connection and is woken when one comes back costs about 50 us of
+    CPU more per call (8 threads on a pool of 4: 157-170 us of CPU per point read, against
+    109-112 us on a pool of 8). A call whose turn comes more than `timeout` after it was
+    submitted fails with DatabaseBusy without running, so a request either runs whole or is
+    refused (503 SlowDown), never half done.
+    """
+
+    def __init__(self, settings: PoolSettings) -> None:
+        super().__init__(max_workers=settings.size, thread_name_prefix="strongroom-db")
+        self._settings = settings
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        deadline = monotonic() + self._settings.timeout
+        settings = self._settings
+
+        def in_time(*a: P.args, **kw: P.kwargs) -> T:
+            if monotonic() > deadline:
+                raise _busy(settings)
+            return fn(*a, **kw)
+
+        return super().submit(in_time, *args, **kwargs)
 
 
 # --- one pool per database per process ---

@@ -40,6 +40,9 @@ class Services:
     # SQLite listings (CPU-bound decoding under the GIL) on one thread of their own: four at once on
     # the shared pool cost twice the CPU of one at a time (188 vs 277 pages/s, bench list-100k-c4).
     lister: Executor | None = None
+    # PostgreSQL: catalog calls on as many threads as the process's pool has connections (db/pool.py,
+    # DatabaseExecutor); `run` stays on `executor`.
+    db_executor: Executor | None = None
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded
@@ -51,15 +54,15 @@ class Services:
         """A point read of a few indexed rows: inline on SQLite, off the loop otherwise."""
         if self.inline_reads:
             return fn(*args, **kwargs)
-        return await self._off_loop(fn, *args, **kwargs)
+        return await self._off_loop(fn, *args, executor=self.db_executor, **kwargs)
 
     async def listing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A listing (a page of rows to decode): on the lister thread when there is one."""
-        return await self._off_loop(fn, *args, executor=self.lister, **kwargs)
+        return await self._off_loop(fn, *args, executor=self.lister or self.db_executor, **kwargs)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A catalog write (it commits, and may fsync): on the executor."""
-        return await self._off_loop(fn, *args, **kwargs)
+        return await self._off_loop(fn, *args, executor=self.db_executor, **kwargs)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Any other blocking call (a read of many rows, a validation that asks the catalog): on the
