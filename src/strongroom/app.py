@@ -13,7 +13,6 @@ from strongroom.account import account_id
 from strongroom.blobs import BlobStore, Reserve
 from strongroom.catalog import MetadataSealer, SqliteCatalog, open_catalog
 from strongroom.config import Config
-from strongroom.db.pool import DatabaseExecutor, PoolSettings
 from strongroom.kms.adapter import build_key_service
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
@@ -40,8 +39,12 @@ def build_services(config: Config) -> Services:
     kms = build_key_service(config, account, executor)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
-    pool = PoolSettings(config.db_pool_size, config.db_pool_timeout)
-    db_executor = None if embedded else DatabaseExecutor(pool)
+    # PostgreSQL: as many threads for catalog calls as the pool has connections, so that a call beyond
+    # them waits in the executor's queue, not in a thread blocked on the pool: a thread woken when a
+    # connection comes back cost about 50 us of CPU more per call (in-process, 8 threads on a pool of
+    # 4: 157-170 us per point read; on a pool of 8: 109-112 us).
+    db_executor = (None if embedded
+                   else ThreadPoolExecutor(config.db_pool_size, thread_name_prefix="strongroom-db"))
 
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
                         inline_reads=embedded, lister=lister, db_executor=db_executor)

@@ -29,11 +29,10 @@ import select
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -41,8 +40,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from strongroom.db.database import DatabaseBusy
 
 Connection = psycopg.Connection[Any]
-P = ParamSpec("P")
-T = TypeVar("T")
 # What pg_stat_activity shows for our connections, unless the URL names one (application_name=...).
 APPLICATION_NAME = "strongroom"
 CONNECT_TIMEOUT_S = 10
@@ -200,33 +197,6 @@ class Pool:
 def _busy(settings: PoolSettings) -> DatabaseBusy:
     return DatabaseBusy(f"no connection to the catalog's PostgreSQL was free within {settings.timeout:g} s "
                         f"(--db-pool-size {settings.size})")
-
-
-class DatabaseExecutor(ThreadPoolExecutor):
-    """The server's threads for catalog calls: as many as the pool has connections.
-
-    A call beyond them waits in this executor's queue, not in a thread blocked on the pool: a
-    thread that waits for a connection and is woken when one comes back costs about 50 us of
-    CPU more per call (8 threads on a pool of 4: 157-170 us of CPU per point read, against
-    109-112 us on a pool of 8). A call whose turn comes more than `timeout` after it was
-    submitted fails with DatabaseBusy without running, so a request either runs whole or is
-    refused (503 SlowDown), never half done.
-    """
-
-    def __init__(self, settings: PoolSettings) -> None:
-        super().__init__(max_workers=settings.size, thread_name_prefix="strongroom-db")
-        self._settings = settings
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        deadline = monotonic() + self._settings.timeout
-        settings = self._settings
-
-        def in_time(*a: P.args, **kw: P.kwargs) -> T:
-            if monotonic() > deadline:
-                raise _busy(settings)
-            return fn(*a, **kw)
-
-        return super().submit(in_time, *args, **kwargs)
 
 
 # --- one pool per database per process ---
