@@ -18,6 +18,11 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
+from strongroom.catalog.postgres import PostgresCatalog
+from strongroom.catalog.sealer import MetadataSealer
+from strongroom.db.database import DatabaseBusy
+from strongroom.db.pool import PoolSettings
+from strongroom.kms.store_postgres import PostgresKmsStore
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_of, new_bucket
 from tests.integration.server import RunningServer
@@ -202,3 +207,41 @@ def wait_until_blocked(pid: int) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("nobody waited")
+
+
+# --- the pool itself, below the servers ---
+
+
+def test_the_catalog_and_the_kms_store_share_one_pool_per_process(schema: str) -> None:
+    url = with_search_path(POSTGRES_URL, schema)
+    catalog = PostgresCatalog.open(url, MetadataSealer.of([bytes(32)]), PoolSettings(size=1, timeout=0.3))
+    store = PostgresKmsStore.open(url, PoolSettings(size=5))  # the pool exists: its settings stay
+    try:
+        assert store._conn() is catalog._conn() and catalog._conn().settings.size == 1
+        with catalog._write() as conn:  # the one connection, held by this thread
+            # Statements of the same thread join its transaction (no second connection, no deadlock)...
+            conn.execute("CREATE TABLE held (x int)")
+            assert catalog._conn().execute("SELECT count(*) FROM held").fetchone() == (0,)
+            assert store.get_key("nope") is None
+            # ...while another thread waits for the connection, then gives up.
+            with ThreadPoolExecutor(1) as other, pytest.raises(DatabaseBusy, match="within 0.3 s"):
+                other.submit(catalog.get_bucket, "b").result()
+        assert catalog.get_bucket("b") is None  # given back: usable again
+    finally:
+        catalog.close()
+    assert store.get_key("nope") is None  # the store still holds the pool
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.get_key("nope")
+    fresh = PostgresKmsStore.open(url, PoolSettings(size=3))  # the last holder closed it: a new one
+    try:
+        assert fresh._conn().settings.size == 3
+    finally:
+        fresh.close()
+
+
+def test_pool_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        PoolSettings(size=0)
+    with pytest.raises(ValueError, match="positive"):
+        PoolSettings(timeout=0)
