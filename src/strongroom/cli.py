@@ -75,6 +75,26 @@ def _on_off(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     _opt(parser, "--data-dir", default="./data", help_="where metadata and encrypted blobs live")
     _opt(parser, "--root-key-file", help_="file holding the base64 root key (default: <data-dir>.root-key)")
@@ -146,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
          help_="bytes/s a request body must keep up over each --body-rate-window (0: no minimum)")
     _opt(serve, "--body-rate-window", default="30", type_=float,
          help_="seconds over which --min-body-rate is measured; a slower body is cut (RequestTimeout)")
+    # --- serve: PostgreSQL connections (issue 15) ---
+    _opt(serve, "--db-pool-size", default="4", type_=_positive_int,
+         help_="PostgreSQL connections per server process (each of --workers), shared by the catalog "
+         "and the KMS; a request waits for a free one")
+    _opt(serve, "--db-pool-timeout", default="5", type_=_positive_float,
+         help_="seconds a request waits for a free PostgreSQL connection; then 503 SlowDown")
 
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -264,6 +290,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "body_rate_window",
         "sweep_interval",
         "sweep_grace",
+        "db_pool_size",
+        "db_pool_timeout",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)

@@ -97,6 +97,11 @@ class Config:
     log_level: str = "INFO"
     # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
     catalog_url: str = field(default="", repr=False)  # may hold a password
+    # PostgreSQL connections per process, at most (db/pool.py), and how long a call waits for a free
+    # one before its request is refused (503 SlowDown). Admin commands keep this default; serve's
+    # --db-pool-size defaults to 4.
+    db_pool_size: int = 2
+    db_pool_timeout: float = 5.0
     min_free_space: FreeSpace = FreeSpace()  # new data is refused below it (issue 14, safety)
     # The blob sweep (vault/sweep.py): a round every sweep_interval seconds (with jitter) in one server at
     # a time; replaced, deleted and abandoned blobs are removed sweep_grace seconds (database clock) later.
