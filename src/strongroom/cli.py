@@ -1,4 +1,4 @@
-"""The command line: `strongroom serve | user | kms | root-key`. Nothing else reads argv.
+"""The command line: `strongroom serve | user | kms | policy | root-key | servers`. Nothing else reads argv.
 
 Every option of every command also reads a `STRONGROOM_<OPTION>` environment
 variable (e.g. --data-dir and STRONGROOM_DATA_DIR); a flag wins over the variable.
@@ -60,6 +60,16 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
         default=env_bool(name),
         help=f"{help_} [env STRONGROOM_{name.upper()}=1]",
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
 
 
 def _on_off(text: str) -> bool:
@@ -133,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
          help_="bytes/s a request body must keep up over each --body-rate-window (0: no minimum)")
     _opt(serve, "--body-rate-window", default="30", type_=float,
          help_="seconds over which --min-body-rate is measured; a slower body is cut (RequestTimeout)")
+
+    # --- serve: one clock, the registry of live servers (issue 15) ---
+    _opt(serve, "--max-clock-skew", default="300", type_=_seconds,
+         help_="seconds this server's clock may differ from the catalog's: beyond, it does not start, "
+         "or answers 503 until back in bound")
+    _opt(serve, "--heartbeat-interval", default="10", type_=_seconds,
+         help_="seconds between this server's heartbeats in the catalog; it counts as alive for three")
+
+    servers = sub.add_parser("servers", help="list the servers registered on the catalog, from any machine")
+    _common(servers)
+    servers.add_argument("--all", action="store_true",
+                         help="also the processes whose heartbeat stopped (killed, or cut off)")
 
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -249,6 +271,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "max_connections",
         "min_body_rate",
         "body_rate_window",
+        "max_clock_skew",
+        "heartbeat_interval",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)
@@ -301,13 +325,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from strongroom.catalog import MetadataSealer, open_catalog
-    from strongroom.deployment import check_root_keys
+    from strongroom.deployment import check_catalog
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
-        check_root_keys(catalog, config.root_keys)
+        check_catalog(catalog, config)  # the data directory and the root key belong to this catalog
     except SystemExit:
         catalog.close()
         raise
@@ -367,6 +391,24 @@ def cmd_policy(args: argparse.Namespace) -> int:
         catalog.close()
 
 
+def cmd_servers(args: argparse.Namespace) -> int:
+    from strongroom.servers import describe
+
+    catalog, _ = _open(args)
+    try:
+        servers, now = catalog.list_servers()
+    finally:
+        catalog.close()
+    shown = [s for s in servers if args.all or s.alive(now)]
+    for server in shown:
+        state = "alive" if server.alive(now) else "dead"
+        address = server.address or "-"
+        print(f"{server.server_id}\t{state}\t{address}\t{server.version}\t{describe(server, now)}")
+    if not shown:
+        print("no server is registered alive on this catalog", file=sys.stderr)
+    return 0
+
+
 def cmd_root_key(args: argparse.Namespace) -> int:
     from strongroom.rotation import rotate_root_key
 
@@ -389,8 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_policy(args)
     if args.command == "root-key":
         return cmd_root_key(args)
+    if args.command == "servers":
+        return cmd_servers(args)
     if args.command == "kms":
         config = config_from(args, create=False)
-        check_deployment(config, config.root_keys)
+        check_deployment(config)
         return kms_cli.run(args, config)
     return 2

@@ -14,8 +14,10 @@ from multidict import CIMultiDictProxy, MultiDict
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, User
+from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.policy import Policy
+from strongroom.readiness import Readiness
 from strongroom.s3.access.state import BucketState
 from strongroom.s3.access.write_acls import NewBucketAccess
 from strongroom.s3.routing import Operation
@@ -40,6 +42,8 @@ class Services:
     # SQLite listings (CPU-bound decoding under the GIL) on one thread of their own: four at once on
     # the shared pool cost twice the CPU of one at a time (188 vs 277 pages/s, bench list-100k-c4).
     lister: Executor | None = None
+    clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
+    readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded
