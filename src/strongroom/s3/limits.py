@@ -41,8 +41,11 @@ class Gate:
         self.readiness = readiness or Readiness()
 
     def check(self, request: web.Request) -> None:
-        """Raise SlowDown for a request beyond a cap. Called before anything is read or answered (the
-        dispatcher calls it before `100 Continue` too), so a refused body is never received."""
+        """Raise ServiceUnavailable while the process is not ready, SlowDown for a request beyond a cap.
+        Called before anything is read or answered (the dispatcher calls it before `100 Continue` too),
+        so a refused body is never received."""
+        if not self.readiness.ready:
+            raise service_unavailable(self.readiness.why)
         if request.body_exists and self.bodies >= self.max_bodies:
             raise slow_down()
         if _over_connection_cap(request, self.max_connections):
