@@ -125,7 +125,11 @@ def _serve_one(config: Config, sock: socket.socket | None = None,
     # Registers in the catalog's registry of servers, or refuses to start (a rotation, the clock).
     app = create_app(config, endpoint(config, sock.getsockname()[1]))
     if ready is not None:
-        ready()
+        # Said once the app runs: its signal handlers are in place, so a stop at once still deregisters.
+        async def say_ready(_app: web.Application) -> None:
+            ready()
+
+        app.on_startup.append(say_ready)
     _tune_gc()
     web.run_app(
         app,
