@@ -195,8 +195,11 @@ class Heartbeat:
 
     async def tick(self) -> None:
         was_stale = self.registration.stale()
+        # A catalog that does not answer must not stop the judging below: after as long as others take
+        # this server for dead, it turns not-ready even while the call still hangs.
+        patience = Server.ALIVE_INTERVALS * self.registration.record.interval
         try:
-            kept = await self.run(self.registration.beat)
+            kept = await asyncio.wait_for(self.run(self.registration.beat), patience)
             if not kept or was_stale:
                 await self.run(self._rejoin)
         except CutOff as e:  # cut off while the root key changed: never ready again
