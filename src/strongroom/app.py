@@ -28,10 +28,10 @@ T = TypeVar("T")
 MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
 
 
-def build_services(config: Config, clock: Clock | None = None) -> Services:
+def build_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
-    clock = clock or Clock(config.max_clock_skew)
+    clock = Clock(config.max_clock_skew)  # the catalog's time; its offset is measured at registration
     # New data keeps --min-free-space free where blobs and the SQLite catalog live (issue 14, safety).
     catalog_dirs = () if config.catalog_url else (config.data_dir,)
     reserve = Reserve.of((config.blob_dir, *catalog_dirs), config.min_free_space.required)

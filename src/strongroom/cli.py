@@ -331,7 +331,7 @@ def _open(args: argparse.Namespace):  # noqa: ANN202
     config = config_from(args, create=False)
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
-        check_catalog(catalog, config)  # the data directory and the root key belong to this catalog
+        check_catalog(catalog, config, serving=False)  # the data directory and root key are the catalog's
     except SystemExit:
         catalog.close()
         raise
@@ -435,6 +435,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_servers(args)
     if args.command == "kms":
         config = config_from(args, create=False)
-        check_deployment(config)
+        check_deployment(config, serving=False)
         return kms_cli.run(args, config)
     return 2

@@ -91,11 +91,17 @@ def _catalog_name(config: Config) -> str:
     return f"at {redact(config.catalog_url)}" if config.catalog_url else f"{config.catalog_path}"
 
 
-def check_identity(catalog: Catalog, config: Config) -> str:
-    """The deployment id, given to the catalog and the data directory at their first start; raise
-    WrongDeployment when they do not belong together, saying which."""
+def check_identity(catalog: Catalog, config: Config, *, serving: bool = True) -> str | None:
+    """The deployment id, given to the catalog and the data directory at a server's first start; raise
+    WrongDeployment when they do not belong together, saying which.
+
+    A command (`serving` False) uses the catalog alone, never the blobs: it may run on a machine of its
+    own, with a data directory that holds no id (nor blobs), and gives no id to anything; a data
+    directory of another deployment, or one whose catalog has no id, it refuses as a server does."""
     path = config.data_dir / DEPLOYMENT_FILE
     recorded, held = catalog.get_setting(DEPLOYMENT_SETTING), _held_id(path)
+    if not serving and held is None:
+        return recorded
     if recorded is None and held is None:  # a first start (or the first since the id exists)
         new = uuid.uuid4().hex
         recorded = catalog.set_setting_if_absent(DEPLOYMENT_SETTING, new)
@@ -129,19 +135,19 @@ def check_identity(catalog: Catalog, config: Config) -> str:
     return recorded
 
 
-def check_deployment(config: Config) -> str:
+def check_deployment(config: Config, *, serving: bool = True) -> str | None:
     """Before a server or a command touches anything: the data directory, the catalog and the root
-    key belong together. Returns the deployment id."""
+    key belong together (`check_identity`, then `check_root_keys`). Returns the deployment id."""
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
-        return check_catalog(catalog, config)
+        return check_catalog(catalog, config, serving=serving)
     finally:
         catalog.close()
 
 
-def check_catalog(catalog: Catalog, config: Config) -> str:
+def check_catalog(catalog: Catalog, config: Config, *, serving: bool = True) -> str | None:
     """`check_deployment` on an open catalog."""
-    deployment = check_identity(catalog, config)
+    deployment = check_identity(catalog, config, serving=serving)
     check_root_keys(catalog, config.root_keys)
     return deployment
 

@@ -170,7 +170,7 @@ def rotate_root_key(config: Config, key_file: Path | None, skip_damaged: bool = 
     keys = read_key_file(path)
     registry = open_catalog(config, MetadataSealer.of(keys))
     try:
-        check_identity(registry, config)
+        check_identity(registry, config, serving=False)
         lock = RotationLock(registry)
         lock.acquire()  # refuses while a server runs; no server starts until it is released
     except SystemExit as e:

@@ -71,10 +71,10 @@ def test_an_empty_data_directory_on_a_shared_catalog_is_refused(start: ServerFac
             and f"belongs to deployment {deployment_id(first)}: is the shared filesystem mounted?"
             in refused.stderr), refused.stderr
     assert not (empty / "blobs").exists() and not (empty / "deployment-id").exists()  # nothing written
-    # an admin command there refuses the same way
-    user = subprocess.run([sys.executable, "-m", "strongroom", "user", "list"], capture_output=True,
-                          env={**first.env, "STRONGROOM_DATA_DIR": str(empty)}, text=True)
-    assert user.returncode != 0 and "is the shared filesystem mounted?" in user.stderr
+    # A command uses the catalog alone: it runs from a machine of its own, and gives that directory no id.
+    listed = subprocess.run([sys.executable, "-m", "strongroom", "user", "list"], capture_output=True,
+                            env={**first.env, "STRONGROOM_DATA_DIR": str(empty)}, text=True)
+    assert listed.returncode == 0 and not (empty / "deployment-id").exists()
 
 
 def test_a_data_directory_of_another_deployment_is_refused(start: ServerFactory, catalog_url: str) -> None:
@@ -82,10 +82,12 @@ def test_a_data_directory_of_another_deployment_is_refused(start: ServerFactory,
     other = start()  # another deployment (its own SQLite catalog, data directory and id)
     other.stop()
     env = {**other.env, "STRONGROOM_CATALOG": catalog_url, "STRONGROOM_ROOT_KEY_FILE": str(ours.key_file)}
-    refused = serve(env)
-    assert refused.returncode != 0
-    assert (f"the data directory {other.data_dir} belongs to deployment {deployment_id(other)}, the catalog "
-            in refused.stderr and f"to deployment {deployment_id(ours)}: refusing to start" in refused.stderr)
+    for refused in (serve(env), subprocess.run([sys.executable, "-m", "strongroom", "user", "list"],
+                                               env=env, capture_output=True, text=True)):
+        assert refused.returncode != 0  # a server, and a command too
+        assert (f"the data directory {other.data_dir} belongs to deployment {deployment_id(other)}, the "
+                f"catalog at" in refused.stderr
+                and f"to deployment {deployment_id(ours)}: refusing to start" in refused.stderr)
 
 
 def test_a_new_catalog_for_a_data_directory_that_has_one_is_refused(start: ServerFactory) -> None:
