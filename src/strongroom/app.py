@@ -44,9 +44,16 @@ def build_services(config: Config) -> Services:
     kms = build_key_service(config, account, executor, clock=clock.now, ready=lambda: readiness.ready)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
+    # PostgreSQL: as many threads for catalog calls as the pool has connections, so that a call beyond
+    # them waits in the executor's queue, not in a thread blocked on the pool: a thread woken when a
+    # connection comes back cost about 50 us of CPU more per call (in-process, 8 threads on a pool of
+    # 4: 157-170 us per point read; on a pool of 8: 109-112 us).
+    db_executor = (None if embedded
+                   else ThreadPoolExecutor(config.db_pool_size, thread_name_prefix="strongroom-db"))
 
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
-                        inline_reads=embedded, lister=lister, clock=clock, readiness=readiness)
+                        inline_reads=embedded, lister=lister, db_executor=db_executor, clock=clock,
+                        readiness=readiness)
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
     services.vault = Vault(catalog, services, blobs, keyring, kms, executor, clock=clock.now)
     return services
@@ -75,8 +82,9 @@ def create_app(config: Config, address: str = "") -> web.Application:
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)
-        if services.lister is not None:
-            services.lister.shutdown(wait=True)
+        for extra in (services.lister, services.db_executor):
+            if extra is not None:
+                extra.shutdown(wait=True)
         services.catalog.close()
 
     app.on_cleanup.append(close)

@@ -62,20 +62,30 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
     )
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
-    return value
-
-
 def _on_off(text: str) -> bool:
     if text.strip().lower() in ("on", "off"):
         return text.strip().lower() == "on"
     raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -143,12 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
          help_="bytes/s a request body must keep up over each --body-rate-window (0: no minimum)")
     _opt(serve, "--body-rate-window", default="30", type_=float,
          help_="seconds over which --min-body-rate is measured; a slower body is cut (RequestTimeout)")
+    # --- serve: PostgreSQL connections (issue 15) ---
+    _opt(serve, "--db-pool-size", default="4", type_=_positive_int,
+         help_="PostgreSQL connections per server process (each of --workers), shared by the catalog "
+         "and the KMS; a request waits for a free one")
+    _opt(serve, "--db-pool-timeout", default="5", type_=_positive_float,
+         help_="seconds a request waits for a free PostgreSQL connection; then 503 SlowDown")
 
     # --- serve: one clock, the registry of live servers (issue 15) ---
-    _opt(serve, "--max-clock-skew", default="300", type_=_seconds,
+    _opt(serve, "--max-clock-skew", default="300", type_=_positive_float,
          help_="seconds this server's clock may differ from the catalog's: beyond, it does not start, "
          "or answers 503 until back in bound")
-    _opt(serve, "--heartbeat-interval", default="10", type_=_seconds,
+    _opt(serve, "--heartbeat-interval", default="10", type_=_positive_float,
          help_="seconds between this server's heartbeats in the catalog; it counts as alive for three")
 
     servers = sub.add_parser("servers", help="list the servers registered on the catalog, from any machine")
@@ -273,6 +289,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "body_rate_window",
         "max_clock_skew",
         "heartbeat_interval",
+        "db_pool_size",
+        "db_pool_timeout",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)

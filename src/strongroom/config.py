@@ -97,6 +97,11 @@ class Config:
     log_level: str = "INFO"
     # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
     catalog_url: str = field(default="", repr=False)  # may hold a password
+    # PostgreSQL connections per process, at most (db/pool.py), and how long a call waits for a free
+    # one before its request is refused (503 SlowDown). Admin commands keep this default; serve's
+    # --db-pool-size defaults to 4.
+    db_pool_size: int = 2
+    db_pool_timeout: float = 5.0
     min_free_space: FreeSpace = FreeSpace()  # new data is refused below it (issue 14, safety)
     # One clock (clock.py) and the registry of live servers (servers.py): a server whose clock is further
     # than max_clock_skew seconds from the catalog's does not start, or turns not-ready; it heartbeats

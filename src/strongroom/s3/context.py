@@ -16,6 +16,7 @@ from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, User
 from strongroom.clock import Clock
 from strongroom.config import Config
+from strongroom.db.database import DatabaseBusy
 from strongroom.policy import Policy
 from strongroom.readiness import Readiness
 from strongroom.s3.access.state import BucketState
@@ -42,6 +43,9 @@ class Services:
     # SQLite listings (CPU-bound decoding under the GIL) on one thread of their own: four at once on
     # the shared pool cost twice the CPU of one at a time (188 vs 277 pages/s, bench list-100k-c4).
     lister: Executor | None = None
+    # PostgreSQL: the catalog's calls run on as many threads as the process's pool has connections
+    # (app.py says why), and one still queued after config.db_pool_timeout is dropped: DatabaseBusy.
+    db_executor: Executor | None = None
     clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
     readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
@@ -55,20 +59,49 @@ class Services:
         """A point read of a few indexed rows: inline on SQLite, off the loop otherwise."""
         if self.inline_reads:
             return fn(*args, **kwargs)
+        if self.db_executor is not None:
+            return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
 
     async def listing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A listing (a page of rows to decode): on the lister thread when there is one."""
+        if self.lister is None and self.db_executor is not None:
+            return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, executor=self.lister, **kwargs)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A catalog write (it commits, and may fsync): on the executor."""
+        if self.db_executor is not None:
+            return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Any other blocking call (a read of many rows, a validation that asks the catalog): on the
         executor."""
         return await self._off_loop(fn, *args, **kwargs)
+
+    async def _on_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn` on the database threads; DatabaseBusy if it has not started within the pool timeout (a
+        call that started is waited for: a request is done whole or refused, never half done)."""
+        assert self.db_executor is not None
+        loop = asyncio.get_running_loop()
+        call = self.db_executor.submit(fn, *args, **kwargs)
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = call.cancel()  # False once it runs
+
+        timer = loop.call_later(self.config.db_pool_timeout, expire)
+        try:
+            return await asyncio.wrap_future(call, loop=loop)
+        except asyncio.CancelledError:
+            if expired:
+                raise DatabaseBusy(f"a catalog call waited {self.config.db_pool_timeout:g} s for one of "
+                                   f"{self.config.db_pool_size} connections") from None
+            raise
+        finally:
+            timer.cancel()
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any, executor: Executor | None = None,
                         **kwargs: Any) -> T:

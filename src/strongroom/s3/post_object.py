@@ -162,11 +162,13 @@ async def read_form(ctx: Ctx) -> Form:
         assert isinstance(part, BodyPartReader)
         kind, params = parse_content_disposition(part.headers.get("Content-Disposition"))
         name = content_disposition_filename(params, "name")
-        if kind != "form-data" or not name:
+        if kind != "form-data" or not name or not _is_text(name):
             raise malformed_post()
         if name.lower() == "file":
             form.file = part
             form.filename = _filename(part.headers.get("Content-Disposition", ""), params)
+            if form.filename is not None and not _is_text(form.filename):
+                raise malformed_post()
             return form
         budget -= len(name.encode())
         value = await _read_value(part, budget)
@@ -175,6 +177,16 @@ async def read_form(ctx: Ctx) -> Form:
             form.add(name, value.decode("utf-8"))
         except UnicodeDecodeError:
             raise malformed_post() from None
+
+
+def _is_text(value: str) -> bool:
+    """Whether a part header's value was UTF-8: aiohttp decodes header bytes that are not as lone
+    surrogates, which no key, field name or log line may carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _filename(header: str, parsed: Mapping[str, str]) -> str | None:
