@@ -410,20 +410,15 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_servers(args: argparse.Namespace) -> int:
-    from strongroom.servers import describe
+    from strongroom.servers import listing
 
     catalog, _ = _open(args)
     try:
-        servers, now = catalog.list_servers()
+        lines = listing(catalog, dead_too=args.all)
     finally:
         catalog.close()
-    shown = [s for s in servers if args.all or s.alive(now)]
-    for server in shown:
-        state = "alive" if server.alive(now) else "dead"
-        address = server.address or "-"
-        print(f"{server.server_id}\t{state}\t{address}\t{server.version}\t{describe(server, now)}")
-    if not shown:
-        print("no server is registered alive on this catalog", file=sys.stderr)
+    print("\n".join(lines) if lines else "no server is registered alive on this catalog",
+          file=sys.stdout if lines else sys.stderr)
     return 0
 
 

@@ -54,6 +54,14 @@ def describe(server: Server, now: float) -> str:
             f"last heartbeat {max(0.0, now - server.heartbeat):.0f} s ago)")
 
 
+def listing(catalog: Catalog, dead_too: bool = False) -> list[str]:
+    """`strongroom servers`: one line per registered process (tab-separated: id, alive or dead,
+    address, version, description), the dead ones only with `dead_too`."""
+    servers, now = catalog.list_servers()
+    return [f"{s.server_id}\t{'alive' if s.alive(now) else 'dead'}\t{s.address or '-'}\t{s.version}\t"
+            f"{describe(s, now)}" for s in servers if dead_too or s.alive(now)]
+
+
 def alive(catalog: Catalog, role: ServerRole, but: str = "") -> tuple[list[Server], float]:
     """The live processes of `role` (except the one with id `but`), and the database's time."""
     servers, now = catalog.list_servers()
