@@ -1,4 +1,4 @@
-"""The command line: `strongroom serve | user | kms | root-key`. Nothing else reads argv.
+"""The command line: `strongroom serve | user | kms | policy | root-key | servers`. Nothing else reads argv.
 
 Every option of every command also reads a `STRONGROOM_<OPTION>` environment
 variable (e.g. --data-dir and STRONGROOM_DATA_DIR); a flag wins over the variable.
@@ -173,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--db-pool-timeout", default="5", type_=_positive_float,
          help_="seconds a request waits for a free PostgreSQL connection; then 503 SlowDown")
 
+    # --- serve: one clock, the registry of live servers (issue 15) ---
+    _opt(serve, "--max-clock-skew", default="300", type_=_positive_float,
+         help_="seconds this server's clock may differ from the catalog's: beyond, it does not start, "
+         "or answers 503 until back in bound")
+    _opt(serve, "--heartbeat-interval", default="10", type_=_positive_float,
+         help_="seconds between this server's heartbeats in the catalog; it counts as alive for three")
+
+    servers = sub.add_parser("servers", help="list the servers registered on the catalog, from any machine")
+    _common(servers)
+    servers.add_argument("--all", action="store_true",
+                         help="also the processes whose heartbeat stopped (killed, or cut off)")
+
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
     add = user_sub.add_parser("add", help="add a user (prints its access key and secret once)")
@@ -290,6 +302,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "body_rate_window",
         "sweep_interval",
         "sweep_grace",
+        "max_clock_skew",
+        "heartbeat_interval",
         "db_pool_size",
         "db_pool_timeout",
     ):
@@ -344,13 +358,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from strongroom.catalog import MetadataSealer, open_catalog
-    from strongroom.deployment import check_root_keys
+    from strongroom.deployment import check_catalog
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
-        check_root_keys(catalog, config.root_keys)
+        check_catalog(catalog, config, serving=False)  # the data directory and root key are the catalog's
     except SystemExit:
         catalog.close()
         raise
@@ -410,6 +424,19 @@ def cmd_policy(args: argparse.Namespace) -> int:
         catalog.close()
 
 
+def cmd_servers(args: argparse.Namespace) -> int:
+    from strongroom.servers import listing
+
+    catalog, _ = _open(args)
+    try:
+        lines = listing(catalog, dead_too=args.all)
+    finally:
+        catalog.close()
+    print("\n".join(lines) if lines else "no server is registered alive on this catalog",
+          file=sys.stdout if lines else sys.stderr)
+    return 0
+
+
 def cmd_root_key(args: argparse.Namespace) -> int:
     from strongroom.rotation import rotate_root_key
 
@@ -432,8 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_policy(args)
     if args.command == "root-key":
         return cmd_root_key(args)
+    if args.command == "servers":
+        return cmd_servers(args)
     if args.command == "kms":
         config = config_from(args, create=False)
-        check_deployment(config, config.root_keys)
+        check_deployment(config, serving=False)
         return kms_cli.run(args, config)
     return 2

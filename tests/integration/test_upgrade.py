@@ -101,6 +101,7 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     assert in_clear(data, manifest) == sorted({"blue", "text/plain", "gold"}
                                               | {o["etag"].strip('"') for o in manifest["objects"]})
     server = start_server(env=env, data_dir=data)
+    assert len((data / "deployment-id").read_text().strip()) == 32  # the deployment got its id at this start
     # ... and the upgrade sealed them in place (schema step 3), the WAL included.
     assert in_clear(data, manifest) == []
     reads_back(server, manifest)

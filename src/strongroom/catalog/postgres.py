@@ -23,6 +23,7 @@ from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
+from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
 from strongroom.db.database import opened
@@ -48,7 +49,7 @@ _CURRENT_OF_KEYS = f"SELECT {S} {FROM_CURRENT} WHERE c.bucket = %s AND c.key = A
 _SWEEP_ROWS = 5000
 
 
-class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
+class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
 
     _sql = _SQL

@@ -53,6 +53,9 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # 4: blob records and leases (blob_records, leases: created by the scripts; catalog/sql_garbage.py).
     # Blobs written before have no record: the sweep's orphan scan finds what nothing names.
     Step(to=4, sqlite=_nothing, postgres=_nothing),
+    # 5: the registry of live processes (servers, created by the scripts; servers.py). Nothing to fill:
+    # a catalog written before it has no process registered.
+    Step(to=5, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 

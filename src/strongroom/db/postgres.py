@@ -26,7 +26,8 @@ from strongroom.db.dialect import Dialect
 from strongroom.db.pool import Connection, Pool, PoolSettings, acquire, release
 
 POSTGRES = Dialect("postgres", "%s", psycopg.errors.UniqueViolation, for_update=" FOR UPDATE",
-                   for_key_share=" FOR KEY SHARE")
+                   for_key_share=" FOR KEY SHARE",
+                   now="CAST(extract(epoch FROM clock_timestamp()) AS double precision)")
 
 # pg_advisory_xact_lock key taken while the schema is created or checked: processes opening
 # a new database at once take turns (concurrent CREATE TABLE IF NOT EXISTS can fail otherwise).

@@ -23,7 +23,8 @@ from strongroom.errors import OutOfSpace
 
 T = TypeVar("T")
 
-SQLITE = Dialect("sqlite", "?", sqlite3.IntegrityError, for_update="", for_key_share="")
+SQLITE = Dialect("sqlite", "?", sqlite3.IntegrityError, for_update="", for_key_share="",
+                 now="((julianday('now') - 2440587.5) * 86400.0)")
 
 # How long a writer waits for another process's write transaction before failing.
 BUSY_TIMEOUT_S = 10.0

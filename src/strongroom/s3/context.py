@@ -14,9 +14,11 @@ from multidict import CIMultiDictProxy, MultiDict
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Bucket, User
+from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.db.database import DatabaseBusy
 from strongroom.policy import Policy
+from strongroom.readiness import Readiness
 from strongroom.s3.access.state import BucketState
 from strongroom.s3.access.write_acls import NewBucketAccess
 from strongroom.s3.routing import Operation
@@ -44,6 +46,8 @@ class Services:
     # PostgreSQL: the catalog's calls run on as many threads as the process's pool has connections
     # (app.py says why), and one still queued after config.db_pool_timeout is dropped: DatabaseBusy.
     db_executor: Executor | None = None
+    clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
+    readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded

@@ -50,7 +50,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Request ids are not secrets: the random module (reseeded in each forked worker) saves the
 # getrandom() system call per request that secrets would make.
-_REFUSALS_OF_NEW_WORK = frozenset({"SlowDown", "StorageFull"})
+_REFUSALS_OF_NEW_WORK = frozenset({"SlowDown", "StorageFull", "ServiceUnavailable"})
 
 
 def new_request_id() -> str:
@@ -136,7 +136,8 @@ def _failed(request: web.Request, exc: Exception, resource: str) -> web.Response
         err = exc
         # A server fault is an ERROR; a refusal (4xx) or an operation not implemented (501) is not,
         # and our own refusals of new work (SlowDown beyond a cap, StorageFull at the free-space
-        # reserve) are WARNINGs: each is one per request anyone can send, and none may flood the
+        # reserve, ServiceUnavailable while not ready: servers.py logs the cause once as an ERROR)
+        # are WARNINGs: each is one per request anyone can send, and none may flood the
         # error log.
         level = (logging.INFO if err.status < 500 or err.status == 501
                  else logging.WARNING if err.code in _REFUSALS_OF_NEW_WORK else logging.ERROR)

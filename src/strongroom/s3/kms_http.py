@@ -115,7 +115,7 @@ async def _authenticate(ctx: Ctx, body: bytes) -> None:
         if e.code == "SignatureDoesNotMatch":
             raise KmsError("InvalidSignatureException", BAD_SIGNATURE) from None
         if e.code == "RequestTimeTooSkewed":
-            now, fmt = datetime.now(UTC), sigv4.AMZ_DATE_FORMAT
+            now, fmt = datetime.fromtimestamp(ctx.services.clock.now(), UTC), sigv4.AMZ_DATE_FORMAT
             raise KmsError("InvalidSignatureException",
                            f"Signature expired: {parsed.amz_date:{fmt}} is now earlier than "
                            f"{now - timedelta(minutes=5):{fmt}} ({now:{fmt}} - 5 min.)") from None

@@ -332,7 +332,8 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         raise post_policy.missing_field("key")
     principal, policy_text, exempt = await authenticate(ctx, form)
     policy = post_policy.decode(policy_text)
-    low, high = post_policy.check(policy, form.fields, form.sent, ctx.bucket.name, datetime.now(UTC), exempt)
+    now = datetime.fromtimestamp(ctx.services.clock.now(), UTC)  # the catalog's time (clock.py)
+    low, high = post_policy.check(policy, form.fields, form.sent, ctx.bucket.name, now, exempt)
     ctx.principal = principal
     check_key(key)
     acl = form.fields.get("acl")

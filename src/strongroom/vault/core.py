@@ -16,6 +16,7 @@ import contextlib
 import errno
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -109,9 +110,11 @@ class VaultCore:
         keyring: RootKeyring,
         kms: KeyService | None,
         executor: Executor,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.catalog, self.calls, self.blobs = catalog, calls, blobs
         self.keyring, self.kms, self.executor = keyring, kms, executor
+        self.clock = clock  # the dates of writes: the catalog's time (clock.py), one clock for every server
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """A blocking call on the executor."""
