@@ -134,8 +134,12 @@ def test_a_server_that_drifts_past_the_bound_answers_503_and_says_why(
         try:
             s3.head_bucket(Bucket=bucket)
         except ClientError as e:
-            assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-            break
+            status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+            if status == 503:
+                break
+            # Until its next heartbeat measures the jump, the server judges signatures by its own
+            # (now wrong) clock: RequestTimeTooSkewed, a refusal too, never a write on a wrong date.
+            assert status == 403, e.response
         assert time.monotonic() < deadline, "the server never turned not-ready"
         time.sleep(0.2)
     with pytest.raises(ClientError) as e:
