@@ -61,6 +61,8 @@ def invalid_uri() -> S3Error:
 def _text(encoded: str) -> str:
     """A percent-encoded path segment as text; bytes that are not UTF-8 are InvalidURI (never
     replaced: `%FF` and `%FE` must not both become U+FFFD and so one object)."""
+    if encoded.isascii() and "%" not in encoded:
+        return encoded  # nothing to decode (most keys): it is its own text
     try:
         return unquote_to_bytes(encoded).decode("utf-8")
     except UnicodeError:  # not UTF-8, or a raw byte aiohttp kept as a lone surrogate
