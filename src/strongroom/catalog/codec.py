@@ -228,8 +228,8 @@ def encode_version(v: ObjectVersion, sealer: MetadataSealer) -> tuple[Any, ...]:
         if value:
             doc[name] = value
     head = _version_head(v.bucket, v.key, v.version_id)
-    listed = sealer.seal(encode_listed(v.etag, v.checksums), head + _LISTED)
-    private = _seal_doc(sealer, doc, head + _PRIVATE)
+    listed, private = sealer.seal_each(((encode_listed(v.etag, v.checksums), head + _LISTED),
+                                        (_dumps(doc).encode(), head + _PRIVATE)))
     return (
         v.key, v.version_id, v.bucket, v.size, v.last_modified, v.owner_id, v.storage_class, v.checksum_type,
         encode_sealing(v.sealing), pieces, inline, listed, private,
