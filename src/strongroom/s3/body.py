@@ -121,8 +121,10 @@ class Body:
             try:
                 # What has arrived is taken without a timer (a small body is all there with its headers);
                 # only a wait for more is timed.
-                data = content.read_nowait()
-                if not data and not content.at_eof():
+                buffered = content.read_nowait()
+                if buffered or content.at_eof():
+                    data = buffered
+                else:
                     async with asyncio.timeout(max(wait, 0.0)):
                         data = await content.readany()
             except TimeoutError:
