@@ -47,6 +47,19 @@ def test_the_listing_decoder_opens_what_encode_version_sealed() -> None:
     assert (summary.etag, summary.checksum_algorithms) == ("9b2cf535f27731c974343645a3985328", ("CRC32",))
 
 
+def test_seal_each_seals_every_field_under_its_own_nonce_and_context() -> None:
+    rotating = MetadataSealer.of([bytes(range(32)), bytes(32)])  # the current key seals
+    listed, private = rotating.seal_each(((b"etag", b"ctx listed"), (b"{}", b"ctx private")))
+    assert rotating.unseal(listed, b"ctx listed", "row") == b"etag"
+    assert rotating.unseal(private, b"ctx private", "row") == b"{}"
+    assert rotating.sealed_under_current(listed, b"ctx listed")
+    assert listed[1:13] != private[1:13]  # two nonces, not one used twice
+    with pytest.raises(SealedFieldError):
+        rotating.unseal(listed, b"ctx private", "row")  # bound to its own field
+    again, _ = rotating.seal_each(((b"etag", b"ctx listed"), (b"{}", b"ctx private")))
+    assert again[1:13] != listed[1:13]  # fresh nonces on every call
+
+
 def test_an_old_key_still_unseals_and_the_current_one_seals() -> None:
     old, new = bytes(32), bytes(range(32))
     sealed = MetadataSealer.of([old]).seal(b"x", b"ctx")

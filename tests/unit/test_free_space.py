@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from strongroom import blobs
 from strongroom.blobs import BlobStore, Reserve, StorageFull
 from strongroom.config import FreeSpace, parse_free_space
 
@@ -52,3 +54,64 @@ def test_reserve_on_the_real_filesystem(tmp_path: Path) -> None:
     with pytest.raises(StorageFull):
         store.check_space(free)
     BlobStore(tmp_path / "other").check_space(free * 2)  # no reserve: never refused
+
+
+class _CountedStatvfs:
+    """os.statvfs itself (the real filesystem's figures), counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._real = os.statvfs
+
+    def __call__(self, path: str | os.PathLike[str]) -> os.statvfs_result:
+        self.calls += 1
+        return self._real(path)
+
+
+def _free(path: Path) -> tuple[int, int]:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+
+
+def test_small_writes_reuse_a_fresh_reading_and_count_what_they_take(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    free, _ = _free(tmp_path)
+    if free < 2 * blobs._REUSE_HEADROOM:
+        pytest.skip("needs some free space beyond the reuse headroom")
+    counted = _CountedStatvfs()
+    monkeypatch.setattr(blobs.os, "statvfs", counted)
+    reserve = Reserve.of([tmp_path], lambda total: 0)
+    reserve.check(4096)
+    reserve.check(4096)
+    assert counted.calls == 1  # the second small write used the first one's reading
+    # A reading admits _REUSE_BUDGET bytes at most, then the next write takes a fresh one.
+    for _ in range(blobs._REUSE_BUDGET // 4096 - 2):
+        reserve.check(4096)
+    assert counted.calls == 1
+    reserve.check(4096)
+    assert counted.calls == 2
+    # A large write always takes a fresh reading, and the next small one does too.
+    reserve.check(blobs._REUSE_BUDGET + 1)
+    reserve.check(4096)
+    assert counted.calls == 4
+    # A reading is reused for _REUSE_SECONDS at most.
+    time.sleep(blobs._REUSE_SECONDS * 1.5)
+    reserve.check(4096)
+    assert counted.calls == 5
+
+
+def test_near_the_reserve_every_write_takes_a_fresh_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    free, _ = _free(tmp_path)
+    counted = _CountedStatvfs()
+    monkeypatch.setattr(blobs.os, "statvfs", counted)
+    # Less than the reuse headroom beyond the reserve (allowing for others writing meanwhile).
+    near = Reserve.of([tmp_path], lambda total: max(0, free - blobs._REUSE_HEADROOM // 2))
+    for n in range(1, 6):
+        near.check(4096)
+        assert counted.calls == n
+    full = Reserve.of([tmp_path], lambda total: total)  # the whole filesystem is the reserve
+    with pytest.raises(StorageFull):
+        full.check(4096)
+    with pytest.raises(StorageFull):  # a refusal is never remembered as room
+        full.check(4096)

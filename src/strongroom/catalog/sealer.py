@@ -66,6 +66,17 @@ class MetadataSealer:
         nonce = os.urandom(_NONCE) if _nonce is None else _nonce
         return VERSION_BYTE + nonce + self.ciphers[0].encrypt(nonce, plaintext, VERSION_BYTE + context)
 
+    def seal_each(self, fields: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+        """seal() of each (plaintext, context), every one under its own random nonce, the nonces drawn
+        from one os.urandom call (a row's fields are sealed together: one system call, not one each)."""
+        randomness = os.urandom(_NONCE * len(fields))
+        cipher = self.ciphers[0]
+        sealed = []
+        for i, (plaintext, context) in enumerate(fields):
+            nonce = randomness[i * _NONCE:(i + 1) * _NONCE]
+            sealed.append(VERSION_BYTE + nonce + cipher.encrypt(nonce, plaintext, VERSION_BYTE + context))
+        return sealed
+
     def unseal(self, sealed: bytes, context: bytes, what: str) -> bytes:
         """The plaintext of `sealed`; SealedFieldError (naming `what`, the row) if no key opens it."""
         if len(sealed) < 1 + _NONCE + 16 or sealed[0] != VERSION:

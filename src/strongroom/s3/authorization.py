@@ -141,7 +141,9 @@ async def decide(ctx: Ctx, state: BucketState, action: str, key: str | None,
     elif (resource_policy is not None and ctx.principal.anonymous and state.pab.restrict_public_buckets
           and state.policy_public):
         resource_policy = _deny_only(resource_policy)
-    keys = request_keys(ctx, headers)
+    # The request's condition keys are read only by policy statements: with no policy to evaluate (the
+    # owner in a bucket without a policy), they are not built (the time, the source address, headers).
+    keys = request_keys(ctx, headers) if identity or resource_policy is not None else {}
     texts = [p.text for p in identity] + ([state.policy.text] if state.policy else [])
     if key is not None and action in EXISTING_TAG_ACTIONS and any(_mentions_tags(t) for t in texts):
         version, _ = await _object(ctx, state, key)

@@ -119,8 +119,14 @@ class Body:
             wait = min(IDLE_TIMEOUT, window_end - loop.time())
             data = None
             try:
-                async with asyncio.timeout(max(wait, 0.0)):
-                    data = await content.readany()
+                # What has arrived is taken without a timer (a small body is all there with its headers);
+                # only a wait for more is timed.
+                buffered = content.read_nowait()
+                if buffered or content.at_eof():
+                    data = buffered
+                else:
+                    async with asyncio.timeout(max(wait, 0.0)):
+                        data = await content.readany()
             except TimeoutError:
                 if wait >= IDLE_TIMEOUT:
                     raise request_timeout() from None
