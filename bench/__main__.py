@@ -235,6 +235,15 @@ async def run(args: argparse.Namespace) -> int:
             started["strongroom-mem"] = srv.start_strongroom(
                 work, "strongroom-mem", extra
             )  # fresh for the memory row
+        not_started: dict[str, str] = {}
+        for catalog in sorted({r.catalog for r in rows if r.catalog}):
+            for name in ("strongroom", BASELINE) if args.baseline else ("strongroom",):
+                src = args.baseline / "src" if name == BASELINE else None
+                try:
+                    started[f"{name}-{catalog}"] = srv.start_cluster(
+                        work, f"{name}-{catalog}", int(catalog.removeprefix("pg")), extra, src)
+                except RuntimeError as e:
+                    not_started[f"{name}-{catalog}"] = f"not started: {e}"
         if "moto" in wanted:
             started["moto"] = srv.start_moto(work)
         if "bare" in wanted:
@@ -242,8 +251,9 @@ async def run(args: argparse.Namespace) -> int:
         async with AsyncExitStack() as stack:
             sides: dict[str, Side] = {}
             for key, server in started.items():
+                spread = server.endpoints if isinstance(server, srv.Cluster) else ()
                 client = await stack.enter_async_context(
-                    S3Client(server.endpoint, server.access_key, server.secret_key)
+                    S3Client(server.endpoint, server.access_key, server.secret_key, spread=spread)
                 )
                 await client.create_bucket(BUCKET)
                 sides[key] = Side(server.name.split("-")[0], server, client, profile)
@@ -257,6 +267,7 @@ async def run(args: argparse.Namespace) -> int:
                 args.retries,
                 profile.quiet_wait,
             )
+            runner.not_started = not_started
             for i, row in enumerate(rows, start=1):
                 print(f"[{i}/{len(rows)}] {row.id}: {row.title}", file=sys.stderr, flush=True)
                 results.append(await runner.run(row))
@@ -273,6 +284,11 @@ async def run(args: argparse.Namespace) -> int:
     if compared:
         print(f"against the baseline {describe(args.baseline)} ({args.baseline}):")
         print(compared)
+        print()
+    on_postgres = report.postgres_table(results)
+    if on_postgres:
+        print("CPU per op on PostgreSQL (strongroom + its backends) against SQLite's (the c=8 row):")
+        print(on_postgres)
         print()
     print(f"targets (profile {profile.name}; the issue's goals are for the full profile):")
     print(report.targets_table(report.targets(results)))

@@ -52,6 +52,8 @@ def reduce(samples: list[w.Sample], row: Row) -> dict[str, Any]:
                 "client_cpu_ms_per_op": s.client_cpu / ops * 1e3,
                 "client_cpu_pct": 100 * s.client_cpu / s.elapsed,
                 "other_cpu_pct": 100 * s.other_cpu / s.elapsed,
+                **({"db_cpu_ms_per_op": s.db_cpu / ops * 1e3,
+                    "total_cpu_ms_per_op": (s.server_cpu + s.db_cpu) / ops * 1e3} if row.catalog else {}),
                 "ops": s.ops,
                 "seconds": s.elapsed,
                 **s.extra,
@@ -79,7 +81,8 @@ class Runner:
         self.retries = retries  # ... before it is repeated (at most this often; the quietest is kept)
         self.quiet_wait = quiet_wait  # seconds to wait for a quiet machine before each run
         self.waited = 0.0
-        self.sides = sides  # strongroom, strongroom-ssec, moto, bare: those started
+        self.sides = sides  # strongroom, strongroom-ssec, strongroom-pg1, moto, bare ...: those started
+        self.not_started: dict[str, str] = {}  # why a server is missing (PostgreSQL unreachable)
         self.spy_rows = spy_rows
         self.results_dir = results_dir
         self.stem = stem
@@ -87,6 +90,8 @@ class Runner:
         self._md5: float | None = None
 
     def side_for(self, name: str, row: Row) -> w.Side | None:
+        if row.catalog:  # a PostgreSQL-mode row: the cluster started for it
+            return self.sides.get(f"{name}-{row.catalog}")
         if name in ("strongroom", BASELINE) and row.sse == "sse-c" and row.kind == "large":
             return self.sides.get("strongroom-ssec") if name == "strongroom" else None
         if name == "strongroom" and row.kind == "memory":
@@ -106,7 +111,9 @@ class Runner:
         for name in row.servers:
             side = self.side_for(name, row)
             if side is None:
-                result["servers"][name] = {"unavailable": "server not started"}
+                missing = f"{name}-{row.catalog}" if row.catalog else name
+                why = self.not_started.get(missing, "server not started")
+                result["servers"][name] = {"unavailable": why}
                 continue
             try:
                 figures = await self.measure(row, name, side)
