@@ -31,6 +31,7 @@ import bench.plan as plan
 import bench.report as report
 import bench.servers as srv
 from bench.client import S3Client
+from bench.clusters import Clusters
 from bench.runner import Runner
 from bench.workloads import BUCKET, Side
 
@@ -235,15 +236,6 @@ async def run(args: argparse.Namespace) -> int:
             started["strongroom-mem"] = srv.start_strongroom(
                 work, "strongroom-mem", extra
             )  # fresh for the memory row
-        not_started: dict[str, str] = {}
-        for catalog in sorted({r.catalog for r in rows if r.catalog}):
-            for name in ("strongroom", BASELINE) if args.baseline else ("strongroom",):
-                src = args.baseline / "src" if name == BASELINE else None
-                try:
-                    started[f"{name}-{catalog}"] = srv.start_cluster(
-                        work, f"{name}-{catalog}", int(catalog.removeprefix("pg")), extra, src)
-                except RuntimeError as e:
-                    not_started[f"{name}-{catalog}"] = f"not started: {e}"
         if "moto" in wanted:
             started["moto"] = srv.start_moto(work)
         if "bare" in wanted:
@@ -251,9 +243,8 @@ async def run(args: argparse.Namespace) -> int:
         async with AsyncExitStack() as stack:
             sides: dict[str, Side] = {}
             for key, server in started.items():
-                spread = server.endpoints if isinstance(server, srv.Cluster) else ()
                 client = await stack.enter_async_context(
-                    S3Client(server.endpoint, server.access_key, server.secret_key, spread=spread)
+                    S3Client(server.endpoint, server.access_key, server.secret_key)
                 )
                 await client.create_bucket(BUCKET)
                 sides[key] = Side(server.name.split("-")[0], server, client, profile)
@@ -267,7 +258,9 @@ async def run(args: argparse.Namespace) -> int:
                 args.retries,
                 profile.quiet_wait,
             )
-            runner.not_started = not_started
+            base_src = args.baseline / "src" if args.baseline else None
+            runner.clusters = clusters = Clusters(work, profile, extra, base_src)
+            stack.push_async_callback(clusters.close)
             for i, row in enumerate(rows, start=1):
                 print(f"[{i}/{len(rows)}] {row.id}: {row.title}", file=sys.stderr, flush=True)
                 results.append(await runner.run(row))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.workloads as w
+from bench.clusters import Clusters
 from bench.plan import BASELINE, MiB, Profile, Row
 from bench.profiling import PySpy, summarize
 from bench.servers import machine_busy_seconds, rss_bytes
@@ -81,17 +82,17 @@ class Runner:
         self.retries = retries  # ... before it is repeated (at most this often; the quietest is kept)
         self.quiet_wait = quiet_wait  # seconds to wait for a quiet machine before each run
         self.waited = 0.0
-        self.sides = sides  # strongroom, strongroom-ssec, strongroom-pg1, moto, bare ...: those started
-        self.not_started: dict[str, str] = {}  # why a server is missing (PostgreSQL unreachable)
+        self.sides = sides  # strongroom, strongroom-ssec, moto, bare: those started
+        self.clusters: Clusters | None = None  # the PostgreSQL-mode servers, started for their rows
         self.spy_rows = spy_rows
         self.results_dir = results_dir
         self.stem = stem
         self._bare_large: dict[tuple[str, int, int], dict[str, Any]] = {}
         self._md5: float | None = None
 
-    def side_for(self, name: str, row: Row) -> w.Side | None:
-        if row.catalog:  # a PostgreSQL-mode row: the cluster started for it
-            return self.sides.get(f"{name}-{row.catalog}")
+    async def side_for(self, name: str, row: Row) -> w.Side | None:
+        if row.catalog:  # a PostgreSQL-mode row: its cluster, started now
+            return await self.clusters.side(f"{name}-{row.catalog}") if self.clusters else None
         if name in ("strongroom", BASELINE) and row.sse == "sse-c" and row.kind == "large":
             return self.sides.get("strongroom-ssec") if name == "strongroom" else None
         if name == "strongroom" and row.kind == "memory":
@@ -109,10 +110,10 @@ class Runner:
             "servers": {},
         }
         for name in row.servers:
-            side = self.side_for(name, row)
+            side = await self.side_for(name, row)
             if side is None:
-                missing = f"{name}-{row.catalog}" if row.catalog else name
-                why = self.not_started.get(missing, "server not started")
+                failed = self.clusters.failed if self.clusters else {}
+                why = failed.get(f"{name}-{row.catalog}", "server not started")
                 result["servers"][name] = {"unavailable": why}
                 continue
             try:
