@@ -40,6 +40,7 @@ def build_services(config: Config) -> Services:
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
 
+    catalog.follow_changes()  # a shared catalog: keys, buckets and their configs cached, changes heard
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
                         inline_reads=embedded, lister=lister)
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
