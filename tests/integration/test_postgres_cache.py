@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from strongroom.catalog.change_feed import announce
+from strongroom.catalog.change_feed import RETRY_S, announce
 from strongroom.catalog.model import AccessKey, Bucket, User
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.read_cache import MAX_AGE
@@ -184,7 +184,7 @@ def until(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_the_catalog_caches_until_a_change_is_announced(following: PostgresCatalog, schema: str) -> None:
-    until(lambda: following.cache.generation > 0 and following.cache._on, "never started listening")
+    until(lambda: following.cache.generation > 0 and following.cache.on, "never started listening")
     name = f"cached-{secrets.token_hex(4)}"
     following.create_bucket(Bucket(name, "owner-1", "us-east-1", 0.0))
     following.put_bucket_config(name, "tagging", "<Tagging/>")
@@ -213,7 +213,7 @@ def test_the_catalogs_own_changes_clear_its_cache_at_once(following: PostgresCat
     user = User("pat", "u" * 64, 0.0, False)
     key = AccessKey("AKPAT" + secrets.token_hex(6).upper(), "pat", b"sealed", 0.0, True)
     following.add_user(user, key)
-    until(lambda: following.cache._on, "never started listening")
+    until(lambda: following.cache.on, "never started listening")
     found = following.lookup_access_key(key.access_key)
     assert found is not None and found[0].active
     following.set_access_key_active(key.access_key, False)
@@ -221,3 +221,32 @@ def test_the_catalogs_own_changes_clear_its_cache_at_once(following: PostgresCat
     assert found is not None and not found[0].active
     following.remove_access_key(key.access_key)
     assert following.lookup_access_key(key.access_key) is None
+
+
+def test_a_lost_listening_connection_turns_the_cache_off_until_listening_again(
+        following: PostgresCatalog, schema: str) -> None:
+    until(lambda: following.cache.on, "never started listening")
+    name = f"lost-{secrets.token_hex(4)}"
+    following.create_bucket(Bucket(name, "owner-1", "us-east-1", 0.0))
+
+    def cached() -> bool:
+        following.get_bucket(name)
+        time.sleep(0.05)
+        return following.cache.bucket(name) is not None
+
+    until(cached, "never kept")
+    feed = following._feed
+    assert feed is not None and feed.backend_pid is not None
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        assert conn.execute("SELECT pg_terminate_backend(%s)", (feed.backend_pid,)).fetchone() == (True,)
+        until(lambda: not following.cache.on, "the lost connection not noticed")
+        # Made without an announcement while nobody listens: never served from memory.
+        conn.execute(f"UPDATE {schema}.buckets SET owner_id = 'owner-2' WHERE name = %s", (name,))
+    deadline = time.monotonic() + RETRY_S + PROMPTLY
+    while not following.cache.on:
+        bucket = following.get_bucket(name)
+        assert bucket is not None and bucket.owner_id == "owner-2"
+        assert time.monotonic() < deadline, "never listening again"
+        time.sleep(0.01)
+    bucket = following.get_bucket(name)
+    assert bucket is not None and bucket.owner_id == "owner-2"

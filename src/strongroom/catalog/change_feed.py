@@ -42,14 +42,16 @@ class ChangeFeed:
     def __init__(self, url: str, cache: ReadCache) -> None:
         self.url, self.cache = url, cache
         self._stop = threading.Event()
+        self.backend_pid: int | None = None  # the listening session's server process, while connected
         self._thread = threading.Thread(target=self._run, name="strongroom-changes", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop listening. Not waited for: the thread sees it within PING_S and closes its connection."""
         self._stop.set()
-        self._thread.join(timeout=PING_S + CONNECT_TIMEOUT_S)
+        self.cache.stop()
 
     def _run(self) -> None:
         failures = 0
@@ -71,6 +73,7 @@ class ChangeFeed:
             row = conn.execute(f"SELECT {_CHANNEL_OF_SCHEMA}", (CHANNEL, CHANNEL)).fetchone()
             assert row is not None  # a SELECT without FROM returns its one row
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
+            self.backend_pid = conn.info.backend_pid
             self.cache.start()
             while not self._stop.is_set():
                 heard = False

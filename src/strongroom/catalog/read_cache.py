@@ -42,6 +42,11 @@ class ReadCache:
         self._buckets: dict[str, tuple[float, Bucket]] = {}
         self._configs: dict[str, tuple[float, dict[str, str]]] = {}
 
+    @property
+    def on(self) -> bool:
+        """Whether values are kept (changes are being heard)."""
+        return self._on
+
     # --- what the change feed says ---
 
     def start(self) -> None:
