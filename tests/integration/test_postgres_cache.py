@@ -1,5 +1,5 @@
-"""Servers on one PostgreSQL cache access keys, buckets and bucket configurations: every change reaches
-every server promptly (catalog/read_cache.py, catalog/change_feed.py).
+"""Servers on one PostgreSQL cache access keys, user policies, buckets and bucket configurations: every
+change reaches every server promptly (catalog/read_cache.py, catalog/change_feed.py).
 
 Two server processes share one schema and one data directory, as behind a load balancer. A change
 made through one server or the CLI (a third process) must be seen by the other within PROMPTLY
@@ -124,6 +124,23 @@ def test_a_bucket_policy_changed_on_one_server_is_enforced_by_the_other(servers)
     assert code_of(lambda: on_b.put_object(Bucket=name, Key="k2", Body=b"v")) == "ok"
     a.client("s3").delete_bucket_policy(Bucket=name)
     becomes("AccessDenied", lambda: on_b.put_object(Bucket=name, Key="k3", Body=b"v"))
+
+
+def test_a_user_policy_detached_elsewhere_stops_granting_on_every_server(servers, tmp_path: Path) -> None:
+    a, b = servers
+    name = f"userpol-{secrets.token_hex(4)}"
+    a.client("s3").create_bucket(Bucket=name)
+    user = new_user(a, "max")
+    reader = tmp_path / "reader.json"
+    reader.write_text(policy({"Effect": "Allow", "Action": "s3:ListBucket",
+                              "Resource": f"arn:aws:s3:::{name}"}))
+    on_b = b.client("s3", access_key=user.access, secret_key=user.secret, retries={"max_attempts": 1})
+    assert code_of(lambda: on_b.list_objects_v2(Bucket=name)) == "AccessDenied"
+    a.cli("policy", "attach", user.name, str(reader), "--name", "reader")
+    becomes("ok", lambda: on_b.list_objects_v2(Bucket=name))
+    warm(lambda: on_b.list_objects_v2(Bucket=name))  # the user's policies in b's cache
+    a.cli("policy", "detach", user.name, "reader")
+    becomes("AccessDenied", lambda: on_b.list_objects_v2(Bucket=name))
 
 
 def test_a_bucket_made_again_by_another_owner_is_not_served_from_the_old_one(servers, tmp_path: Path) -> None:

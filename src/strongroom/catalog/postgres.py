@@ -6,7 +6,7 @@ is PostgreSQL's own: making a version current and deleting it under row locks, t
 delimited listing's feed (postgres_listing), the bulk load (COPY), and the sweep's
 server-side cursors.
 
-Access keys, buckets and bucket configurations are cached per process once it follows
+Access keys, user policies, buckets and bucket configurations are cached per process once it follows
 the changes every server announces (read_cache.py, change_feed.py): a request then reads
 them without a round trip.
 
@@ -95,6 +95,14 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
             found = super().lookup_access_key(access_key)
             self.cache.keep_access_key(access_key, found, generation)
         return found
+
+    def list_user_policies(self, user_id: str) -> list[tuple[str, str]]:
+        policies = self.cache.user_policies(user_id)
+        if policies is None:
+            generation = self.cache.generation
+            policies = super().list_user_policies(user_id)
+            self.cache.keep_user_policies(user_id, policies, generation)
+        return policies
 
     def get_bucket(self, name: str) -> Bucket | None:
         bucket = self.cache.bucket(name)

@@ -1,11 +1,11 @@
 """What every request reads and almost nothing changes, kept in memory for a shared catalog.
 
-Each request looks up its signer's access key (with the user), its bucket and the
-bucket's configurations. On PostgreSQL each lookup is a round trip; kept here, a
+Each request looks up its signer's access key (with the user), the user's policies, its
+bucket and the bucket's configurations. On PostgreSQL each lookup is a round trip; kept here, a
 request needs none. The cache is correct only while it hears of every change:
 
-- every catalog call that changes an access key, a user, a bucket or a bucket's
-  configuration announces it in its own transaction (PostgreSQL `NOTIFY`, delivered
+- every catalog call that changes an access key, a user, a user's policies, a bucket or
+  a bucket's configuration announces it in its own transaction (PostgreSQL `NOTIFY`, delivered
   to every listening server at commit) and clears this process's cache once committed;
 - a listening connection per process (catalog/change_feed.py) clears the cache at each
   announcement; while it is not listening (not yet connected, or the connection lost)
@@ -32,7 +32,7 @@ MAX_ENTRIES = 10_000  # per kind; past it the kind is emptied
 
 
 class ReadCache:
-    """Access keys with their users, buckets, and bucket configurations, by name; thread-safe."""
+    """Access keys with their users, users' policies, buckets, and bucket configurations; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -41,6 +41,7 @@ class ReadCache:
         self._keys: dict[str, tuple[float, tuple[AccessKey, User]]] = {}
         self._buckets: dict[str, tuple[float, Bucket]] = {}
         self._configs: dict[str, tuple[float, dict[str, str]]] = {}
+        self._policies: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {}  # by user id
 
     @property
     def on(self) -> bool:
@@ -68,7 +69,7 @@ class ReadCache:
 
     def _clear(self) -> None:
         self.generation += 1
-        self._keys, self._buckets, self._configs = {}, {}, {}
+        self._keys, self._buckets, self._configs, self._policies = {}, {}, {}, {}
 
     # --- lookups: the value, or None when it is not here ---
 
@@ -82,6 +83,10 @@ class ReadCache:
         configs = _fresh(self._configs, name)
         return None if configs is None else dict(configs)  # the caller's copy: ours is never changed
 
+    def user_policies(self, user_id: str) -> list[tuple[str, str]] | None:
+        policies = _fresh(self._policies, user_id)
+        return None if policies is None else list(policies)
+
     # --- values read from the database at `generation` ---
 
     def keep_access_key(self, access_key: str, found: tuple[AccessKey, User] | None, generation: int) -> None:
@@ -94,6 +99,9 @@ class ReadCache:
 
     def keep_bucket_configs(self, name: str, configs: dict[str, str], generation: int) -> None:
         self._keep(self._configs, name, dict(configs), generation)
+
+    def keep_user_policies(self, user_id: str, policies: list[tuple[str, str]], generation: int) -> None:
+        self._keep(self._policies, user_id, tuple(policies), generation)
 
     def _keep(self, table: dict[str, tuple[float, Any]], name: str, value: Any, generation: int) -> None:
         with self._lock:

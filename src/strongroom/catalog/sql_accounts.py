@@ -10,7 +10,7 @@ Single statements run through `_write_one` (SQLite: a write transaction of their
 PostgreSQL: autocommit). Calls that decide on what they read run in `_write()`, where
 SQLite holds the file's write lock and PostgreSQL locks the rows it read (the
 dialect's FOR KEY SHARE / FOR UPDATE suffixes). Every change to an access key, a user,
-a bucket or a bucket's configuration runs in `_change()`: a shared catalog's servers
+a user's policies, a bucket or a bucket's configuration runs in `_change()`: a shared catalog's servers
 cache those (read_cache.py) and hear of it.
 """
 
@@ -171,10 +171,12 @@ class SqlAccounts(SqlBase):
     # --- policies attached to users ---
 
     def put_user_policy(self, user_id: str, name: str, document: str) -> None:
-        self._write_one(self._sql.put_user_policy, (user_id, name, document))
+        with self._change() as conn:
+            conn.execute(self._sql.put_user_policy, (user_id, name, document))
 
     def delete_user_policy(self, user_id: str, name: str) -> bool:
-        return self._write_one(self._sql.delete_user_policy, (user_id, name)) > 0
+        with self._change() as conn:
+            return conn.execute(self._sql.delete_user_policy, (user_id, name)).rowcount > 0
 
     def list_user_policies(self, user_id: str) -> list[tuple[str, str]]:
         return [(name, document) for name, document in self._conn().execute(self._sql.user_policies,

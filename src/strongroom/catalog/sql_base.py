@@ -32,7 +32,7 @@ class SqlBase(Database):
     _sql: ClassVar[Statements]
     _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
     _listed: ListedCache  # set by open() too: what listings unsealed (codec.summary_decoder)
-    cache: ReadCache = NO_CACHE  # keys, buckets and their configs: kept by a shared catalog only
+    cache: ReadCache = NO_CACHE  # keys, user policies, buckets, their configs: a shared catalog's only
 
     def follow_changes(self) -> None:
         """Keep `cache` and hear of every server's changes to it, until `close` (a serving process)."""
@@ -62,8 +62,9 @@ class SqlBase(Database):
 
     @contextmanager
     def _change(self) -> Iterator[Any]:
-        """A write transaction (`_write`) that changes an access key, a user, a bucket or a bucket's
-        configuration: announced to every server, and this process's cache cleared once committed."""
+        """A write transaction (`_write`) that changes an access key, a user, a user's policies, a bucket
+        or a bucket's configuration: announced to every server, and this process's cache cleared once
+        committed."""
         with self._write() as conn:
             yield conn
             self._announce(conn)
