@@ -54,22 +54,28 @@ class Services:
         return await self._off_loop(fn, *args, **kwargs)
 
     # Access keys, buckets and bucket configs: a shared catalog's cache (catalog/read_cache.py) answers
-    # most of them from memory, inline; a miss is a point read like any other.
+    # most of them from memory, inline; a miss is a point read like any other (as `read`, written out:
+    # these run on every request).
 
     async def access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
-        if not self.inline_reads and (found := self.catalog.cache.access_key(access_key)) is not None:
+        if self.inline_reads:
+            return self.catalog.lookup_access_key(access_key)
+        found = self.catalog.cache.access_key(access_key)
+        if found is not None:
             return found
-        return await self.read(self.catalog.lookup_access_key, access_key)
+        return await self._off_loop(self.catalog.lookup_access_key, access_key)
 
     async def bucket(self, name: str) -> Bucket | None:
-        if not self.inline_reads and (bucket := self.catalog.cache.bucket(name)) is not None:
-            return bucket
-        return await self.read(self.catalog.get_bucket, name)
+        if self.inline_reads:
+            return self.catalog.get_bucket(name)
+        found = self.catalog.cache.bucket(name)
+        return found if found is not None else await self._off_loop(self.catalog.get_bucket, name)
 
     async def bucket_configs(self, name: str) -> dict[str, str]:
-        if not self.inline_reads and (configs := self.catalog.cache.bucket_configs(name)) is not None:
-            return configs
-        return await self.read(self.catalog.get_bucket_configs, name)
+        if self.inline_reads:
+            return self.catalog.get_bucket_configs(name)
+        found = self.catalog.cache.bucket_configs(name)
+        return found if found is not None else await self._off_loop(self.catalog.get_bucket_configs, name)
 
     async def listing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A listing (a page of rows to decode): on the lister thread when there is one."""
