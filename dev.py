@@ -6,13 +6,16 @@
     python3 dev.py bench     # install the development tools too, then run the benchmark (bench/README.md)
 
 Dependencies come from the lock files (requirements.lock, requirements-dev.lock); the virtual
-environment is rebuilt when they change. Anything after the command is passed on.
+environment is rebuilt when they change. `test` also installs the Debian packages the tests need
+(SYSTEM_PACKAGES) when they are missing and apt-get can (as root); where it cannot, the tests that
+need them skip, saying why. Anything after the command is passed on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -21,6 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
+
+# The commands the tests run and the Debian package of each: installed by `test` when missing.
+SYSTEM_PACKAGES = {
+    "faketime": "faketime",  # a server started with its clock shifted (tests/integration/test_clock.py)
+}
 
 
 def ensure_venv(dev: bool) -> None:
@@ -40,12 +48,37 @@ def ensure_venv(dev: bool) -> None:
     stamp.write_text(digest)
 
 
+def ensure_system_packages() -> None:
+    """apt-get install what SYSTEM_PACKAGES names and PATH lacks (one apt-get update first). Never
+    fatal: a machine without apt-get, or a user who is not root, runs the tests that can run."""
+    missing = sorted({pkg for command, pkg in SYSTEM_PACKAGES.items() if shutil.which(command) is None})
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print(f"dev.py: not installing {', '.join(missing)} (needs apt-get as root): "
+              "the tests that need them will skip", flush=True)
+        return
+    print(f"installing {', '.join(missing)} (apt-get) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    updated = subprocess.run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL, env=env).returncode == 0
+    installed = updated and subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+        stdout=subprocess.DEVNULL,
+        env=env,
+    ).returncode == 0
+    if not installed:
+        print(f"dev.py: could not install {', '.join(missing)}: the tests that need them will skip",
+              flush=True)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("serve", "test", "bench"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
     ensure_venv(dev=command in ("test", "bench"))
+    if command == "test":
+        ensure_system_packages()
     if command == "serve":
         os.execv(str(BIN / "strongroom"), [str(BIN / "strongroom"), "serve", *rest])
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from strongroom.errors import OutOfSpace
+
 log = logging.getLogger("strongroom.blobs")
 
 _ID_BYTES = 16
@@ -43,7 +45,7 @@ def validate_id(blob_id: str) -> str:
     return blob_id
 
 
-class StorageFull(Exception):
+class StorageFull(OutOfSpace):
     """Writing that many more bytes would leave less free space than the reserve."""
 
 

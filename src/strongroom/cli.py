@@ -1,4 +1,4 @@
-"""The command line: `strongroom serve | user | kms | root-key`. Nothing else reads argv.
+"""The command line: `strongroom serve | user | kms | policy | root-key | servers`. Nothing else reads argv.
 
 Every option of every command also reads a `STRONGROOM_<OPTION>` environment
 variable (e.g. --data-dir and STRONGROOM_DATA_DIR); a flag wins over the variable.
@@ -68,6 +68,26 @@ def _on_off(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     _opt(parser, "--data-dir", default="./data", help_="where metadata and encrypted blobs live")
     _opt(parser, "--root-key-file", help_="file holding the base64 root key (default: <data-dir>.root-key)")
@@ -133,6 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
          help_="bytes/s a request body must keep up over each --body-rate-window (0: no minimum)")
     _opt(serve, "--body-rate-window", default="30", type_=float,
          help_="seconds over which --min-body-rate is measured; a slower body is cut (RequestTimeout)")
+    # --- serve: PostgreSQL connections (issue 15) ---
+    _opt(serve, "--db-pool-size", default="4", type_=_positive_int,
+         help_="PostgreSQL connections per server process (each of --workers), shared by the catalog "
+         "and the KMS; a request waits for a free one")
+    _opt(serve, "--db-pool-timeout", default="5", type_=_positive_float,
+         help_="seconds a request waits for a free PostgreSQL connection; then 503 SlowDown")
+
+    # --- serve: one clock, the registry of live servers (issue 15) ---
+    _opt(serve, "--max-clock-skew", default="300", type_=_positive_float,
+         help_="seconds this server's clock may differ from the catalog's: beyond, it does not start, "
+         "or answers 503 until back in bound")
+    _opt(serve, "--heartbeat-interval", default="10", type_=_positive_float,
+         help_="seconds between this server's heartbeats in the catalog; it counts as alive for three")
+
+    servers = sub.add_parser("servers", help="list the servers registered on the catalog, from any machine")
+    _common(servers)
+    servers.add_argument("--all", action="store_true",
+                         help="also the processes whose heartbeat stopped (killed, or cut off)")
 
     user = sub.add_parser("user", help="manage users and access keys")
     user_sub = user.add_subparsers(dest="action", required=True)
@@ -249,6 +287,10 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "max_connections",
         "min_body_rate",
         "body_rate_window",
+        "max_clock_skew",
+        "heartbeat_interval",
+        "db_pool_size",
+        "db_pool_timeout",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)
@@ -301,13 +343,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from strongroom.catalog import MetadataSealer, open_catalog
-    from strongroom.deployment import check_root_keys
+    from strongroom.deployment import check_catalog
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     try:
-        check_root_keys(catalog, config.root_keys)
+        check_catalog(catalog, config, serving=False)  # the data directory and root key are the catalog's
     except SystemExit:
         catalog.close()
         raise
@@ -367,6 +409,19 @@ def cmd_policy(args: argparse.Namespace) -> int:
         catalog.close()
 
 
+def cmd_servers(args: argparse.Namespace) -> int:
+    from strongroom.servers import listing
+
+    catalog, _ = _open(args)
+    try:
+        lines = listing(catalog, dead_too=args.all)
+    finally:
+        catalog.close()
+    print("\n".join(lines) if lines else "no server is registered alive on this catalog",
+          file=sys.stdout if lines else sys.stderr)
+    return 0
+
+
 def cmd_root_key(args: argparse.Namespace) -> int:
     from strongroom.rotation import rotate_root_key
 
@@ -389,8 +444,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_policy(args)
     if args.command == "root-key":
         return cmd_root_key(args)
+    if args.command == "servers":
+        return cmd_servers(args)
     if args.command == "kms":
         config = config_from(args, create=False)
-        check_deployment(config, config.root_keys)
+        check_deployment(config, serving=False)
         return kms_cli.run(args, config)
     return 2

@@ -97,7 +97,17 @@ class Config:
     log_level: str = "INFO"
     # A PostgreSQL URL (several servers share it); empty: the SQLite file in the data directory.
     catalog_url: str = field(default="", repr=False)  # may hold a password
+    # PostgreSQL connections per process, at most (db/pool.py), and how long a call waits for a free
+    # one before its request is refused (503 SlowDown). Admin commands keep this default; serve's
+    # --db-pool-size defaults to 4.
+    db_pool_size: int = 2
+    db_pool_timeout: float = 5.0
     min_free_space: FreeSpace = FreeSpace()  # new data is refused below it (issue 14, safety)
+    # One clock (clock.py) and the registry of live servers (servers.py): a server whose clock is further
+    # than max_clock_skew seconds from the catalog's does not start, or turns not-ready; it heartbeats
+    # every heartbeat_interval seconds and counts as alive for three intervals after the last one.
+    max_clock_skew: float = 300.0
+    heartbeat_interval: float = 10.0
 
     @property
     def tls(self) -> bool:
@@ -169,7 +179,8 @@ def read_private(path: Path, what: str) -> str:
         return f.read()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Create `path` (FileExistsError if it exists) for this user alone, with `text`, fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -205,7 +216,7 @@ def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
         return stored["root_access_key"], stored["root_secret_key"], False
     ak, sk = new_access_key_pair()
     try:
-        _write_private(path, json.dumps({"root_access_key": ak, "root_secret_key": sk}) + "\n")
+        write_private(path, json.dumps({"root_access_key": ak, "root_secret_key": sk}) + "\n")
     except FileExistsError:  # another worker or process won the race: use what it wrote
         stored = json.loads(read_private(path, "the root credentials file"))
         return stored["root_access_key"], stored["root_secret_key"], False
@@ -251,7 +262,7 @@ def root_keys(data_dir: Path, key_file: Path | None, create: bool) -> tuple[tupl
         )
     key = secrets.token_bytes(32)
     try:
-        _write_private(path, base64.b64encode(key).decode() + "\n")
+        write_private(path, base64.b64encode(key).decode() + "\n")
         log.warning(
             "generated a new root key in %s: keep it apart from the data directory and back it up; "
             "without it no object can be read",
@@ -266,7 +277,7 @@ def write_key_file(path: Path, keys: tuple[bytes, ...]) -> None:
     """Replace a key file atomically (write, fsync, rename)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    _write_private(tmp, "".join(base64.b64encode(k).decode() + "\n" for k in keys))
+    write_private(tmp, "".join(base64.b64encode(k).decode() + "\n" for k in keys))
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

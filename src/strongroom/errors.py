@@ -22,6 +22,25 @@ class S3Error(Exception):
         self.headers: dict[str, str] = {}
 
 
+class OutOfSpace(Exception):
+    """A filesystem or a database had no room for a write: the blob store's free-space reserve
+    (blobs.StorageFull), or the catalog's own file (SQLite's SQLITE_FULL). Answered as
+    `storage_full()`, never as an InternalError."""
+
+
+def storage_full() -> S3Error:
+    """New data refused: the data directory's filesystem is down to its free-space reserve. AWS has no
+    such error (its storage does not fill); 503 says "not now, the request itself is fine", like
+    MinIO's XMinioStorageFull says it with 507; the code and message say what is wrong, never
+    ServiceUnavailable's "Reduce your request rate". Documented in the README ("Disk full")."""
+    return S3Error(
+        "StorageFull",
+        503,
+        "The server's storage is full: new data is refused to keep room for deletes. "
+        "Delete objects or abort multipart uploads, or add space, then retry.",
+    )
+
+
 def access_denied(message: str = "Access Denied") -> S3Error:
     return S3Error("AccessDenied", 403, message)
 

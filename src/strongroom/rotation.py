@@ -8,7 +8,9 @@ still open), then everything still sealed under an old key is re-sealed, and onl
 keys dropped from the file. A re-run
 finds more than one key in the file and finishes the job.
 
-The server must be stopped: a running server reads the key file once, at start.
+Every server must be stopped: a running server reads the key file once, at start. The rotation
+registers in the catalog's registry of live processes (servers.py) and refuses while any server is
+registered alive, naming them; a server does not start while the rotation is registered.
 
 A key that does not unseal under the old root key (a damaged catalog record) stops the rotation at
 the first one, naming it; with `--skip-damaged` such records are left as they are (they were already
@@ -18,7 +20,6 @@ unreadable), counted and named, and the rotation finishes.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import os
 import secrets
 import sys
@@ -33,25 +34,13 @@ from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece, Uplo
 from strongroom.catalog.sealer import SealedFieldError
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
 from strongroom.crypto import IntegrityError
-from strongroom.deployment import check_rotation, record_root_keys
+from strongroom.deployment import check_identity, check_rotation, record_root_keys
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
 from strongroom.kms.store import open_kms_store
+from strongroom.servers import RotationLock
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece, root_rotation
 
 T = TypeVar("T")
-
-
-def _server_running(config: Config) -> bool:
-    path = config.data_dir / "serve.lock"
-    if not path.exists():
-        return False
-    with open(path) as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    return False
 
 
 def _all_versions(catalog: Catalog) -> Iterator[ObjectVersion]:
@@ -175,16 +164,27 @@ def rotate_root_key(config: Config, key_file: Path | None, skip_damaged: bool = 
             file=sys.stderr,
         )
         return 2
-    if _server_running(config):
-        print(
-            "strongroom: a server is running on this data directory: stop it, rotate, start it again",
-            file=sys.stderr,
-        )
-        return 2
     path = key_file or (
         Path(config.root_key_source) if config.root_key_source else default_root_key_file(config.data_dir)
     )
     keys = read_key_file(path)
+    registry = open_catalog(config, MetadataSealer.of(keys))
+    try:
+        check_identity(registry, config, serving=False)
+        lock = RotationLock(registry)
+        lock.acquire()  # refuses while a server runs; no server starts until it is released
+    except SystemExit as e:
+        registry.close()
+        print(e.code, file=sys.stderr)
+        return 2
+    try:
+        return _rotate(config, path, keys, skip_damaged)
+    finally:
+        lock.release()
+        registry.close()
+
+
+def _rotate(config: Config, path: Path, keys: tuple[bytes, ...], skip_damaged: bool) -> int:
     catalog = open_catalog(config, MetadataSealer.of(keys))
     try:
         check_rotation(catalog, keys)

@@ -7,11 +7,13 @@ import fcntl
 import gc
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,7 +111,8 @@ def _tune_gc() -> None:
     gc.set_threshold(young * 10, middle, old)
 
 
-def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
+def _serve_one(config: Config, sock: socket.socket | None = None,
+               ready: Callable[[], None] | None = None) -> None:
     import uvloop
 
     process.harden()  # again in a spawned worker: exec made it dumpable
@@ -119,7 +122,14 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
         sock = bind(config, share=True)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = create_app(config)
+    # Registers in the catalog's registry of servers, or refuses to start (a rotation, the clock).
+    app = create_app(config, endpoint(config, sock.getsockname()[1]))
+    if ready is not None:
+        # Said once the app runs: its signal handlers are in place, so a stop at once still deregisters.
+        async def say_ready(_app: web.Application) -> None:
+            ready()
+
+        app.on_startup.append(say_ready)
     _tune_gc()
     web.run_app(
         app,
@@ -134,13 +144,12 @@ def _serve_one(config: Config, sock: socket.socket | None = None) -> None:
 
 
 def serve(config: Config, ready: callable | None = None) -> None:  # type: ignore[valid-type]
-    check_deployment(config, config.root_keys)  # refuse a root key this catalog's data is not sealed under
+    check_deployment(config)  # refuse a data directory or a root key that is not this catalog's
     sweep_orphans(config)
     if config.workers <= 1:
         sock = bind(config)
-        if ready is not None:
-            ready(sock.getsockname()[1])
-        _serve_one(config, sock)
+        port = sock.getsockname()[1]
+        _serve_one(config, sock, None if ready is None else lambda: ready(port))
         return
     # The parent only reserves the port (bound, not listening: the kernel gives it no connections);
     # each worker listens on its own SO_REUSEPORT socket and the kernel spreads connections over them.
@@ -155,15 +164,31 @@ def serve(config: Config, ready: callable | None = None) -> None:  # type: ignor
     for p in procs:
         p.start()
 
+    asked_to_stop = False
+
     def stop(_signum: int, _frame: object) -> None:
+        nonlocal asked_to_stop
+        asked_to_stop = True
         for p in procs:
-            if p.pid:
+            if p.pid and p.exitcode is None:
                 os.kill(p.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for p in procs:
-        p.join()
+    # A worker that ends on its own (it refused to start: a rotation runs, or its clock is off) ends the
+    # server: the others are stopped rather than left serving on part of the port's workers.
+    failed = 0
+    running = list(procs)
+    while running:
+        ended = multiprocessing.connection.wait([p.sentinel for p in running])
+        for p in [p for p in running if p.sentinel in ended]:
+            p.join()
+            running.remove(p)
+            if p.exitcode and not asked_to_stop and not failed:
+                failed = p.exitcode if p.exitcode > 0 else 1
+                stop(signal.SIGTERM, None)
+    if failed:
+        raise SystemExit(failed)
 
 
 def endpoint(config: Config, port: int) -> str:

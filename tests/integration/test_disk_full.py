@@ -132,3 +132,39 @@ def test_a_disk_that_fills_during_a_write_answers_storage_full(
     assert not list((small_filesystem / "data" / "blobs" / "tmp").iterdir())  # the partial blob is gone
     s3.put_object(Bucket="full", Key="after", Body=b"fine")
     assert s3.get_object(Bucket="full", Key="after")["Body"].read() == b"fine"
+
+
+def test_a_catalog_write_on_a_full_disk_answers_storage_full(
+    small_filesystem: Path, start_server: ServerFactory
+) -> None:
+    """Without a reserve (--min-free-space 0), the SQLite catalog itself can find no room: its
+    SQLITE_FULL is a 503 StorageFull too, never an InternalError, nothing acknowledged is lost, and
+    the server works again once there is room."""
+    server = start_server(data_dir=small_filesystem / "data", env={"STRONGROOM_MIN_FREE_SPACE": "0"})
+    s3 = server.client(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="full")
+    s3.put_object(Bucket="full", Key="kept", Body=b"kept")
+    filler = small_filesystem / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:  # every byte the filesystem has left
+        for size in (65536, 1):
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * size):
+                    pass
+    finally:
+        os.close(fd)
+    refusal = None
+    for _ in range(200):  # metadata only: no reserve check stands before the catalog's write
+        tags = {"TagSet": [{"Key": f"k{j}", "Value": os.urandom(120).hex()} for j in range(10)]}
+        try:
+            s3.put_object_tagging(Bucket="full", Key="kept", Tagging=tags)
+            s3.put_bucket_tagging(Bucket="full", Tagging=tags)
+        except ClientError as e:
+            refusal = e
+            break
+    assert refusal is not None, "the catalog never ran out of room"
+    assert error_of(refusal)["status"] == 503 and error_of(refusal)["Code"] == "StorageFull"
+    filler.unlink()
+    assert s3.get_object(Bucket="full", Key="kept")["Body"].read() == b"kept"
+    s3.put_object(Bucket="full", Key="after", Body=b"fine")
+    assert s3.get_object(Bucket="full", Key="after")["Body"].read() == b"fine"

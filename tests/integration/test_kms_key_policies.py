@@ -151,6 +151,10 @@ def test_s3_sse_kms_needs_the_kms_permissions_aws_requires(server: RunningServer
     mine = alice.client("s3")
     # No KMS permission: reads and writes under the key are refused, and so is re-sealing under it.
     denied(mine.get_object, Bucket=bucket, Key="root-kms")
+    denied(mine.get_object, Bucket=bucket, Key="root-kms", Range="bytes=0-0")
+    # HEAD reads no byte: s3:GetObject is all it needs (HeadObject, API reference), not kms:Decrypt.
+    head = mine.head_object(Bucket=bucket, Key="root-kms")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"], head["ContentLength"]) == ("aws:kms", key, 6)
     denied(mine.put_object, Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms",
            SSEKMSKeyId=key)
     denied(mine.update_object_encryption, Bucket=bucket, Key="plain",

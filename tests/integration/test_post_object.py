@@ -616,3 +616,27 @@ def test_a_body_cut_short_stores_nothing(server: RunningServer, v4, s3, bucket: 
             answer += chunk
     assert not answer.startswith(b"HTTP/1.1 2")
     assert absent(s3, bucket, "cut.txt")
+
+
+@pytest.mark.parametrize("where", ["name", "filename"])
+def test_a_part_header_that_is_not_utf8(v4, s3, bucket: str, where: str) -> None:
+    """A field name or file name of bytes that are not UTF-8 is a malformed form (never a 500, and
+    never a key of undecodable bytes)."""
+    presigned = v4.generate_presigned_post(bucket, "${filename}")
+    boundary = b"strongroomboundary"
+    body = bytearray()
+    for name, value in presigned["fields"].items():
+        body += (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + name.encode()
+                 + b'"\r\n\r\n' + value.encode() + b"\r\n")
+    if where == "name":
+        body += (b"--" + boundary
+                 + b'\r\nContent-Disposition: form-data; name="x-amz-meta-\xff\xfe"\r\n\r\nv\r\n')
+    filename = b"caf\xe9.txt" if where == "filename" else b"plain.txt"
+    body += (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="' + filename
+             + b'"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--' + boundary + b"--\r\n")
+    response = requests.post(
+        presigned["url"], data=bytes(body), timeout=30,
+        headers={"Content-Type": "multipart/form-data; boundary=" + boundary.decode()},
+    )
+    assert_error(response, 400, "MalformedPOSTRequest")
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

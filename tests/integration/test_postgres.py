@@ -342,12 +342,14 @@ def test_a_write_that_waited_for_another_sees_what_it_committed(catalog: Postgre
 
 def test_catalog_reconnects_after_the_server_ends_its_connection(catalog: PostgresCatalog) -> None:
     catalog.create_bucket(Bucket("pg-reconnect", "o" * 64, "us-east-1", 0.0))
-    pid = catalog._conn().info.backend_pid
+    with catalog._connection() as held:
+        pid = held.info.backend_pid
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
     time.sleep(0.2)  # the goodbye reaches our socket
     assert catalog.get_bucket("pg-reconnect") is not None  # on a new connection, not an error
-    assert catalog._conn().info.backend_pid != pid
+    with catalog._connection() as held:
+        assert held.info.backend_pid != pid
 
 
 KEYS = {  # rows of KeyWalk's first call: keys alone

@@ -4,7 +4,9 @@ tests/fixtures/release-1.tar.gz holds what that release's server wrote (SSE-S3 o
 blobs, SSE-KMS with and without a Bucket Key, metadata and tags, an upload in progress, a user, a
 KMS key and alias) with its root key and a manifest of what is in it. Every change to the catalog
 schema or the on-disk format must keep this test passing: it migrates the directory in place
-(catalog/schemas.py) and proves nothing stored was lost.
+(catalog/schemas.py) and proves nothing stored was lost. tests/fixtures/release-1-postgres.tar.gz is
+the same with release 1's PostgreSQL catalog (a dump of its schema, and the blobs), made by
+tests/fixtures/make_release_postgres.py.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ import sys
 import tarfile
 from pathlib import Path
 
+import psycopg
+import pytest
+
+from strongroom.catalog.schemas import SCHEMA_VERSION
 from tests.integration.factory import ServerFactory
-from tests.integration.server import clean_env
+from tests.integration.server import RunningServer, clean_env
+from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "release-1.tar.gz"
 
@@ -35,6 +42,35 @@ def in_clear(data: Path, manifest: dict) -> list[str]:  # type: ignore[type-arg]
     raw = b"".join(p.read_bytes() for p in data.glob("catalog.sqlite3*"))
     secrets = {"blue", "text/plain", "gold"} | {o["etag"].strip('"') for o in manifest["objects"]}
     return sorted(s for s in secrets if s.encode() in raw)
+
+
+def reads_back(server: RunningServer, manifest: dict) -> None:  # type: ignore[type-arg]
+    """Every object of the fixture with its body, ETag, SSE, content type, metadata and tags; the
+    listing, the upload in progress (completed now), the user and the KMS key and alias."""
+    ak, sk = manifest["root"]
+    s3 = server.client(access_key=ak, secret_key=sk)
+    for expected in manifest["objects"]:
+        got = s3.get_object(Bucket="kept", Key=expected["key"])
+        body = got["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == expected["sha256"], expected["key"]
+        assert got["ETag"] == expected["etag"]
+        assert got["ServerSideEncryption"] == expected["sse"]
+        assert got["ContentType"] == expected["content_type"]
+        assert got["Metadata"] == expected["metadata"]
+        tags = s3.get_object_tagging(Bucket="kept", Key=expected["key"])["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tags} == expected["tags"]
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="kept")["Contents"]]
+    assert listed == sorted(o["key"] for o in manifest["objects"])
+    upload = manifest["upload"]
+    parts = s3.list_parts(Bucket="kept", Key=upload["key"], UploadId=upload["upload_id"])["Parts"]
+    s3.complete_multipart_upload(Bucket="kept", Key=upload["key"], UploadId=upload["upload_id"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]})
+    assert len(s3.get_object(Bucket="kept", Key=upload["key"])["Body"].read()) == 1000
+    alice_ak, alice_sk = manifest["users"]["alice"]
+    assert server.client("sts", access_key=alice_ak, secret_key=alice_sk).get_caller_identity()["Arn"] \
+        == f"arn:aws:iam::{manifest['account']}:user/alice"
+    kms = server.client("kms", access_key=ak, secret_key=sk)
+    assert kms.describe_key(KeyId="alias/fixture")["KeyMetadata"]["KeyId"] == manifest["kms_key"]
 
 
 def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
@@ -65,32 +101,12 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     assert in_clear(data, manifest) == sorted({"blue", "text/plain", "gold"}
                                               | {o["etag"].strip('"') for o in manifest["objects"]})
     server = start_server(env=env, data_dir=data)
+    assert len((data / "deployment-id").read_text().strip()) == 32  # the deployment got its id at this start
     # ... and the upgrade sealed them in place (schema step 3), the WAL included.
     assert in_clear(data, manifest) == []
-    s3 = server.client(access_key=ak, secret_key=sk)
-    for expected in manifest["objects"]:
-        got = s3.get_object(Bucket="kept", Key=expected["key"])
-        body = got["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == expected["sha256"], expected["key"]
-        assert got["ETag"] == expected["etag"]
-        assert got["ServerSideEncryption"] == expected["sse"]
-        assert got["ContentType"] == expected["content_type"]
-        assert got["Metadata"] == expected["metadata"]
-        tags = s3.get_object_tagging(Bucket="kept", Key=expected["key"])["TagSet"]
-        assert {t["Key"]: t["Value"] for t in tags} == expected["tags"]
-    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="kept")["Contents"]]
-    assert listed == sorted(o["key"] for o in manifest["objects"])
-    upload = manifest["upload"]
-    parts = s3.list_parts(Bucket="kept", Key=upload["key"], UploadId=upload["upload_id"])["Parts"]
-    s3.complete_multipart_upload(Bucket="kept", Key=upload["key"], UploadId=upload["upload_id"],
-                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]})
-    assert len(s3.get_object(Bucket="kept", Key=upload["key"])["Body"].read()) == 1000
-    alice_ak, alice_sk = manifest["users"]["alice"]
-    assert server.client("sts", access_key=alice_ak, secret_key=alice_sk).get_caller_identity()["Arn"] \
-        == f"arn:aws:iam::{manifest['account']}:user/alice"
-    kms = server.client("kms", access_key=ak, secret_key=sk)
-    assert kms.describe_key(KeyId="alias/fixture")["KeyMetadata"]["KeyId"] == manifest["kms_key"]
+    reads_back(server, manifest)
     # New writes land beside the old ones, and both read back after a restart.
+    s3 = server.client(access_key=ak, secret_key=sk)
     s3.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")
     again = server.restart()
     s3 = again.client(access_key=ak, secret_key=sk)
@@ -98,3 +114,41 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
         == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
     assert in_clear(data, manifest) == []
+
+
+PG_FIXTURE = Path(__file__).parent.parent / "fixtures" / "release-1-postgres.tar.gz"
+
+
+@pytest.mark.postgres
+def test_release_1_postgres_catalog_migrates_and_reads_back(tmp_path: Path,
+                                                            start_server: ServerFactory) -> None:
+    """The same with release 1's PostgreSQL catalog (tests/fixtures/make_release_postgres.py made it):
+    its schema is loaded into a fresh one, and this release's server migrates it in place."""
+    with tarfile.open(PG_FIXTURE) as tar:
+        tar.extractall(tmp_path, filter="data")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    data = tmp_path / "data"
+    data.chmod(0o700)
+    (tmp_path / "data.root-key").chmod(0o600)
+    ak, sk = manifest["root"]
+    with fresh_schema("release1") as schema:
+        script = (tmp_path / "catalog.sql").read_text().replace("@SCHEMA@", schema)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(script.encode())  # plain statements, sent as one simple query
+        env = {"STRONGROOM_ROOT_ACCESS_KEY": ak, "STRONGROOM_ROOT_SECRET_KEY": sk,
+               "STRONGROOM_ACCOUNT_ID": manifest["account"],
+               "STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)}
+        server = start_server(env=env, data_dir=data)
+        with psycopg.connect(with_search_path(POSTGRES_URL, schema)) as conn:
+            version = conn.execute("SELECT version FROM schema_version").fetchone()
+            unsealed = conn.execute("SELECT count(*) FROM versions WHERE listed IS NULL").fetchone()
+        assert version == (SCHEMA_VERSION,) and unsealed == (0,)  # migrated, and sealed in place
+        reads_back(server, manifest)
+        s3 = server.client(access_key=ak, secret_key=sk)
+        s3.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")
+        again = server.restart()
+        s3 = again.client(access_key=ak, secret_key=sk)
+        assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
+        assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
+            == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+        again.stop()

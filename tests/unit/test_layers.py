@@ -24,6 +24,8 @@ ONLY = {
     "checksums": set(),
     "config": set(),
     "process": set(),
+    "clock": set(),
+    "readiness": set(),
     "sigv4": {"errors"},
     "blobs": {"errors"},
     "db": {"errors"},
@@ -38,7 +40,8 @@ UPWARD = {
     "user_policies": TOP,
     "account": TOP | {"vault", "kms"},
     "rotation": TOP,
-    "deployment": TOP | {"vault", "kms", "rotation"},
+    "deployment": TOP | {"vault", "kms", "rotation", "servers"},
+    "servers": TOP | {"vault", "kms", "rotation", "identity", "user_policies"},
 }
 ENTRY = {"app", "server", "cli", "__main__"}  # the composition root and the command line: anything
 # Pure packages: the standard library and what ONLY allows them of ours, no third-party library.

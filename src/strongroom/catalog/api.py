@@ -17,6 +17,7 @@ from strongroom.catalog.model import (
     ObjectVersion,
     Part,
     Sealing,
+    Server,
     Upload,
     UploadPage,
     User,
@@ -191,4 +192,13 @@ class Catalog(Protocol):
         ...
 
     def referenced_blob_ids(self) -> Iterator[str]: ...
+
+    # --- the database's clock, and the registry of live processes (servers.py) ---
+    def now(self) -> float: ...  # the database's time, epoch seconds
+    def register_server(self, server: Server) -> float:
+        """Add the process (started and heartbeat: the database's time); returns that time."""
+        ...
+    def heartbeat(self, server_id: str) -> float | None: ...  # the database's time; None: not registered
+    def deregister_server(self, server_id: str) -> None: ...
+    def list_servers(self) -> tuple[list[Server], float]: ...  # every registered one, and the time
     def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""The records the catalog stores: users, buckets, object versions, uploads, parts.
+"""The records the catalog stores: users, buckets, object versions, uploads, parts, live processes.
 
 Plain frozen values. The catalog stores them and answers queries about them; it
 never interprets encryption fields (`Sealing.wrapping`, `Piece.sealed_key`),
@@ -150,3 +150,28 @@ class UploadPage:
     is_truncated: bool
     next_key_marker: str | None
     next_upload_id_marker: str | None
+
+
+ServerRole = Literal["serve", "root-key rotate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A process registered in the catalog (servers.py): a server, or a root-key rotation. Times are
+    the database's (epoch seconds); it counts as alive while its heartbeat is younger than
+    `ALIVE_INTERVALS` of its own heartbeat interval."""
+
+    server_id: str
+    role: ServerRole
+    host: str
+    pid: int
+    address: str  # where it listens (a URL), or "" for a command
+    version: str
+    started: float
+    heartbeat: float
+    interval: float  # seconds between its heartbeats
+
+    ALIVE_INTERVALS = 3
+
+    def alive(self, now: float) -> bool:
+        return now - self.heartbeat < self.ALIVE_INTERVALS * self.interval

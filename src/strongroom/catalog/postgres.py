@@ -29,10 +29,11 @@ from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
 from strongroom.catalog.read_cache import ReadCache
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
+from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
 from strongroom.db.database import opened
-from strongroom.db.postgres import POSTGRES, Connection, PostgresDatabase, redact
+from strongroom.db.postgres import POSTGRES, Connection, PoolSettings, PostgresDatabase, redact
 
 _SQL = Statements(POSTGRES)
 _INSERT_VERSION = (
@@ -54,17 +55,18 @@ _CURRENT_OF_KEYS = f"SELECT {S} {FROM_CURRENT} WHERE c.bucket = %s AND c.key = A
 _SWEEP_ROWS = 5000
 
 
-class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
+class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
 
     _sql = _SQL
     _feed: ChangeFeed | None
 
     @classmethod
-    def open(cls, url: str, sealer: MetadataSealer) -> PostgresCatalog:
-        """Connect to the database at `url` (a libpq URL or conninfo) and create the schema if needed;
-        `sealer` seals the rows' private fields."""
-        catalog = cls(url)
+    def open(cls, url: str, sealer: MetadataSealer, pool: PoolSettings | None = None) -> PostgresCatalog:
+        """Connect to the database at `url` (a libpq URL or conninfo) through the process's pool for it
+        (made with `pool` if there is none yet) and create the schema if needed; `sealer` seals the
+        rows' private fields."""
+        catalog = cls(url, pool)
         catalog._sealer, catalog._listed = sealer, {}
         catalog.cache, catalog._feed = ReadCache(), None
         return opened(catalog, lambda c: schemas.create_postgres(c, sealer))
@@ -174,7 +176,11 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
 
     def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
                         ) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
-        conn = self._conn()
+        with self._connection() as conn:  # one connection for the walk's queries and the versions'
+            return self._list_delimited_on(conn, bucket, prefix, delimiter, after, max_keys)
+
+    def _list_delimited_on(self, conn: Connection, bucket: str, prefix: str, delimiter: str, after: str,
+                           max_keys: int) -> tuple[list[Entry], tuple[ObjectSummary, ...]]:
         entries = walk(KeyWalk(conn, self._sql.joined, bucket, prefix, delimiter), prefix, delimiter, after,
                        max_keys + 1)
         page = entries[:max_keys]
@@ -229,16 +235,20 @@ class PostgresCatalog(SqlUploads, SqlAccounts, PostgresDatabase):
     def referenced_blob_ids(self) -> Iterator[str]:
         """Every blob id a version or a part refers to, from one snapshot.
 
-        Read through a connection of its own with server-side cursors, so a caller may use
-        the catalog while it iterates and a big catalog is streamed, not loaded.
+        Read with server-side cursors, so a big catalog is streamed, not loaded, on a connection
+        taken from the pool for the iteration (not the thread's held one: a caller may use the
+        catalog while it iterates, if the pool has a second connection).
         """
-        if self._closed:
-            raise RuntimeError(f"catalog {redact(self.url)} is closed")
-        with self._connect() as conn:  # not autocommit: server-side cursors live in a transaction
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            for table, column in (("versions", "pieces"), ("parts", "piece")):
-                with conn.cursor(name=f"sweep_{table}") as cur:
-                    cur.itersize = _SWEEP_ROWS
-                    cur.execute(f"SELECT {column} FROM {table}")
-                    for (pieces,) in cur:
-                        yield from codec.blob_ids_in(pieces)
+        pool = self._conn()
+        conn = pool.checkout()
+        try:
+            with conn.transaction():  # server-side cursors live in a transaction
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                for table, column in (("versions", "pieces"), ("parts", "piece")):
+                    with conn.cursor(name=f"sweep_{table}") as cur:
+                        cur.itersize = _SWEEP_ROWS
+                        cur.execute(f"SELECT {column} FROM {table}")
+                        for (pieces,) in cur:
+                            yield from codec.blob_ids_in(pieces)
+        finally:
+            pool.checkin(conn)

@@ -25,6 +25,7 @@ from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
+from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import BOUNDS, FROM_CURRENT, S, Statements, V, range_sql
 from strongroom.db.database import opened
@@ -48,7 +49,7 @@ _KEYS = {b: range_sql("SELECT c.key, c.version FROM current c", *b) for b in BOU
 _ID_CHUNK = 500
 
 
-class SqliteCatalog(SqlUploads, SqlAccounts, SqliteDatabase):
+class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
 
     _sql = _SQL

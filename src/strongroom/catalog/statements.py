@@ -21,6 +21,7 @@ _KEY = codec.columns(codec.ACCESS_KEY_COLUMNS)
 _BUCKET = codec.columns(codec.BUCKET_COLUMNS)
 FROM_CURRENT = "FROM current c JOIN versions v ON v.id = c.version"
 UPLOAD_ORDER = "ORDER BY key, initiated, upload_id"  # ListMultipartUploads: by key, then initiation time
+SERVER_COLUMNS = "id, role, host, pid, address, version, started, heartbeat, heartbeat_interval"
 BOUNDS = [(inc, bnd) for inc in (True, False) for bnd in (True, False)]  # (inclusive, bounded)
 
 
@@ -42,6 +43,14 @@ class Statements:
         self.add_setting = q("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
         self.put_setting = q("INSERT INTO settings (name, value) VALUES (?, ?) "
                              "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        # --- the database's clock and the registry of live processes (sql_servers) ---
+        self.now = f"SELECT {d.now}"
+        self.register_server = q(f"INSERT INTO servers ({SERVER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {d.now}, "
+                                 f"{d.now}, ?) RETURNING heartbeat")
+        self.heartbeat = q(f"UPDATE servers SET heartbeat = {d.now} WHERE id = ? RETURNING heartbeat")
+        self.deregister_server = q("DELETE FROM servers WHERE id = ?")
+        self.forget_servers = q(f"DELETE FROM servers WHERE heartbeat < {d.now} - ?")
+        self.list_servers = f"SELECT {SERVER_COLUMNS}, {d.now} FROM servers ORDER BY started, id"
         # --- users and access keys ---
         self.insert_user = q(f"INSERT INTO users ({_USER}) VALUES ({codec.placeholders(codec.USER_COLUMNS)})")
         self.insert_key = q(

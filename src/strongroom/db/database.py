@@ -18,6 +18,11 @@ from strongroom.db.dialect import Dialect
 D = TypeVar("D", bound="Database")
 
 
+class DatabaseBusy(Exception):
+    """No connection to the database became free in time: the server is busier than its pool
+    (the wire answers 503 SlowDown, a retryable refusal, not an internal error)."""
+
+
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
@@ -31,13 +36,14 @@ class Connection(Protocol):
 
 
 class Database(ABC):
-    """One database, used from many threads (a connection each)."""
+    """One database, used from many threads."""
 
     dialect: ClassVar[Dialect]
 
     @abstractmethod
     def _conn(self) -> Connection:
-        """This thread's connection, outside any transaction: one statement is its own snapshot."""
+        """Where to run single statements outside any transaction (each is its own snapshot); inside a
+        `_write()` or `_read()` block of this thread, they run in its transaction."""
 
     @abstractmethod
     def _write(self) -> AbstractContextManager[Connection]:
@@ -53,7 +59,7 @@ class Database(ABC):
 
     @abstractmethod
     def close(self) -> None:
-        """Close every thread's connection; the database is unusable afterwards."""
+        """Close (or give back) the connections; the database is unusable afterwards."""
 
 
 def opened(db: D, setup: Callable[[D], None]) -> D:

@@ -20,6 +20,9 @@ class Dialect:
     # needs none: a write transaction (BEGIN IMMEDIATE) holds the whole file's write lock.
     for_update: str
     for_key_share: str
+    # The database's own time, as epoch seconds (a double), for decisions made on the one clock of a
+    # deployment (DESIGN.md, Storage): PostgreSQL's clock_timestamp(); SQLite's is the local clock.
+    now: str
 
     def sql(self, text: str) -> str:
         """`text`, written with `?` placeholders (and none inside literals), in this dialect."""

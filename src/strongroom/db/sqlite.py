@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 from strongroom.db.database import Database
 from strongroom.db.dialect import Dialect
 from strongroom.db.group_commit import GroupCommitter
+from strongroom.errors import OutOfSpace
 
 T = TypeVar("T")
 
-SQLITE = Dialect("sqlite", "?", sqlite3.IntegrityError, for_update="", for_key_share="")
+SQLITE = Dialect("sqlite", "?", sqlite3.IntegrityError, for_update="", for_key_share="",
+                 now="((julianday('now') - 2440587.5) * 86400.0)")
 
 # How long a writer waits for another process's write transaction before failing.
 BUSY_TIMEOUT_S = 10.0
@@ -30,6 +32,14 @@ BUSY_TIMEOUT_S = 10.0
 # to keep a listed page hot: re-listing 1000 keys of a 300k-key bucket took 1.6 ms of
 # SQL at p50 with it, 1.25 ms with 8 MiB; 32 MiB gained nothing more.
 CACHE_KIB = 8 * 1024
+
+
+
+def _is_full(exc: BaseException) -> bool:
+    """SQLITE_FULL: the file's filesystem is full (raised as `OutOfSpace`, which the server answers
+    with 503 StorageFull)."""
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+
 
 # Bumped in a forked child; cheaper to compare per call than os.getpid(), a system call that
 # was 3% of a small GET.
@@ -121,9 +131,11 @@ class SqliteDatabase(Database):
         try:
             yield conn
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if _is_full(exc):
+                raise OutOfSpace(f"the catalog's file has no room: {exc}") from exc
             raise
 
     def _grouped(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -140,7 +152,12 @@ class SqliteDatabase(Database):
                     lock = self.path.with_name(self.path.name + ".commit-lock")
                     self._committer = GroupCommitter(self._connect, self.path.name, lock)
                 committer = self._committer
-        return committer.run(job)
+        try:
+            return committer.run(job)
+        except sqlite3.OperationalError as exc:
+            if _is_full(exc):
+                raise OutOfSpace(f"the catalog's file has no room: {exc}") from exc
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -125,9 +125,11 @@ def is_bucket_key_context(context: dict[str, str]) -> bool:
 
 class KmsService(KeyService):
     def __init__(self, backend: BuiltinBackend | ExternalBackend, builtin: BuiltinKms | None = None,
-                 sweep_interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 sweep_interval: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 ready: Callable[[], bool] = lambda: True) -> None:
         self.backend, self.builtin = backend, builtin
         self.sweep_interval, self.clock = sweep_interval, clock
+        self.ready = ready  # the deletion sweep waits while the process is not ready (its clock is off)
         self.calls = 0
         self._bucket_keys: OrderedDict[tuple[str | None, str], _BucketKey] = OrderedDict()
         self._locks: dict[tuple[str | None, str], asyncio.Lock] = {}
@@ -191,7 +193,8 @@ class KmsService(KeyService):
     async def _sweep_forever(self) -> None:
         while True:
             try:
-                await self.backend.sweep()
+                if self.ready():
+                    await self.backend.sweep()
             except Exception:
                 log.exception("the KMS deletion sweep failed")
             await asyncio.sleep(self.sweep_interval)
@@ -205,8 +208,11 @@ class KmsService(KeyService):
         await self.backend.close()
 
 
-def build_key_service(config: Config, account_id: str, executor: Executor) -> KmsService:
-    """The KMS of this process: an external endpoint when configured, else the built-in KMS."""
+def build_key_service(config: Config, account_id: str, executor: Executor,
+                      clock: Callable[[], float] = time.time, ready: Callable[[], bool] = lambda: True
+                      ) -> KmsService:
+    """The KMS of this process: an external endpoint when configured, else the built-in KMS, whose dates
+    follow `clock` (the catalog's time, clock.py) and whose deletion sweep runs only while `ready()`."""
     if config.kms_endpoint:
         if not (config.kms_access_key and config.kms_secret_key):
             raise SystemExit("strongroom: --kms-endpoint needs --kms-access-key and --kms-secret-key")
@@ -216,6 +222,6 @@ def build_key_service(config: Config, account_id: str, executor: Executor) -> Km
         return KmsService(ExternalBackend(client))
     store = open_kms_store(config)
     kms = BuiltinKms(store, KmsKeyring(config.root_keys), account_id, config.region,
-                     config.kms_key_deletion_window_unit)
+                     config.kms_key_deletion_window_unit, clock)
     interval = min(60.0, max(1.0, config.kms_key_deletion_window_unit))
-    return KmsService(BuiltinBackend(kms, executor), kms, sweep_interval=interval)
+    return KmsService(BuiltinBackend(kms, executor), kms, sweep_interval=interval, ready=ready)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from strongroom.db.database import DatabaseBusy
 from strongroom.kms import errors, key_policy, shapes
 from strongroom.kms.access import ConditionKeys, KmsCaller, KmsRequest, context_keys, decide, judge
 from strongroom.kms.api_operations import OPERATIONS
@@ -75,6 +76,9 @@ def call(kms: BuiltinKms | None, request: KmsCall) -> KmsReply:
         if err.status >= 500:
             log.error("request %s: kms:%s failed: %s", request.request_id, op, err.code)
         return error_reply(err)
+    except DatabaseBusy:
+        log.warning("request %s: kms:%s refused: no catalog connection free", request.request_id, op)
+        return error_reply(errors.throttling())
     except Exception:
         log.exception("request %s: kms:%s failed", request.request_id, op)
         return error_reply(errors.internal())

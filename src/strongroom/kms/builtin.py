@@ -5,6 +5,9 @@ the key's state from the store, so a key disabled or scheduled for deletion by a
 process stops working at once. Keys pending deletion whose window has passed are
 deleted when touched and by `sweep`, material included; from then on they are
 NotFoundException. A window's "day" is `day_seconds` long (tests shorten it).
+Dates are read from `clock`: in a server, the catalog's time (clock.py), and a deletion
+also needs the database's own clock to agree (kms/store_sql.py), so that a process whose
+clock runs ahead cannot cut a window short for everyone.
 
 `principal` is the ARN of the user calling through the KMS API, or None for the
 S3 side: AWS managed keys (alias/aws/s3) can be used only through S3, and nobody
@@ -66,7 +69,7 @@ class BuiltinKms:
         key = self.store.get_key(key_id)
         if key is not None and key.state == PENDING_DELETION and (key.deletion_date or 0) <= self.clock():
             self.store.delete_expired(self.clock(), key_id)
-            key = None
+            key = self.store.get_key(key_id)  # gone, unless the database's own clock says not yet
         if key is None:
             raise errors.key_not_found(shown)
         return key

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from strongroom.account import account_id
 from strongroom.catalog import MetadataSealer, open_catalog
+from strongroom.clock import Clock
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
@@ -39,13 +40,15 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
 def _open(config: Config) -> BuiltinKms:
     # The catalog's schema (opened first: its upgrade needs the sealer) and the account id.
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
+    clock = Clock()  # deletion windows and rotation dates on the catalog's time, as a server has them
     try:
         account = account_id(catalog)
+        clock.measure(catalog.now)
     finally:
         catalog.close()
     store = open_kms_store(config)
     return BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
-                      config.kms_key_deletion_window_unit)
+                      config.kms_key_deletion_window_unit, clock.now)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

@@ -115,5 +115,11 @@ def unsupported(message: str) -> KmsError:
     return KmsError("UnsupportedOperationException", message)
 
 
+def throttling() -> KmsError:
+    # AWS KMS's answer to a caller over its request quota (400, retried by the SDKs); ours when
+    # no catalog connection became free in time (db.database.DatabaseBusy).
+    return KmsError("ThrottlingException", "Rate exceeded")
+
+
 def internal(message: str = "An internal error occurred. Please try again.") -> KmsError:
     return KmsError("KMSInternalException", message, 500)

@@ -24,7 +24,9 @@ KEY_COLUMNS = ("key_id, created, description, state, manager, deletion_date, pen
                "rotation_enabled, rotation_period_days, next_rotation, current_version, tags")
 MATERIAL_COLUMNS = "key_id, version, created, root_id, sealed"
 ALIAS_COLUMNS = "name, key_id, created, updated"
-_EXPIRED = "state = 'PendingDeletion' AND deletion_date <= ?"
+# Expired by the caller's clock (`now`: the catalog's time as the process reads it, clock.py) AND by the
+# database's own: a process whose clock runs ahead can never delete a key early.
+_EXPIRED = "state = 'PendingDeletion' AND deletion_date <= ? AND deletion_date <= {now}"
 
 
 def encode_key(key: KmsKey) -> tuple[object, ...]:
@@ -64,13 +66,14 @@ class KmsStatements:
         self.material = q(f"SELECT {MATERIAL_COLUMNS} FROM kms_materials WHERE key_id = ? AND version = ?")
         self.materials = q(f"SELECT {MATERIAL_COLUMNS} FROM kms_materials ORDER BY key_id, version")
         self.reseal = q("UPDATE kms_materials SET root_id = ?, sealed = ? WHERE key_id = ? AND version = ?")
-        self.any_expired = q(f"SELECT 1 FROM kms_keys WHERE {_EXPIRED} LIMIT 1")
-        self.expired_key = q(f"SELECT 1 FROM kms_keys WHERE {_EXPIRED} AND key_id = ? LIMIT 1")
+        expired = _EXPIRED.format(now=d.now)
+        self.any_expired = q(f"SELECT 1 FROM kms_keys WHERE {expired} LIMIT 1")
+        self.expired_key = q(f"SELECT 1 FROM kms_keys WHERE {expired} AND key_id = ? LIMIT 1")
         # Locked rows another transaction changed (a cancelled deletion) are re-checked against
         # the condition once that transaction commits, and left out if they no longer match.
-        self.lock_expired = q(f"SELECT key_id FROM kms_keys WHERE {_EXPIRED} ORDER BY key_id{d.for_update}")
+        self.lock_expired = q(f"SELECT key_id FROM kms_keys WHERE {expired} ORDER BY key_id{d.for_update}")
         self.lock_expired_key = q(
-            f"SELECT key_id FROM kms_keys WHERE {_EXPIRED} AND key_id = ? ORDER BY key_id{d.for_update}")
+            f"SELECT key_id FROM kms_keys WHERE {expired} AND key_id = ? ORDER BY key_id{d.for_update}")
         self.delete_materials = q("DELETE FROM kms_materials WHERE key_id = ?")
         self.delete_aliases_of_key = q("DELETE FROM kms_aliases WHERE key_id = ?")
         self.delete_key = q("DELETE FROM kms_keys WHERE key_id = ?")

@@ -66,6 +66,11 @@ async def credentials(ctx: Ctx, access_key: str) -> Credentials:
     return Credentials(key, user, secret)
 
 
+def _now(ctx: Ctx) -> datetime:
+    """The time a signature's date is checked against: the catalog's (clock.py), as every server has it."""
+    return datetime.fromtimestamp(ctx.services.clock.now(), UTC)
+
+
 def auth_request(ctx: Ctx) -> sigv4.AuthRequest:
     raw = ctx.request.raw_path
     path, _, query = raw.partition("?")
@@ -86,7 +91,7 @@ def _v2_resource_path(ctx: Ctx, raw_path: str) -> str:
 def verify_sigv4(ctx: Ctx, parsed: sigv4.ParsedAuth, req: sigv4.AuthRequest, found: Credentials,
                  payload_sha256: str | None = None) -> None:
     """Check a SigV4 signature made with `found`'s secret and, when it holds, make its user the principal."""
-    ctx.signing = sigv4.verify(parsed, req, found.secret, datetime.now(UTC), payload_sha256=payload_sha256)
+    ctx.signing = sigv4.verify(parsed, req, found.secret, _now(ctx), payload_sha256=payload_sha256)
     ctx.auth = parsed
     ctx.principal = found.principal
 
@@ -102,7 +107,7 @@ async def authenticate(ctx: Ctx) -> None:
         if ctx.op in SIGV4_ONLY:
             raise invalid_request(SIGV4_ONLY[ctx.op])
         found = await credentials(ctx, v2.access_key)
-        sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), found.secret, datetime.now(UTC))
+        sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), found.secret, _now(ctx))
         ctx.principal = found.principal
         ctx.signature_version = "AWS"
         return

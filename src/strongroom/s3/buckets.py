@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 
 from aiohttp import web
 
@@ -70,7 +69,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         node = xml.only_child(root, "LocationConstraint")
         wanted = xml.text_of(node) if node is not None else ""
     check_location_constraint(wanted, region)
-    bucket = Bucket(name, ctx.principal.user_id, region, time.time())
+    bucket = Bucket(name, ctx.principal.user_id, region, ctx.services.clock.now())
     try:
         await ctx.services.write(ctx.services.catalog.create_bucket, bucket)
     except BucketExists as exists:

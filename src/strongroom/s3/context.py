@@ -14,8 +14,11 @@ from multidict import CIMultiDictProxy, MultiDict
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, Bucket, User
+from strongroom.clock import Clock
 from strongroom.config import Config
+from strongroom.db.database import DatabaseBusy
 from strongroom.policy import Policy
+from strongroom.readiness import Readiness
 from strongroom.s3.access.state import BucketState
 from strongroom.s3.access.write_acls import NewBucketAccess
 from strongroom.s3.routing import Operation
@@ -40,6 +43,11 @@ class Services:
     # SQLite listings (CPU-bound decoding under the GIL) on one thread of their own: four at once on
     # the shared pool cost twice the CPU of one at a time (188 vs 277 pages/s, bench list-100k-c4).
     lister: Executor | None = None
+    # PostgreSQL: the catalog's calls run on as many threads as the process's pool has connections
+    # (app.py says why), and one still queued after config.db_pool_timeout is dropped: DatabaseBusy.
+    db_executor: Executor | None = None
+    clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
+    readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded
@@ -51,11 +59,12 @@ class Services:
         """A point read of a few indexed rows: inline on SQLite, off the loop otherwise."""
         if self.inline_reads:
             return fn(*args, **kwargs)
+        if self.db_executor is not None:
+            return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
 
     # Access keys, buckets and bucket configs: a shared catalog's cache (catalog/read_cache.py) answers
-    # most of them from memory, inline; a miss is a point read like any other (as `read`, written out:
-    # these run on every request).
+    # most of them from memory, inline; a miss is a point read like any other.
 
     async def access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
         if self.inline_reads:
@@ -63,32 +72,59 @@ class Services:
         found = self.catalog.cache.access_key(access_key)
         if found is not None:
             return found
-        return await self._off_loop(self.catalog.lookup_access_key, access_key)
+        return await self.read(self.catalog.lookup_access_key, access_key)
 
     async def bucket(self, name: str) -> Bucket | None:
         if self.inline_reads:
             return self.catalog.get_bucket(name)
         found = self.catalog.cache.bucket(name)
-        return found if found is not None else await self._off_loop(self.catalog.get_bucket, name)
+        return found if found is not None else await self.read(self.catalog.get_bucket, name)
 
     async def bucket_configs(self, name: str) -> dict[str, str]:
         if self.inline_reads:
             return self.catalog.get_bucket_configs(name)
         found = self.catalog.cache.bucket_configs(name)
-        return found if found is not None else await self._off_loop(self.catalog.get_bucket_configs, name)
+        return found if found is not None else await self.read(self.catalog.get_bucket_configs, name)
 
     async def listing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A listing (a page of rows to decode): on the lister thread when there is one."""
+        if self.lister is None and self.db_executor is not None:
+            return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, executor=self.lister, **kwargs)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A catalog write (it commits, and may fsync): on the executor."""
+        if self.db_executor is not None:
+            return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Any other blocking call (a read of many rows, a validation that asks the catalog): on the
         executor."""
         return await self._off_loop(fn, *args, **kwargs)
+
+    async def _on_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn` on the database threads; DatabaseBusy if it has not started within the pool timeout (a
+        call that started is waited for: a request is done whole or refused, never half done)."""
+        assert self.db_executor is not None
+        loop = asyncio.get_running_loop()
+        call = self.db_executor.submit(fn, *args, **kwargs)
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = call.cancel()  # False once it runs
+
+        timer = loop.call_later(self.config.db_pool_timeout, expire)
+        try:
+            return await asyncio.wrap_future(call, loop=loop)
+        except asyncio.CancelledError:
+            if expired:
+                raise DatabaseBusy(f"a catalog call waited {self.config.db_pool_timeout:g} s for one of "
+                                   f"{self.config.db_pool_size} connections") from None
+            raise
+        finally:
+            timer.cancel()
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any, executor: Executor | None = None,
                         **kwargs: Any) -> T:

@@ -22,13 +22,22 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from aiohttp import HttpVersion11, web
 from multidict import MultiDict
 
-from strongroom.errors import S3Error, access_denied, internal_error, no_such_bucket, not_implemented
+from strongroom.db.database import DatabaseBusy
+from strongroom.errors import (
+    OutOfSpace,
+    S3Error,
+    access_denied,
+    internal_error,
+    no_such_bucket,
+    not_implemented,
+    storage_full,
+)
 from strongroom.s3 import xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
 from strongroom.s3.context import Ctx, Services
 from strongroom.s3.handlers import HANDLERS, Handler
-from strongroom.s3.limits import Gate
+from strongroom.s3.limits import Gate, slow_down
 from strongroom.s3.routing import Operation, route
 
 log = logging.getLogger("strongroom.request")
@@ -41,7 +50,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Request ids are not secrets: the random module (reseeded in each forked worker) saves the
 # getrandom() system call per request that secrets would make.
-_REFUSALS_OF_NEW_WORK = frozenset({"SlowDown", "StorageFull"})
+_REFUSALS_OF_NEW_WORK = frozenset({"SlowDown", "StorageFull", "ServiceUnavailable"})
 
 
 def new_request_id() -> str:
@@ -119,11 +128,16 @@ def _failed(request: web.Request, exc: Exception, resource: str) -> web.Response
     if isinstance(exc, web.HTTPException):
         raise exc
     request_id = request["request_id"]
+    if isinstance(exc, OutOfSpace):  # the catalog's filesystem filled under a write (SQLite)
+        exc = storage_full()
+    elif isinstance(exc, DatabaseBusy):  # every catalog connection busy for --db-pool-timeout: not now
+        exc = slow_down()
     if isinstance(exc, S3Error):
         err = exc
         # A server fault is an ERROR; a refusal (4xx) or an operation not implemented (501) is not,
         # and our own refusals of new work (SlowDown beyond a cap, StorageFull at the free-space
-        # reserve) are WARNINGs: each is one per request anyone can send, and none may flood the
+        # reserve, ServiceUnavailable while not ready: servers.py logs the cause once as an ERROR)
+        # are WARNINGs: each is one per request anyone can send, and none may flood the
         # error log.
         level = (logging.INFO if err.status < 500 or err.status == 501
                  else logging.WARNING if err.code in _REFUSALS_OF_NEW_WORK else logging.ERROR)

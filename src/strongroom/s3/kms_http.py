@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from strongroom import sigv4, user_policies
+from strongroom.db.database import DatabaseBusy
 from strongroom.errors import S3Error
 from strongroom.kms import api, errors
 from strongroom.kms.access import KmsCaller
@@ -47,6 +48,9 @@ async def kms_call(ctx: Ctx, op: str) -> web.StreamResponse:
         log.log(logging.ERROR if err.status >= 500 and err.status != 501 else logging.INFO,
                 "request %s: kms:%s failed: %s", ctx.request_id, op, err.code)
         answer = api.error_reply(err)
+    except DatabaseBusy:  # the policies' read found no catalog connection free in time
+        log.warning("request %s: kms:%s refused: no catalog connection free", ctx.request_id, op)
+        answer = api.error_reply(errors.throttling())
     except Exception:
         log.exception("request %s: kms:%s failed", ctx.request_id, op)
         answer = api.error_reply(errors.internal())
@@ -111,7 +115,7 @@ async def _authenticate(ctx: Ctx, body: bytes) -> None:
         if e.code == "SignatureDoesNotMatch":
             raise KmsError("InvalidSignatureException", BAD_SIGNATURE) from None
         if e.code == "RequestTimeTooSkewed":
-            now, fmt = datetime.now(UTC), sigv4.AMZ_DATE_FORMAT
+            now, fmt = datetime.fromtimestamp(ctx.services.clock.now(), UTC), sigv4.AMZ_DATE_FORMAT
             raise KmsError("InvalidSignatureException",
                            f"Signature expired: {parsed.amz_date:{fmt}} is now earlier than "
                            f"{now - timedelta(minutes=5):{fmt}} ({now:{fmt}} - 5 min.)") from None

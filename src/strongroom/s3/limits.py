@@ -1,4 +1,5 @@
-"""Per-process caps on the wire: request bodies being received at once, open connections.
+"""Per-process caps on the wire: request bodies being received at once, open connections; and the
+process's readiness (readiness.py: a clock beyond --max-clock-skew answers 503 ServiceUnavailable).
 
 Both are counters read once per request on the event loop (one process is one thread of requests,
 so no lock is needed). Beyond a cap the request is answered 503 SlowDown, as S3 answers a client
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from strongroom.config import Config
 from strongroom.errors import S3Error
+from strongroom.readiness import Readiness
 
 
 def slow_down() -> S3Error:
@@ -20,19 +22,30 @@ def slow_down() -> S3Error:
     return S3Error("SlowDown", 503, "Please reduce your request rate.")
 
 
+def service_unavailable(why: str) -> S3Error:
+    # S3 API reference, Error responses, List of error codes: ServiceUnavailable, 503, "Service is
+    # unable to handle request." What is wrong with this server follows: a client may try another.
+    return S3Error("ServiceUnavailable", 503, f"Service is unable to handle request: this server is not "
+                                              f"ready ({why}).")
+
+
 class Gate:
-    """The counters behind the caps of one server process."""
+    """The counters behind the caps of one server process, and its readiness."""
 
-    __slots__ = ("bodies", "max_bodies", "max_connections")
+    __slots__ = ("bodies", "max_bodies", "max_connections", "readiness")
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, readiness: Readiness | None = None) -> None:
         self.bodies = 0  # requests whose body is being received, in this process
         self.max_bodies = config.max_request_bodies
         self.max_connections = config.max_connections
+        self.readiness = readiness or Readiness()
 
     def check(self, request: web.Request) -> None:
-        """Raise SlowDown for a request beyond a cap. Called before anything is read or answered (the
-        dispatcher calls it before `100 Continue` too), so a refused body is never received."""
+        """Raise ServiceUnavailable while the process is not ready, SlowDown for a request beyond a cap.
+        Called before anything is read or answered (the dispatcher calls it before `100 Continue` too),
+        so a refused body is never received."""
+        if not self.readiness.ready:
+            raise service_unavailable(self.readiness.why)
         if request.body_exists and self.bodies >= self.max_bodies:
             raise slow_down()
         if _over_connection_cap(request, self.max_connections):

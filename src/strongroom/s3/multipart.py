@@ -11,7 +11,6 @@ being re-sealed: Complete needs no KMS call and no SSE-C key, as on AWS.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from aiohttp import web
@@ -224,7 +223,8 @@ async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
     written = await ctx.services.vault.put_part(
         upload, number, opened.read(start, end, ctx.request_id),
         customer_key=customer.key if customer else None, kms_check=kms_check(ctx), size_hint=end - start)
-    result = (xml.el("LastModified", xml.timestamp(time.time())) + xml.el("ETag", f'"{written.piece.etag}"')
+    result = (xml.el("LastModified", xml.timestamp(ctx.services.clock.now()))
+              + xml.el("ETag", f'"{written.piece.etag}"')
               + "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items()))
     return xml_response(xml.document("CopyPartResult", result),
                         headers=sse.response_headers(upload.sealing, customer))

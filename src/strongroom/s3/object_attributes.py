@@ -25,10 +25,10 @@ from aiohttp import web
 
 from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import invalid_argument, invalid_request
-from strongroom.s3 import sse, xml
+from strongroom.s3 import xml
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
-from strongroom.s3.objects import current_version
+from strongroom.s3.objects import check_customer_key, current_version
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
 DEFAULT_MAX_PARTS = 1000
@@ -52,20 +52,6 @@ def _int_header(value: str | None, default: int) -> int:
     except ValueError:
         return default
     return number if number >= 0 else default
-
-
-def check_customer_key(ctx: Ctx, version: ObjectVersion) -> None:
-    """An SSE-C object's attributes need its key, as its bytes do; other objects take no SSE-C key."""
-    sse.check_no_sse_on_read(ctx)
-    customer = sse.customer_key(ctx.headers)
-    if version.sealing.algorithm == "SSE-C":
-        if customer is None:
-            raise invalid_request("The object was stored using a form of Server Side Encryption. "
-                                  "The correct parameters must be provided to retrieve the object.")
-        sse.require_secure_for_sse_c(ctx)
-        ctx.services.vault.check_customer_key(version, customer.key)  # a wrong key is 403 AccessDenied
-    elif customer is not None:
-        raise invalid_request("The encryption parameters are not applicable to this object.")
 
 
 def render_checksum(version: ObjectVersion) -> str:

@@ -75,6 +75,22 @@ async def open_version(ctx: Ctx, version: ObjectVersion,
     return opened, customer
 
 
+def check_customer_key(ctx: Ctx, version: ObjectVersion) -> None:
+    """What a read of an object's metadata checks without opening it (HeadObject, GetObjectAttributes):
+    no SSE request headers, and an SSE-C object's key, as its bytes need it (a wrong one is 403); other
+    objects take no SSE-C key."""
+    sse.check_no_sse_on_read(ctx)
+    customer = sse.customer_key(ctx.headers)
+    if version.sealing.algorithm == "SSE-C":
+        if customer is None:
+            raise invalid_request("The object was stored using a form of Server Side Encryption. "
+                                  "The correct parameters must be provided to retrieve the object.")
+        sse.require_secure_for_sse_c(ctx)
+        ctx.services.vault.check_customer_key(version, customer.key)  # a wrong key is 403 AccessDenied
+    elif customer is not None:
+        raise invalid_request("The encryption parameters are not applicable to this object.")
+
+
 async def put_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     check_key(ctx.key)
@@ -155,7 +171,15 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     except NotModified:
         keep = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")}
         return web.Response(status=304, headers=keep)
-    opened, customer = await open_version(ctx, version)
+    if head:
+        # HEAD reads no byte of the object: S3 asks only s3:GetObject (HeadObject, API reference), not
+        # kms:Decrypt on an SSE-KMS object's key, and nothing is unwrapped.
+        if version.sealing.algorithm.startswith("aws:kms"):
+            sse.require_sigv4_for_kms(ctx)
+        check_customer_key(ctx, version)
+        opened, customer = None, sse.customer_key(ctx.headers)
+    else:
+        opened, customer = await open_version(ctx, version)
     headers.update(sse.response_headers(version.sealing, customer))
     size = version.size
     number = part_number(ctx.query)
@@ -182,7 +206,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
             del headers[name]
     headers.update(overrides)
     headers["Content-Length"] = str(end - start)
-    if head:
+    if opened is None:
         response = web.StreamResponse(status=status, headers=headers)
         response.content_length = end - start  # aiohttp sends no body for HEAD but keeps the length
         return response

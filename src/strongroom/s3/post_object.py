@@ -162,11 +162,13 @@ async def read_form(ctx: Ctx) -> Form:
         assert isinstance(part, BodyPartReader)
         kind, params = parse_content_disposition(part.headers.get("Content-Disposition"))
         name = content_disposition_filename(params, "name")
-        if kind != "form-data" or not name:
+        if kind != "form-data" or not name or not _is_text(name):
             raise malformed_post()
         if name.lower() == "file":
             form.file = part
             form.filename = _filename(part.headers.get("Content-Disposition", ""), params)
+            if form.filename is not None and not _is_text(form.filename):
+                raise malformed_post()
             return form
         budget -= len(name.encode())
         value = await _read_value(part, budget)
@@ -175,6 +177,16 @@ async def read_form(ctx: Ctx) -> Form:
             form.add(name, value.decode("utf-8"))
         except UnicodeDecodeError:
             raise malformed_post() from None
+
+
+def _is_text(value: str) -> bool:
+    """Whether a part header's value was UTF-8: aiohttp decodes header bytes that are not as lone
+    surrogates, which no key, field name or log line may carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _filename(header: str, parsed: Mapping[str, str]) -> str | None:
@@ -320,7 +332,8 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         raise post_policy.missing_field("key")
     principal, policy_text, exempt = await authenticate(ctx, form)
     policy = post_policy.decode(policy_text)
-    low, high = post_policy.check(policy, form.fields, form.sent, ctx.bucket.name, datetime.now(UTC), exempt)
+    now = datetime.fromtimestamp(ctx.services.clock.now(), UTC)  # the catalog's time (clock.py)
+    low, high = post_policy.check(policy, form.fields, form.sent, ctx.bucket.name, now, exempt)
     ctx.principal = principal
     check_key(key)
     acl = form.fields.get("acl")

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from strongroom.blobs import BlobStore, StorageFull
 from strongroom.catalog.api import Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Piece
-from strongroom.errors import S3Error, no_such_bucket, no_such_key, precondition_failed
+from strongroom.errors import no_such_bucket, no_such_key, precondition_failed, storage_full
 from strongroom.kms.service import KeyService
 from strongroom.vault.keyring import RootKeyring
 from strongroom.vault.keys import (
@@ -44,19 +45,6 @@ class CatalogCalls(Protocol):
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
-
-
-def storage_full() -> S3Error:
-    """New data refused: the data directory's filesystem is down to its free-space reserve. AWS has no
-    such error (its storage does not fill); 503 says "not now, the request itself is fine", like
-    MinIO's XMinioStorageFull says it with 507; the code and message say what is wrong, never
-    ServiceUnavailable's "Reduce your request rate". Documented in the README ("Disk full")."""
-    return S3Error(
-        "StorageFull",
-        503,
-        "The server's storage is full: new data is refused to keep room for deletes. "
-        "Delete objects or abort multipart uploads, or add space, then retry.",
-    )
 
 
 def new_version_id() -> str:
@@ -107,9 +95,11 @@ class VaultCore:
         keyring: RootKeyring,
         kms: KeyService | None,
         executor: Executor,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.catalog, self.calls, self.blobs = catalog, calls, blobs
         self.keyring, self.kms, self.executor = keyring, kms, executor
+        self.clock = clock  # the dates of writes: the catalog's time (clock.py), one clock for every server
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """A blocking call on the executor."""

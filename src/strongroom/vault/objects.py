@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -125,8 +124,8 @@ class ObjectLifecycle(VaultCore):
             await self.discard(replaced.pieces)
         return version
 
-    @staticmethod
     def _new_version(
+        self,
         target: NewObject, version_id: str, kek: ObjectKek, written: Written, checksums: dict[str, str]
     ) -> ObjectVersion:
         return ObjectVersion(
@@ -135,7 +134,7 @@ class ObjectLifecycle(VaultCore):
             version_id=version_id,
             size=written.piece.size,
             etag=written.piece.etag,
-            last_modified=time.time(),
+            last_modified=self.clock(),
             owner_id=target.owner_id,
             sealing=kek.sealing,
             pieces=(written.piece,),

@@ -9,7 +9,6 @@ simple PUT's without being re-sealed: Complete needs no KMS call and no SSE-C ke
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
@@ -62,7 +61,7 @@ class UploadLifecycle(VaultCore):
             upload_id=new_upload_id(),
             bucket=target.bucket,
             key=target.key,
-            initiated=time.time(),
+            initiated=self.clock(),
             owner_id=target.owner_id,
             sealing=kek.sealing,
             content_type=target.content_type,
@@ -127,7 +126,7 @@ class UploadLifecycle(VaultCore):
             if verify is not None:
                 verify(written)
             replaced = await self.calls.write(
-                self.catalog.put_part, Part(upload.upload_id, written.piece, time.time())
+                self.catalog.put_part, Part(upload.upload_id, written.piece, self.clock())
             )
         except CatalogConflict:
             await self.discard([written.piece])
@@ -184,7 +183,7 @@ class UploadLifecycle(VaultCore):
             version_id=upload.upload_id,
             size=sum(p.size for p in pieces),
             etag=etag,
-            last_modified=time.time(),
+            last_modified=self.clock(),
             owner_id=upload.owner_id,
             sealing=upload.sealing,
             pieces=tuple(pieces),  # bound to the upload id, which becomes the version id

@@ -160,5 +160,20 @@ CREATE TABLE IF NOT EXISTS kms_key_policies (
     updated double precision NOT NULL
 );
 
+-- Processes registered on this catalog (servers.py; since schema version 5): each server and each
+-- root-key rotation, with its heartbeat on the database's clock (clock_timestamp()). Alive while its
+-- heartbeat is younger than 3 of its intervals.
+CREATE TABLE IF NOT EXISTS servers (
+    id        text COLLATE "C" PRIMARY KEY,
+    role      text NOT NULL,  -- 'serve' or 'root-key rotate'
+    host      text NOT NULL,
+    pid       integer NOT NULL,
+    address   text NOT NULL,
+    version   text NOT NULL,
+    started   double precision NOT NULL,
+    heartbeat double precision NOT NULL,
+    heartbeat_interval double precision NOT NULL
+);
+
 -- The version of this schema. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);

@@ -115,5 +115,20 @@ CREATE TABLE IF NOT EXISTS object_acls (
     document TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Processes registered on this catalog (servers.py; since schema version 5): each server and each
+-- root-key rotation, with its heartbeat on the database's clock. Alive while its heartbeat is younger
+-- than 3 of its intervals.
+CREATE TABLE IF NOT EXISTS servers (
+    id        TEXT PRIMARY KEY,
+    role      TEXT NOT NULL,  -- 'serve' or 'root-key rotate'
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    address   TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    started   REAL NOT NULL,
+    heartbeat REAL NOT NULL,
+    heartbeat_interval REAL NOT NULL
+) WITHOUT ROWID;
+
 -- The version of this file. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);

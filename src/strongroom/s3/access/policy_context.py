@@ -20,7 +20,6 @@ condition keys"):
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -91,7 +90,7 @@ def source_ip(ctx: Ctx) -> str | None:
 
 def request_keys(ctx: Ctx, headers: Mapping[str, str] | None = None) -> dict[str, str | list[str]]:
     """The condition keys of the request itself (not of the object it acts on)."""
-    now = time.time()
+    now = ctx.services.clock.now()  # the catalog's time (clock.py): one clock for every server
     keys: dict[str, str | list[str]] = {
         "aws:SecureTransport": "true" if ctx.secure else "false",
         "aws:CurrentTime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

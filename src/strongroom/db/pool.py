@@ -1,0 +1,237 @@
+"""The process's PostgreSQL connections: one bounded pool per database, for the catalog and the KMS store.
+
+Every server process (each `--workers` process too) and every admin command holds at most
+`PoolSettings.size` connections to one database, so the operator can size PostgreSQL's
+`max_connections` (README, Scaling out): before, each process kept one connection per
+thread of the catalog and of the KMS store, up to 34, for good. A call that finds every
+connection busy waits for one, up to `PoolSettings.timeout`, then fails with
+`DatabaseBusy` (the wire's 503 SlowDown), never with a connection error.
+
+`acquire(url, settings)` hands out the process's pool for `url`, made at the first call
+(its settings win) and closed when the last holder releases it. `Pool.execute` runs one
+statement (autocommit: its own transaction) on a connection taken for that statement
+only; `Pool.connection()` holds one for a block (a transaction, a listing's several
+queries). Both are re-entrant per thread: inside a held block a thread's statements use
+the connection it holds, so they join its transaction and a thread never waits for a
+second connection while holding one (a pool of 1 cannot deadlock).
+
+Connections are taken from psycopg_pool's pool, which opens them in the background, keeps
+`min_size` of them, closes the ones idle for long and replaces those past `max_lifetime`.
+Kept from the per-thread design: a connection the server hung up on while idle (a
+restart, pg_terminate_backend, an idle timeout) is found before use and replaced, so the
+call succeeds; a forked child never uses or closes its parent's connections.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from strongroom.db.database import DatabaseBusy
+
+Connection = psycopg.Connection[Any]
+# What pg_stat_activity shows for our connections, unless the URL names one (application_name=...).
+APPLICATION_NAME = "strongroom"
+CONNECT_TIMEOUT_S = 10
+# How many connections stay open while idle, at most: the pool grows to its size under load,
+# and psycopg_pool closes one unused connection above this every `max_idle` seconds.
+_MIN_OPEN = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """How many connections a process may hold to one database, and how long a call waits for one."""
+
+    size: int = 2
+    timeout: float = 5.0  # seconds; then DatabaseBusy
+    # Called on each new connection before it is used (session settings: e.g. prepare_threshold).
+    configure: Callable[[Connection], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError(f"a connection pool needs at least 1 connection, not {self.size}")
+        if not self.timeout > 0:
+            raise ValueError(f"a connection pool's timeout must be positive, not {self.timeout}")
+
+
+def _hung_up(conn: Connection) -> bool:
+    """Whether the server has ended this idle connection (restart, termination, idle timeout).
+
+    Between our statements the server sends nothing, unless it is saying goodbye: then the
+    socket is readable. Found before use, the connection is replaced and the call succeeds;
+    found by the statement, the call would fail. (A rare asynchronous parameter report makes
+    a healthy connection look hung up; it is replaced too, at the cost of one connect.)
+    """
+    if conn.closed:
+        return True
+    poller = select.poll()  # not select.select: a busy server's descriptors pass FD_SETSIZE
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class Pool:
+    """At most `settings.size` connections to the database at `url`, for the threads of this process."""
+
+    def __init__(self, url: str, settings: PoolSettings) -> None:
+        self.url = url
+        self.settings = settings
+        self._held = threading.local()  # .conn: the connection this thread holds, if any
+        self._opened: weakref.WeakSet[Connection] = weakref.WeakSet()  # every connection made
+        # Connecting once now reports an unreachable or misconfigured server to whoever opens
+        # the catalog (db/location.py), with libpq's reason; the pool itself would only log it
+        # and retry in the background.
+        psycopg.connect(url, **self._connect_kwargs()).close()
+        self._pool = self._new_pool()
+        ref = weakref.ref(self)
+
+        def after_fork_in_child() -> None:
+            pool = ref()
+            if pool is not None:
+                pool._forget_parent()
+
+        os.register_at_fork(after_in_child=after_fork_in_child)
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        # autocommit: a single statement is its own transaction, with no BEGIN/COMMIT round trips.
+        return {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S,
+                "fallback_application_name": APPLICATION_NAME}
+
+    def _new_pool(self) -> ConnectionPool[Connection]:
+        size = self.settings.size
+        return ConnectionPool(self.url, kwargs=self._connect_kwargs(), min_size=min(_MIN_OPEN, size),
+                              max_size=size, timeout=self.settings.timeout, configure=self._configure,
+                              name=APPLICATION_NAME, num_workers=min(2, size), open=True)
+
+    def _configure(self, conn: Connection) -> None:
+        self._opened.add(conn)
+        if self.settings.configure is not None:
+            self.settings.configure(conn)
+
+    # --- taking and giving back ---
+
+    def checkout(self) -> Connection:
+        """A connection of this caller's own until `checkin`; waits while all are busy (DatabaseBusy
+        after the timeout). Not re-entrant: for a generator that holds one across its yields."""
+        deadline = monotonic() + self.settings.timeout
+        while True:
+            try:
+                conn = self._pool.getconn(timeout=deadline - monotonic())
+            except PoolTimeout:
+                raise _busy(self.settings) from None
+            if not _hung_up(conn):
+                return conn
+            # The pool sees it closed when it comes back, drops it and opens another in the
+            # background; the next connection in the pool may be fine already.
+            conn.close()
+            self._pool.putconn(conn)
+
+    def checkin(self, conn: Connection) -> None:
+        self._pool.putconn(conn)  # rolls back what a failed block left open; a broken one is replaced
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection for the block: this thread's held one if it holds one, else one taken for it."""
+        held: Connection | None = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        conn = self.checkout()
+        self._held.conn = conn
+        try:
+            yield conn
+        finally:
+            self._held.conn = None
+            self.checkin(conn)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        """Run one statement (its own transaction, or within the thread's held block); its cursor.
+
+        The cursor is client-side: psycopg has received every row before `execute` returns, so
+        the connection goes back to the pool at once and the rows are read afterwards.
+        """
+        held: Connection | None = getattr(self._held, "conn", None)
+        if held is not None:
+            return held.execute(sql, params)
+        conn = self.checkout()
+        try:
+            return conn.execute(sql, params)
+        finally:
+            self.checkin(conn)
+
+    # --- the end, and fork ---
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _forget_parent(self) -> None:
+        # In a forked child. A connection must not be used across fork(): the child would talk
+        # on the parent's socket. Nor may the child close it the normal way, since libpq's
+        # goodbye message would end the parent's session. So the child's copy of each socket is
+        # replaced by /dev/null first; closing then sends the goodbye nowhere. The parent's pool
+        # is left behind unclosed (its threads and their locks did not survive the fork) and
+        # marked closed so that its finalizer does nothing; the child gets a pool of its own.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            for conn in list(self._opened):
+                if not conn.closed:
+                    os.dup2(devnull, conn.fileno())
+                    conn.close()
+        finally:
+            os.close(devnull)
+        self._pool._closed = True  # psycopg_pool's own flag: __del__ would stop threads that are gone
+        self._opened = weakref.WeakSet()
+        self._held = threading.local()
+        self._pool = self._new_pool()
+
+
+def _busy(settings: PoolSettings) -> DatabaseBusy:
+    return DatabaseBusy(f"no connection to the catalog's PostgreSQL was free within {settings.timeout:g} s "
+                        f"(--db-pool-size {settings.size})")
+
+
+# --- one pool per database per process ---
+
+_lock = threading.Lock()
+_pools: dict[str, tuple[Pool, int]] = {}  # url -> (pool, holders)
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork; none is left to free it
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def acquire(url: str, settings: PoolSettings) -> Pool:
+    """The process's pool for `url`, made now with `settings` if it has none; `release` it when done."""
+    with _lock:
+        pool, holders = _pools.get(url) or (None, 0)
+        if pool is None:
+            pool = Pool(url, settings)
+        _pools[url] = (pool, holders + 1)
+        return pool
+
+
+def release(pool: Pool) -> None:
+    """One holder less; the last one closes the pool."""
+    with _lock:
+        current, holders = _pools.get(pool.url) or (None, 0)
+        if current is not pool:
+            pool.close()
+            return
+        if holders > 1:
+            _pools[pool.url] = (pool, holders - 1)
+            return
+        del _pools[pool.url]
+    pool.close()
