@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from strongroom.catalog.read_cache import ReadCache
+from strongroom.db.pool import APPLICATION_NAME
 
 log = logging.getLogger("strongroom.catalog")
 
@@ -29,6 +30,16 @@ _CHANNEL_OF_SCHEMA = ("CASE current_schema() WHEN 'public' THEN %s ELSE %s || ':
 PING_S = 2.0  # how often a quiet listening connection is checked
 RETRY_S = 1.0  # pause before listening again after a failure
 CONNECT_TIMEOUT_S = 10
+
+
+def listener_name(url: str) -> str:
+    """The listening session's application_name: the pool's (the URL's, or strongroom's) + " changes",
+    so pg_stat_activity tells it from the pool's connections (it is not one of them)."""
+    try:
+        name = psycopg.conninfo.conninfo_to_dict(url).get("application_name")
+    except psycopg.ProgrammingError:
+        name = None
+    return f"{name or APPLICATION_NAME} changes"
 
 
 def announce() -> tuple[str, tuple[str, str]]:
@@ -69,7 +80,8 @@ class ChangeFeed:
             self._stop.wait(RETRY_S)
 
     def _listen(self) -> None:
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                             application_name=listener_name(self.url)) as conn:
             row = conn.execute(f"SELECT {_CHANNEL_OF_SCHEMA}", (CHANNEL, CHANNEL)).fetchone()
             assert row is not None  # a SELECT without FROM returns its one row
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(row[0])))
