@@ -25,6 +25,7 @@ class Clusters:
         self.current: Side | None = None
         self._key = ""
         self.failed: dict[str, str] = {}  # key -> why it could not start
+        self._starts = 0  # each start: a data directory of its own (its deployment id binds it to its schema)
 
     async def side(self, key: str) -> Side | None:
         if key == self._key and self.current is not None:
@@ -34,8 +35,10 @@ class Clusters:
             return None
         name, _, catalog = key.rpartition("-")
         src = self.baseline_src if name.endswith("-base") else None
+        self._starts += 1
         try:
-            cluster = srv.start_cluster(self.work, key, int(catalog.removeprefix("pg")), self.extra_args, src)
+            cluster = srv.start_cluster(self.work, f"{key}-{self._starts}", int(catalog.removeprefix("pg")),
+                                        self.extra_args, src)
         except RuntimeError as e:
             self.failed[key] = f"not started: {e}"
             return None
