@@ -31,6 +31,7 @@ import bench.plan as plan
 import bench.report as report
 import bench.servers as srv
 from bench.client import S3Client
+from bench.clusters import Clusters
 from bench.runner import Runner
 from bench.workloads import BUCKET, Side
 
@@ -257,6 +258,9 @@ async def run(args: argparse.Namespace) -> int:
                 args.retries,
                 profile.quiet_wait,
             )
+            base_src = args.baseline / "src" if args.baseline else None
+            runner.clusters = clusters = Clusters(work, profile, extra, base_src)
+            stack.push_async_callback(clusters.close)
             for i, row in enumerate(rows, start=1):
                 print(f"[{i}/{len(rows)}] {row.id}: {row.title}", file=sys.stderr, flush=True)
                 results.append(await runner.run(row))
@@ -273,6 +277,11 @@ async def run(args: argparse.Namespace) -> int:
     if compared:
         print(f"against the baseline {describe(args.baseline)} ({args.baseline}):")
         print(compared)
+        print()
+    on_postgres = report.postgres_table(results)
+    if on_postgres:
+        print("CPU per op on PostgreSQL (strongroom + its backends) against SQLite's (the c=8 row):")
+        print(on_postgres)
         print()
     print(f"targets (profile {profile.name}; the issue's goals are for the full profile):")
     print(report.targets_table(report.targets(results)))

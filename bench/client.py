@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -118,12 +119,15 @@ class Signer:
 
 
 class S3Client:
-    """Path-style requests to one endpoint; use as `async with S3Client(...) as c`."""
+    """Path-style requests to one endpoint, or spread in turn over several (`spread`: servers sharing
+    one catalog); use as `async with S3Client(...) as c`."""
 
     def __init__(
-        self, endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1", pool: int = 64
+        self, endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1", pool: int = 64,
+        spread: Sequence[str] = (),
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self._endpoints = itertools.cycle([e.rstrip("/") for e in spread] or [self.endpoint])
         self.signer = Signer(access_key, secret_key, region)
         self._pool = pool
         self.session: aiohttp.ClientSession | None = None
@@ -150,7 +154,7 @@ class S3Client:
             await self.session.close()
 
     def url(self, bucket: str, key: str = "") -> str:
-        return f"{self.endpoint}/{bucket}" + (f"/{quote(key, safe='/-_.~')}" if key else "")
+        return f"{next(self._endpoints)}/{bucket}" + (f"/{quote(key, safe='/-_.~')}" if key else "")
 
     async def request(
         self,
@@ -181,7 +185,7 @@ class S3Client:
                     kept.append(chunk)
             data = b"".join(kept)
             if resp.status not in expect:
-                raise RequestFailed(method, url.removeprefix(self.endpoint), resp.status, data)
+                raise RequestFailed(method, "/" + url.split("/", 3)[-1], resp.status, data)
             return Reply(resp.status, resp.headers, n, data)
 
     # --- the operations the workloads use ---

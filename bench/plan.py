@@ -78,6 +78,7 @@ class Row:
     keys: int = 0  # listing rows: keys in the bucket
     servers: tuple[str, ...] = SERVERS
     note: str = ""
+    catalog: str = ""  # "pg1", "pg3": on that many servers sharing one PostgreSQL catalog (else SQLite)
 
 
 BASELINE = "strongroom-base"  # --baseline: the same rows on strongroom from another checkout
@@ -116,6 +117,23 @@ def rows(p: Profile) -> list[Row]:
                     op,
                     c,
                     size=p.small,
+                )
+            )
+    for servers, c in ((1, 8), (3, 24)):  # c=8 per server, as put-4k-c8 on SQLite
+        for op in ("put", "get"):
+            spread = "one server" if servers == 1 else f"{servers} servers, requests spread over them"
+            out.append(
+                Row(
+                    f"{op}-4k-pg{servers}-c{c}",
+                    f"{size_text(p.small)} {op.upper()}, PostgreSQL catalog, {spread}, c={c}",
+                    "small",
+                    "op/s",
+                    op,
+                    c,
+                    size=p.small,
+                    servers=("strongroom",),
+                    note="srv ms/op is strongroom's; PostgreSQL's backends beside it",
+                    catalog=f"pg{servers}",
                 )
             )
     big = ("strongroom", "moto", "bare") if p.moto_large else ("strongroom", "bare")

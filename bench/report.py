@@ -52,6 +52,9 @@ def _extra(row: dict[str, Any], name: str, f: dict[str, Any]) -> str:
         parts.append(f"= {row['fraction']:.2f} of {row['fraction_of']}")
     if f.get("reused"):
         parts.append(f["reused"])
+    if "db_cpu_ms_per_op" in f:
+        parts.append(f"PostgreSQL {f['db_cpu_ms_per_op']:.3f} ms/op; strongroom + PostgreSQL "
+                     f"{f['total_cpu_ms_per_op']:.3f} ms/op")
     return "; ".join(parts)
 
 
@@ -100,6 +103,32 @@ def baseline_table(results: list[dict[str, Any]]) -> str:
     if not lines:
         return ""
     head = f"  {'row':<26}{'this':>16}{'baseline':>16}{'change':>10}{'srv ms/op':>11}{'base ms/op':>11}"
+    return "\n".join([head, *lines])
+
+
+def postgres_table(results: list[dict[str, Any]]) -> str:
+    """Each PostgreSQL-mode row's CPU per op, strongroom + PostgreSQL, over SQLite's on the same work
+    (the put-4k-c8 / get-4k-c8 row of the same run); '' when no such row ran."""
+    by_id = {r["id"]: r for r in results}
+    lines = []
+    for row in results:
+        if not row["id"].startswith(("put-4k-pg", "get-4k-pg")):
+            continue
+        sqlite = by_id.get(f"{row['id'].split('-')[0]}-4k-c8", {}).get("servers", {})
+        for name, f in row["servers"].items():
+            if "total_cpu_ms_per_op" not in f:
+                continue
+            lite = sqlite.get(name, {}).get("server_cpu_ms_per_op")
+            ratio = f"x{f['total_cpu_ms_per_op'] / lite:.2f}" if lite else "-"
+            lines.append(
+                f"  {row['id']:<18}{name:<17}{rate_text(f['rate'], row['unit']):>12}"
+                f"{_num(f['server_cpu_ms_per_op'], 3):>9}{_num(f['db_cpu_ms_per_op'], 3):>9}"
+                f"{_num(f['total_cpu_ms_per_op'], 3):>9}{_num(lite, 3):>10}{ratio:>9}"
+            )
+    if not lines:
+        return ""
+    head = (f"  {'row':<18}{'server':<17}{'rate':>12}{'srv ms':>9}{'pg ms':>9}{'total':>9}"
+            f"{'sqlite ms':>10}{'ratio':>9}")
     return "\n".join([head, *lines])
 
 

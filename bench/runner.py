@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.workloads as w
+from bench.clusters import Clusters
 from bench.plan import BASELINE, MiB, Profile, Row
 from bench.profiling import PySpy, summarize
 from bench.servers import machine_busy_seconds, rss_bytes
@@ -52,6 +53,8 @@ def reduce(samples: list[w.Sample], row: Row) -> dict[str, Any]:
                 "client_cpu_ms_per_op": s.client_cpu / ops * 1e3,
                 "client_cpu_pct": 100 * s.client_cpu / s.elapsed,
                 "other_cpu_pct": 100 * s.other_cpu / s.elapsed,
+                **({"db_cpu_ms_per_op": s.db_cpu / ops * 1e3,
+                    "total_cpu_ms_per_op": (s.server_cpu + s.db_cpu) / ops * 1e3} if row.catalog else {}),
                 "ops": s.ops,
                 "seconds": s.elapsed,
                 **s.extra,
@@ -80,13 +83,16 @@ class Runner:
         self.quiet_wait = quiet_wait  # seconds to wait for a quiet machine before each run
         self.waited = 0.0
         self.sides = sides  # strongroom, strongroom-ssec, moto, bare: those started
+        self.clusters: Clusters | None = None  # the PostgreSQL-mode servers, started for their rows
         self.spy_rows = spy_rows
         self.results_dir = results_dir
         self.stem = stem
         self._bare_large: dict[tuple[str, int, int], dict[str, Any]] = {}
         self._md5: float | None = None
 
-    def side_for(self, name: str, row: Row) -> w.Side | None:
+    async def side_for(self, name: str, row: Row) -> w.Side | None:
+        if row.catalog:  # a PostgreSQL-mode row: its cluster, started now
+            return await self.clusters.side(f"{name}-{row.catalog}") if self.clusters else None
         if name in ("strongroom", BASELINE) and row.sse == "sse-c" and row.kind == "large":
             return self.sides.get("strongroom-ssec") if name == "strongroom" else None
         if name == "strongroom" and row.kind == "memory":
@@ -104,9 +110,11 @@ class Runner:
             "servers": {},
         }
         for name in row.servers:
-            side = self.side_for(name, row)
+            side = await self.side_for(name, row)
             if side is None:
-                result["servers"][name] = {"unavailable": "server not started"}
+                failed = self.clusters.failed if self.clusters else {}
+                why = failed.get(f"{name}-{row.catalog}", "server not started")
+                result["servers"][name] = {"unavailable": why}
                 continue
             try:
                 figures = await self.measure(row, name, side)

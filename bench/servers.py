@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bench.postgres as pg
+
 ROOT_AK = "SRBENCHROOTKEY000001"
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -62,6 +64,12 @@ def cpu_seconds(pid: int) -> float:
         if i == 0:
             total += int(fields[13]) + int(fields[14])  # cutime, cstime: children already reaped
     return total / _TICK
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of one process (not its children), in seconds; None when it is gone."""
+    fields = _stat(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def machine_busy_seconds() -> float:
@@ -189,6 +197,10 @@ class Server:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
+    def db_cpu(self) -> float:
+        """CPU of the database processes serving it (PostgreSQL's backends): none for an embedded one."""
+        return 0.0
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -260,6 +272,65 @@ def start_strongroom(
         env=env,
         args=extra_args,
     )
+
+
+@dataclass
+class Cluster(Server):
+    """Several strongrooms on one PostgreSQL schema and one data directory, each on its own port, seen
+    as one server: the first one's fields, the CPU of all of them, and PostgreSQL's CPU as `db_cpu`.
+    The benchmark client spreads its requests over `endpoints`."""
+
+    others: list[Server] = field(default_factory=list)
+    schema: pg.Schema | None = None
+    _backend_cpu: dict[int, float] = field(default_factory=dict)  # pid -> its CPU when last read
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [self.endpoint, *(s.endpoint for s in self.others)]
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid) + sum(s.cpu() for s in self.others)
+
+    def db_cpu(self) -> float:
+        """CPU the schema's backends have used: those that exited since count what they had used when
+        last seen (a pool that closes connections is under-counted by what they did after that)."""
+        for pid in self.schema.backends() if self.schema is not None else ():
+            used = process_cpu_seconds(pid)
+            if used is not None:
+                self._backend_cpu[pid] = used
+        return sum(self._backend_cpu.values())
+
+    def stop(self) -> None:
+        for server in (*self.others, Server(self.name, self.port, self.process, self.log)):
+            server.stop()
+        if self.schema is not None:
+            self.schema.drop()
+            self.schema = None
+
+
+def start_cluster(work: Path, name: str, count: int, extra_args: tuple[str, ...] = (),
+                  src: Path | None = None) -> Cluster:
+    """`count` strongrooms on a fresh PostgreSQL schema (bench/postgres.py) and one data directory,
+    each on its own port. RuntimeError saying why when PostgreSQL cannot be used."""
+    reason = pg.unreachable()
+    if reason is not None:
+        raise RuntimeError(reason)
+    schema = pg.Schema(name.replace("-", "_")).create()
+    started: list[Server] = []
+    try:
+        args = (*extra_args, "--catalog", schema.url)
+        started.append(start_strongroom(work, name, args, src=src))
+        for i in range(1, count):  # the first one's environment: its data directory, root key and root user
+            started.append(start_strongroom(work, f"{name}.{i}", args, env=started[0].env))
+    except BaseException:
+        for server in started:
+            server.stop()
+        schema.drop()
+        raise
+    first = started[0]
+    note = f"{count} strongroom serve --catalog postgresql (one schema, one data directory)"
+    return Cluster(first.name, first.port, first.process, first.log, first.access_key, first.secret_key,
+                   note, first.data_dir, first.env, first.args, others=started[1:], schema=schema)
 
 
 def restart(server: Server) -> Server:

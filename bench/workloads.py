@@ -41,6 +41,7 @@ class Sample:
     client_cpu: float
     other_cpu: float = 0.0  # CPU the rest of the machine used meanwhile: other people's work is noise
     extra: dict[str, float] = field(default_factory=dict)
+    db_cpu: float = 0.0  # CPU of the PostgreSQL backends serving the server (PostgreSQL-mode rows)
 
 
 @dataclass
@@ -55,13 +56,14 @@ class Side:
 
 
 class Meter:
-    """Wall time, server CPU and client CPU around a block."""
+    """Wall time, server CPU, its database's CPU and client CPU around a block."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.elapsed = self.server_cpu = self.client_cpu = self.other_cpu = 0.0
+        self.elapsed = self.server_cpu = self.client_cpu = self.other_cpu = self.db_cpu = 0.0
 
     def __enter__(self) -> Meter:
+        self._db = self.server.db_cpu()
         self._busy = machine_busy_seconds()
         self._cpu, self._cli, self._t = self.server.cpu(), time.process_time(), time.perf_counter()
         return self
@@ -71,7 +73,8 @@ class Meter:
         self.client_cpu = time.process_time() - self._cli
         self.server_cpu = self.server.cpu() - self._cpu
         busy = machine_busy_seconds() - self._busy
-        self.other_cpu = max(0.0, busy - self.server_cpu - self.client_cpu)
+        self.db_cpu = self.server.db_cpu() - self._db
+        self.other_cpu = max(0.0, busy - self.server_cpu - self.client_cpu - self.db_cpu)
 
 
 async def timed(side: Side, op: Op, concurrency: int, seconds: float) -> Sample:
@@ -90,7 +93,8 @@ async def timed(side: Side, op: Op, concurrency: int, seconds: float) -> Sample:
 
     with Meter(side.server) as m:
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
-    return Sample(len(latencies), moved[0], m.elapsed, latencies, m.server_cpu, m.client_cpu, m.other_cpu)
+    return Sample(len(latencies), moved[0], m.elapsed, latencies, m.server_cpu, m.client_cpu, m.other_cpu,
+                  db_cpu=m.db_cpu)
 
 
 # --- encryption headers ------------------------------------------------------------------------------

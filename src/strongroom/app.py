@@ -51,6 +51,7 @@ def build_services(config: Config) -> Services:
     db_executor = (None if embedded
                    else ThreadPoolExecutor(config.db_pool_size, thread_name_prefix="strongroom-db"))
 
+    catalog.follow_changes()  # a shared catalog: keys, buckets and their configs cached, changes heard
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
                         inline_reads=embedded, lister=lister, db_executor=db_executor, clock=clock,
                         readiness=readiness)

@@ -143,14 +143,30 @@ def test_two_servers_see_each_others_writes(a, b, schema: str) -> None:
     # Bucket configuration written through one server governs the other.
     rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
     b.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]})
-    rules = a.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert rules[0]["BucketKeyEnabled"] is True
+    # The other server hears of the change within milliseconds (its cache of bucket configs: README,
+    # Scaling out).
+    deadline = time.monotonic() + 1
+    while not a.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0].get(
+            "BucketKeyEnabled"):
+        assert time.monotonic() < deadline, "the other server's bucket configuration did not change"
+        time.sleep(0.01)
     for key in ("mp", "once"):
         a.delete_object(Bucket=bucket, Key=key)
     b.delete_bucket(Bucket=bucket)
-    with pytest.raises(ClientError) as e:
-        a.head_bucket(Bucket=bucket)
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # The other server hears of the deletion within milliseconds (its cache of buckets: README, Scaling out).
+    assert status_once_refused(lambda: a.head_bucket(Bucket=bucket), within=1.0) == 404
+
+
+def status_once_refused(call, within: float) -> int:  # type: ignore[no-untyped-def]
+    """The HTTP status `call` fails with, retried while it succeeds for at most `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            call()
+        except ClientError as e:
+            return int(e.response["ResponseMetadata"]["HTTPStatusCode"])
+        assert time.monotonic() < deadline, f"still answered after {within} s"
+        time.sleep(0.01)
 
 
 def test_concurrent_writes_through_both_servers(a, b) -> None:

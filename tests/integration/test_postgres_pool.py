@@ -151,8 +151,9 @@ def test_a_pool_too_small_for_the_load_answers_slow_down(schema: str, start_serv
     bucket = new_bucket(s3, "small-", keys=["k"])
     with psycopg.connect(with_search_path(POSTGRES_URL, schema)) as blocker:
         # The server's one connection waits for this lock on its first query; what comes after waits
-        # for the connection, beyond --db-pool-timeout.
-        blocker.execute("LOCK TABLE buckets IN ACCESS EXCLUSIVE MODE")
+        # for the connection, beyond --db-pool-timeout. (The object's rows: the bucket's own the
+        # server has cached.)
+        blocker.execute("LOCK TABLE versions IN ACCESS EXCLUSIVE MODE")
         with ThreadPoolExecutor(6) as pool:
             first = pool.submit(s3.get_object, Bucket=bucket, Key="k")
             wait_until_blocked(blocker.info.backend_pid)

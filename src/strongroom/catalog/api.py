@@ -22,6 +22,7 @@ from strongroom.catalog.model import (
     UploadPage,
     User,
 )
+from strongroom.catalog.read_cache import ReadCache
 
 State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
 
@@ -50,6 +51,13 @@ class NoSuchBucketError(Exception):
 
 
 class Catalog(Protocol):
+    # Access keys (with their users), buckets and their configurations, as last read: a shared
+    # catalog's server keeps them once it follows every server's changes (read_cache.py); the
+    # embedded one keeps nothing. `follow_changes` starts that (a serving process, until `close`).
+    cache: ReadCache
+
+    def follow_changes(self) -> None: ...
+
     # --- settings that belong to the deployment (account id, ...) ---
     def get_setting(self, name: str) -> str | None: ...
     def set_setting_if_absent(self, name: str, value: str) -> str:

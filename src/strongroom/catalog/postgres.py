@@ -6,6 +6,10 @@ is PostgreSQL's own: making a version current and deleting it under row locks, t
 delimited listing's feed (postgres_listing), the bulk load (COPY), and the sweep's
 server-side cursors.
 
+Access keys, user policies, buckets and bucket configurations are cached per process once it follows
+the changes every server announces (read_cache.py, change_feed.py): a request then reads
+them without a round trip.
+
 Atomicity across processes comes from row locks taken in one order: the
 bucket's row (FOR KEY SHARE: DeleteBucket's FOR UPDATE waits for it), then the
 key's `current` row (FOR UPDATE). A key that has no row yet has nothing to lock;
@@ -18,9 +22,11 @@ from collections.abc import Iterable, Iterator
 
 from strongroom.catalog import codec, schemas
 from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
+from strongroom.catalog.change_feed import ChangeFeed, announce
 from strongroom.catalog.listing import Entry, Fetch, walk
-from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.model import AccessKey, Bucket, ObjectSummary, ObjectVersion, User
 from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
+from strongroom.catalog.read_cache import ReadCache
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_servers import SqlServers
@@ -53,6 +59,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
     """Implements `strongroom.catalog.api.Catalog` (plus `bulk_put_objects`)."""
 
     _sql = _SQL
+    _feed: ChangeFeed | None
 
     @classmethod
     def open(cls, url: str, sealer: MetadataSealer, pool: PoolSettings | None = None) -> PostgresCatalog:
@@ -61,10 +68,59 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
         rows' private fields."""
         catalog = cls(url, pool)
         catalog._sealer, catalog._listed = sealer, {}
+        catalog.cache, catalog._feed = ReadCache(), None
         return opened(catalog, lambda c: schemas.create_postgres(c, sealer))
 
     def __repr__(self) -> str:
         return f"PostgresCatalog({redact(self.url)!r})"
+
+    # --- the cache of keys, buckets and configs, and the changes every server announces ---
+
+    def follow_changes(self) -> None:
+        if self._feed is None:
+            self._feed = ChangeFeed(self.url, self.cache)
+            self._feed.start()
+
+    def _announce(self, conn: Connection) -> None:
+        conn.execute(*announce())
+
+    def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+        super().close()
+
+    def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
+        found = self.cache.access_key(access_key)
+        if found is None:
+            generation = self.cache.generation  # before the read: a change heard meanwhile voids it
+            found = super().lookup_access_key(access_key)
+            self.cache.keep_access_key(access_key, found, generation)
+        return found
+
+    def list_user_policies(self, user_id: str) -> list[tuple[str, str]]:
+        policies = self.cache.user_policies(user_id)
+        if policies is None:
+            generation = self.cache.generation
+            policies = super().list_user_policies(user_id)
+            self.cache.keep_user_policies(user_id, policies, generation)
+        return policies
+
+    def get_bucket(self, name: str) -> Bucket | None:
+        bucket = self.cache.bucket(name)
+        if bucket is None:
+            generation = self.cache.generation
+            bucket = super().get_bucket(name)
+            self.cache.keep_bucket(name, bucket, generation)
+        return bucket
+
+    def get_bucket_configs(self, bucket: str) -> dict[str, str]:
+        configs = self.cache.bucket_configs(bucket)
+        if configs is None:
+            generation = self.cache.generation
+            configs = super().get_bucket_configs(bucket)
+            self.cache.keep_bucket_configs(bucket, configs, generation)
+        return configs
 
     # --- objects: writes under row locks ---
 

@@ -9,7 +9,9 @@ whose version is gone is never read again, as version ids are never reused.
 Single statements run through `_write_one` (SQLite: a write transaction of their own;
 PostgreSQL: autocommit). Calls that decide on what they read run in `_write()`, where
 SQLite holds the file's write lock and PostgreSQL locks the rows it read (the
-dialect's FOR KEY SHARE / FOR UPDATE suffixes).
+dialect's FOR KEY SHARE / FOR UPDATE suffixes). Every change to an access key, a user,
+a user's policies, a bucket or a bucket's configuration runs in `_change()`: a shared catalog's servers
+cache those (read_cache.py) and hear of it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class SqlAccounts(SqlBase):
         if key.user_name != user.name:
             raise ValueError(f"access key of {key.user_name!r} given for user {user.name!r}")
         try:
-            with self._write() as conn:
+            with self._change() as conn:
                 conn.execute(self._sql.insert_user, codec.encode_user(user))
                 conn.execute(self._sql.insert_key, codec.encode_access_key(key))
         except self.dialect.unique_violation as e:
@@ -56,7 +58,7 @@ class SqlAccounts(SqlBase):
 
     def add_access_key(self, key: AccessKey) -> None:
         try:
-            with self._write() as conn:
+            with self._change() as conn:
                 if conn.execute(self._sql.hold_user, (key.user_name,)).fetchone() is None:
                     raise CatalogConflict(f"no user {key.user_name!r}")
                 conn.execute(self._sql.insert_key, codec.encode_access_key(key))
@@ -75,7 +77,7 @@ class SqlAccounts(SqlBase):
         return [codec.decode_user(r) for r in self._conn().execute(self._sql.users, ())]
 
     def remove_user(self, name: str) -> bool:
-        with self._write() as conn:
+        with self._change() as conn:
             # The user's row first: an add_access_key in flight finishes before, and its key goes too.
             if conn.execute(self._sql.delete_user, (name,)).rowcount == 0:
                 return False
@@ -90,7 +92,8 @@ class SqlAccounts(SqlBase):
         return [codec.decode_access_key(r) for r in rows]
 
     def replace_access_key_secret(self, access_key: str, sealed_secret: bytes) -> bool:
-        return self._write_one(self._sql.set_key_secret, (sealed_secret, access_key)) > 0
+        with self._change() as conn:
+            return conn.execute(self._sql.set_key_secret, (sealed_secret, access_key)).rowcount > 0
 
     def lookup_access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
         row = self._conn().execute(self._sql.lookup_key, (access_key,)).fetchone()
@@ -100,15 +103,17 @@ class SqlAccounts(SqlBase):
         return codec.decode_access_key(row[:n]), codec.decode_user(row[n:])
 
     def set_access_key_active(self, access_key: str, active: bool) -> bool:
-        return self._write_one(self._sql.set_key_active, (int(active), access_key)) > 0
+        with self._change() as conn:
+            return conn.execute(self._sql.set_key_active, (int(active), access_key)).rowcount > 0
 
     def remove_access_key(self, access_key: str) -> bool:
-        return self._write_one(self._sql.delete_key, (access_key,)) > 0
+        with self._change() as conn:
+            return conn.execute(self._sql.delete_key, (access_key,)).rowcount > 0
 
     # --- buckets ---
 
     def create_bucket(self, bucket: Bucket) -> None:
-        with self._write() as conn:
+        with self._change() as conn:
             while True:
                 if conn.execute(self._sql.insert_bucket, codec.encode_bucket(bucket)).rowcount == 1:
                     return
@@ -132,7 +137,7 @@ class SqlAccounts(SqlBase):
         """Raises BucketNotEmpty while any object version is in the bucket. In-progress multipart
         uploads do not keep it alive (as on AWS, for general purpose buckets): they are removed
         with it, and their parts' blobs become garbage."""
-        with self._write() as conn:
+        with self._change() as conn:
             # The bucket's row locked: writers holding it finish first, new ones wait, so the
             # emptiness check below sees every object that will ever be in it.
             if conn.execute(self._sql.lock_bucket, (name,)).fetchone() is None:
@@ -158,7 +163,7 @@ class SqlAccounts(SqlBase):
         return dict(self._conn().execute(self._sql.bucket_configs, (bucket,)).fetchall())
 
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
-        with self._write() as conn:
+        with self._change() as conn:
             self._require_bucket(conn, bucket)
             if document is None:
                 conn.execute(self._sql.delete_bucket_config, (bucket, kind))
@@ -168,10 +173,12 @@ class SqlAccounts(SqlBase):
     # --- policies attached to users ---
 
     def put_user_policy(self, user_id: str, name: str, document: str) -> None:
-        self._write_one(self._sql.put_user_policy, (user_id, name, document))
+        with self._change() as conn:
+            conn.execute(self._sql.put_user_policy, (user_id, name, document))
 
     def delete_user_policy(self, user_id: str, name: str) -> bool:
-        return self._write_one(self._sql.delete_user_policy, (user_id, name)) > 0
+        with self._change() as conn:
+            return conn.execute(self._sql.delete_user_policy, (user_id, name)).rowcount > 0
 
     def list_user_policies(self, user_id: str) -> list[tuple[str, str]]:
         return [(name, document) for name, document in self._conn().execute(self._sql.user_policies,

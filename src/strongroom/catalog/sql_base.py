@@ -9,12 +9,15 @@ database).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from strongroom.catalog.api import NoSuchBucketError
 from strongroom.catalog.codec import ListedCache
 from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.read_cache import NO_CACHE, ReadCache
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_garbage import SqlGarbage
 from strongroom.catalog.statements import Statements
@@ -29,6 +32,10 @@ class SqlBase(SqlGarbage):
     _sql: ClassVar[Statements]
     _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
     _listed: ListedCache  # set by open() too: what listings unsealed (codec.summary_decoder)
+    cache: ReadCache = NO_CACHE  # keys, user policies, buckets, their configs: a shared catalog's only
+
+    def follow_changes(self) -> None:
+        """Keep `cache` and hear of every server's changes to it, until `close` (a serving process)."""
 
     # --- per engine ---
 
@@ -48,7 +55,20 @@ class SqlBase(SqlGarbage):
         """A `listing.Fetch` over a bucket's uploads, on `conn` (a read transaction)."""
         raise NotImplementedError
 
+    def _announce(self, conn: Any) -> None:
+        """Inside a write transaction that changes what `cache` keeps: tell every server, at commit."""
+
     # --- shared ---
+
+    @contextmanager
+    def _change(self) -> Iterator[Any]:
+        """A write transaction (`_write`) that changes an access key, a user, a user's policies, a bucket
+        or a bucket's configuration: announced to every server, and this process's cache cleared once
+        committed."""
+        with self._write() as conn:
+            yield conn
+            self._announce(conn)
+        self.cache.clear()
 
     def _lock_bucket(self, conn: Any, bucket: str) -> bool:
         """Inside a write transaction: whether the bucket exists, kept so until commit."""

@@ -3,8 +3,9 @@
 Every door that takes a signature (SigV4 header and presigned, SigV2, the POST
 Object form's policy, STS and the KMS JSON API) finds the signer's credentials
 with `credentials`, the one lookup. Keys are looked up in the catalog on every
-request, with no cache: a key removed with `strongroom user remove` stops
-working at once, in every server process. Secrets are kept sealed under the root
+request: a key removed with `strongroom user remove` stops working at once, in
+every server process (on PostgreSQL through each server's cache of keys, which
+hears of every change within milliseconds: catalog/read_cache.py). Secrets are kept sealed under the root
 key and are unsealed only to verify a signature.
 """
 
@@ -54,7 +55,7 @@ async def credentials(ctx: Ctx, access_key: str) -> Credentials:
         access_key.encode("utf-8")
     except UnicodeEncodeError:  # a byte that is not UTF-8 (kept as a surrogate): no key has it
         raise invalid_access_key_id() from None
-    found = await ctx.services.read(ctx.services.catalog.lookup_access_key, access_key)
+    found = await ctx.services.access_key(access_key)
     if found is None or not found[0].active:
         raise invalid_access_key_id()
     key, user = found

@@ -13,7 +13,7 @@ from multidict import CIMultiDictProxy, MultiDict
 
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import Bucket, User
+from strongroom.catalog.model import AccessKey, Bucket, User
 from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.db.database import DatabaseBusy
@@ -62,6 +62,29 @@ class Services:
         if self.db_executor is not None:
             return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
+
+    # Access keys, buckets and bucket configs: a shared catalog's cache (catalog/read_cache.py) answers
+    # most of them from memory, inline; a miss is a point read like any other.
+
+    async def access_key(self, access_key: str) -> tuple[AccessKey, User] | None:
+        if self.inline_reads:
+            return self.catalog.lookup_access_key(access_key)
+        found = self.catalog.cache.access_key(access_key)
+        if found is not None:
+            return found
+        return await self.read(self.catalog.lookup_access_key, access_key)
+
+    async def bucket(self, name: str) -> Bucket | None:
+        if self.inline_reads:
+            return self.catalog.get_bucket(name)
+        found = self.catalog.cache.bucket(name)
+        return found if found is not None else await self.read(self.catalog.get_bucket, name)
+
+    async def bucket_configs(self, name: str) -> dict[str, str]:
+        if self.inline_reads:
+            return self.catalog.get_bucket_configs(name)
+        found = self.catalog.cache.bucket_configs(name)
+        return found if found is not None else await self.read(self.catalog.get_bucket_configs, name)
 
     async def listing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A listing (a page of rows to decode): on the lister thread when there is one."""
@@ -189,7 +212,7 @@ class Ctx:
         """The bucket's sub-resource documents by kind, read once per request (authorization and the
         encryption default both need them): the state as the request began, like `bucket_state`."""
         if name not in self.configs:
-            self.configs[name] = await self.services.read(self.services.catalog.get_bucket_configs, name)
+            self.configs[name] = await self.services.bucket_configs(name)
         return self.configs[name]
 
     @property

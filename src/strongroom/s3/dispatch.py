@@ -174,7 +174,7 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
         if op is not Operation.PostService and op is not Operation.PostObject:
             await authenticate(ctx)
         if op.scope != "service" and op is not Operation.CreateBucket:
-            ctx.bucket = await services.read(services.catalog.get_bucket, bucket_name)
+            ctx.bucket = await services.bucket(bucket_name or "")
             if ctx.bucket is None:
                 raise no_such_bucket(bucket_name or "")
             expected_owner = request.headers.get("x-amz-expected-bucket-owner")
