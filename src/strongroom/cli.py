@@ -62,13 +62,6 @@ def _flag(parser: argparse.ArgumentParser, flag: str, help_: str) -> None:
     )
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"a number of seconds greater than 0: {text!r}")
-    return value
-
-
 def _on_off(text: str) -> bool:
     if text.strip().lower() in ("on", "off"):
         return text.strip().lower() == "on"
@@ -152,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         "percentage of the filesystem (2%%) (default: 1%%, at least 16 MiB, at most 1 GiB)",
     )
     # --- serve: the blob sweep (issue 15) ---
-    _opt(serve, "--sweep-interval", default="60", type_=_positive,
+    _opt(serve, "--sweep-interval", default="60", type_=_positive_float,
          help_="seconds between blob sweep rounds (with jitter; one server at a time runs them)")
-    _opt(serve, "--sweep-grace", default="3600", type_=_positive,
+    _opt(serve, "--sweep-grace", default="3600", type_=_positive_float,
          help_="seconds (database clock) a replaced or deleted blob stays readable, and an unfinished "
          "write's blob is kept, before the sweep removes it")
     # the wire's per-process limits

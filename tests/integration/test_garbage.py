@@ -202,7 +202,7 @@ def test_orphans_older_than_the_grace_are_swept_and_younger_ones_are_not(start_s
 
 @pytest.mark.parametrize("flag", ["--sweep-interval", "--sweep-grace"])
 def test_sweep_options_must_be_positive(start_server: ServerFactory, flag: str) -> None:
-    with pytest.raises(RuntimeError, match="greater than 0"):
+    with pytest.raises(RuntimeError, match="a number of seconds above 0"):
         start_server(flag, "0")
 
 

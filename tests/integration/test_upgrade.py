@@ -73,6 +73,19 @@ def reads_back(server: RunningServer, manifest: dict) -> None:  # type: ignore[t
     assert kms.describe_key(KeyId="alias/fixture")["KeyMetadata"]["KeyId"] == manifest["kms_key"]
 
 
+def writes_beside_and_restarts(server: RunningServer, manifest: dict) -> RunningServer:  # type: ignore[type-arg]
+    """New writes land beside the old ones, and both read back after a restart (returned)."""
+    ak, sk = manifest["root"]
+    server.client(access_key=ak, secret_key=sk).put_object(Bucket="kept", Key="written-after-upgrade",
+                                                          Body=b"new")
+    again = server.restart()
+    s3 = again.client(access_key=ak, secret_key=sk)
+    assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
+    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
+        == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+    return again
+
+
 def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
                                                                 start_server: ServerFactory) -> None:
     manifest = unpack(tmp_path)
@@ -105,14 +118,7 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
     # ... and the upgrade sealed them in place (schema step 3), the WAL included.
     assert in_clear(data, manifest) == []
     reads_back(server, manifest)
-    # New writes land beside the old ones, and both read back after a restart.
-    s3 = server.client(access_key=ak, secret_key=sk)
-    s3.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")
-    again = server.restart()
-    s3 = again.client(access_key=ak, secret_key=sk)
-    assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
-    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
-        == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+    writes_beside_and_restarts(server, manifest)
     assert in_clear(data, manifest) == []
 
 
@@ -144,11 +150,4 @@ def test_release_1_postgres_catalog_migrates_and_reads_back(tmp_path: Path,
             unsealed = conn.execute("SELECT count(*) FROM versions WHERE listed IS NULL").fetchone()
         assert version == (SCHEMA_VERSION,) and unsealed == (0,)  # migrated, and sealed in place
         reads_back(server, manifest)
-        s3 = server.client(access_key=ak, secret_key=sk)
-        s3.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")
-        again = server.restart()
-        s3 = again.client(access_key=ak, secret_key=sk)
-        assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
-        assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
-            == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
-        again.stop()
+        writes_beside_and_restarts(server, manifest).stop()
