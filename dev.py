@@ -28,6 +28,7 @@ BIN = VENV / "bin"
 # The commands the tests run and the Debian package of each: installed by `test` when missing.
 SYSTEM_PACKAGES = {
     "faketime": "faketime",  # a server started with its clock shifted (tests/integration/test_clock.py)
+    "rclone": "rclone",  # a third-party client (tests/integration/test_clients.py)
 }
 
 

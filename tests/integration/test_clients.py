@@ -10,7 +10,8 @@ boto3 (the conftest `server.client()`) only checks the results: ETags, existence
 
 s3fs runs only where it is installed: it is not in requirements-dev.lock, because every aiobotocore
 that accepts botocore 1.43.11 (pinned by awscli 1.45.11) needs multidict<7, and the runtime pins
-multidict 7.2.1. rclone is a system binary (Debian's `rclone`); its tests skip when it is not on PATH.
+multidict 7.2.1. rclone is a system binary (Debian's `rclone`, which `python3 dev.py test`
+installs); its tests skip when it is not on PATH.
 
 Tests marked xfail(strict=True) name a server bug; they start passing, and fail as XPASS, once it is fixed.
 """
@@ -47,8 +48,8 @@ MiB = 1 << 20
 REGION = "us-east-1"
 S3CMD = Path(sys.executable).parent / "s3cmd"
 RCLONE = shutil.which("rclone")
-needs_rclone = pytest.mark.skipif(RCLONE is None,
-                                  reason="rclone is not on PATH (Debian: apt-get install rclone)")
+needs_rclone = pytest.mark.skipif(
+    RCLONE is None, reason="rclone is not on PATH (`python3 dev.py test` installs it with apt-get, as root)")
 
 
 @dataclass(frozen=True)
