@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
+from strongroom.catalog.api import CatalogConflict
 from strongroom.catalog.listing import key_successor
 from strongroom.catalog.model import Bucket, ObjectVersion, Piece, Sealing
 from strongroom.catalog.postgres import PostgresCatalog
@@ -336,6 +337,41 @@ def test_a_write_that_waited_for_another_sees_what_it_committed(catalog: Postgre
                 assert result.result(timeout=10) == record("pg-race", "k", tag)
         assert catalog.get_object("pg-race", "k") is None
         catalog.delete_bucket("pg-race")  # no version left behind
+    finally:
+        writer.close()
+
+
+def test_two_creators_of_a_key_meet_at_its_row(catalog: PostgresCatalog, catalog_url: str, schema: str
+                                               ) -> None:
+    # A new key has no row to lock: a put that creates it while another creator's row is not
+    # committed yet waits for it at the primary key, then decides again on what that one wrote.
+    catalog.create_bucket(Bucket("pg-create", "o" * 64, "us-east-1", 0.0))
+    writer = PostgresCatalog.open(catalog_url, SEALER)
+    try:
+        waiting_calls = [
+            ("a", lambda: catalog.put_object(record("pg-create", "a", "second")),
+             record("pg-create", "a", "a")),
+            ("b", lambda: catalog.put_object(record("pg-create", "b", "second"), if_none_match=True), None),
+        ]
+        for key, waiting, replaced in waiting_calls:
+            with ThreadPoolExecutor(1) as pool:
+                with writer._write() as conn:
+                    assert writer._lock_bucket(conn, "pg-create")
+                    assert writer._replace_current(conn, record("pg-create", key, key), if_none_match=True,
+                                                   if_match=None) is None
+                    result = pool.submit(waiting)
+                    wait_until_blocked_by(conn.info.backend_pid)
+                if replaced is None:
+                    with pytest.raises(CatalogConflict):
+                        result.result(timeout=10)
+                else:
+                    assert result.result(timeout=10) == replaced
+        assert [catalog.get_object("pg-create", k) for k in "ab"] == [
+            record("pg-create", "a", "second"), record("pg-create", "b", "b")]
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:  # no version left without its key
+            (versions,) = conn.execute(f"SELECT count(*) FROM {schema}.versions WHERE bucket = 'pg-create'"
+                                       ).fetchone()
+        assert versions == 2
     finally:
         writer.close()
 
