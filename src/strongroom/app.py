@@ -10,12 +10,15 @@ from aiohttp import web
 
 from strongroom import identity, servers
 from strongroom.account import account_id
+from strongroom.audit import open_audit_log
 from strongroom.blobs import BlobStore, Reserve
 from strongroom.catalog import MetadataSealer, SqliteCatalog, open_catalog
 from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.deployment import check_root_keys
+from strongroom.inventory import Inventory
 from strongroom.kms.adapter import build_key_service
+from strongroom.logs import AccessLog
 from strongroom.readiness import Readiness
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
@@ -54,7 +57,8 @@ def build_services(config: Config) -> Services:
     catalog.follow_changes()  # a shared catalog: keys, buckets and their configs cached, changes heard
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
                         inline_reads=embedded, lister=lister, db_executor=db_executor, clock=clock,
-                        readiness=readiness)
+                        readiness=readiness, audit=open_audit_log(config.audit_log),
+                        access_log=AccessLog(config.access_log) if config.access_log else None)
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
     services.vault = Vault(catalog, services, blobs, keyring, kms, executor, clock=clock.now)
     return services
@@ -84,6 +88,12 @@ def create_app(config: Config, address: str = "") -> web.Application:
                           grace=config.sweep_grace)
     app.on_startup.append(sweeper.start)
     app.on_cleanup.append(sweeper.close)  # before the catalog closes
+    builtin = services.kms.builtin
+    inventory = Inventory(services.catalog, config.root_keys, config.metrics_interval,
+                          builtin.store if builtin is not None else None,
+                          builtin.arn if builtin is not None else None)
+    app.on_startup.append(inventory.start)
+    app.on_cleanup.append(inventory.close)  # before the catalog closes
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)
@@ -91,6 +101,9 @@ def create_app(config: Config, address: str = "") -> web.Application:
             if extra is not None:
                 extra.shutdown(wait=True)
         services.catalog.close()
+        for log_file in (services.access_log, services.audit):
+            if log_file is not None:
+                log_file.close()
 
     app.on_cleanup.append(close)
     return app

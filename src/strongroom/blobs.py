@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
+from strongroom import metrics
 from strongroom.errors import OutOfSpace
 
 log = logging.getLogger("strongroom.blobs")
@@ -112,6 +113,10 @@ class Reserve:
         with self._lock:
             self._reading = reading
 
+    def room(self) -> int:
+        """Bytes free beyond the reserve on the fullest filesystem, read now; StorageFull below it."""
+        return self._room_after(0)
+
     def _room_after(self, incoming: int) -> int:
         """A fresh reading: the least room left beyond the reserve once `incoming` bytes are written;
         StorageFull where there is not enough."""
@@ -163,6 +168,7 @@ class BlobWriter:
         """Make the blob durable and visible under its id; return the id."""
         if self._fd is None:
             raise ValueError("blob writer is closed")
+        start = time.perf_counter()
         try:
             os.fsync(self._fd)
         finally:
@@ -173,6 +179,7 @@ class BlobWriter:
             self._store._make_parent(final)
             os.rename(self._tmp, final)
             _fsync_dir(final.parent)
+            metrics.BLOB_FSYNC.observe(time.perf_counter() - start)
         except FileNotFoundError:
             self._discard()
             if not self._tmp.parent.exists():
@@ -266,6 +273,20 @@ class BlobStore:
 
     def writer(self, blob_id: str | None = None) -> BlobWriter:
         return BlobWriter(self, blob_id)
+
+    def check_writable(self) -> None:
+        """For the readiness probe: StorageFull below the reserve (a fresh reading), OSError when a small
+        file cannot be written, fsynced and removed in the temporary directory."""
+        if self.reserve is not None:
+            self.reserve.room()
+        path = self.tmp_dir / f".probe-{os.getpid()}-{threading.get_ident()}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"probe")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(path)
 
     def open(self, blob_id: str) -> BlobReader:
         """Raises FileNotFoundError when there is no such blob."""

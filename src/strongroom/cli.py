@@ -8,18 +8,18 @@ STRONGROOM_DATA_DIR); a flag wins over the variable.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from strongroom import identity, process
+from strongroom import identity, logs, process
 from strongroom.cli_parser import build_parser
 from strongroom.config import (
     Config,
     check_catalog_url,
     env,
+    metrics_token,
     parse_free_space,
     read_private,
     require_private_dir,
@@ -99,6 +99,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "heartbeat_interval",
         "db_pool_size",
         "db_pool_timeout",
+        "log_format",
+        "metrics_interval",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)
@@ -107,7 +109,11 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
             values["min_free_space"] = parse_free_space(args.min_free_space)
         except ValueError as e:
             raise SystemExit(f"strongroom: --min-free-space: {e}") from None
-    for name in ("tls_cert", "tls_key"):
+    if hasattr(args, "access_log"):
+        values["access_log"] = "" if args.access_log.strip().lower() == "off" else args.access_log
+    if hasattr(args, "metrics_token_file"):
+        values["metrics_token"] = metrics_token(args.metrics_token_file)
+    for name in ("tls_cert", "tls_key", "audit_log"):
         if getattr(args, name, None):
             values[name] = Path(getattr(args, name))
     window = env("kms_day_seconds")  # developer setting: shorten KMS deletion windows in tests
@@ -119,9 +125,7 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     from strongroom.server import endpoint, serve
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
     config = config_from(args, create=True)
     from_env = bool(env("root_access_key") and env("root_secret_key"))
 

@@ -51,6 +51,12 @@ def _on_off(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
 
 
+def _log_format(text: str) -> str:
+    if text.strip().lower() in ("text", "json"):
+        return text.strip().lower()
+    raise argparse.ArgumentTypeError(f"expected text or json, not {text!r}")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -81,6 +87,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "servers (default: SQLite in the data directory)",
     )
     _opt(parser, "--catalog-file", help_="a file (mode 0600) holding the --catalog URL, e.g. with a password")
+    _opt(parser, "--audit-log",
+         help_="append every change to users, keys, policies, ACLs, encryption and KMS keys to this file "
+         "(JSON lines, fsynced)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
          "or answers 503 until back in bound")
     _opt(serve, "--heartbeat-interval", default="10", type_=_positive_float,
          help_="seconds between this server's heartbeats in the catalog; it counts as alive for three")
+
+    # --- serve: operating it (issue 13) ---
+    _opt(serve, "--access-log", default="-",
+         help_="one JSON line per request: - for stderr, a file path, or off")
+    _opt(serve, "--log-format", default="text", type_=_log_format,
+         help_="the server's own log lines: text or json")
+    _opt(serve, "--metrics-token-file",
+         help_="a file (mode 0600) holding the bearer token /metrics requires (or "
+         "STRONGROOM_METRICS_TOKEN); none: /metrics is open")
+    _opt(serve, "--metrics-interval", default="60", type_=_positive_float,
+         help_="seconds between refreshes of strongroom_objects, strongroom_object_bytes and the key ages")
 
     servers = sub.add_parser("servers", help="list the servers registered on the catalog, from any machine")
     _common(servers)

@@ -112,6 +112,16 @@ class Config:
     # every heartbeat_interval seconds and counts as alive for three intervals after the last one.
     max_clock_skew: float = 300.0
     heartbeat_interval: float = 10.0
+    # Operating it (issue 13): the access log ("-": stderr, a path, or "" for none), the server's own
+    # log lines as text or JSON, the audit log (JSON lines, fsynced), the /metrics bearer token, how often
+    # the catalog-derived gauges are refreshed, and (set by server.py for --workers N) where every
+    # worker's metric values meet.
+    access_log: str = "-"
+    log_format: str = "text"
+    audit_log: Path | None = None
+    metrics_token: str = field(default="", repr=False)
+    metrics_interval: float = 60.0
+    metrics_dir: Path | None = None
 
     @property
     def tls(self) -> bool:
@@ -140,6 +150,13 @@ def check_catalog_url(url: str) -> str:
 
 def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get("STRONGROOM_" + name.upper().replace("-", "_"), default)
+
+
+def metrics_token(token_file: str | None) -> str:
+    """The /metrics bearer token: from its file (mode 0600), else STRONGROOM_METRICS_TOKEN; "" for none."""
+    if token_file:
+        return read_private(Path(token_file), "the metrics token file").strip()
+    return (env("metrics_token") or "").strip()
 
 
 def env_bool(name: str) -> bool:

@@ -8,9 +8,11 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import socket
 import ssl
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from strongroom import process
+from strongroom import logs, metrics, process
 from strongroom.app import create_app
 from strongroom.config import Config
 from strongroom.deployment import check_deployment
@@ -84,6 +86,7 @@ def _serve_one(config: Config, sock: socket.socket | None = None,
     import uvloop
 
     process.harden()  # again in a spawned worker: exec made it dumpable
+    logs.configure(config.log_level, config.log_format)  # a spawned worker starts with no logging
     logging.getLogger("aiohttp.server").addFilter(ClientFaultsAtInfo())
 
     if sock is None:
@@ -123,7 +126,11 @@ def serve(config: Config, ready: callable | None = None) -> None:  # type: ignor
     if config.port:
         bind(config, listen=False).close()  # the port must be free: no one else's workers may be on it
     reserved = bind(config, listen=False, share=True)
-    config = replace(config, port=reserved.getsockname()[1])
+    # Every worker's metrics in one scrape: prometheus_client reads PROMETHEUS_MULTIPROC_DIR when a
+    # (spawned) worker first imports it, and keeps that worker's values in files there (metrics.py).
+    metrics_dir = Path(tempfile.mkdtemp(prefix="strongroom-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    config = replace(config, port=reserved.getsockname()[1], metrics_dir=metrics_dir)
     if ready is not None:
         ready(config.port)
     ctx = multiprocessing.get_context("spawn")
@@ -151,9 +158,12 @@ def serve(config: Config, ready: callable | None = None) -> None:  # type: ignor
         for p in [p for p in running if p.sentinel in ended]:
             p.join()
             running.remove(p)
+            if p.pid is not None:
+                metrics.process_ended(metrics_dir, p.pid)
             if p.exitcode and not asked_to_stop and not failed:
                 failed = p.exitcode if p.exitcode > 0 else 1
                 stop(signal.SIGTERM, None)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     if failed:
         raise SystemExit(failed)
 

@@ -26,9 +26,12 @@ ONLY = {
     "process": set(),
     "clock": set(),
     "readiness": set(),
+    "metrics": set(),
+    "logs": set(),
+    "audit": set(),
     "sigv4": {"errors"},
-    "blobs": {"errors"},
-    "db": {"errors"},
+    "blobs": {"errors", "metrics"},
+    "db": {"errors", "metrics"},
 }
 # What the middle layers must never import.
 TOP = {"s3", "app", "server", "cli", "cli_parser", "__main__"}
@@ -42,6 +45,7 @@ UPWARD = {
     "rotation": TOP,
     "deployment": TOP | {"vault", "kms", "rotation", "servers"},
     "servers": TOP | {"vault", "kms", "rotation", "identity", "user_policies"},
+    "inventory": TOP | {"vault", "rotation", "identity", "user_policies", "servers"},
 }
 # The composition root and the command line: anything.
 ENTRY = {"app", "server", "cli", "cli_parser", "__main__"}

@@ -212,6 +212,10 @@ class Catalog(Protocol):
 
     def forget_pending(self, ids: Sequence[str]) -> None: ...  # a failed write deleted its blobs
     def catalog_time(self) -> float: ...  # the database's clock, seconds since the epoch
+    def count_versions(self) -> list[tuple[str, str, int, int]]:
+        """(bucket, encryption algorithm, versions, plaintext bytes) of every stored version: a scan,
+        for the metrics inventory (inventory.py), which runs it in one server at a time."""
+        ...
     def expired_blobs(self, state: State, grace: float, limit: int) -> list[str]: ...
     def forget_blobs(self, state: State, ids: Sequence[str]) -> int: ...
     def take_lease(self, name: str, holder: str, seconds: float) -> bool:

@@ -37,6 +37,19 @@ class SqlObjects(SqlBase):
         row = self._conn().execute(self._sql.current, (bucket, key)).fetchone()
         return None if row is None else codec.decode_version(row, self._sealer)
 
+    def count_versions(self) -> list[tuple[str, str, int, int]]:
+        # Grouped by the sealing's text: few distinct values exist (one per bucket default or KMS key),
+        # and its algorithm is read from the decoded (memoized) record, not from JSON in SQL.
+        totals: dict[tuple[str, str], list[int]] = {}
+        with self._read() as conn:
+            rows = conn.execute("SELECT bucket, sealing, COUNT(*), COALESCE(SUM(size), 0) FROM versions "
+                                "GROUP BY bucket, sealing").fetchall()
+        for bucket, sealing, count, size in rows:
+            total = totals.setdefault((bucket, codec.decode_sealing(sealing).algorithm), [0, 0])
+            total[0] += int(count)
+            total[1] += int(size)
+        return [(bucket, algorithm, n, size) for (bucket, algorithm), (n, size) in sorted(totals.items())]
+
     def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
                      max_keys: int = 1000) -> ListPage:
         if max_keys <= 0:

@@ -28,6 +28,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from strongroom import metrics
+
 T = TypeVar("T")
 log = logging.getLogger("strongroom.catalog")  # the catalog is its one user
 
@@ -114,7 +116,8 @@ class GroupCommitter:
                 else:
                     conn.execute("RELEASE job")
                     outcomes.append((done, result, None))
-            conn.execute("COMMIT")
+            with metrics.timed(metrics.CATALOG_COMMIT):
+                conn.execute("COMMIT")
         except Exception as exc:  # BEGIN or COMMIT failed (disk full, locked too long): nothing landed
             try:
                 if conn.in_transaction:

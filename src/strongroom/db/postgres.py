@@ -15,12 +15,14 @@ the database and the process's pool of connections to it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
+from strongroom import metrics
 from strongroom.db.database import Database
 from strongroom.db.dialect import Dialect
 from strongroom.db.pool import Connection, Pool, PoolSettings, acquire, release
@@ -78,8 +80,11 @@ class PostgresDatabase(Database):
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A transaction (READ COMMITTED): committed when the block ends, rolled back on an error."""
-        with self._connection() as conn, conn.transaction():
-            yield conn
+        with self._connection() as conn:
+            with conn.transaction():
+                yield conn
+                start = time.perf_counter()  # the commit is the transaction block's end
+            metrics.CATALOG_COMMIT.observe(time.perf_counter() - start)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from strongroom import metrics
 from strongroom.db.database import Database
 from strongroom.db.dialect import Dialect
 from strongroom.db.group_commit import GroupCommitter
@@ -130,7 +131,8 @@ class SqliteDatabase(Database):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-            conn.execute("COMMIT")
+            with metrics.timed(metrics.CATALOG_COMMIT):
+                conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

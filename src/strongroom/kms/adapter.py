@@ -27,6 +27,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from strongroom import metrics
 from strongroom.config import Config
 from strongroom.errors import S3Error, internal_error
 from strongroom.kms.builtin import BuiltinKms
@@ -63,24 +64,40 @@ class BuiltinBackend:
     def __init__(self, kms: BuiltinKms, executor: Executor) -> None:
         self.kms, self.executor = kms, executor
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def _run(self, operation: str, fn: Callable[..., T], *args: Any) -> T:
+        start, outcome = time.perf_counter(), "ok"
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        except KmsError as e:
+            outcome = e.code
+            raise
+        except Exception:
+            outcome = "InternalError"
+            raise
+        finally:
+            metrics.KMS_REQUESTS.labels(operation, outcome).inc()
+            metrics.KMS_DURATION.labels(operation).observe(time.perf_counter() - start)
 
     async def generate_data_key(self, key_id: str | None, context: dict[str, str]) -> DataKey:
-        plaintext, blob, key = await self._run(self.kms.generate_data_key, key_id, DATA_KEY_BYTES, context)
+        plaintext, blob, key = await self._run("GenerateDataKey", self.kms.generate_data_key, key_id,
+                                               DATA_KEY_BYTES, context)
         return plaintext, blob, self.kms.arn(key.key_id)
 
     async def decrypt(self, blob: bytes, context: dict[str, str], key_arn: str) -> bytes:
         # The blob names (and authenticates) its key; the recorded ARN is not needed, so objects stay
         # readable if the deployment's region or account id is changed later.
-        plaintext, _, _ = await self._run(self.kms.decrypt, blob, context, None)
+        plaintext, _, _ = await self._run("Decrypt", self.kms.decrypt, blob, context, None)
         return plaintext
 
     async def check_usable(self, key_arn: str) -> None:
-        await self._run(self.kms.check_usable, key_arn)
+        await self._run("DescribeKey", self.kms.check_usable, key_arn)
+
+    async def ping(self) -> None:
+        """For the readiness probe: the KMS's store answers."""
+        await self._run("ListKeys", self.kms.store.list_keys, "", 1)
 
     async def sweep(self) -> None:
-        await self._run(self.kms.sweep)
+        await self._run("Sweep", self.kms.sweep)
 
     async def close(self) -> None:
         self.kms.store.close()
@@ -98,6 +115,9 @@ class ExternalBackend:
 
     async def check_usable(self, key_arn: str) -> None:
         await self.client.check_usable(key_arn)
+
+    async def ping(self) -> None:
+        await self.client.call("ListKeys", {"Limit": 1})
 
     async def sweep(self) -> None:
         return None
@@ -164,6 +184,7 @@ class KmsService(KeyService):
                     self._bucket_keys.pop(cache_key, None)
                     raise
                 entry.uses_left -= 1
+                metrics.KMS_CACHE_HITS.inc()
                 self._bucket_keys.move_to_end(cache_key)
                 return entry.plaintext, entry.blob, entry.arn
             plaintext, blob, arn = await self._generate(key_id, context)
@@ -180,6 +201,10 @@ class KmsService(KeyService):
         log.debug("KMS Decrypt #%d for %s", self.calls, key_arn)
         result: bytes = await self._call(self.backend.decrypt(blob, context, key_arn))
         return result
+
+    async def ping(self) -> None:
+        """The readiness probe's question: does the KMS (built-in or external) answer? Raises if not."""
+        await self.backend.ping()
 
     def forget_bucket_keys(self) -> None:
         self._bucket_keys.clear()

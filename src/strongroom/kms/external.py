@@ -14,12 +14,13 @@ import base64
 import hashlib
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from strongroom import sigv4
+from strongroom import metrics, sigv4
 from strongroom.kms import errors
 from strongroom.kms.errors import KmsError
 from strongroom.kms.model import DISABLED, PENDING_DELETION
@@ -43,6 +44,20 @@ class ExternalKms:
         return f"ExternalKms({self.endpoint!r}, region={self.region!r})"
 
     async def call(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+        start, outcome = time.perf_counter(), "ok"
+        try:
+            return await self._call(op, payload)
+        except KmsError as e:
+            outcome = e.code
+            raise
+        except Exception:
+            outcome = "Unavailable"
+            raise
+        finally:
+            metrics.KMS_REQUESTS.labels(op, outcome).inc()
+            metrics.KMS_DURATION.labels(op).observe(time.perf_counter() - start)
+
+    async def _call(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         body = json.dumps(payload).encode()

@@ -11,12 +11,14 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiDict
 
+from strongroom.audit import AuditLog
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, Bucket, User
 from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.db.database import DatabaseBusy
+from strongroom.logs import AccessLog
 from strongroom.policy import Policy
 from strongroom.readiness import Readiness
 from strongroom.s3.access.state import BucketState
@@ -48,6 +50,8 @@ class Services:
     db_executor: Executor | None = None
     clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
     readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
+    access_log: AccessLog | None = None  # one JSON line per request (logs.py); None: --access-log off
+    audit: AuditLog | None = None  # every change to who may do what, and to keys (audit.py)
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded

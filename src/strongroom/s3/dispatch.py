@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import time
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from aiohttp import HttpVersion11, web
@@ -32,7 +33,7 @@ from strongroom.errors import (
     not_implemented,
     storage_full,
 )
-from strongroom.s3 import xml
+from strongroom.s3 import observe, probes, xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
 from strongroom.s3.context import Ctx, Services
@@ -136,6 +137,7 @@ def _failed(request: web.Request, exc: Exception, resource: str) -> web.Response
         exc = slow_down()
     if isinstance(exc, S3Error):
         err = exc
+        request[observe.ERROR_CODE] = err.code
         # A server fault is an ERROR; a refusal (4xx) or an operation not implemented (501) is not,
         # and our own refusals of new work (SlowDown beyond a cap, StorageFull at the free-space
         # reserve, ServiceUnavailable while not ready: servers.py logs the cause once as an ERROR)
@@ -146,6 +148,7 @@ def _failed(request: web.Request, exc: Exception, resource: str) -> web.Response
         log.log(level, "request %s %s %s: %s", request_id, request.method, resource, err.code)
     else:
         err = internal_error()
+        request[observe.ERROR_CODE] = err.code
         log.error("request %s %s %s failed", request_id, request.method, resource, exc_info=exc)
     response = error_response(err, resource, request_id, request.method == "HEAD")
     if err.code in ("SlowDown", "RequestTimeout"):
@@ -164,6 +167,7 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
         op = route(request.method, bucket_name is not None, key is not None, query, request.headers)
         if op is None:
             raise not_implemented()
+        request[observe.OPERATION] = op.name
         ctx = Ctx(request, services, op, request_id, bucket_name, key, query)
         resource = ctx.resource
         ctx.secure = request.secure or services.config.behind_tls_proxy
@@ -207,10 +211,15 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES_KEY]
+    if request.path in probes.PATHS and probes.is_probe(request, services.config.base_domain):
+        return await probes.answer(request, services)  # not an S3 request: neither counted nor logged
+    start = time.perf_counter()
     # Only a request with an Expect header can have been prepared already (a miss in a web.Request's
     # mapping raises and catches a KeyError: about 2 us a request).
     prepared = (request.get(_PREPARED) if "expect" in request.headers else None) or await prepare(request)
     if isinstance(prepared, web.StreamResponse):
+        observe.answered(request, services, None, prepared, start)
         return prepared
     ctx, handler = prepared
     gate = request.app[GATE_KEY]
@@ -218,12 +227,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if receiving:
         gate.bodies += 1
     try:
-        return await handler(ctx)
+        response = await handler(ctx)
     except Exception as exc:
-        return _failed(request, exc, ctx.resource)
+        response = _failed(request, exc, ctx.resource)
     finally:
         if receiving:
             gate.bodies -= 1
+    observe.answered(request, services, ctx, response, start)
+    return response
 
 
 async def add_request_ids(request: web.Request, response: web.StreamResponse) -> None:

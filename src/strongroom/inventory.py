@@ -1,0 +1,110 @@
+"""The gauges a scrape shows without asking the catalog: objects and bytes per bucket and encryption type,
+the root key's age, the built-in KMS keys' rotation ages (metrics.py).
+
+Counting the objects is a scan of the catalog's versions, so it is never done by a scrape, nor by every
+server: every `--metrics-interval` seconds the one process that holds the catalog lease
+`metrics-inventory` counts them and stores the figures, with the catalog's time, in the catalog setting
+`metrics.inventory`; every process (this one included) then reads that one setting (a point read) and
+sets its gauges from it. So every server of a deployment on one PostgreSQL shows the same figures, at most
+one interval old (strongroom_inventory_age_seconds says how old), and a deployment pays one scan per
+interval however many servers it has.
+
+The root key's age counts from when the catalog first recorded it (`root_key_recorded.<key id>`: a
+catalog that predates this counts from the first start of a server that knows it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from strongroom import metrics
+from strongroom.catalog.api import Catalog
+from strongroom.deployment import key_ids
+from strongroom.kms.store_api import KmsStore
+
+log = logging.getLogger("strongroom.metrics")
+
+LEASE = "metrics-inventory"
+SETTING = "metrics.inventory"
+ROOT_KEY_SETTING = "root_key_recorded."
+
+
+class Inventory:
+    """The task of one serving process that keeps the catalog-derived gauges current."""
+
+    def __init__(self, catalog: Catalog, root_keys: tuple[bytes, ...], interval: float,
+                 kms_store: KmsStore | None = None, kms_arn: Callable[[str], str] | None = None) -> None:
+        self.catalog, self.interval = catalog, interval
+        self.root_key_id = key_ids(root_keys)[0]
+        self.kms_store, self.kms_arn = kms_store, kms_arn
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._shown: set[tuple[str, str]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def start(self, _app: object = None) -> None:
+        if self._task is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-inventory")
+            self._task = asyncio.get_running_loop().create_task(self._forever())
+
+    async def close(self, _app: object = None) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        assert self._executor is not None
+        self._executor.shutdown(wait=True)
+
+    async def _forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(self._executor, self.round)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the gauges keep their last values; the next round retries
+                log.warning("the metrics inventory failed (%s: %s); retrying at its next round",
+                            type(e).__name__, e)
+            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
+
+    def round(self) -> None:
+        """Count (when this process holds the lease), then show the stored figures (blocking)."""
+        now = self.catalog.catalog_time()
+        if self.catalog.take_lease(LEASE, self.holder, max(3 * self.interval, 1.0)):
+            counted = self.catalog.count_versions()
+            self.catalog.put_setting(SETTING, json.dumps({"time": now, "counts": counted}))
+        stored = self.catalog.get_setting(SETTING)
+        if stored is not None:
+            self._show(json.loads(stored), now)
+        recorded = self.catalog.set_setting_if_absent(ROOT_KEY_SETTING + self.root_key_id, repr(now))
+        metrics.ROOT_KEY_AGE.set(max(0.0, now - float(recorded)))
+        if self.kms_store is not None and self.kms_arn is not None:
+            for key in self.kms_store.list_keys(limit=10_000):
+                material = self.kms_store.get_material(key.key_id, key.current_version)
+                since = material.created if material is not None else key.created
+                metrics.KMS_KEY_ROTATION_AGE.labels(self.kms_arn(key.key_id)).set(max(0.0, now - since))
+
+    def _show(self, stored: dict[str, object], now: float) -> None:
+        counts = stored.get("counts")
+        assert isinstance(counts, list)
+        shown = set()
+        for bucket, algorithm, objects, size in counts:
+            metrics.OBJECTS.labels(bucket, algorithm).set(objects)
+            metrics.OBJECT_BYTES.labels(bucket, algorithm).set(size)
+            shown.add((bucket, algorithm))
+        for gone in self._shown - shown:  # a bucket emptied or deleted: its series end
+            metrics.OBJECTS.remove(*gone)
+            metrics.OBJECT_BYTES.remove(*gone)
+        self._shown = shown
+        counted_at = stored.get("time")
+        assert isinstance(counted_at, (int, float))
+        metrics.INVENTORY_AGE.set(max(0.0, now - counted_at))

@@ -1,0 +1,79 @@
+"""What every answered S3 request leaves behind: its counts in the metrics and its access-log line.
+
+Called once per request by the dispatcher, after the handler. The hot path's cost is kept small: the
+labelled children of the request metrics are looked up once per (operation, status) and kept, and the
+access log's line is one write().
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from strongroom import metrics
+from strongroom.identity import user_arn
+from strongroom.logs import AccessLog, AccessRecord
+from strongroom.s3.context import Ctx, Services
+
+ERROR_CODE = "strongroom.error_code"  # the S3 error code a failed request was answered with
+OPERATION = "strongroom.operation"  # the routed operation's name, set before anything can refuse it
+UNKNOWN = "Unknown"
+
+_counters: dict[tuple[str, int], metrics.Counter] = {}
+_durations: dict[str, metrics.Histogram] = {}
+
+
+def _counter(operation: str, status: int) -> metrics.Counter:
+    child = _counters.get((operation, status))
+    if child is None:
+        child = _counters[(operation, status)] = metrics.S3_REQUESTS.labels(operation, str(status))
+    return child
+
+
+def _duration(operation: str) -> metrics.Histogram:
+    child = _durations.get(operation)
+    if child is None:
+        child = _durations[operation] = metrics.S3_DURATION.labels(operation)
+    return child
+
+
+def answered(request: web.Request, services: Services, ctx: Ctx | None, response: web.StreamResponse,
+             start: float) -> None:
+    duration = time.perf_counter() - start
+    operation = request.get(OPERATION) or UNKNOWN
+    status = response.status
+    received = request.content.total_bytes
+    sent = response.body_length if response.prepared else (response.content_length or 0)
+    _counter(operation, status).inc()
+    _duration(operation).observe(duration)
+    if received:
+        metrics.S3_BYTES_RECEIVED.inc(received)
+    if sent:
+        metrics.S3_BYTES_SENT.inc(sent)
+    access_log: AccessLog | None = services.access_log
+    if access_log is None:
+        return
+    headers = response.headers
+    sse = headers.get("x-amz-server-side-encryption")
+    if sse is None and "x-amz-server-side-encryption-customer-algorithm" in headers:
+        sse = "SSE-C"
+    principal = ""
+    if ctx is not None and ctx.principal.user is not None:
+        principal = user_arn(services.account_id, ctx.principal.user)
+    access_log.write(AccessRecord(
+        request_id=request.get("request_id", ""),
+        remote=request.remote or "",
+        principal=principal,
+        operation=operation,
+        bucket=ctx.bucket_name if ctx is not None else None,
+        key=ctx.key if ctx is not None else None,
+        version_id=headers.get("x-amz-version-id") or (ctx.query.get("versionId") if ctx else None),
+        status=status,
+        error_code=request.get(ERROR_CODE),
+        bytes_in=received,
+        bytes_out=sent,
+        duration=duration,
+        sse=sse,
+        kms_key_arn=headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
+    ))
