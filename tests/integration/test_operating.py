@@ -22,7 +22,6 @@ from tests.integration.helpers import virtual_client
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
-
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
