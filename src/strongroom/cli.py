@@ -8,12 +8,17 @@ STRONGROOM_DATA_DIR); a flag wins over the variable.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import pwd
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from strongroom import identity, logs, process
+from strongroom.audit import AuditLog, open_audit_log
 from strongroom.cli_parser import build_parser
 from strongroom.config import (
     Config,
@@ -26,7 +31,7 @@ from strongroom.config import (
     root_credentials,
     root_keys,
 )
-from strongroom.deployment import check_deployment
+from strongroom.deployment import check_deployment, key_ids
 from strongroom.kms import cli as kms_cli
 
 
@@ -168,8 +173,44 @@ def _open(args: argparse.Namespace):  # noqa: ANN202
     return catalog, RootKeyring(config.root_keys)
 
 
+def _audit_log(args: argparse.Namespace) -> AuditLog | None:
+    return open_audit_log(Path(args.audit_log) if getattr(args, "audit_log", None) else None)
+
+
+def local_actor() -> str:
+    """Who runs the command line, for the audit log: the local account and the machine."""
+    return f"local:{pwd.getpwuid(os.geteuid()).pw_name}@{socket.gethostname()}"
+
+
+def _record(audit: AuditLog | None, action: str, target: str, before: object, after: object) -> None:
+    if audit is not None:
+        audit.record(actor=local_actor(), source="cli", action=action, target=target, before=before,
+                     after=after)
+
+
+def _user_state(catalog, name: str) -> dict[str, object] | None:  # type: ignore[no-untyped-def]
+    """A user as the audit log shows it: its id and its access keys (ids and states; never secrets)."""
+    user = catalog.get_user(name)
+    if user is None:
+        return None
+    keys = {k.access_key: "Active" if k.active else "Inactive" for k in catalog.list_access_keys(name)}
+    return {"user_id": user.user_id, "access_keys": keys}
+
+
+def _key_user(catalog, access_key: str) -> str:  # type: ignore[no-untyped-def]
+    found = catalog.lookup_access_key(access_key)
+    return found[1].name if found is not None else ""
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     catalog, keyring = _open(args)
+    audit = _audit_log(args)
+    changes = {"add": "CreateUser", "remove": "DeleteUser", "add-key": "CreateAccessKey",  # IAM's names
+               "disable-key": "UpdateAccessKey", "enable-key": "UpdateAccessKey",
+               "delete-key": "DeleteAccessKey"}
+    name = getattr(args, "name", None) or (_key_user(catalog, args.access_key) if hasattr(args, "access_key")
+                                           else "")
+    before = _user_state(catalog, name) if args.action in changes else None
     try:
         if args.action == "add":
             made = identity.add_user(catalog, keyring, args.name, args.access_key, args.secret_key)
@@ -201,24 +242,45 @@ def cmd_user(args: argparse.Namespace) -> int:
             if not catalog.remove_access_key(args.access_key):
                 raise identity.IdentityError(f"no access key {args.access_key}")
             print(f"deleted access key {args.access_key}")
+        if args.action in changes:
+            _record(audit, changes[args.action], f"user/{name}", before, _user_state(catalog, name))
     except identity.IdentityError as e:
         print(f"strongroom: {e}", file=sys.stderr)
         return 1
     finally:
         catalog.close()
+        if audit is not None:
+            audit.close()
     return 0
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
-    from strongroom.user_policies import run_command
+    from strongroom.user_policies import default_name, run_command
 
     catalog, _ = _open(args)
+    audit = _audit_log(args)
+    name = getattr(args, "name", None)
+    if args.action == "attach" and not name:
+        name = default_name(Path(args.file))
+
+    def document() -> object:
+        user = catalog.get_user(args.user)
+        text = None if user is None else dict(catalog.list_user_policies(user.user_id)).get(name)
+        return None if text is None else json.loads(text)
+
     try:
-        return run_command(
+        before = document() if args.action in ("attach", "detach") else None
+        status = run_command(
             catalog, args.action, args.user, getattr(args, "file", None), getattr(args, "name", None)
         )
+        if status == 0 and args.action in ("attach", "detach"):
+            action = "PutUserPolicy" if args.action == "attach" else "DeleteUserPolicy"
+            _record(audit, action, f"user/{args.user}/policy/{name}", before, document())
+        return status
     finally:
         catalog.close()
+        if audit is not None:
+            audit.close()
 
 
 def cmd_servers(args: argparse.Namespace) -> int:
@@ -238,9 +300,19 @@ def cmd_root_key(args: argparse.Namespace) -> int:
     from strongroom.rotation import rotate_root_key
 
     config = config_from(args, create=False)
-    return rotate_root_key(
+    before = key_ids(config.root_keys)
+    status = rotate_root_key(
         config, Path(args.root_key_file) if args.root_key_file else None, skip_damaged=args.skip_damaged
     )
+    audit = _audit_log(args)
+    if audit is not None:
+        try:  # the key ids (fingerprints, never the keys) before and after
+            after = key_ids(config_from(args, create=False).root_keys)
+            _record(audit, "RotateRootKey", "root-key", {"key_ids": before},
+                    {"key_ids": after, "exit_status": status})
+        finally:
+            audit.close()
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,5 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kms":
         config = config_from(args, create=False)
         check_deployment(config, serving=False)
-        return kms_cli.run(args, config)
+        audit = _audit_log(args)
+        try:
+            return kms_cli.run(args, config, audit, local_actor())
+        finally:
+            if audit is not None:
+                audit.close()
     return 2

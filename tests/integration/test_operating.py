@@ -7,6 +7,8 @@ stored objects come from the catalog without a scrape asking it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -18,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import virtual_client
+from tests.integration.helpers import new_user, virtual_client
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
@@ -230,3 +232,139 @@ def test_every_worker_counts_in_one_scrape(start_server: ServerFactory) -> None:
     for _ in range(3):  # whichever worker answers the scrape, it shows both workers' counts
         assert value(scrape(server), "strongroom_s3_requests_total", operation="ListBuckets",
                      status="200") == requests
+
+
+# --- the access log, the server's JSON lines, the audit log --------------------------------------------
+
+
+def lines_of(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_logs_of_a_scripted_session_hold_the_right_lines_and_no_secret(
+        start_server: ServerFactory, tmp_path: Path) -> None:
+    access_log, audit_log = tmp_path / "access.log", tmp_path / "audit.log"
+    token = "scrape-" + os.urandom(8).hex()
+    # The audit log by environment: the command line, given the server's environment, writes there too.
+    server = start_server("--access-log", str(access_log), "--log-format", "json", "--behind-tls-proxy",
+                          "--allow-sse-c-new-buckets",
+                          env={"STRONGROOM_AUDIT_LOG": str(audit_log), "STRONGROOM_METRICS_TOKEN": token})
+    account = "arn:aws:iam::"
+    alice_access, alice_secret = new_user(server, "alice")
+    server.cli("user", "disable-key", alice_access)
+    server.cli("user", "enable-key", alice_access)
+    policy_file = tmp_path / "alice.json"
+    policy = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": ["s3:*", "kms:*"], "Resource": "*"}]}
+    policy_file.write_text(json.dumps(policy))
+    server.cli("policy", "attach", "alice", str(policy_file))
+
+    s3, kms = server.client(), server.client("kms")
+    s3.create_bucket(Bucket="logged")
+    bucket_policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::logged"}]}
+    s3.put_bucket_policy(Bucket="logged", Policy=json.dumps(bucket_policy))
+    s3.put_public_access_block(Bucket="logged", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    key_arn = kms.create_key(Description="logged")["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=key_arn)
+    kms.enable_key(KeyId=key_arn)
+    kms.enable_key_rotation(KeyId=key_arn)
+    kms.rotate_key_on_demand(KeyId=key_arn)
+    kms.schedule_key_deletion(KeyId=key_arn, PendingWindowInDays=7)
+    kms.cancel_key_deletion(KeyId=key_arn)
+    kms.enable_key(KeyId=key_arn)  # a cancelled deletion leaves the key disabled
+    s3.put_bucket_encryption(Bucket="logged", ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]})
+    plaintext = b"the plaintext " + os.urandom(8).hex().encode()
+    alice = server.client(access_key=alice_access, secret_key=alice_secret)
+    put = alice.put_object(Bucket="logged", Key="by alice", Body=plaintext)
+    assert alice.get_object(Bucket="logged", Key="by alice")["Body"].read() == plaintext
+    customer_key = os.urandom(32)
+    ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": customer_key}
+    s3.put_object(Bucket="logged", Key="customer", Body=plaintext, **ssec)
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket="logged", Key="nothing here")
+    presigned = server.client(signature_version="s3v4").generate_presigned_url(  # SSE-KMS: SigV4 only
+        "get_object", Params={"Bucket": "logged", "Key": "by alice"})
+    assert server.raw("GET", presigned, sign=False).status == 200
+    assert value(scrape(server, token), "strongroom_s3_requests_total", operation="PutObject",
+                 status="200") == 2
+    server.stop()
+    server.cli("root-key", "rotate")
+
+    # The access log: one line per S3 request, with who, what and how it ended.
+    access = lines_of(access_log)
+    by_operation: dict[str, list[dict[str, object]]] = {}
+    for line in access:
+        by_operation.setdefault(str(line["operation"]), []).append(line)
+        assert set(line) == {"time", "request_id", "remote", "principal", "operation", "bucket", "key",
+                             "version_id", "status", "error_code", "bytes_in", "bytes_out", "duration_ms",
+                             "sse", "kms_key_arn"}
+    alice_put, root_put = by_operation["PutObject"]
+    assert alice_put["principal"] == f"{account}{server_account(access)}:user/alice"
+    assert (alice_put["bucket"], alice_put["key"], alice_put["status"]) == ("logged", "by alice", 200)
+    assert alice_put["sse"] == "aws:kms" and alice_put["kms_key_arn"] == key_arn
+    # The body as received: boto3 frames it (aws-chunked, with a checksum trailer).
+    assert len(plaintext) <= int(alice_put["bytes_in"]) < 1000 and alice_put["error_code"] is None
+    assert alice_put["request_id"] == put["ResponseMetadata"]["RequestId"]
+    assert root_put["sse"] == "SSE-C" and str(root_put["principal"]).endswith(":root")
+    missing = [line for line in by_operation["GetObject"] if line["status"] == 404]
+    assert len(missing) == 1 and missing[0]["error_code"] == "NoSuchKey"
+    assert sum(1 for line in by_operation["GetObject"] if line["status"] == 200) == 2
+    assert by_operation["GetObject"][0]["bytes_out"] == len(plaintext)
+    assert "PostService" in by_operation  # the KMS calls on the S3 port are requests too
+    assert "/metrics" not in access_log.read_text()  # the scrape is not an S3 request
+
+    # The server's own lines are JSON.
+    own = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    assert own and all({"time", "level", "logger", "message"} <= set(line) for line in own)
+
+    # The audit log: every change, who, what, before -> after, from the command line and the S3 port.
+    audit = lines_of(audit_log)
+    actions = [(line["source"], line["action"]) for line in audit]
+    assert actions == [
+        ("cli", "CreateUser"), ("cli", "UpdateAccessKey"), ("cli", "UpdateAccessKey"),
+        ("cli", "PutUserPolicy"),
+        ("s3", "PutBucketPolicy"), ("s3", "PutPublicAccessBlock"),
+        ("kms", "CreateKey"), ("kms", "DisableKey"), ("kms", "EnableKey"), ("kms", "EnableKeyRotation"),
+        ("kms", "RotateKeyOnDemand"), ("kms", "ScheduleKeyDeletion"), ("kms", "CancelKeyDeletion"),
+        ("kms", "EnableKey"), ("s3", "PutBucketEncryption"), ("cli", "RotateRootKey"),
+    ], actions
+    created, disabled, enabled, attached = audit[:4]
+    assert created["target"] == "user/alice" and created["before"] is None
+    assert created["after"]["access_keys"] == {alice_access: "Active"}  # type: ignore[index]
+    assert str(created["actor"]).startswith("local:")
+    assert disabled["before"]["access_keys"] == {alice_access: "Active"}  # type: ignore[index]
+    assert disabled["after"]["access_keys"] == {alice_access: "Inactive"}  # type: ignore[index]
+    assert enabled["after"]["access_keys"] == {alice_access: "Active"}  # type: ignore[index]
+    assert (attached["before"], attached["after"]) == (None, policy)
+    put_policy = audit[4]
+    assert str(put_policy["actor"]).endswith(":root") and put_policy["target"] == "arn:aws:s3:::logged"
+    assert put_policy["before"]["policy"] is None  # type: ignore[index]
+    assert put_policy["after"]["policy"] == bucket_policy  # type: ignore[index]
+    disable = audit[7]
+    assert disable["target"] == key_arn
+    assert disable["before"]["state"] == "Enabled" and disable["after"]["state"] == "Disabled"  # type: ignore[index]
+    rotated = audit[10]
+    assert rotated["after"]["current_version"] == rotated["before"]["current_version"] + 1  # type: ignore[index]
+    encryption = audit[14]
+    assert key_arn in json.dumps(encryption["after"]) and encryption["before"] != encryption["after"]
+    root = audit[15]
+    assert root["before"]["key_ids"] != root["after"]["key_ids"]  # type: ignore[index]
+
+    # No secret anywhere: the root and alice's secrets, the customer key, the token, the plaintext.
+    root_secret = server.secret_key
+    texts = [access_log.read_text(), audit_log.read_text(), server.log()]
+    secrets_used = [root_secret, alice_secret, base64.b64encode(customer_key).decode(),
+                    base64.b64encode(hashlib.md5(customer_key).digest()).decode(), customer_key.hex(),
+                    token, plaintext.decode(), presigned.split("X-Amz-Signature=")[1].split("&")[0]]
+    for text in texts:
+        for secret in secrets_used:
+            assert secret not in text
+
+
+def server_account(access: list[dict[str, object]]) -> str:
+    principal = next(str(line["principal"]) for line in access if str(line["principal"]).endswith(":root"))
+    return principal.removeprefix("arn:aws:iam::").removesuffix(":root")

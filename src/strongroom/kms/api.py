@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import logging
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom import metrics
+from strongroom.audit import AuditLog
 from strongroom.db.database import DatabaseBusy
 from strongroom.kms import errors, key_policy, shapes
 from strongroom.kms.access import ConditionKeys, KmsCaller, KmsRequest, context_keys, decide, judge
@@ -51,6 +53,7 @@ class KmsCall:
     region: str
     keys: ConditionKeys = field(default_factory=dict)  # the request's condition keys
     request_id: str = ""  # for the log
+    audit: AuditLog | None = None  # where a change to a key's state is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,10 @@ def _call(kms: BuiltinKms | None, request: KmsCall) -> KmsReply:
         authorize(kms, request, params)
         if kms is None:
             raise errors.unsupported("The built-in KMS is off: this server uses an external KMS.")
-        result = handler(kms, params, request.caller.principal.arn)
+        if request.audit is not None and op in AUDITED:
+            result = _audited(kms, request, request.audit, handler, params)
+        else:
+            result = handler(kms, params, request.caller.principal.arn)
         log.debug("request %s: kms:%s", request.request_id, op)
         return reply(200, result)
     except KmsError as err:
@@ -95,6 +101,37 @@ def _call(kms: BuiltinKms | None, request: KmsCall) -> KmsReply:
     except Exception:
         log.exception("request %s: kms:%s failed", request.request_id, op)
         return error_reply(errors.internal())
+
+
+# The calls that change a key's state, rotation or policy (aliases and tags are names, not access).
+AUDITED = frozenset({"CreateKey", "EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion",
+                     "RotateKeyOnDemand", "EnableKeyRotation", "DisableKeyRotation", "PutKeyPolicy"})
+
+
+def _audited(kms: BuiltinKms, request: KmsCall, audit: AuditLog, handler: Any, params: Params
+             ) -> dict[str, Any] | None:
+    """Run `handler`, and record the key's state and policy before and after it in the audit log."""
+    key_id = None
+    if request.operation != "CreateKey":
+        key_id = kms.resolve(str(params.get("KeyId", ""))).key_id
+    before = None if key_id is None else _key_state(kms, key_id)
+    result: dict[str, Any] | None = handler(kms, params, request.caller.principal.arn)
+    if key_id is None and result is not None:
+        key_id = str(result["KeyMetadata"]["KeyId"])
+    assert key_id is not None
+    audit.record(actor=request.caller.principal.arn, source="kms", action=request.operation,
+                 target=kms.arn(key_id), before=before, after=_key_state(kms, key_id))
+    return result
+
+
+def _key_state(kms: BuiltinKms, key_id: str) -> dict[str, Any] | None:
+    key = kms.store.get_key(key_id)
+    if key is None:
+        return None
+    policy = kms.store.get_key_policy(key_id)
+    state = dataclasses.asdict(key)
+    state["policy"] = json.loads(policy) if policy else "default"
+    return state
 
 
 def reply(status: int, result: dict[str, Any] | None) -> KmsReply:

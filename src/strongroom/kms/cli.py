@@ -8,10 +8,12 @@ Works on the data directory, like `strongroom user`, whether a server runs or no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 
 from strongroom.account import account_id
+from strongroom.audit import AuditLog
 from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.clock import Clock
 from strongroom.config import Config, env
@@ -51,12 +53,15 @@ def _open(config: Config) -> BuiltinKms:
                       config.kms_key_deletion_window_unit, clock.now)
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def run(args: argparse.Namespace, config: Config, audit: AuditLog | None = None, actor: str = "") -> int:
     kms = _open(config)
     try:
         if args.action == "create-key":
             key = kms.create_key(args.description)
             print(f"{key.key_id}\t{kms.arn(key.key_id)}")
+            if audit is not None:
+                audit.record(actor=actor, source="cli", action="CreateKey", target=kms.arn(key.key_id),
+                             before=None, after=dataclasses.asdict(key))
         elif args.action == "list":
             kms.sweep()
             aliases: dict[str, list[str]] = {}
@@ -66,8 +71,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 names = ",".join(aliases.get(key.key_id, [])) or "-"
                 print(f"{key.key_id}\t{key.state}\t{key.manager}\t{names}\t{key.description}")
         elif args.action in ("enable", "disable"):
+            before = kms.resolve(args.key)
             key = (kms.enable if args.action == "enable" else kms.disable)(args.key)
             print(f"{key.key_id}\t{key.state}")
+            if audit is not None:
+                audit.record(actor=actor, source="cli", action="EnableKey" if args.action == "enable"
+                             else "DisableKey", target=kms.arn(key.key_id), before=dataclasses.asdict(before),
+                             after=dataclasses.asdict(key))
     except KmsError as e:
         print(f"strongroom: {e.code}: {e.message}", file=sys.stderr)
         return 1

@@ -33,7 +33,7 @@ from strongroom.errors import (
     not_implemented,
     storage_full,
 )
-from strongroom.s3 import observe, probes, xml
+from strongroom.s3 import audit_trail, observe, probes, xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
 from strongroom.s3.context import Ctx, Services
@@ -227,7 +227,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if receiving:
         gate.bodies += 1
     try:
-        response = await handler(ctx)
+        if services.audit is not None and ctx.op in audit_trail.AUDITED:
+            was = await audit_trail.before(ctx)
+            response = await handler(ctx)
+            if response.status < 300:
+                await audit_trail.after(ctx, was)
+        else:
+            response = await handler(ctx)
     except Exception as exc:
         response = _failed(request, exc, ctx.resource)
     finally:

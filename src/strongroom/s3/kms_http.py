@@ -66,7 +66,7 @@ async def _call(ctx: Ctx, op: str, body: bytes) -> api.KmsCall:
     keys = {k: v for k, v in request_keys(ctx).items() if not k.startswith("s3:")}
     keys["kms:CallerAccount"] = account
     return api.KmsCall(op, body, KmsCaller(principal(ctx), tuple(policies)), account, ctx.config.region,
-                       keys, ctx.request_id)
+                       keys, ctx.request_id, audit=ctx.services.audit)
 
 
 async def _read_body(ctx: Ctx) -> bytes:

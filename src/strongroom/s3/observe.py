@@ -38,13 +38,24 @@ def _duration(operation: str) -> metrics.Histogram:
     return child
 
 
+def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
+    """The response body's size: its Content-Length (aiohttp's own count, body_length, includes the
+    headers); a chunked answer (no length) counts what was written, headers included."""
+    if request.method == "HEAD":
+        return 0
+    length = response.content_length
+    if length is not None:
+        return length
+    return response.body_length
+
+
 def answered(request: web.Request, services: Services, ctx: Ctx | None, response: web.StreamResponse,
              start: float) -> None:
     duration = time.perf_counter() - start
     operation = request.get(OPERATION) or UNKNOWN
     status = response.status
     received = request.content.total_bytes
-    sent = response.body_length if response.prepared else (response.content_length or 0)
+    sent = _body_bytes(request, response)
     _counter(operation, status).inc()
     _duration(operation).observe(duration)
     if received:
