@@ -23,6 +23,7 @@ from strongroom.readiness import Readiness
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
 from strongroom.s3.limits import Gate
+from strongroom.s3.probes import ReadyGauge
 from strongroom.vault import BlobSweeper, RootKeyring, Vault
 
 log = logging.getLogger("strongroom")
@@ -94,6 +95,9 @@ def create_app(config: Config, address: str = "") -> web.Application:
                           builtin.arn if builtin is not None else None)
     app.on_startup.append(inventory.start)
     app.on_cleanup.append(inventory.close)  # before the catalog closes
+    ready_gauge = ReadyGauge(services, config.metrics_interval)
+    app.on_startup.append(ready_gauge.start)
+    app.on_cleanup.append(ready_gauge.close)  # before the executor closes
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)

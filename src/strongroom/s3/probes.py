@@ -88,6 +88,29 @@ def _json(request: web.Request, status: int, document: dict[str, object]) -> web
 # --- the readiness checks ------------------------------------------------------------------------------
 
 
+class ReadyGauge:
+    """Runs the readiness checks every `interval` seconds, so that strongroom_ready (which an alert
+    watches) is current even where nothing probes /health/ready."""
+
+    def __init__(self, services: Services, interval: float) -> None:
+        self.services, self.interval = services, interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, _app: object = None) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._forever())
+
+    async def close(self, _app: object = None) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _forever(self) -> None:
+        while True:
+            metrics.READY.set(0 if await readiness_failures(self.services) else 1)
+            await asyncio.sleep(self.interval)
+
+
 async def readiness_failures(services: Services) -> dict[str, str]:
     """{check: why} for each check that failed; empty when the process is ready."""
     checks: dict[str, Callable[[], Awaitable[None]]] = {
