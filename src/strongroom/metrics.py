@@ -12,9 +12,6 @@ worker.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from prometheus_client import (
@@ -71,16 +68,6 @@ KMS_KEY_ROTATION_AGE = Gauge("strongroom_kms_key_rotation_age_seconds",
                              multiprocess_mode="mostrecent")
 READY = Gauge("strongroom_ready", "1 while this server answers /health/ready with 200, else 0",
               multiprocess_mode="livemin")
-
-
-@contextmanager
-def timed(histogram: Histogram) -> Iterator[None]:
-    """Observe the seconds the block took (also when it raises)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        histogram.observe(time.perf_counter() - start)
 
 
 def exposition(multiprocess_dir: Path | None) -> tuple[bytes, str]:

@@ -2,7 +2,8 @@
 
 Called once per request by the dispatcher, after the handler. The hot path's cost is kept small: the
 labelled children of the request metrics are looked up once per (operation, status) and kept, and the
-access log's line is one write().
+access log's line is one dict, encoded by the C JSON encoder and written with one write() (measured
+with callgrind: README, Operating strongroom).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from strongroom import metrics
 from strongroom.identity import user_arn
-from strongroom.logs import AccessLog, AccessRecord
+from strongroom.logs import AccessLog
 from strongroom.s3.context import Ctx, Services
 
 ERROR_CODE = "strongroom.error_code"  # the S3 error code a failed request was answered with
@@ -69,22 +70,21 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
     sse = headers.get("x-amz-server-side-encryption")
     if sse is None and "x-amz-server-side-encryption-customer-algorithm" in headers:
         sse = "SSE-C"
-    principal = ""
-    if ctx is not None and ctx.principal.user is not None:
-        principal = user_arn(services.account_id, ctx.principal.user)
-    access_log.write(AccessRecord(
-        request_id=request.get("request_id", ""),
-        remote=request.remote or "",
-        principal=principal,
-        operation=operation,
-        bucket=ctx.bucket_name if ctx is not None else None,
-        key=ctx.key if ctx is not None else None,
-        version_id=headers.get("x-amz-version-id") or (ctx.query.get("versionId") if ctx else None),
-        status=status,
-        error_code=request.get(ERROR_CODE),
-        bytes_in=received,
-        bytes_out=sent,
-        duration=duration,
-        sse=sse,
-        kms_key_arn=headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
-    ))
+    user = ctx.principal.user if ctx is not None else None
+    access_log.write({
+        "time": access_log.now(),
+        "request_id": request.get("request_id", ""),
+        "remote": request.remote or "",
+        "principal": user_arn(services.account_id, user) if user is not None else "",
+        "operation": operation,
+        "bucket": ctx.bucket_name if ctx is not None else None,
+        "key": ctx.key if ctx is not None else None,
+        "version_id": headers.get("x-amz-version-id") or (ctx.query.get("versionId") if ctx else None),
+        "status": status,
+        "error_code": request.get(ERROR_CODE),
+        "bytes_in": received,
+        "bytes_out": sent,
+        "duration_ms": round(duration * 1000, 3),
+        "sse": sse,
+        "kms_key_arn": headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
+    })
