@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.factory import ServerFactory
+from tests.integration.scrapes import scrape
 from tests.integration.server import RunningServer
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -27,10 +27,7 @@ def expressions() -> list[str]:
 
 
 def scraped_names(server: RunningServer) -> set[str]:
-    answer = server.raw("GET", "/metrics", sign=False)
-    assert answer.status == 200
-    return {sample.name for family in text_string_to_metric_families(answer.body.decode())
-            for sample in family.samples}
+    return {name for name, _ in scrape(server)}
 
 
 def test_every_metric_the_dashboard_and_alerts_use_is_scraped(start_server: ServerFactory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_code, free_port, status_of
+from tests.integration.scrapes import scrape, value
 from tests.integration.server import RunningServer
 
 MOTO_KEYS = {"aws_access_key_id": "moto-access", "aws_secret_access_key": "moto-secret"}
@@ -132,6 +134,28 @@ def test_external_kms_errors_reach_s3_callers(moto_kms, s3, bucket: str) -> None
     assert status_of(e.value) == 404
 
 
+def test_calls_to_the_external_kms_are_counted_and_probed(server: RunningServer, s3, bucket: str) -> None:
+    """Issue 13: every call to the external KMS is in the metrics, and readiness asks it."""
+    before = scrape(server)
+    s3.put_object(Bucket=bucket, Key="counted", Body=b"x", ServerSideEncryption="aws:kms")
+    assert s3.get_object(Bucket=bucket, Key="counted")["Body"].read() == b"x"
+    with pytest.raises(ClientError):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="11111111-2222-3333-4444-555555555555")
+    ready = server.raw("GET", "/health/ready", sign=False)
+    assert (ready.status, json.loads(ready.body)) == (200, {"status": "ready"})
+    after = scrape(server)
+
+    def more(operation: str, outcome: str) -> float:
+        name = "strongroom_kms_requests_total"
+        return value(after, name, operation=operation, outcome=outcome) - value(
+            before, name, operation=operation, outcome=outcome)
+
+    assert more("GenerateDataKey", "ok") == 1 and more("Decrypt", "ok") == 1
+    assert more("GenerateDataKey", "NotFoundException") == 1
+    assert more("ListKeys", "ok") >= 1  # the readiness check's question
+
+
 def test_the_built_in_kms_api_is_off(server: RunningServer) -> None:
     with pytest.raises(ClientError) as e:
         server.client("kms").create_key()
@@ -182,3 +206,4 @@ def test_objects_cannot_be_read_while_the_kms_is_down(server: RunningServer, mot
         assert (error_code(e.value), status_of(e.value)) == ("InternalError", 500)
     finally:
         down.stop()
+

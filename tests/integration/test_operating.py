@@ -17,31 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import new_user, virtual_client
+from tests.integration.scrapes import Samples, scrape, value
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(server: RunningServer, token: str | None = None) -> Samples:
-    """Every sample of a scrape: (name, sorted labels) -> value."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    answer = server.raw("GET", "/metrics", headers=headers, sign=False)
-    assert answer.status == 200, answer.body
-    assert answer.headers["content-type"].startswith("text/plain; version=")
-    samples = {}
-    for family in text_string_to_metric_families(answer.body.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def probe(server: RunningServer, path: str, method: str = "GET") -> tuple[int, dict[str, object] | None]:
@@ -157,6 +138,7 @@ def engine_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 def test_a_scrape_counts_known_requests(start_server: ServerFactory, engine_env: dict[str, str]) -> None:
     server = start_server("--metrics-interval", "0.5", env=engine_env)
+    assert probe(server, "/health/ready") == (200, {"status": "ready"})  # each engine's catalog check
     s3 = server.client()
     s3.create_bucket(Bucket="counted")
     bodies = [os.urandom(n) for n in (1000, 4096, 100_000)]

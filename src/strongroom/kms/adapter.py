@@ -117,7 +117,7 @@ class ExternalBackend:
         await self.client.check_usable(key_arn)
 
     async def ping(self) -> None:
-        await self.client.call("ListKeys", {"Limit": 1})
+        await self.client.call("ListKeys", {"Limit": 1}, quiet=True)
 
     async def sweep(self) -> None:
         return None

@@ -43,10 +43,11 @@ class ExternalKms:
     def __repr__(self) -> str:
         return f"ExternalKms({self.endpoint!r}, region={self.region!r})"
 
-    async def call(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, op: str, payload: dict[str, Any], quiet: bool = False) -> dict[str, Any]:
+        """One call; `quiet`: a KMS that does not answer is not logged (the readiness check reports it)."""
         start, outcome = time.perf_counter(), "ok"
         try:
-            return await self._call(op, payload)
+            return await self._call(op, payload, quiet)
         except KmsError as e:
             outcome = e.code
             raise
@@ -57,7 +58,7 @@ class ExternalKms:
             metrics.KMS_REQUESTS.labels(op, outcome).inc()
             metrics.KMS_DURATION.labels(op).observe(time.perf_counter() - start)
 
-    async def _call(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, op: str, payload: dict[str, Any], quiet: bool) -> dict[str, Any]:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         body = json.dumps(payload).encode()
@@ -70,14 +71,16 @@ class ExternalKms:
                 raw = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            log.error("KMS %s at %s failed: %s", op, self.endpoint, type(e).__name__)
+            if not quiet:
+                log.error("KMS %s at %s failed: %s", op, self.endpoint, type(e).__name__)
             raise KmsUnavailable(f"the KMS at {self.endpoint} did not answer {op}") from None
         try:
             document = json.loads(raw) if raw.strip() else {}
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            log.error("KMS %s at %s: HTTP %d, not a KMS JSON answer", op, self.endpoint, status)
+            log.log(logging.INFO if quiet else logging.ERROR, "KMS %s at %s: HTTP %d, not a KMS JSON answer",
+                    op, self.endpoint, status)
             raise KmsUnavailable(f"the KMS at {self.endpoint} answered {op} with HTTP {status}")
         if status >= 300:
             code = str(document.get("__type") or f"HTTP{status}").rsplit("#", 1)[-1].split(":", 1)[0]

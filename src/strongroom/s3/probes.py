@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import os
 import sqlite3
 import stat
@@ -28,6 +29,8 @@ from aiohttp import web
 from strongroom import metrics
 from strongroom.deployment import key_ids, recorded_root_keys
 from strongroom.s3.context import Services
+
+log = logging.getLogger("strongroom")
 
 LIVE = frozenset({"/health/live", "/minio/health/live"})
 READY = frozenset({"/health/ready", "/minio/health/ready"})
@@ -106,8 +109,15 @@ class ReadyGauge:
             self._task = None
 
     async def _forever(self) -> None:
+        was_ready = True
         while True:
-            metrics.READY.set(0 if await readiness_failures(self.services) else 1)
+            failed = await readiness_failures(self.services)
+            metrics.READY.set(0 if failed else 1)
+            if was_ready and failed:  # said once when it turns, not at every round
+                log.warning("readiness checks fail: %s", "; ".join(f"{k}: {v}" for k, v in failed.items()))
+            elif failed == {} and not was_ready:
+                log.info("readiness checks pass again")
+            was_ready = not failed
             await asyncio.sleep(self.interval)
 
 
