@@ -53,7 +53,8 @@ def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
 def answered(request: web.Request, services: Services, ctx: Ctx | None, response: web.StreamResponse,
              start: float) -> None:
     duration = time.perf_counter() - start
-    operation = request.get(OPERATION) or UNKNOWN
+    # A miss in a web.Request's mapping raises and catches a KeyError: looked up only where it is set.
+    operation = request[OPERATION] if ctx is not None else request.get(OPERATION, UNKNOWN)
     status = response.status
     received = request.content.total_bytes
     sent = _body_bytes(request, response)
@@ -81,7 +82,7 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
         "key": ctx.key if ctx is not None else None,
         "version_id": headers.get("x-amz-version-id") or (ctx.query.get("versionId") if ctx else None),
         "status": status,
-        "error_code": request.get(ERROR_CODE),
+        "error_code": request.get(ERROR_CODE) if status >= 400 else None,
         "bytes_in": received,
         "bytes_out": sent,
         "duration_ms": round(duration * 1000, 3),
