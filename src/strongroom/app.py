@@ -32,6 +32,17 @@ T = TypeVar("T")
 MAX_FIELD_SIZE = 64 * 1024  # S3 allows up to 8 KiB of headers; leave room for presigned URLs
 
 
+def access_log(config: Config) -> AccessLog | None:
+    """The access log: to a file when one is named; to stderr ("-", the default) as INFO records are,
+    so that --log-level WARNING quiets it with the rest."""
+    if not config.access_log:
+        return None
+    level = logging.getLevelNamesMapping().get(config.log_level.upper(), logging.INFO)
+    if config.access_log == "-" and level > logging.INFO:
+        return None
+    return AccessLog(config.access_log)
+
+
 def build_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
@@ -59,7 +70,7 @@ def build_services(config: Config) -> Services:
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
                         inline_reads=embedded, lister=lister, db_executor=db_executor, clock=clock,
                         readiness=readiness, audit=open_audit_log(config.audit_log),
-                        access_log=AccessLog(config.access_log) if config.access_log else None)
+                        access_log=access_log(config))
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
     services.vault = Vault(catalog, services, blobs, keyring, kms, executor, clock=clock.now)
     return services

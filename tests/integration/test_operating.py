@@ -350,3 +350,13 @@ def test_logs_of_a_scripted_session_hold_the_right_lines_and_no_secret(
 def server_account(access: list[dict[str, object]]) -> str:
     principal = next(str(line["principal"]) for line in access if str(line["principal"]).endswith(":root"))
     return principal.removeprefix("arn:aws:iam::").removesuffix(":root")
+
+
+def test_the_access_log_goes_to_stderr_by_default_as_info(start_server: ServerFactory) -> None:
+    default, quiet = start_server(), start_server("--log-level", "WARNING")
+    for server in (default, quiet):
+        server.client().list_buckets()
+        server.stop()
+    lines = [json.loads(line) for line in default.log().splitlines() if line.startswith("{")]
+    assert [(line["operation"], line["status"]) for line in lines] == [("ListBuckets", 200)]
+    assert '"operation"' not in quiet.log()
