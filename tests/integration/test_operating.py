@@ -193,9 +193,13 @@ def test_a_scrape_counts_known_requests(start_server: ServerFactory, engine_env:
                     not in scrape(server))
 
 
-def test_metrics_behind_a_bearer_token(start_server: ServerFactory) -> None:
+def test_metrics_behind_a_bearer_token(start_server: ServerFactory, tmp_path: Path) -> None:
+    # From a file here; from STRONGROOM_METRICS_TOKEN in the scripted session below.
     token = "scrape-" + os.urandom(8).hex()
-    server = start_server(env={"STRONGROOM_METRICS_TOKEN": token})
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    server = start_server("--metrics-token-file", str(token_file))
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {token}x"}):
         refused = server.raw("GET", "/metrics", headers=headers, sign=False)
         assert refused.status == 401 and refused.headers["www-authenticate"].startswith("Bearer ")
