@@ -364,3 +364,18 @@ def test_the_access_log_goes_to_stderr_by_default_as_info(start_server: ServerFa
     lines = [json.loads(line) for line in default.log().splitlines() if line.startswith("{")]
     assert [(line["operation"], line["status"]) for line in lines] == [("ListBuckets", 200)]
     assert '"operation"' not in quiet.log()
+
+
+def test_a_change_the_audit_log_cannot_record_is_kept_and_logged(start_server: ServerFactory) -> None:
+    server = start_server("--audit-log", "/dev/full")  # every write to it fails: ENOSPC
+    server.expect_log_errors(r"the audit log /dev/full could not record (PutBucketPolicy|kms:CreateKey)")
+    s3 = server.client()
+    s3.create_bucket(Bucket="unaudited")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::unaudited"}]})
+    s3.put_bucket_policy(Bucket="unaudited", Policy=policy)  # answered as it went: the policy is set
+    assert json.loads(s3.get_bucket_policy(Bucket="unaudited")["Policy"]) == json.loads(policy)
+    assert server.client("kms").create_key()["KeyMetadata"]["Enabled"]
+    server.stop()
+    log = server.log()
+    assert "could not record PutBucketPolicy" in log and "could not record kms:CreateKey" in log

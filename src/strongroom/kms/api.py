@@ -119,8 +119,12 @@ def _audited(kms: BuiltinKms, request: KmsCall, audit: AuditLog, handler: Any, p
     if key_id is None and result is not None:
         key_id = str(result["KeyMetadata"]["KeyId"])
     assert key_id is not None
-    audit.record(actor=request.caller.principal.arn, source="kms", action=request.operation,
-                 target=kms.arn(key_id), before=before, after=_key_state(kms, key_id))
+    try:
+        audit.record(actor=request.caller.principal.arn, source="kms", action=request.operation,
+                     target=kms.arn(key_id), before=before, after=_key_state(kms, key_id))
+    except OSError as e:  # the change is made and stays: the call is answered as it went, loudly
+        log.error("request %s: the audit log %s could not record kms:%s on %s: %s", request.request_id,
+                  audit.path, request.operation, key_id, e)
     return result
 
 

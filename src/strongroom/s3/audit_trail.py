@@ -10,11 +10,14 @@ ACLs. (strongroom has no versioning or Object Lock configuration operations yet:
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from strongroom.identity import user_arn
 from strongroom.s3.context import Ctx
 from strongroom.s3.routing import Operation
+
+log = logging.getLogger("strongroom.audit")
 
 BUCKET_CONFIGS = frozenset({
     Operation.PutBucketPolicy, Operation.DeleteBucketPolicy,
@@ -41,8 +44,13 @@ async def after(ctx: Ctx, was: State) -> None:
         return
     target = f"arn:aws:s3:::{ctx.bucket_name}" + (f"/{ctx.key}" if ctx.op is Operation.PutObjectAcl else "")
     actor = user_arn(ctx.services.account_id, ctx.principal.user) if ctx.principal.user else "anonymous"
-    await ctx.services.run(audit.record, actor=actor, source="s3", action=ctx.op.name, target=target,
-                           before={k: was.get(k) for k in changed}, after={k: now.get(k) for k in changed})
+    try:
+        await ctx.services.run(audit.record, actor=actor, source="s3", action=ctx.op.name, target=target,
+                               before={k: was.get(k) for k in changed},
+                               after={k: now.get(k) for k in changed})
+    except OSError as e:  # the change is made and stays: the request is answered as it went, loudly
+        log.error("request %s: the audit log %s could not record %s on %s: %s", ctx.request_id, audit.path,
+                  ctx.op.name, target, e)
 
 
 async def _state(ctx: Ctx) -> State:
