@@ -371,8 +371,8 @@ def test_a_change_the_audit_log_cannot_record_is_kept_and_logged(start_server: S
     server.expect_log_errors(r"the audit log /dev/full could not record (PutBucketPolicy|kms:CreateKey)")
     s3 = server.client()
     s3.create_bucket(Bucket="unaudited")
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::unaudited"}]})
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+                         "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::unaudited"}]})
     s3.put_bucket_policy(Bucket="unaudited", Policy=policy)  # answered as it went: the policy is set
     assert json.loads(s3.get_bucket_policy(Bucket="unaudited")["Policy"]) == json.loads(policy)
     assert server.client("kms").create_key()["KeyMetadata"]["Enabled"]
