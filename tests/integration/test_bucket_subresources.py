@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.integration.helpers import error_of, fails
+from tests.integration.principals import denied, new_user, policy
 from tests.integration.server import RunningServer
 
 # (boto3 method, AWS error code, message): a 404 with the bucket's name, as S3 answers a bucket without one.
@@ -90,3 +92,35 @@ def test_writes_not_implemented_are_501(server: RunningServer, s3, bucket: str, 
     assert (reply.status, reply.code) == (501, "NotImplemented")
     # Neither the bucket (a DELETE) nor what is in it was touched.
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"kept"
+
+
+def test_each_operation_is_authorized_by_its_own_action(server: RunningServer, s3, bucket: str) -> None:
+    """Another user is denied until the bucket policy grants the IAM action AWS names for the operation
+    (Delete* of tags and CORS by their Put* action, as on AWS)."""
+    carol = new_user(server, "carol")
+    theirs = carol.client()
+    cors = {"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]}
+    tags = {"TagSet": [{"Key": "k", "Value": "v"}]}
+    calls = [
+        ("s3:PutBucketCORS", lambda: theirs.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors)),
+        ("s3:GetBucketCORS", lambda: theirs.get_bucket_cors(Bucket=bucket)),
+        ("s3:PutBucketCORS", lambda: theirs.delete_bucket_cors(Bucket=bucket)),
+        ("s3:PutBucketTagging", lambda: theirs.put_bucket_tagging(Bucket=bucket, Tagging=tags)),
+        ("s3:GetBucketTagging", lambda: theirs.get_bucket_tagging(Bucket=bucket)),
+        ("s3:PutBucketTagging", lambda: theirs.delete_bucket_tagging(Bucket=bucket)),
+        ("s3:GetLifecycleConfiguration", lambda: theirs.get_bucket_lifecycle_configuration(Bucket=bucket)),
+        ("s3:GetBucketLogging", lambda: theirs.get_bucket_logging(Bucket=bucket)),
+        ("s3:GetBucketRequestPayment", lambda: theirs.get_bucket_request_payment(Bucket=bucket)),
+        ("s3:GetInventoryConfiguration", lambda: theirs.list_bucket_inventory_configurations(Bucket=bucket)),
+    ]
+    for _, call in calls:
+        denied(call)
+    granted = sorted({action for action, _ in calls})
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy({
+        "Effect": "Allow", "Principal": {"AWS": carol.arn}, "Action": granted,
+        "Resource": f"arn:aws:s3:::{bucket}"}))
+    for action, call in calls:
+        try:
+            call()
+        except ClientError as e:  # allowed now: only "not configured" answers remain
+            assert error_of(e)["status"] == 404, (action, e.response)
