@@ -132,7 +132,9 @@ async def list_buckets(ctx: Ctx) -> web.StreamResponse:
     """ListBuckets, with AWS's 2024 parameters: max-buckets (1 to 10,000), continuation-token (the opaque
     ContinuationToken of the page before), prefix, bucket-region. Without any, every bucket in one answer,
     as before; with one, pages of at most 10,000, each bucket with its BucketRegion (API ListBuckets,
-    Bucket: "If the request contains at least one valid parameter, it is included in the response")."""
+    Bucket: "If the request contains at least one valid parameter, it is included in the response"; AWS's
+    change of 2024-10-16: "For ListBuckets requests that express pagination, Amazon S3 will now return
+    both the bucket names and associated AWS regions")."""
     user = ctx.principal.user
     if user is None:
         raise access_denied()
