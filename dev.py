@@ -29,6 +29,8 @@ BIN = VENV / "bin"
 SYSTEM_PACKAGES = {
     "faketime": "faketime",  # a server started with its clock shifted (tests/integration/test_clock.py)
     "rclone": "rclone",  # a third-party client (tests/integration/test_clients.py)
+    "chromium": "chromium",  # a real browser, headless (tests/integration/test_cors_browser.py)
+    "chromedriver": "chromium-driver",  # ... driven over WebDriver (the same test)
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import new_bucket
 from tests.integration.server import RunningServer
+from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 
 @pytest.fixture
@@ -43,6 +44,23 @@ def tls_server(start_module_server: ServerFactory) -> tuple[RunningServer, Path]
     running = start_module_server(tls=True)
     assert running.cert is not None
     return running, running.cert
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog_engine(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment that puts a server's catalog on each engine: SQLite in its data directory, or a
+    fresh PostgreSQL schema (dropped after the module, once its servers have stopped)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_schema("engine") as schema:
+        yield {"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)}
+
+
+@pytest.fixture(scope="module")
+def engine_server(catalog_engine: dict[str, str], start_module_server: ServerFactory) -> RunningServer:
+    """A server of the module's on each catalog engine in turn (tests using it run once per engine)."""
+    return start_module_server(env=catalog_engine)
 
 
 @pytest.fixture

@@ -180,6 +180,25 @@ def test_a_bucket_deleted_on_one_server_is_gone_on_the_other(servers) -> None:
     assert code_of(lambda: b.client("s3").list_objects_v2(Bucket=name)) == "NoSuchBucket"
 
 
+def test_cors_rules_changed_on_one_server_answer_preflights_on_the_other(servers) -> None:
+    """A preflight is answered from the cached bucket configuration: a change elsewhere reaches it."""
+    a, b = servers
+    name = f"cors-{secrets.token_hex(4)}"
+    a.client("s3").create_bucket(Bucket=name)
+
+    def preflight_on_b() -> int:
+        headers = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+        return b.raw("OPTIONS", f"/{name}/k", headers=headers, sign=False).status
+
+    for _ in range(3):
+        assert preflight_on_b() == 403  # cached: CORS is not enabled
+    rules = {"CORSRules": [{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET"]}]}
+    a.client("s3").put_bucket_cors(Bucket=name, CORSConfiguration=rules)
+    until(lambda: preflight_on_b() == 200, "the rules put on one server are not applied by the other")
+    a.client("s3").delete_bucket_cors(Bucket=name)
+    until(lambda: preflight_on_b() == 403, "the rules deleted on one server still answer on the other")
+
+
 # --- the catalog itself -----------------------------------------------------------------------------------
 
 SEALER = MetadataSealer.of([bytes(range(32))])

@@ -78,7 +78,7 @@ def test_refused_requests_are_logged_at_info_not_error(start_server: ServerFacto
     server = start_server()
     bucket = new_bucket(server.client("s3"))
     for _ in range(3):
-        assert server.raw("GET", f"/{bucket}?lifecycle").status == 501  # NotImplemented
+        assert server.raw("GET", f"/{bucket}?session").status == 501  # NotImplemented
         assert server.raw("GET", f"/{bucket}/absent").status == 404
         assert server.raw("PUT", f"/{bucket}/anon", b"x", sign=False).status == 403
         kms = server.raw("POST", "/", b"{}", {"X-Amz-Target": "TrentService.Nope",
@@ -135,7 +135,7 @@ def test_expect_100_continue_only_for_a_request_that_would_be_accepted(server: R
         ("PUT", f"/no-such-bucket-{bucket}/k", {}, 404, "NoSuchBucket"),  # the bucket
         ("PUT", f"/{bucket}/anonymous", {"sign": False}, 403, "AccessDenied"),  # authorization
         ("PUT", f"/{bucket}/forged", {"secret_key": "wrong"}, 403, "SignatureDoesNotMatch"),  # authentication
-        ("PUT", f"/{bucket}?cors", {}, 501, "NotImplemented"),  # routing
+        ("PUT", f"/{bucket}?website", {}, 501, "NotImplemented"),  # routing
         ("PUT", f"/{bucket}/k%FF", {}, 400, "InvalidURI"),  # the URI
     )
     for method, target, how, code_status, code in refused:

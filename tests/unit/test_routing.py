@@ -46,14 +46,32 @@ ROWS = [
     ("PUT /bucket/key?encryption", None, O.UpdateObjectEncryption),
     ("GET /bucket/key?tagging", None, O.GetObjectTagging),
     ("GET /bucket/key?attributes", None, O.GetObjectAttributes),
+    ("PUT /bucket?tagging", None, O.PutBucketTagging),
+    ("GET /bucket?tagging", None, O.GetBucketTagging),  # not ListObjects
+    ("DELETE /bucket?tagging", None, O.DeleteBucketTagging),  # not DeleteBucket
+    ("PUT /bucket?cors", None, O.PutBucketCors),
+    ("GET /bucket?cors", None, O.GetBucketCors),
+    ("DELETE /bucket?cors", None, O.DeleteBucketCors),
+    ("GET /bucket?lifecycle", None, O.GetBucketLifecycleConfiguration),
+    ("GET /bucket?website", None, O.GetBucketWebsite),
+    ("GET /bucket?replication", None, O.GetBucketReplication),
+    ("GET /bucket?logging", None, O.GetBucketLogging),
+    ("GET /bucket?accelerate", None, O.GetBucketAccelerateConfiguration),
+    ("GET /bucket?requestPayment", None, O.GetBucketRequestPayment),
+    ("GET /bucket?notification", None, O.GetBucketNotificationConfiguration),
+    ("GET /bucket?analytics", None, O.ListBucketAnalyticsConfigurations),
+    ("GET /bucket?analytics&id=a", None, O.ListBucketAnalyticsConfigurations),  # its handler: the Get
+    ("GET /bucket?metrics&continuation-token=t", None, O.ListBucketMetricsConfigurations),
+    ("GET /bucket?inventory", None, O.ListBucketInventoryConfigurations),
+    ("GET /bucket?intelligent-tiering", None, O.ListBucketIntelligentTieringConfigurations),
     # Sub-resources with no rule for the method: 501, never the plain operation.
-    ("DELETE /bucket?tagging", None, None),  # not DeleteBucket
-    ("GET /bucket?tagging", None, None),  # not ListObjects
     ("PUT /bucket?versioning", None, None),  # not CreateBucket
-    ("GET /bucket?lifecycle", None, None),
+    ("PUT /bucket?lifecycle", None, None),  # not CreateBucket
+    ("DELETE /bucket?website", None, None),  # not DeleteBucket
+    ("GET /bucket?session", None, None),  # not ListObjects
     ("PUT /bucket/key?renameObject", None, None),  # not PutObject
     ("GET /bucket/key?torrent", None, None),
-    ("DELETE /bucket?cors", None, None),
+    ("GET /bucket/key?cors", None, None),  # not GetObject
 ]
 
 

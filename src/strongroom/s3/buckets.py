@@ -9,11 +9,12 @@ from aiohttp import web
 
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
 from strongroom.catalog.model import Bucket
-from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
+from strongroom.errors import S3Error, access_denied, invalid_argument, malformed_xml, no_such_bucket
 from strongroom.s3 import sse, xml
 from strongroom.s3.access import acl, ownership
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
+from strongroom.s3.listing import decode_token, encode_token
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -110,20 +111,59 @@ async def head_bucket(ctx: Ctx) -> web.StreamResponse:
                                              "x-amz-access-point-alias": "false"})
 
 
+MAX_BUCKETS = 10_000  # the page size when a paging parameter is given without max-buckets (ListBuckets)
+_PAGING = ("max-buckets", "continuation-token", "prefix", "bucket-region")
+
+
+def invalid_max_buckets(value: str) -> S3Error:
+    return invalid_argument("Argument max-buckets must be an integer between 1 and 10000", "max-buckets",
+                            value)
+
+
+def _max_buckets(raw: str | None) -> int:
+    if raw is None:
+        return MAX_BUCKETS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_BUCKETS:
+        raise invalid_max_buckets(raw)
+    return int(raw)
+
+
 async def list_buckets(ctx: Ctx) -> web.StreamResponse:
+    """ListBuckets, with AWS's 2024 parameters: max-buckets (1 to 10,000), continuation-token (the opaque
+    ContinuationToken of the page before), prefix, bucket-region. Without any, every bucket in one answer,
+    as before; with one, pages of at most 10,000, each bucket with its BucketRegion (API ListBuckets,
+    Bucket: "If the request contains at least one valid parameter, it is included in the response"; AWS's
+    change of 2024-10-16: "For ListBuckets requests that express pagination, Amazon S3 will now return
+    both the bucket names and associated AWS regions")."""
     user = ctx.principal.user
     if user is None:
         raise access_denied()
+    q = ctx.query
+    paged = any(name in q for name in _PAGING)
+    limit = _max_buckets(q.get("max-buckets"))
+    prefix, region = q.get("prefix", ""), q.get("bucket-region")
+    after = None
+    token = q.get("continuation-token")
+    if token:  # an empty token starts at the beginning
+        after = decode_token(token)
+        if after is None:
+            raise invalid_argument("The continuation token provided is incorrect", "continuation-token",
+                                   token)
     owner = None if user.is_root else user.user_id
-    buckets = await ctx.services.listing(ctx.services.catalog.list_buckets, owner)
-    prefix = ctx.query.get("prefix", "")
-    entries = "".join(
-        f"<Bucket>{xml.el('Name', b.name)}{xml.el('CreationDate', xml.timestamp(b.created))}"
-        f"{xml.el('BucketRegion', b.region)}</Bucket>"
-        for b in buckets if b.name.startswith(prefix)
-    )
-    body = owner_xml(user.user_id) + f"<Buckets>{entries}</Buckets>"
-    if prefix:
+    buckets = [b for b in await ctx.services.listing(ctx.services.catalog.list_buckets, owner)
+               if b.name.startswith(prefix) and (region is None or b.region == region)
+               and (after is None or b.name > after)]
+    page = buckets[:limit]
+
+    def entry(b: Bucket) -> str:
+        region_xml = xml.el("BucketRegion", b.region) if paged else ""
+        created = xml.el("CreationDate", xml.timestamp(b.created))
+        return f"<Bucket>{xml.el('Name', b.name)}{created}{region_xml}</Bucket>"
+
+    body = owner_xml(user.user_id) + f"<Buckets>{''.join(entry(b) for b in page)}</Buckets>"
+    if len(buckets) > len(page):
+        body += xml.el("ContinuationToken", encode_token(page[-1].name))
+    if "prefix" in q:
         body += xml.el("Prefix", prefix)
     return web.Response(body=xml.document("ListAllMyBucketsResult", body), content_type="application/xml")
 

@@ -33,7 +33,7 @@ from strongroom.errors import (
     not_implemented,
     storage_full,
 )
-from strongroom.s3 import audit_trail, observe, probes, xml
+from strongroom.s3 import audit_trail, cors_requests, observe, probes, xml
 from strongroom.s3.auth import authenticate
 from strongroom.s3.authorization import authorize
 from strongroom.s3.context import Ctx, Services
@@ -46,6 +46,7 @@ log = logging.getLogger("strongroom.request")
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services", Services)
 GATE_KEY: web.AppKey[Gate] = web.AppKey("gate", Gate)
 _PREPARED = "strongroom.prepared"  # the request's (Ctx, handler), when the Expect handler prepared it
+_CORS = "strongroom.cors"  # the CORS headers of a request with an Origin, added to whatever it is answered
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -113,9 +114,10 @@ def error_response(err: S3Error, ctx_resource: str, request_id: str, head: bool)
     if head:
         return web.Response(status=err.status, headers=headers)
     details = "".join(xml.el(k, v) for k, v in err.details.items())
+    resource = xml.el("Resource", ctx_resource) if ctx_resource else ""  # S3's CORS answers name none
     body = (
         f"{xml.DECLARATION}<Error>{xml.el('Code', err.code)}{xml.el('Message', err.message)}{details}"
-        f"{xml.el('Resource', ctx_resource)}{xml.el('RequestId', request_id)}"
+        f"{resource}{xml.el('RequestId', request_id)}"
         f"{xml.el('HostId', headers['x-amz-id-2'])}"
         "</Error>"
     ).encode()
@@ -163,6 +165,13 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
     resource = request.path
     try:
         bucket_name, key, raw_query = split_target(request, services.config.base_domain)
+        if request.method == "OPTIONS":  # a CORS preflight: unauthenticated, answered from the rules alone
+            resource = ""
+            request.app[GATE_KEY].check(request)
+            return await cors_requests.preflight(services, bucket_name, key is not None, request.headers)
+        origin = request.headers.get("origin")
+        if origin is not None and bucket_name is not None:  # from a browser: its answer carries CORS headers
+            request[_CORS] = await cors_requests.actual_headers(services, bucket_name, request.method, origin)
         query = MultiDict(parse_qsl(raw_query, keep_blank_values=True))
         op = route(request.method, bucket_name is not None, key is not None, query, request.headers)
         if op is None:
@@ -248,5 +257,7 @@ async def add_request_ids(request: web.Request, response: web.StreamResponse) ->
     if "x-amz-request-id" not in response.headers:
         response.headers["x-amz-request-id"] = request.get("request_id", "") or new_request_id()
         response.headers["x-amz-id-2"] = host_id()
+    if "origin" in request.headers:
+        response.headers.update(request.get(_CORS) or {})
     # aiohttp has already put its own name and version here by the time this hook runs: replace it.
     response.headers["Server"] = "strongroom"

@@ -13,6 +13,7 @@ from strongroom.s3 import (
     bucket_encryption,
     bucket_policy,
     buckets,
+    cors,
     listing,
     multipart,
     multipart_list,
@@ -23,6 +24,7 @@ from strongroom.s3 import (
     public_access_block,
     service,
     tagging,
+    unconfigured,
     update_encryption,
 )
 from strongroom.s3.context import Ctx
@@ -52,6 +54,25 @@ HANDLERS: dict[Operation, Handler] = {
     O.PutBucketEncryption: bucket_encryption.put_bucket_encryption,
     O.GetBucketEncryption: bucket_encryption.get_bucket_encryption,
     O.DeleteBucketEncryption: bucket_encryption.delete_bucket_encryption,
+    # bucket tags and CORS
+    O.PutBucketTagging: tagging.put_bucket_tagging,
+    O.GetBucketTagging: tagging.get_bucket_tagging,
+    O.DeleteBucketTagging: tagging.delete_bucket_tagging,
+    O.PutBucketCors: cors.put_bucket_cors,
+    O.GetBucketCors: cors.get_bucket_cors,
+    O.DeleteBucketCors: cors.delete_bucket_cors,
+    # sub-resources strongroom does not configure: AWS's "not configured" answers (their writes are 501)
+    O.GetBucketLifecycleConfiguration: unconfigured.get_bucket_lifecycle_configuration,
+    O.GetBucketWebsite: unconfigured.get_bucket_website,
+    O.GetBucketReplication: unconfigured.get_bucket_replication,
+    O.GetBucketLogging: unconfigured.get_bucket_logging,
+    O.GetBucketAccelerateConfiguration: unconfigured.get_bucket_accelerate_configuration,
+    O.GetBucketRequestPayment: unconfigured.get_bucket_request_payment,
+    O.GetBucketNotificationConfiguration: unconfigured.get_bucket_notification_configuration,
+    O.ListBucketAnalyticsConfigurations: unconfigured.list_bucket_analytics_configurations,
+    O.ListBucketMetricsConfigurations: unconfigured.list_bucket_metrics_configurations,
+    O.ListBucketInventoryConfigurations: unconfigured.list_bucket_inventory_configurations,
+    O.ListBucketIntelligentTieringConfigurations: unconfigured.list_bucket_intelligent_tiering_configurations,
     # access control
     O.PutBucketPolicy: bucket_policy.put_bucket_policy,
     O.GetBucketPolicy: bucket_policy.get_bucket_policy,

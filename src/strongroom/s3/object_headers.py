@@ -341,8 +341,14 @@ def invalid_tag(message: str) -> S3Error:
 
 
 def validate_tags(tags: list[tuple[str, str]]) -> dict[str, str]:
+    """An object's tag set (at most 10 tags)."""
     if len(tags) > MAX_TAGS:
         raise invalid_tag("Object tags cannot be greater than 10")
+    return check_tags(tags)
+
+
+def check_tags(tags: list[tuple[str, str]]) -> dict[str, str]:
+    """The rules every tag set follows, objects' and buckets' alike (the count is the caller's)."""
     if len({k for k, _ in tags}) != len(tags):
         raise invalid_tag("Cannot provide multiple Tags with the same key")
     for key, value in tags:
