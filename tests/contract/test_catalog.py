@@ -245,6 +245,23 @@ def test_replace_and_delete(catalog: Catalog) -> None:
     assert list(catalog.referenced_blob_ids()) == [piece(1, "elsewhere", where="other/k").blob_id]
 
 
+def test_conditional_delete(catalog: Catalog) -> None:
+    """delete_object(if_match=...) removes the current version only when its etag matches ("*": any);
+    otherwise CatalogConflict and the version, its blobs included, stays as it was."""
+    make_bucket(catalog)
+    v = version("bkt", "k", "one")
+    catalog.put_object(v)
+    with pytest.raises(CatalogConflict):
+        catalog.delete_object("bkt", "k", if_match="0" * 32)
+    assert catalog.get_object("bkt", "k") == v
+    assert list(catalog.referenced_blob_ids()) == [piece(1, "one", where="bkt/k").blob_id]
+    assert catalog.delete_object("bkt", "k", if_match=v.etag) == v
+    assert catalog.delete_object("bkt", "k", if_match=v.etag) is None  # nothing left: None, no conflict
+    catalog.put_object(v)
+    assert catalog.delete_object("bkt", "k", if_match="*") == v
+    assert catalog.get_object("bkt", "k") is None
+
+
 def test_set_object_tags_in_place(catalog: Catalog) -> None:
     make_bucket(catalog)
     v = version("bkt", "k", tags={"a": "1"})

@@ -121,7 +121,10 @@ class Catalog(Protocol):
         ...
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
-    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # returns what was removed
+    def delete_object(self, bucket: str, key: str, *, if_match: str | None = None) -> ObjectVersion | None:
+        """Remove the key's current version and return it (None when there is none). if_match: remove it
+        only if its etag equals it ("*": any), else CatalogConflict and nothing changes."""
+        ...
     def list_objects(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
     ) -> ListPage:

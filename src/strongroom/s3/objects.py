@@ -40,6 +40,7 @@ from strongroom.s3.object_headers import (
     require_integrity_header,
     response_overrides,
     stored_headers,
+    unquoted_etag,
     user_metadata,
 )
 from strongroom.s3.routing import Operation
@@ -124,7 +125,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     version = await ctx.services.vault.put(
         target, body.chunks(), choice.encryption, kms_check=kms_check(ctx), size_hint=body.length,
         md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify,
-        conditions=Conditions(if_none_match is not None, if_match.strip('"') if if_match else None),
+        conditions=Conditions(if_none_match is not None, unquoted_etag(if_match)),
         acl=ctx.object_acl)
     out = {"ETag": f'"{version.etag}"',
            **sse.response_headers(version.sealing, choice.customer, context=True)}
@@ -244,7 +245,10 @@ async def delete_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     version_id = ctx.query.get("versionId")
     version_ids.check_delete(version_id)  # any id but `null` names nothing: 400, and nothing is deleted
-    await ctx.services.vault.delete(ctx.bucket.name, ctx.key)
+    # A conditional delete (user guide, "How to perform conditional deletes"): If-Match with an ETag or
+    # "*" holds against the current version; 412 when it differs, 404 NoSuchKey when there is none.
+    if_match = unquoted_etag(ctx.headers.get("if-match"))
+    await ctx.services.vault.delete(ctx.bucket.name, ctx.key, if_match=if_match)
     # DeleteObject (S3 API reference): x-amz-version-id names the version deleted when one was asked for.
     return web.Response(status=204, headers={"x-amz-version-id": version_id} if version_id else None)
 
@@ -262,18 +266,20 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     objects = xml.children(root, "Object")
     if not objects or len(objects) > 1000:
         raise malformed_xml()
-    entries: list[tuple[str, str | None]] = []
+    entries: list[tuple[str, str | None, str | None]] = []
     for node in objects:
         key_node = xml.only_child(node, "Key")
         if key_node is None:
             raise malformed_xml()
         version_node = xml.only_child(node, "VersionId")
-        entries.append((key_node.text or "", None if version_node is None else version_node.text or ""))
+        etag_node = xml.only_child(node, "ETag")  # a conditional delete of this entry (ObjectIdentifier)
+        entries.append((key_node.text or "", None if version_node is None else version_node.text or "",
+                        None if etag_node is None else unquoted_etag(etag_node.text or "")))
     out = []
-    permitted = [await ctx.access.may("s3:DeleteObject", key) for key, _ in entries]
+    permitted = [await ctx.access.may("s3:DeleteObject", key) for key, _, _ in entries]
     if not any(permitted):
         raise access_denied()  # no key may be deleted: the request itself is refused
-    for (key, version_id), ok in zip(entries, permitted, strict=True):
+    for (key, version_id, if_match), ok in zip(entries, permitted, strict=True):
         # DeleteObjects (S3 API reference): an <Error> or <Deleted> per <Object>, with its <VersionId>
         # when the request named one.
         named = xml.el("Key", key) + (xml.el("VersionId", version_id) if version_id is not None else "")
@@ -283,10 +289,11 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             continue
         try:
             version_ids.check_delete_entry(key, version_id)
-        except S3Error as e:  # any id but `null` names nothing: this key fails, and nothing is deleted
+            await ctx.services.vault.delete(ctx.bucket.name, key, if_match=if_match)
+        except S3Error as e:  # any id but `null` names nothing, or the entry's ETag did not hold: this key
+            # fails, and nothing of it is deleted
             out.append(f"<Error>{named}{xml.el('Code', e.code)}{xml.el('Message', e.message)}</Error>")
             continue
-        await ctx.services.vault.delete(ctx.bucket.name, key)
         if not quiet:
             out.append(f"<Deleted>{named}</Deleted>")
     return xml_response(xml.document("DeleteResult", out))

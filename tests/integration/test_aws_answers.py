@@ -1,0 +1,180 @@
+"""Answers strongroom used to give differently from AWS (issue 12, "Answers we get wrong today"), each
+checked against AWS's documentation (or, where the docs are silent, AWS's recorded answers), through
+boto3 and the aws cli, on SQLite and PostgreSQL where storage is involved:
+
+- bucket names with a dash beside a dot are InvalidBucketName;
+- `x-amz-tagging: foo=bar&bar` tags bar with an empty value;
+- conditional deletes (user guide, "How to perform conditional deletes"): If-Match with an ETag or `*`
+  on DeleteObject (204 when it holds, 412 PreconditionFailed when the ETag differs, 404 NoSuchKey when
+  there is no object), and the ETag element of each DeleteObjects entry (a per-entry PreconditionFailed
+  <Error>, the others deleted);
+- a body sent with `Content-Encoding: gzip` is stored as sent (not inflated), and the `aws-chunked`
+  token of an aws-chunked upload is not kept in Content-Encoding;
+- SigV2 header signatures from boto3's signature_version='s3' on bucket operations (CreateBucket,
+  ListObjects, DeleteObjects, GetBucketAcl...), which botocore signs as `/bucket/`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.factory import ServerFactory
+from tests.integration.helpers import error_code, fails, status_of
+from tests.integration.server import RunningServer
+from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The server's environment: its SQLite catalog, or a fresh PostgreSQL schema (dropped after)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_schema("answers") as schema:
+        yield {"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)}
+
+
+@pytest.fixture(scope="module")
+def server(catalog_env: dict[str, str], start_module_server: ServerFactory) -> RunningServer:
+    # catalog_env first: set up before the servers' factory, its schema is dropped after they stop
+    return start_module_server(env=catalog_env)
+
+
+# --- bucket names ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["foo-.bar", "foo.-bar", "a.-b.c", "a-.b"])
+def test_a_dash_beside_a_dot_is_an_invalid_bucket_name(s3, name: str) -> None:
+    e = fails(s3.create_bucket, Bucket=name)
+    assert (status_of(e), error_code(e)) == (400, "InvalidBucketName")
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_dashes_and_dots_apart_are_still_valid(s3) -> None:
+    name = f"a-b.c-d.{secrets.token_hex(4)}"
+    s3.create_bucket(Bucket=name)
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+# --- x-amz-tagging -----------------------------------------------------------------------------------
+
+
+def test_a_tag_without_equals_has_an_empty_value(server: RunningServer, s3, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="foo=bar&bar")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"]}
+    assert tags == {"foo": "bar", "bar": ""}
+    server.aws("s3api", "put-object", "--bucket", bucket, "--key", "cli", "--tagging", "solo&a=b%20c")
+    out = json.loads(server.aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "cli").stdout)
+    assert {t["Key"]: t["Value"] for t in out["TagSet"]} == {"solo": "", "a": "b c"}
+
+
+@pytest.mark.parametrize("value", ["a=1&a=2", "a=1&&b=2", "a=1&a"])
+def test_malformed_or_duplicate_tagging_is_still_refused(s3, bucket: str, value: str) -> None:
+    e = fails(s3.put_object, Bucket=bucket, Key="k", Body=b"x", Tagging=value)
+    assert (status_of(e), error_code(e)) == (400, "InvalidArgument")
+    assert fails(s3.head_object, Bucket=bucket, Key="k").response["Error"]["Code"] == "404"
+
+
+# --- conditional deletes -----------------------------------------------------------------------------
+
+
+def test_delete_object_if_match(server: RunningServer, s3, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"first")["ETag"]
+    e = fails(s3.delete_object, Bucket=bucket, Key="k", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert (status_of(e), error_code(e)) == (412, "PreconditionFailed")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"first"  # nothing was deleted
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)
+    assert fails(s3.head_object, Bucket=bucket, Key="k").response["Error"]["Code"] == "404"
+    e = fails(s3.delete_object, Bucket=bucket, Key="k", IfMatch=etag)  # no object: 404 with If-Match
+    assert (status_of(e), error_code(e)) == (404, "NoSuchKey")
+    s3.delete_object(Bucket=bucket, Key="k")  # without a condition, deleting nothing is still 204
+    # "*": any current version; the aws cli too, with the ETag unquoted as users copy it
+    s3.put_object(Bucket=bucket, Key="star", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="star", IfMatch="*")
+    e = fails(s3.delete_object, Bucket=bucket, Key="star", IfMatch="*")
+    assert (status_of(e), error_code(e)) == (404, "NoSuchKey")
+    bare = s3.put_object(Bucket=bucket, Key="cli", Body=b"y")["ETag"].strip('"')
+    failed = server.aws("s3api", "delete-object", "--bucket", bucket, "--key", "cli", "--if-match",
+                        "0" * 32, check=False)
+    assert failed.returncode != 0 and "PreconditionFailed" in failed.stderr
+    server.aws("s3api", "delete-object", "--bucket", bucket, "--key", "cli", "--if-match", bare)
+    assert fails(s3.head_object, Bucket=bucket, Key="cli").response["Error"]["Code"] == "404"
+
+
+def test_delete_objects_with_etags(s3, bucket: str) -> None:
+    tags = {k: s3.put_object(Bucket=bucket, Key=k, Body=k.encode())["ETag"] for k in ("a", "b", "c")}
+    got = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "a", "ETag": tags["a"]},
+        {"Key": "b", "ETag": tags["a"]},  # another object's ETag: this entry fails alone
+        {"Key": "c"},
+        {"Key": "gone", "ETag": tags["a"]},
+    ]})
+    assert sorted(d["Key"] for d in got["Deleted"]) == ["a", "c"]
+    errors = {e["Key"]: e["Code"] for e in got["Errors"]}
+    assert errors == {"b": "PreconditionFailed", "gone": "NoSuchKey"}
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])] == ["b"]
+
+
+# --- Content-Encoding --------------------------------------------------------------------------------
+
+
+def test_a_gzip_body_is_stored_as_sent(s3, bucket: str) -> None:
+    packed = gzip.compress(b"hello " * 1000)
+    s3.put_object(Bucket=bucket, Key="z", Body=packed, ContentEncoding="gzip")
+    head = s3.head_object(Bucket=bucket, Key="z")
+    assert head["ContentEncoding"] == "gzip" and head["ContentLength"] == len(packed)
+    assert s3.get_object(Bucket=bucket, Key="z")["Body"].read() == packed
+    # bytes that are not gzip at all, sent with that label, are stored too: S3 does not look inside
+    s3.put_object(Bucket=bucket, Key="raw", Body=b"not gzip", ContentEncoding="gzip")
+    assert s3.get_object(Bucket=bucket, Key="raw")["Body"].read() == b"not gzip"
+
+
+def test_aws_chunked_is_not_a_content_coding(tls_server) -> None:
+    """boto3 over https sends PutObject aws-chunked with a trailing checksum and `Content-Encoding:
+    gzip,aws-chunked`: the object's coding is `gzip` alone. (The coding is not storage: one engine.)"""
+    running, cert = tls_server
+    s3 = running.client("s3", verify=str(cert))
+    bucket = "chunked-" + secrets.token_hex(4)
+    s3.create_bucket(Bucket=bucket)
+    packed = gzip.compress(b"chunked " * 1000)
+    sent: list[bytes] = []
+    s3.meta.events.register("before-send.s3.PutObject",
+                            lambda request, **_: sent.append(request.headers.get("Content-Encoding")))
+    s3.put_object(Bucket=bucket, Key="c", Body=packed, ContentEncoding="gzip")
+    assert sent and b"aws-chunked" in sent[0]  # the case this test is about
+    head = s3.head_object(Bucket=bucket, Key="c")
+    assert head["ContentEncoding"] == "gzip"
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == packed
+
+
+# --- SigV2 ---------------------------------------------------------------------------------------------
+
+
+def test_sigv2_header_signatures_on_bucket_operations(server: RunningServer) -> None:
+    v2 = server.client("s3", signature_version="s3")
+    name = "v2-" + secrets.token_hex(4)
+    v2.create_bucket(Bucket=name)
+    assert v2.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    v2.put_object(Bucket=name, Key="a b", Body=b"x")
+    assert [o["Key"] for o in v2.list_objects(Bucket=name)["Contents"]] == ["a b"]
+    assert [o["Key"] for o in v2.list_objects_v2(Bucket=name)["Contents"]] == ["a b"]
+    assert v2.get_bucket_acl(Bucket=name)["Grants"]
+    assert v2.get_bucket_location(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert v2.list_multipart_uploads(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    deleted = v2.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "a b"}]})
+    assert [d["Key"] for d in deleted["Deleted"]] == ["a b"]
+    v2.delete_bucket(Bucket=name)
+    assert name not in [b["Name"] for b in v2.list_buckets()["Buckets"]]
+
+
+def test_a_wrong_sigv2_signature_on_a_bucket_is_still_refused(server: RunningServer) -> None:
+    bad = server.client("s3", secret_key="wrong" * 8, signature_version="s3", retries={"max_attempts": 1})
+    name = "v2-" + secrets.token_hex(4)
+    e = fails(bad.create_bucket, Bucket=name)
+    assert (status_of(e), error_code(e)) == (403, "SignatureDoesNotMatch")
+    assert name not in [b["Name"] for b in server.client().list_buckets()["Buckets"]]
