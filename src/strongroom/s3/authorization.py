@@ -252,7 +252,9 @@ async def authorize(ctx: Ctx) -> None:
             actions.append("s3:PutBucketOwnershipControls")
         await _identity_only(ctx, actions, bucket_arn(ctx.bucket_name or ""))
         users = await _known_users(ctx) if write_acls.names_users(ctx.headers) else set()
-        ctx.new_bucket_access = write_acls.new_bucket_access(ctx.headers, ctx.principal.user_id, users)
+        ctx.new_bucket_access = write_acls.new_bucket_access(
+            ctx.headers, ctx.principal.user_id, users, default_mode=ctx.config.new_bucket_object_ownership,
+            block_public=ctx.config.new_bucket_public_access_block)
         return
     assert ctx.bucket is not None
     state = await bucket_state(ctx, ctx.bucket)
