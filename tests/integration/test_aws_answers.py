@@ -178,3 +178,59 @@ def test_a_wrong_sigv2_signature_on_a_bucket_is_still_refused(server: RunningSer
     e = fails(bad.create_bucket, Bucket=name)
     assert (status_of(e), error_code(e)) == (403, "SignatureDoesNotMatch")
     assert name not in [b["Name"] for b in server.client().list_buckets()["Buckets"]]
+
+
+# --- a retried CompleteMultipartUpload -----------------------------------------------------------------
+
+
+def _upload(s3, bucket: str, key: str, **create: object) -> tuple[str, list[dict[str, object]]]:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+    extra = {"ChecksumAlgorithm": create["ChecksumAlgorithm"]} if "ChecksumAlgorithm" in create else {}
+    parts: list[dict[str, object]] = []
+    for number, size in ((1, 5 * 1024 * 1024), (2, 1000)):
+        made = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number,
+                              Body=secrets.token_bytes(size), **extra)
+        part: dict[str, object] = {"PartNumber": number, "ETag": made["ETag"]}
+        if extra:
+            part["ChecksumSHA256"] = made["ChecksumSHA256"]
+        parts.append(part)
+    return upload, parts
+
+
+def test_a_retried_complete_answers_as_the_first(server: RunningServer, s3, bucket: str, tmp_path) -> None:
+    upload, parts = _upload(s3, bucket, "big", ChecksumAlgorithm="SHA256")
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=upload,
+                                         MultipartUpload={"Parts": parts})
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=upload,
+                                         MultipartUpload={"Parts": parts})
+    fields = ("ETag", "ChecksumSHA256", "ChecksumType", "Bucket", "Key", "ServerSideEncryption")
+    assert [again.get(f) for f in fields] == [first.get(f) for f in fields]
+    assert first["ETag"].endswith('-2"') and first["ChecksumSHA256"]
+    # the aws cli's retry too, its parts given as a file
+    document = tmp_path / "parts.json"
+    document.write_text(json.dumps({"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"],
+                                               "ChecksumSHA256": p["ChecksumSHA256"]} for p in parts]}))
+    out = json.loads(server.aws("s3api", "complete-multipart-upload", "--bucket", bucket, "--key", "big",
+                                "--upload-id", upload, "--multipart-upload", f"file://{document}").stdout)
+    assert out["ETag"] == first["ETag"]
+    assert s3.head_object(Bucket=bucket, Key="big")["ETag"] == first["ETag"]  # one object, unchanged
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_a_retried_complete_with_other_parts_or_after_a_change_is_no_such_upload(s3, bucket: str) -> None:
+    upload, parts = _upload(s3, bucket, "k")
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload, MultipartUpload={"Parts": parts})
+    e = fails(s3.complete_multipart_upload, Bucket=bucket, Key="k", UploadId=upload,
+              MultipartUpload={"Parts": parts[:1]})
+    assert (status_of(e), error_code(e)) == (404, "NoSuchUpload")
+    e = fails(s3.complete_multipart_upload, Bucket=bucket, Key="other", UploadId=upload,
+              MultipartUpload={"Parts": parts})
+    assert (status_of(e), error_code(e)) == (404, "NoSuchUpload")  # the id under another key
+    s3.put_object(Bucket=bucket, Key="k", Body=b"replaced")
+    e = fails(s3.complete_multipart_upload, Bucket=bucket, Key="k", UploadId=upload,
+              MultipartUpload={"Parts": parts})
+    assert (status_of(e), error_code(e)) == (404, "NoSuchUpload")  # what it made is gone
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"replaced"
+    e = fails(s3.complete_multipart_upload, Bucket=bucket, Key="k", UploadId="made-up",
+              MultipartUpload={"Parts": parts})
+    assert (status_of(e), error_code(e)) == (404, "NoSuchUpload")
