@@ -234,3 +234,48 @@ def test_a_retried_complete_with_other_parts_or_after_a_change_is_no_such_upload
     e = fails(s3.complete_multipart_upload, Bucket=bucket, Key="k", UploadId="made-up",
               MultipartUpload={"Parts": parts})
     assert (status_of(e), error_code(e)) == (404, "NoSuchUpload")
+
+
+# --- conditional writes: If-Match / If-None-Match on PutObject, CompleteMultipartUpload, CopyObject ----
+
+
+def test_if_match_on_writes(server: RunningServer, s3, bucket: str, tmp_path) -> None:
+    upload, parts = _upload(s3, bucket, "w")
+    made = s3.complete_multipart_upload(Bucket=bucket, Key="w", UploadId=upload,
+                                        MultipartUpload={"Parts": parts})["ETag"]
+    # a multipart object's ETag ("...-2") matches, quoted as S3 returns it or bare as the aws cli takes it
+    etag = s3.put_object(Bucket=bucket, Key="w", Body=b"one", IfMatch=made)["ETag"]
+    body = tmp_path / "b"
+    body.write_bytes(b"two")
+    out = json.loads(server.aws("s3api", "put-object", "--bucket", bucket, "--key", "w", "--body", str(body),
+                                "--if-match", etag.strip('"')).stdout)
+    assert s3.get_object(Bucket=bucket, Key="w")["Body"].read() == b"two"
+    e = fails(s3.put_object, Bucket=bucket, Key="w", Body=b"three", IfMatch=etag)  # no longer current
+    assert (status_of(e), error_code(e)) == (412, "PreconditionFailed")
+    e = fails(s3.put_object, Bucket=bucket, Key="none", Body=b"x", IfMatch=etag)
+    assert (status_of(e), error_code(e)) == (404, "NoSuchKey")
+    # CompleteMultipartUpload: a mismatch leaves the upload as it was, a match completes it
+    upload, parts = _upload(s3, bucket, "w")
+    e = fails(s3.complete_multipart_upload, Bucket=bucket, Key="w", UploadId=upload,
+              MultipartUpload={"Parts": parts}, IfMatch=etag)
+    assert (status_of(e), error_code(e)) == (412, "PreconditionFailed")
+    s3.complete_multipart_upload(Bucket=bucket, Key="w", UploadId=upload, MultipartUpload={"Parts": parts},
+                                 IfMatch=out["ETag"])
+    assert s3.head_object(Bucket=bucket, Key="w")["ContentLength"] == 5 * 1024 * 1024 + 1000
+
+
+def test_conditional_copy_targets(s3, bucket: str) -> None:
+    """CopyObject's If-None-Match / If-Match (botocore's model: IfNoneMatch, IfMatch) hold against the
+    target key, as on PutObject; the source's conditions are the x-amz-copy-source-if-* ones."""
+    s3.put_object(Bucket=bucket, Key="src", Body=b"source")
+    target = s3.put_object(Bucket=bucket, Key="dst", Body=b"target")["ETag"]
+    source = {"Bucket": bucket, "Key": "src"}
+    e = fails(s3.copy_object, Bucket=bucket, Key="dst", CopySource=source, IfNoneMatch="*")
+    assert (status_of(e), error_code(e)) == (412, "PreconditionFailed")
+    e = fails(s3.copy_object, Bucket=bucket, Key="dst", CopySource=source, IfMatch='"' + "0" * 32 + '"')
+    assert (status_of(e), error_code(e)) == (412, "PreconditionFailed")
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"target"
+    s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, IfMatch=target)
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"source"
+    s3.copy_object(Bucket=bucket, Key="new", CopySource=source, IfNoneMatch="*")
+    assert s3.get_object(Bucket=bucket, Key="new")["Body"].read() == b"source"

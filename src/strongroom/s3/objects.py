@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
@@ -56,6 +56,18 @@ def entity_too_large(size: int) -> S3Error:
                    ProposedSize=str(size), MaxSizeAllowed=str(MAX_SINGLE_PUT))
 
 
+def write_conditions(headers: Mapping[str, str]) -> Conditions:
+    """A conditional write's headers (PutObject, CopyObject's target; user guide "How to prevent object
+    overwrites with conditional writes"): If-None-Match takes only "*" (anything else is 501, as S3
+    answers it), If-Match an ETag, against the key's current version."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise S3Error("NotImplemented", 501,
+                      "A header you provided implies functionality that is not implemented",
+                      Header="If-None-Match")
+    return Conditions(if_none_match is not None, unquoted_etag(headers.get("if-match")))
+
+
 def require_sigv4_for(ctx: Ctx, choice: sse.Choice) -> None:
     if choice.algorithm.startswith("aws:kms"):
         sse.require_sigv4_for_kms(ctx)
@@ -106,12 +118,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     require_announced_checksum(wanted)
     metadata = user_metadata(headers)
     tags = header_tags(headers)
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None and if_none_match.strip() != "*":
-        raise S3Error("NotImplemented", 501,
-                      "A header you provided implies functionality that is not implemented",
-                      Header="If-None-Match")
-    if_match = headers.get("if-match")
+    conditions = write_conditions(headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     require_sigv4_for(ctx, choice)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
@@ -125,7 +132,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     version = await ctx.services.vault.put(
         target, body.chunks(), choice.encryption, kms_check=kms_check(ctx), size_hint=body.length,
         md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify,
-        conditions=Conditions(if_none_match is not None, unquoted_etag(if_match)),
+        conditions=conditions,
         acl=ctx.object_acl)
     out = {"ETag": f'"{version.etag}"',
            **sse.response_headers(version.sealing, choice.customer, context=True)}
@@ -343,7 +350,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id, ctype, stored,
                        metadata, tags)
     version = await ctx.services.vault.copy(opened, target, choice.encryption, kms_check=kms_check(ctx),
-                                            request_id=ctx.request_id, acl=ctx.object_acl)
+                                            request_id=ctx.request_id, acl=ctx.object_acl,
+                                            conditions=write_conditions(headers))
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in version.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{version.etag}"') + checks)

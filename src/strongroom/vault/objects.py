@@ -101,8 +101,10 @@ class ObjectLifecycle(VaultCore):
         kms_check: KmsCheck,
         request_id: str = "",
         acl: str | None = None,
+        conditions: Conditions = UNCONDITIONAL,
     ) -> ObjectVersion:
-        """A new object from a whole stored one (CopyObject), re-encrypted under its own new key."""
+        """A new object from a whole stored one (CopyObject), re-encrypted under its own new key;
+        `conditions` hold against the target key's current version, checked at the commit."""
         kek = await self._new_kek(encryption, target.bucket, target.key, kms_check)
         version_id = new_version_id()
         size = source.version.size
@@ -120,7 +122,7 @@ class ObjectLifecycle(VaultCore):
         )
         version = self._new_version(target, version_id, kek, written, written.checksums)
         async with self._owned([written.piece]):
-            await self._commit(version, UNCONDITIONAL, acl)
+            await self._commit(version, conditions, acl)
         return version
 
     def _new_version(
