@@ -120,6 +120,22 @@ def test_delete_objects_with_etags(s3, bucket: str) -> None:
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])] == ["b"]
 
 
+def test_directory_bucket_conditions_are_refused_not_ignored(s3, bucket: str) -> None:
+    """x-amz-if-match-last-modified-time and x-amz-if-match-size (DeleteObject; LastModifiedTime and Size
+    in DeleteObjects) are directory-bucket conditions (API reference DeleteObject): strongroom does not
+    evaluate them, so a delete naming one is refused (501 NotImplemented) and deletes nothing."""
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"12345")
+    head = s3.head_object(Bucket=bucket, Key="k")
+    e = fails(s3.delete_object, Bucket=bucket, Key="k", IfMatchSize=5)
+    assert (status_of(e), error_code(e)) == (501, "NotImplemented")
+    assert e.response["Error"]["Header"] == "x-amz-if-match-size"
+    e = fails(s3.delete_object, Bucket=bucket, Key="k", IfMatchLastModifiedTime=head["LastModified"])
+    assert (status_of(e), error_code(e)) == (501, "NotImplemented")
+    got = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "Size": 5, "ETag": put["ETag"]}]})
+    assert [(x["Key"], x["Code"]) for x in got["Errors"]] == [("k", "NotImplemented")]
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"12345"
+
+
 # --- Content-Encoding --------------------------------------------------------------------------------
 
 
