@@ -25,6 +25,7 @@ import pytest
 
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_code, fails, status_of
+from tests.integration.principals import new_user
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
@@ -118,6 +119,25 @@ def test_delete_objects_with_etags(s3, bucket: str) -> None:
     errors = {e["Key"]: e["Code"] for e in got["Errors"]}
     assert errors == {"b": "PreconditionFailed", "gone": "NoSuchKey"}
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])] == ["b"]
+
+
+def test_a_conditional_delete_with_an_etag_needs_get_object(server: RunningServer, s3, bucket: str) -> None:
+    """User guide, "How to perform conditional deletes": with an ETag, s3:DeleteObject and s3:GetObject."""
+    carol = new_user(server, "carol")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": carol.arn}, "Action": "s3:DeleteObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    theirs = carol.client()
+    etags = {k: s3.put_object(Bucket=bucket, Key=k, Body=b"x")["ETag"] for k in ("a", "b", "c", "d")}
+    e = fails(theirs.delete_object, Bucket=bucket, Key="a", IfMatch=etags["a"])
+    assert (status_of(e), error_code(e)) == (403, "AccessDenied")
+    theirs.delete_object(Bucket=bucket, Key="a", IfMatch="*")  # existence only: s3:DeleteObject
+    theirs.delete_object(Bucket=bucket, Key="b")
+    got = theirs.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "c", "ETag": etags["c"]},
+                                                                   {"Key": "d"}]})
+    assert [d["Key"] for d in got["Deleted"]] == ["d"]
+    assert [(x["Key"], x["Code"]) for x in got["Errors"]] == [("c", "AccessDenied")]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["c"]
 
 
 def test_directory_bucket_conditions_are_refused_not_ignored(s3, bucket: str) -> None:

@@ -189,6 +189,10 @@ def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
         # s3:GetObjectAttributes).
         needed.append(("s3:GetObjectVersion" if key is not None and ctx.query.get("versionId")
                        else "s3:GetObject", key))
+    if op is Operation.DeleteObject and ctx.headers.get("if-match", "*").strip() != "*":
+        # "To perform a conditional delete with the If-Match header with an ETag value, you must have
+        # s3:DeleteObject and s3:GetObject permissions" (user guide, "How to perform conditional deletes").
+        needed.append(("s3:GetObject", key))
     if op is Operation.DeleteObjects:
         needed = []  # the handler decides each key with ctx.access, answering AccessDenied per key
     return needed

@@ -318,7 +318,10 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         raise malformed_xml()
     entries = [delete_entry(node) for node in objects]
     out = []
-    permitted = [await ctx.access.may("s3:DeleteObject", entry.key) for entry in entries]
+    # An entry with an ETag also needs s3:GetObject, as a conditional DeleteObject does (authorization).
+    permitted = [await ctx.access.may("s3:DeleteObject", entry.key)
+                 and (entry.if_match in (None, "*") or await ctx.access.may("s3:GetObject", entry.key))
+                 for entry in entries]
     if not any(permitted):
         raise access_denied()  # no key may be deleted: the request itself is refused
     for entry, ok in zip(entries, permitted, strict=True):
