@@ -85,7 +85,10 @@ def create_app(config: Config, address: str = "") -> web.Application:
                                            config.heartbeat_interval)
     heartbeat = servers.Heartbeat(registration, services.readiness, services.run,
                                   lambda: check_root_keys(services.catalog, config.root_keys))
-    app = web.Application(client_max_size=0, handler_args={"max_field_size": MAX_FIELD_SIZE})
+    # auto_decompress off: a body sent with Content-Encoding: gzip is the object's bytes, stored as sent
+    # (aiohttp would inflate it, storing other bytes than the client's, or fail on a body that is not gzip).
+    app = web.Application(client_max_size=0,
+                          handler_args={"max_field_size": MAX_FIELD_SIZE, "auto_decompress": False})
     app[SERVICES_KEY] = services
     app[GATE_KEY] = Gate(config, services.readiness)
     app.on_response_prepare.append(add_request_ids)

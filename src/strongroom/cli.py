@@ -89,6 +89,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "base_domain",
         "behind_tls_proxy",
         "allow_sse_c_new_buckets",
+        "new_bucket_object_ownership",
+        "new_bucket_public_access_block",
         "sigv2",
         "log_level",
         "kms_endpoint",

@@ -57,6 +57,13 @@ def _log_format(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected text or json, not {text!r}")
 
 
+def _ownership(text: str) -> str:
+    modes = ("BucketOwnerEnforced", "ObjectWriter", "BucketOwnerPreferred")
+    if text.strip() in modes:
+        return text.strip()
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(modes)}, not {text!r}")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -114,6 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--tls-key", help_="PEM private key for --tls-cert")
     _flag(serve, "--behind-tls-proxy", "TLS terminates in front of strongroom: plain HTTP counts as secure")
     _flag(serve, "--allow-sse-c-new-buckets", "new buckets allow SSE-C writes (AWS blocks them by default)")
+    _opt(
+        serve,
+        "--new-bucket-object-ownership",
+        default="BucketOwnerEnforced",
+        type_=_ownership,
+        help_="the Object Ownership of a bucket created without x-amz-object-ownership: BucketOwnerEnforced "
+        "(ACLs disabled, as AWS since 2023), ObjectWriter or BucketOwnerPreferred (ACLs enabled, as before)",
+    )
+    _opt(
+        serve,
+        "--new-bucket-public-access-block",
+        default="on",
+        type_=_on_off,
+        help_="on: a new bucket has all four Block Public Access settings on (as AWS since 2023); "
+        "off: it has none, so public ACLs and bucket policies work until the owner adds a block",
+    )
     _opt(
         serve,
         "--sigv2",

@@ -75,6 +75,10 @@ class Config:
     tls_key: Path | None = None
     behind_tls_proxy: bool = False  # TLS terminates in front of us: plain HTTP counts as secure
     allow_sse_c_new_buckets: bool = False  # AWS blocks SSE-C on new buckets since April 2026
+    # What a new bucket starts with when its CreateBucket does not say (AWS's defaults since April 2023:
+    # ACLs disabled, all four Block Public Access settings on); for applications written before them.
+    new_bucket_object_ownership: str = "BucketOwnerEnforced"  # | "ObjectWriter" | "BucketOwnerPreferred"
+    new_bucket_public_access_block: bool = True
     sigv2: bool = True  # accept Signature Version 2 (header, presigned, POST form); off: SigV4 only
     account_id: str = ""
     root_access_key: str = ""

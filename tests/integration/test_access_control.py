@@ -99,9 +99,15 @@ def test_create_bucket_with_acl_and_ownership(s3) -> None:
     fails(s3.head_bucket, 404, "404", Bucket=name)  # not created
     s3.create_bucket(Bucket=name, ACL="private")
     other = "cb-" + secrets.token_hex(6)
-    s3.create_bucket(Bucket=other, ObjectOwnership="ObjectWriter", ACL="public-read")
+    # A public ACL fails while the new bucket's Block Public Access is on (boto3's CreateBucket
+    # documentation: "If you try to create a bucket with a public ACL, the request will fail").
+    fails(s3.create_bucket, 400, "InvalidBucketAclWithBlockPublicAccessError", Bucket=other,
+          ObjectOwnership="ObjectWriter", ACL="public-read")
+    fails(s3.head_bucket, 404, "404", Bucket=other)
+    s3.create_bucket(Bucket=other, ObjectOwnership="ObjectWriter", ACL="log-delivery-write")
     assert s3.get_bucket_ownership_controls(Bucket=other)["OwnershipControls"] == rules("ObjectWriter")
-    assert (ALL_USERS, "READ") in grants(s3.get_bucket_acl(Bucket=other))
+    log_delivery = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+    assert (log_delivery, "WRITE") in grants(s3.get_bucket_acl(Bucket=other))
 
 
 # --- ACLs when enabled ------------------------------------------------------------------------------

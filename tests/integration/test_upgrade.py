@@ -74,13 +74,24 @@ def reads_back(server: RunningServer, manifest: dict) -> None:  # type: ignore[t
 
 
 def writes_beside_and_restarts(server: RunningServer, manifest: dict) -> RunningServer:  # type: ignore[type-arg]
-    """New writes land beside the old ones, and both read back after a restart (returned)."""
+    """New writes land beside the old ones, and both read back after a restart (returned). A multipart
+    upload completed before the restart is remembered by the migrated catalog (schema step 6): its
+    retried Complete answers with the same ETag after it."""
     ak, sk = manifest["root"]
-    server.client(access_key=ak, secret_key=sk).put_object(Bucket="kept", Key="written-after-upgrade",
-                                                          Body=b"new")
+    before = server.client(access_key=ak, secret_key=sk)
+    before.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")
+    upload = before.create_multipart_upload(Bucket="kept", Key="multipart-after-upgrade")["UploadId"]
+    part = before.upload_part(Bucket="kept", Key="multipart-after-upgrade", UploadId=upload, PartNumber=1,
+                              Body=b"one part")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    done = before.complete_multipart_upload(Bucket="kept", Key="multipart-after-upgrade", UploadId=upload,
+                                            MultipartUpload=parts)
     again = server.restart()
     s3 = again.client(access_key=ak, secret_key=sk)
     assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
+    retried = s3.complete_multipart_upload(Bucket="kept", Key="multipart-after-upgrade", UploadId=upload,
+                                           MultipartUpload=parts)
+    assert retried["ETag"] == done["ETag"]
     assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
         == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
     return again

@@ -39,7 +39,7 @@ def test_botocore_signatures_verify(key: str, query: bool) -> None:
     req = _signed("GET", f"http://localhost:9000{path}?response-content-type=text%2Fplain", query=query)
     parsed = sigv2.parse(req)
     assert parsed is not None and parsed.access_key == "AKIDEXAMPLE"
-    sigv2.verify(parsed, req, path, CREDS.secret_key, datetime.now(UTC))
+    sigv2.verify(parsed, req, (path,), CREDS.secret_key, datetime.now(UTC))
 
 
 def test_subresources_and_amz_headers_are_signed() -> None:
@@ -50,14 +50,14 @@ def test_subresources_and_amz_headers_are_signed() -> None:
     )
     parsed = sigv2.parse(req)
     assert parsed is not None
-    sigv2.verify(parsed, req, "/bucket/k", CREDS.secret_key, datetime.now(UTC))
+    sigv2.verify(parsed, req, ("/bucket/k",), CREDS.secret_key, datetime.now(UTC))
     for tampered in (
         AuthRequest(req.method, req.raw_path, "uploadId=abd&partNumber=2", req.headers),
         AuthRequest(req.method, req.raw_path, req.raw_query, {**req.headers, "x-amz-meta-a": "2"}),
         AuthRequest("POST", req.raw_path, req.raw_query, req.headers),
     ):
         with pytest.raises(S3Error) as err:
-            sigv2.verify(parsed, tampered, "/bucket/k", CREDS.secret_key, datetime.now(UTC))
+            sigv2.verify(parsed, tampered, ("/bucket/k",), CREDS.secret_key, datetime.now(UTC))
         assert err.value.code == "SignatureDoesNotMatch"
 
 
@@ -66,7 +66,7 @@ def test_wrong_secret() -> None:
     parsed = sigv2.parse(req)
     assert parsed is not None
     with pytest.raises(S3Error) as err:
-        sigv2.verify(parsed, req, "/bucket/k", "other", datetime.now(UTC))
+        sigv2.verify(parsed, req, ("/bucket/k",), "other", datetime.now(UTC))
     assert err.value.code == "SignatureDoesNotMatch"
 
 
@@ -75,13 +75,14 @@ def test_expired_query_and_skewed_header() -> None:
     parsed = sigv2.parse(req)
     assert parsed is not None
     with pytest.raises(S3Error) as err:
-        sigv2.verify(parsed, req, "/bucket/k", CREDS.secret_key, datetime.now(UTC) + timedelta(seconds=301))
+        sigv2.verify(parsed, req, ("/bucket/k",), CREDS.secret_key,
+                     datetime.now(UTC) + timedelta(seconds=301))
     assert (err.value.code, err.value.message) == ("AccessDenied", "Request has expired")
     req = _signed("GET", "http://localhost/bucket/k")
     parsed = sigv2.parse(req)
     assert parsed is not None
     with pytest.raises(S3Error) as err:
-        sigv2.verify(parsed, req, "/bucket/k", CREDS.secret_key, datetime.now(UTC) + timedelta(minutes=16))
+        sigv2.verify(parsed, req, ("/bucket/k",), CREDS.secret_key, datetime.now(UTC) + timedelta(minutes=16))
     assert err.value.code == "RequestTimeTooSkewed"
 
 
@@ -110,8 +111,8 @@ def test_empty_valued_subresource_is_signed_bare_or_as_written() -> None:
     parsed = sigv2.parse(req)
     assert parsed is not None
     now = datetime(2026, 11, 23, 22, 1, tzinfo=UTC)
-    sigv2.verify(parsed, req, "/bucket/k", CREDS.secret_key, now)
+    sigv2.verify(parsed, req, ("/bucket/k",), CREDS.secret_key, now)
     signed_as_written = _signed("POST", "http://localhost/bucket/k?uploads=")
     parsed = sigv2.parse(signed_as_written)
     assert parsed is not None
-    sigv2.verify(parsed, signed_as_written, "/bucket/k", CREDS.secret_key, datetime.now(UTC))
+    sigv2.verify(parsed, signed_as_written, ("/bucket/k",), CREDS.secret_key, datetime.now(UTC))

@@ -87,6 +87,10 @@ class ObjectVersion:
     tags: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
 
+    def etag_matches(self, if_match: str | None) -> bool:
+        """A conditional request's If-Match (unquoted ETag, "*" for any, None for no condition) holds."""
+        return if_match is None or if_match == "*" or if_match == self.etag
+
 
 class ObjectSummary(NamedTuple):
     """What a listing shows of an object. Listings decode a thousand of these per page, so they skip

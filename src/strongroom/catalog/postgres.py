@@ -130,7 +130,7 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
             self._require_bucket(conn, version.bucket)
             return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl)
 
-    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None:
+    def delete_object(self, bucket: str, key: str, *, if_match: str | None = None) -> ObjectVersion | None:
         with self._write() as conn:
             # Two statements, not one: see _LOCK_CURRENT (a put committed while this waited for
             # the row has a version the first statement's snapshot does not hold).
@@ -141,6 +141,8 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
             if row is None:  # not reached: a current row always points at a version
                 raise RuntimeError(f"{bucket}/{key} pointed at a missing version")
             removed = codec.decode_version(row, self._sealer)
+            if not removed.etag_matches(if_match):  # raised inside the transaction: both deletes undone
+                raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
             self._settle_blobs(conn, (), removed.pieces)
         return removed
 

@@ -74,16 +74,19 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
         return self._grouped(lambda conn: self._put_current(conn, version, if_none_match=if_none_match,
                                                             if_match=if_match, acl=acl))
 
-    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None:
-        return self._grouped(lambda conn: self._delete_current(conn, bucket, key))
+    def delete_object(self, bucket: str, key: str, *, if_match: str | None = None) -> ObjectVersion | None:
+        return self._grouped(lambda conn: self._delete_current(conn, bucket, key, if_match))
 
-    def _delete_current(self, conn: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
+    def _delete_current(self, conn: sqlite3.Connection, bucket: str, key: str,
+                        if_match: str | None = None) -> ObjectVersion | None:
         row = conn.execute(_GET_CURRENT_ID, (bucket, key)).fetchone()
         if row is None:
             return None
+        removed = codec.decode_version(row[:-1], self._sealer)
+        if not removed.etag_matches(if_match):
+            raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
         conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
         conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-        removed = codec.decode_version(row[:-1], self._sealer)
         self._settle_blobs(conn, (), removed.pieces)
         return removed
 

@@ -88,6 +88,16 @@ def _v2_resource_path(ctx: Ctx, raw_path: str) -> str:
     return raw_path
 
 
+def v2_resource_paths(ctx: Ctx, raw_path: str) -> tuple[str, ...]:
+    """The paths a SigV2 client may have signed. A request on a bucket itself is signed as `/bucket/` by
+    botocore's HmacV1 (signature_version='s3', the virtual-hosted form) even when it sends `/bucket`
+    path-style, and as sent by others: both verify, as they do on S3."""
+    path = _v2_resource_path(ctx, raw_path)
+    if ctx.bucket_name and ctx.key is None and path == "/" + ctx.bucket_name:
+        return path, path + "/"
+    return (path,)
+
+
 def verify_sigv4(ctx: Ctx, parsed: sigv4.ParsedAuth, req: sigv4.AuthRequest, found: Credentials,
                  payload_sha256: str | None = None) -> None:
     """Check a SigV4 signature made with `found`'s secret and, when it holds, make its user the principal."""
@@ -107,7 +117,7 @@ async def authenticate(ctx: Ctx) -> None:
         if ctx.op in SIGV4_ONLY:
             raise invalid_request(SIGV4_ONLY[ctx.op])
         found = await credentials(ctx, v2.access_key)
-        sigv2.verify(v2, req, _v2_resource_path(ctx, req.raw_path), found.secret, _now(ctx))
+        sigv2.verify(v2, req, v2_resource_paths(ctx, req.raw_path), found.secret, _now(ctx))
         ctx.principal = found.principal
         ctx.signature_version = "AWS"
         return

@@ -189,6 +189,10 @@ def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
         # s3:GetObjectAttributes).
         needed.append(("s3:GetObjectVersion" if key is not None and ctx.query.get("versionId")
                        else "s3:GetObject", key))
+    if op is Operation.DeleteObject and ctx.headers.get("if-match", "*").strip() != "*":
+        # "To perform a conditional delete with the If-Match header with an ETag value, you must have
+        # s3:DeleteObject and s3:GetObject permissions" (user guide, "How to perform conditional deletes").
+        needed.append(("s3:GetObject", key))
     if op is Operation.DeleteObjects:
         needed = []  # the handler decides each key with ctx.access, answering AccessDenied per key
     return needed
@@ -252,7 +256,9 @@ async def authorize(ctx: Ctx) -> None:
             actions.append("s3:PutBucketOwnershipControls")
         await _identity_only(ctx, actions, bucket_arn(ctx.bucket_name or ""))
         users = await _known_users(ctx) if write_acls.names_users(ctx.headers) else set()
-        ctx.new_bucket_access = write_acls.new_bucket_access(ctx.headers, ctx.principal.user_id, users)
+        ctx.new_bucket_access = write_acls.new_bucket_access(
+            ctx.headers, ctx.principal.user_id, users, default_mode=ctx.config.new_bucket_object_ownership,
+            block_public=ctx.config.new_bucket_public_access_block)
         return
     assert ctx.bucket is not None
     state = await bucket_state(ctx, ctx.bucket)

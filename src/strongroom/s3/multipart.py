@@ -16,13 +16,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from strongroom import checksums
-from strongroom.catalog.model import Upload
+from strongroom.catalog.model import ObjectVersion, Upload
 from strongroom.errors import (
     S3Error,
     bad_digest,
     invalid_argument,
     invalid_request,
     malformed_xml,
+    no_such_upload,
     not_implemented,
 )
 from strongroom.s3 import sse, xml
@@ -31,6 +32,7 @@ from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
 from strongroom.s3.kms_check import kms_check
 from strongroom.s3.multipart_list import (
+    find_upload,
     invalid_part,
     load_upload,
     multipart_etag,
@@ -276,7 +278,9 @@ def check_complete_headers(ctx: Ctx, upload: Upload, size: int, value: str | Non
 
 async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
-    upload = await load_upload(ctx)
+    upload = await find_upload(ctx)
+    if upload is None:
+        return await retried_complete(ctx)
     conditions = complete_conditions(ctx)
     vault = ctx.services.vault
     await vault.check_conditions(ctx.bucket.name, ctx.key, conditions)
@@ -297,13 +301,37 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
             kms_check=kms_check(ctx))
     except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
-    location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"
-    body = xml.el("Location", location) + xml.el("Bucket", upload.bucket) + xml.el("Key", upload.key)
+    return complete_result(ctx, version)
+
+
+async def retried_complete(ctx: Ctx) -> web.StreamResponse:
+    """A Complete of an upload that is no longer in progress. When it completed a short while ago
+    (catalog.COMPLETED_UPLOAD_MEMORY) with the very parts this request lists, and what it made is still
+    the key's current version, the retry answers as the first Complete did: an SDK retries Complete when
+    the answer was lost, and S3 answers it 200 with the same ETag (recorded from S3 in adobe/S3Mock#2586
+    and minio/minio#13318). Anything else is NoSuchUpload."""
+    upload_id = ctx.query.get("uploadId", "")
+    version = None
+    if upload_id:
+        version = await ctx.services.read(ctx.services.catalog.completed_upload, upload_id,
+                                          now=ctx.services.clock.now())
+    if version is None or (version.bucket, version.key) != (ctx.bucket_name, ctx.key):
+        raise no_such_upload(upload_id)
+    listed = parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY, malformed_xml()))
+    if [(p.number, p.etag) for p in listed] != [(p.part_number, p.etag) for p in version.pieces]:
+        raise no_such_upload(upload_id)
+    return complete_result(ctx, version)
+
+
+def complete_result(ctx: Ctx, version: ObjectVersion) -> web.StreamResponse:
+    """CompleteMultipartUploadResult for the version a Complete made."""
+    location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(version.bucket)}/{quote(version.key)}"
+    body = xml.el("Location", location) + xml.el("Bucket", version.bucket) + xml.el("Key", version.key)
     body += xml.el("ETag", f'"{version.etag}"')
-    if algorithm and whole:
-        body += xml.el(f"Checksum{algorithm}", whole) + xml.el("ChecksumType", kind)
+    for algorithm, whole in version.checksums.items():
+        body += xml.el(f"Checksum{algorithm}", whole) + xml.el("ChecksumType", version.checksum_type or "")
     # CompleteMultipartUploadOutput has SSE, KMS key id and Bucket Key, no SSE-C headers (botocore model).
-    ssec = upload.sealing.algorithm == "SSE-C"
+    ssec = version.sealing.algorithm == "SSE-C"
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
-                        headers={} if ssec else sse.response_headers(upload.sealing))
+                        headers={} if ssec else sse.response_headers(version.sealing))
 

@@ -38,13 +38,21 @@ _COMBINE = {"CRC32": crt.combine_crc32, "CRC32C": crt.combine_crc32c, "CRC64NVME
 _PART_ELEMENTS = ("PartNumber", "ETag", *(f"Checksum{a}" for a in checksums.ALGORITHMS))
 
 
-async def load_upload(ctx: Ctx) -> Upload:
+async def find_upload(ctx: Ctx) -> Upload | None:
     """The upload named by ?uploadId; one of another bucket or key is as unknown as a made-up id."""
     assert ctx.bucket is not None
     upload_id = ctx.query.get("uploadId", "")
     upload = await ctx.services.read(ctx.services.catalog.get_upload, upload_id) if upload_id else None
     if upload is None or upload.bucket != ctx.bucket.name or upload.key != ctx.key:
-        raise no_such_upload(upload_id)
+        return None
+    return upload
+
+
+async def load_upload(ctx: Ctx) -> Upload:
+    """The upload named by ?uploadId, or 404 NoSuchUpload."""
+    upload = await find_upload(ctx)
+    if upload is None:
+        raise no_such_upload(ctx.query.get("uploadId", ""))
     return upload
 
 

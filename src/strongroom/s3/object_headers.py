@@ -11,7 +11,7 @@ import email.utils
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from strongroom import checksums
 from strongroom.catalog.model import ObjectVersion
@@ -241,6 +241,12 @@ def _parse_date(value: str | None) -> float | None:
         return None
 
 
+def unquoted_etag(value: str | None) -> str | None:
+    """An If-Match value of a conditional write or delete as the catalog compares it: without the quotes
+    and spaces around it (clients send it quoted, as S3 returns ETags, or bare); "*" stays "*"."""
+    return None if value is None else value.strip().strip('"')
+
+
 def _etag_matches(header: str, etag: str) -> bool:
     return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
 
@@ -366,14 +372,23 @@ def check_tags(tags: list[tuple[str, str]]) -> dict[str, str]:
     return dict(tags)
 
 
+def _tag_field(field: str) -> tuple[str, str]:
+    """One `name=value` field of x-amz-tagging; a name with no "=" is a tag with an empty value, as on S3
+    (`foo=bar&bar` tags bar with ""). An empty field is malformed (ValueError)."""
+    if not field:
+        raise ValueError("an empty field")
+    name, _, value = field.partition("=")
+    return unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict")
+
+
 def header_tags(headers: Mapping[str, str]) -> dict[str, str]:
     """The x-amz-tagging header (URL-encoded query form) of PutObject, CreateMultipartUpload, CopyObject."""
     value = headers.get("x-amz-tagging")
     if not value:
         return {}
     try:
-        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
+        pairs = [_tag_field(field) for field in value.split("&")]
+    except ValueError:  # UnicodeDecodeError included
         pairs = None
     if pairs is None or len({k for k, _ in pairs}) != len(pairs):
         raise invalid_argument(

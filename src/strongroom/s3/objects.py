@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -40,6 +42,7 @@ from strongroom.s3.object_headers import (
     require_integrity_header,
     response_overrides,
     stored_headers,
+    unquoted_etag,
     user_metadata,
 )
 from strongroom.s3.routing import Operation
@@ -53,6 +56,56 @@ MAX_DELETE_BODY = 2 * 1024 * 1024
 def entity_too_large(size: int) -> S3Error:
     return S3Error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size",
                    ProposedSize=str(size), MaxSizeAllowed=str(MAX_SINGLE_PUT))
+
+
+# DeleteObject's conditions that AWS evaluates on directory buckets only (API reference DeleteObject:
+# "This functionality is only supported for directory buckets"). strongroom's buckets are general
+# purpose ones; a condition it does not evaluate is refused rather than ignored, so that a delete meant
+# to be conditional never runs unconditionally (AWS's answer on a general purpose bucket is not
+# documented). In DeleteObjects, the entry's LastModifiedTime and Size.
+DIRECTORY_BUCKET_ENTRY_CONDITIONS = {"LastModifiedTime": "x-amz-if-match-last-modified-time",
+                                     "Size": "x-amz-if-match-size"}
+DIRECTORY_BUCKET_CONDITIONS = tuple(DIRECTORY_BUCKET_ENTRY_CONDITIONS.values())
+
+
+def directory_bucket_condition(name: str) -> S3Error:
+    return S3Error("NotImplemented", 501,
+                   "A header you provided implies functionality that is not implemented", Header=name)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteEntry:
+    """One <Object> of a DeleteObjects document (ObjectIdentifier)."""
+
+    key: str
+    version_id: str | None
+    if_match: str | None  # its ETag: a conditional delete of this entry
+    unevaluated: str | None  # a directory-bucket condition it names (as its header's name), refused
+
+
+def delete_entry(node: ET.Element) -> DeleteEntry:
+    key_node = xml.only_child(node, "Key")
+    if key_node is None:
+        raise malformed_xml()
+    version_node, etag_node = xml.only_child(node, "VersionId"), xml.only_child(node, "ETag")
+    return DeleteEntry(
+        key_node.text or "",
+        None if version_node is None else version_node.text or "",
+        None if etag_node is None else unquoted_etag(etag_node.text or ""),
+        next((header for element, header in DIRECTORY_BUCKET_ENTRY_CONDITIONS.items()
+              if xml.only_child(node, element) is not None), None))
+
+
+def write_conditions(headers: Mapping[str, str]) -> Conditions:
+    """A conditional write's headers (PutObject, CopyObject's target; user guide "How to prevent object
+    overwrites with conditional writes"): If-None-Match takes only "*" (anything else is 501, as S3
+    answers it), If-Match an ETag, against the key's current version."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise S3Error("NotImplemented", 501,
+                      "A header you provided implies functionality that is not implemented",
+                      Header="If-None-Match")
+    return Conditions(if_none_match is not None, unquoted_etag(headers.get("if-match")))
 
 
 def require_sigv4_for(ctx: Ctx, choice: sse.Choice) -> None:
@@ -105,12 +158,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     require_announced_checksum(wanted)
     metadata = user_metadata(headers)
     tags = header_tags(headers)
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None and if_none_match.strip() != "*":
-        raise S3Error("NotImplemented", 501,
-                      "A header you provided implies functionality that is not implemented",
-                      Header="If-None-Match")
-    if_match = headers.get("if-match")
+    conditions = write_conditions(headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     require_sigv4_for(ctx, choice)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
@@ -124,7 +172,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     version = await ctx.services.vault.put(
         target, body.chunks(), choice.encryption, kms_check=kms_check(ctx), size_hint=body.length,
         md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify,
-        conditions=Conditions(if_none_match is not None, if_match.strip('"') if if_match else None),
+        conditions=conditions,
         acl=ctx.object_acl)
     out = {"ETag": f'"{version.etag}"',
            **sse.response_headers(version.sealing, choice.customer, context=True)}
@@ -244,7 +292,13 @@ async def delete_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     version_id = ctx.query.get("versionId")
     version_ids.check_delete(version_id)  # any id but `null` names nothing: 400, and nothing is deleted
-    await ctx.services.vault.delete(ctx.bucket.name, ctx.key)
+    # A conditional delete (user guide, "How to perform conditional deletes"): If-Match with an ETag or
+    # "*" holds against the current version; 412 when it differs, 404 NoSuchKey when there is none.
+    for name in DIRECTORY_BUCKET_CONDITIONS:
+        if name in ctx.headers:
+            raise directory_bucket_condition(name)
+    if_match = unquoted_etag(ctx.headers.get("if-match"))
+    await ctx.services.vault.delete(ctx.bucket.name, ctx.key, if_match=if_match)
     # DeleteObject (S3 API reference): x-amz-version-id names the version deleted when one was asked for.
     return web.Response(status=204, headers={"x-amz-version-id": version_id} if version_id else None)
 
@@ -262,31 +316,33 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
     objects = xml.children(root, "Object")
     if not objects or len(objects) > 1000:
         raise malformed_xml()
-    entries: list[tuple[str, str | None]] = []
-    for node in objects:
-        key_node = xml.only_child(node, "Key")
-        if key_node is None:
-            raise malformed_xml()
-        version_node = xml.only_child(node, "VersionId")
-        entries.append((key_node.text or "", None if version_node is None else version_node.text or ""))
+    entries = [delete_entry(node) for node in objects]
     out = []
-    permitted = [await ctx.access.may("s3:DeleteObject", key) for key, _ in entries]
+    # An entry with an ETag also needs s3:GetObject, as a conditional DeleteObject does (authorization).
+    permitted = [await ctx.access.may("s3:DeleteObject", entry.key)
+                 and (entry.if_match in (None, "*") or await ctx.access.may("s3:GetObject", entry.key))
+                 for entry in entries]
     if not any(permitted):
         raise access_denied()  # no key may be deleted: the request itself is refused
-    for (key, version_id), ok in zip(entries, permitted, strict=True):
+    for entry, ok in zip(entries, permitted, strict=True):
         # DeleteObjects (S3 API reference): an <Error> or <Deleted> per <Object>, with its <VersionId>
         # when the request named one.
-        named = xml.el("Key", key) + (xml.el("VersionId", version_id) if version_id is not None else "")
+        named = xml.el("Key", entry.key)
+        if entry.version_id is not None:
+            named += xml.el("VersionId", entry.version_id)
         if not ok:
             out.append(f"<Error>{named}{xml.el('Code', 'AccessDenied')}"
                        f"{xml.el('Message', 'Access Denied')}</Error>")
             continue
         try:
-            version_ids.check_delete_entry(key, version_id)
-        except S3Error as e:  # any id but `null` names nothing: this key fails, and nothing is deleted
+            version_ids.check_delete_entry(entry.key, entry.version_id)
+            if entry.unevaluated is not None:
+                raise directory_bucket_condition(entry.unevaluated)
+            await ctx.services.vault.delete(ctx.bucket.name, entry.key, if_match=entry.if_match)
+        except S3Error as e:  # any id but `null` names nothing, or the entry's ETag did not hold: this key
+            # fails, and nothing of it is deleted
             out.append(f"<Error>{named}{xml.el('Code', e.code)}{xml.el('Message', e.message)}</Error>")
             continue
-        await ctx.services.vault.delete(ctx.bucket.name, key)
         if not quiet:
             out.append(f"<Deleted>{named}</Deleted>")
     return xml_response(xml.document("DeleteResult", out))
@@ -336,7 +392,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id, ctype, stored,
                        metadata, tags)
     version = await ctx.services.vault.copy(opened, target, choice.encryption, kms_check=kms_check(ctx),
-                                            request_id=ctx.request_id, acl=ctx.object_acl)
+                                            request_id=ctx.request_id, acl=ctx.object_acl,
+                                            conditions=write_conditions(headers))
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in version.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{version.etag}"') + checks)

@@ -12,6 +12,7 @@ import base64
 import email.utils
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -155,8 +156,10 @@ def string_to_sign(req: AuthRequest, resource_path: str, expires: int | None, ba
     return "\n".join(lines) + "\n" + resource
 
 
-def verify(parsed: ParsedV2, req: AuthRequest, resource_path: str, secret_key: str, now: datetime) -> None:
-    """Raise the S3 error for a SigV2 request that does not verify (signature, expiry, clock skew)."""
+def verify(parsed: ParsedV2, req: AuthRequest, resource_paths: Sequence[str], secret_key: str,
+           now: datetime) -> None:
+    """Raise the S3 error for a SigV2 request that does not verify (signature, expiry, clock skew).
+    `resource_paths`: the forms of the path a client may have signed (see auth.v2_resource_paths)."""
     if parsed.expires is not None:
         if parsed.expires - now.timestamp() > MAX_EXPIRES + MAX_SKEW:
             raise authorization_query_parameters_error(_TOO_LONG)
@@ -178,13 +181,14 @@ def verify(parsed: ParsedV2, req: AuthRequest, resource_path: str, secret_key: s
             )
         if abs(now.timestamp() - when) > MAX_SKEW:
             raise request_time_too_skewed(sent or "", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    for bare_empty in (True, False):
-        text = string_to_sign(req, resource_path, parsed.expires, bare_empty)
-        expected = base64.b64encode(
-            hmac.new(secret_key.encode(), _utf8(text), hashlib.sha1).digest()
-        ).decode()
-        if hmac.compare_digest(expected.encode(), _utf8(parsed.signature)):
-            return
+    for resource_path in resource_paths:
+        for bare_empty in (True, False):
+            text = string_to_sign(req, resource_path, parsed.expires, bare_empty)
+            expected = base64.b64encode(
+                hmac.new(secret_key.encode(), _utf8(text), hashlib.sha1).digest()
+            ).decode()
+            if hmac.compare_digest(expected.encode(), _utf8(parsed.signature)):
+                return
     raise signature_does_not_match()
 
 

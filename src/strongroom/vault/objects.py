@@ -13,11 +13,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.blobs import BlobStore
+from strongroom.catalog.api import CatalogConflict
 from strongroom.catalog.model import ObjectVersion, Piece
 from strongroom.crypto import IntegrityError
 from strongroom.errors import (
     internal_error,
     invalid_request,
+    no_such_key,
+    precondition_failed,
 )
 from strongroom.vault.core import UNCONDITIONAL, Conditions, NewObject, VaultCore, new_version_id
 from strongroom.vault.keys import (
@@ -98,8 +101,10 @@ class ObjectLifecycle(VaultCore):
         kms_check: KmsCheck,
         request_id: str = "",
         acl: str | None = None,
+        conditions: Conditions = UNCONDITIONAL,
     ) -> ObjectVersion:
-        """A new object from a whole stored one (CopyObject), re-encrypted under its own new key."""
+        """A new object from a whole stored one (CopyObject), re-encrypted under its own new key;
+        `conditions` hold against the target key's current version, checked at the commit."""
         kek = await self._new_kek(encryption, target.bucket, target.key, kms_check)
         version_id = new_version_id()
         size = source.version.size
@@ -117,7 +122,7 @@ class ObjectLifecycle(VaultCore):
         )
         version = self._new_version(target, version_id, kek, written, written.checksums)
         async with self._owned([written.piece]):
-            await self._commit(version, UNCONDITIONAL, acl)
+            await self._commit(version, conditions, acl)
         return version
 
     def _new_version(
@@ -164,9 +169,16 @@ class ObjectLifecycle(VaultCore):
         is 403, as on a read."""
         sse_c_kek(customer_key, version.sealing)
 
-    async def delete(self, bucket: str, key: str) -> None:
-        """Remove a key's current version (nothing if there is none); its blobs become garbage."""
-        await self.calls.write(self.catalog.delete_object, bucket, key)
+    async def delete(self, bucket: str, key: str, *, if_match: str | None = None) -> None:
+        """Remove a key's current version (nothing if there is none); its blobs become garbage.
+        if_match (a conditional delete: an unquoted ETag or "*"): 404 NoSuchKey when there is no current
+        version, 412 PreconditionFailed when its ETag differs, checked in the deleting transaction."""
+        try:
+            removed = await self.calls.write(self.catalog.delete_object, bucket, key, if_match=if_match)
+        except CatalogConflict:
+            raise precondition_failed("If-Match") from None
+        if removed is None and if_match is not None:
+            raise no_such_key(key)
 
     async def reseal(
         self, version: ObjectVersion, key_arn: str, bucket_key: bool, *, kms_check: KmsCheck

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from strongroom.errors import access_denied
+from strongroom.errors import S3Error, access_denied
 from strongroom.s3.access import acl, ownership
 from strongroom.s3.access.public_access_block import PublicAccessBlock
 
@@ -37,12 +37,26 @@ def names_users(headers: Mapping[str, str]) -> bool:
     return any(h in headers for h in acl.GRANT_HEADERS)
 
 
-def new_bucket_access(headers: Mapping[str, str], owner: str, users: set[str]) -> NewBucketAccess | None:
-    """CreateBucket's ownership and ACL headers, checked; None when the bucket keeps the defaults."""
-    mode = ownership.header_mode(headers) or ownership.ENFORCED
+def invalid_acl_with_block_public_access() -> S3Error:
+    """CreateBucket with a public ACL while the new bucket's Block Public Access is on (boto3's
+    CreateBucket documentation: "If you try to create a bucket with a public ACL, the request will
+    fail"; the message as S3 words it, recorded in emgarten/Sleet#180)."""
+    return S3Error("InvalidBucketAclWithBlockPublicAccessError", 400,
+                   "Bucket cannot have public ACLs set with BlockPublicAccess enabled")
+
+
+def new_bucket_access(headers: Mapping[str, str], owner: str, users: set[str], *,
+                      default_mode: str = ownership.ENFORCED,
+                      block_public: bool = True) -> NewBucketAccess | None:
+    """CreateBucket's ownership and ACL headers, checked; None when the bucket keeps the defaults.
+    default_mode: the mode of a bucket whose request names none (serve's --new-bucket-object-ownership);
+    block_public: whether the new bucket starts with Block Public Access on (a public ACL is refused)."""
+    mode = ownership.header_mode(headers) or default_mode
     requested = acl.from_headers(headers, owner, owner, users)
     if requested is not None and mode == ownership.ENFORCED and not requested.only_owner_full_control(owner):
         raise ownership.invalid_acl_with_ownership()
+    if requested is not None and mode != ownership.ENFORCED and block_public and requested.public:
+        raise invalid_acl_with_block_public_access()
     keep_acl = requested is not None and mode != ownership.ENFORCED and requested != acl.private(owner)
     if mode == ownership.ENFORCED and not keep_acl:
         return None  # the defaults: nothing to store
