@@ -23,14 +23,14 @@ import dataclasses
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from strongroom.catalog import MetadataSealer, open_catalog
+from strongroom.catalog import MetadataSealer, open_catalog, walk
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece, Upload
+from strongroom.catalog.model import AccessKey, Part, Piece
 from strongroom.catalog.sealer import SealedFieldError
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
 from strongroom.crypto import IntegrityError
@@ -41,31 +41,6 @@ from strongroom.servers import RotationLock
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece, root_rotation
 
 T = TypeVar("T")
-
-
-def _all_versions(catalog: Catalog) -> Iterator[ObjectVersion]:
-    for bucket in catalog.list_buckets():
-        after = ""
-        while True:
-            page = catalog.list_objects(bucket.name, after=after, max_keys=1000)
-            for listed in page.objects:  # a listing holds summaries: the sealing needs the whole record
-                version = catalog.get_object(bucket.name, listed.key)
-                if version is not None:  # deleted since
-                    yield version
-            if not page.is_truncated or not page.objects:
-                break
-            after = page.objects[-1].key
-
-
-def _all_uploads(catalog: Catalog) -> Iterator[Upload]:
-    for bucket in catalog.list_buckets():
-        key_marker = upload_marker = ""
-        while True:
-            page = catalog.list_uploads(bucket.name, key_marker=key_marker, upload_id_marker=upload_marker)
-            yield from page.uploads
-            if not page.is_truncated:
-                break
-            key_marker, upload_marker = page.next_key_marker or "", page.next_upload_id_marker or ""
 
 
 class Damaged(Exception):
@@ -99,7 +74,7 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None
     """Re-seal everything sealed under a root key other than the current one. Idempotent. A key that
     does not unseal raises Damaged, or, given a `skipped` list, is named there and left as it is."""
     counts = {"objects": 0, "uploads": 0, "access keys": 0, "metadata rows": catalog.reseal_metadata()}
-    for version in list(_all_versions(catalog)):
+    for version in list(walk.versions(catalog)):
         rotation = root_rotation(keyring, version.sealing)
         if rotation is None:
             continue
@@ -114,7 +89,7 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None
             continue
         catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
         counts["objects"] += 1
-    for upload in list(_all_uploads(catalog)):
+    for upload in list(walk.uploads(catalog)):
         rotation = root_rotation(keyring, upload.sealing)
         if rotation is None:
             continue
