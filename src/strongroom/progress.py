@@ -54,7 +54,7 @@ class Progress:
         if self.stream.isatty():
             self._bar = tqdm(total=total, desc=what, unit=unit, unit_scale=unit == "B",
                              unit_divisor=1024 if unit == "B" else 1000, file=self.stream, leave=True)
-        else:
+        elif total != 0:  # an empty job says nothing
             self._line()
 
     def advance(self, n: float = 1) -> None:
@@ -79,12 +79,12 @@ class Progress:
                 text += f", about {(self.total - self.done) / rate:.0f} s left"
         print(text, file=self.stream, flush=True)
 
-    def close(self) -> None:
+    def close(self, outcome: str = "done") -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
         elif self.done or self.total:
-            self.what += " done"
+            self.what += f" {outcome}"
             self._line()
 
     def __enter__(self) -> Progress:
@@ -92,4 +92,4 @@ class Progress:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        self.close("done" if exc is None else "stopped")

@@ -30,13 +30,14 @@ from typing import TypeVar
 
 from strongroom.catalog import MetadataSealer, open_catalog, walk
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import AccessKey, Part, Piece
+from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece
 from strongroom.catalog.sealer import SealedFieldError
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
 from strongroom.crypto import IntegrityError
 from strongroom.deployment import check_identity, check_rotation, record_root_keys
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
 from strongroom.kms.store import open_kms_store
+from strongroom.progress import Progress
 from strongroom.servers import RotationLock
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece, root_rotation
 
@@ -70,25 +71,30 @@ def _resealed(
     )
 
 
+def _reseal_version(catalog: Catalog, keyring: RootKeyring, version: ObjectVersion, counts: dict[str, int],
+                    skipped: list[str] | None) -> None:
+    rotation = root_rotation(keyring, version.sealing)
+    if rotation is None:
+        return
+    old, new = rotation
+    pieces = _unsealed(
+        f"object {version.bucket}/{version.key}",
+        partial(_resealed, version.pieces, old, new, version.bucket, version.key, version.version_id),
+        skipped,
+    )
+    if pieces is not None:
+        catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
+        counts["objects"] += 1
+
+
 def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None = None) -> dict[str, int]:
     """Re-seal everything sealed under a root key other than the current one. Idempotent. A key that
     does not unseal raises Damaged, or, given a `skipped` list, is named there and left as it is."""
     counts = {"objects": 0, "uploads": 0, "access keys": 0, "metadata rows": catalog.reseal_metadata()}
-    for version in list(walk.versions(catalog)):
-        rotation = root_rotation(keyring, version.sealing)
-        if rotation is None:
-            continue
-        old, new = rotation
-
-        pieces = _unsealed(
-            f"object {version.bucket}/{version.key}",
-            partial(_resealed, version.pieces, old, new, version.bucket, version.key, version.version_id),
-            skipped,
-        )
-        if pieces is None:
-            continue
-        catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
-        counts["objects"] += 1
+    with Progress("root-key rotate: objects", sum(1 for _ in walk.listed(catalog)), "objects") as progress:
+        for version in walk.versions(catalog):
+            progress.advance()
+            _reseal_version(catalog, keyring, version, counts, skipped)
     for upload in list(walk.uploads(catalog)):
         rotation = root_rotation(keyring, upload.sealing)
         if rotation is None:
