@@ -32,6 +32,7 @@ from strongroom.blobs import BlobStore
 from strongroom.catalog import walk
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.deployment import open_checked
 from strongroom.errors import S3Error
@@ -230,7 +231,11 @@ def verify(config: Config, scope: walk.Scope, workers: int, as_json: bool) -> in
     catalog = open_checked(config)
     executor = ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="strongroom-verify")
     try:
-        kms = build_key_service(config, account_id(catalog), executor)
+        # The KMS's dates on the catalog's clock, as a server has them: a key whose deletion date has
+        # passed is shredded when named, and that is the catalog's call, never this machine's clock.
+        clock = Clock()
+        clock.measure(catalog.now)
+        kms = build_key_service(config, account_id(catalog), executor, clock=clock.now)
 
         def progress(objects: int, size: int) -> Progress:
             return Progress(f"verify ({objects} objects)", size)

@@ -10,6 +10,7 @@ truncated: after each, verify fails naming exactly the objects damaged so far, a
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import pty
@@ -236,3 +237,38 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere(store: Store)
     assert done.returncode == 0
     assert b"100%|" in seen and b"B/s]" in seen
     assert b"verify: 11 of 11" in done.stdout and b"%|" not in done.stdout
+
+
+def _catalog_digest(store: Store) -> str:
+    """Every row of every table of the catalog, hashed: equal digests, equal contents."""
+    digest = hashlib.sha256()
+    if store.schema is None:
+        with sqlite3.connect(store.server.data_dir / "catalog.sqlite3") as conn:
+            for line in conn.iterdump():
+                digest.update(line.encode())
+        return digest.hexdigest()
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE "
+                                             "table_schema = %s ORDER BY table_name", (store.schema,))]
+        for table in tables:
+            rows = conn.execute(f'SELECT t::text FROM "{store.schema}"."{table}" t ORDER BY 1').fetchall()
+            digest.update(f"{table}:{rows}".encode())
+    return digest.hexdigest()
+
+
+def _blob_digests(store: Store) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in blob_files(store.server)}
+
+
+def test_verify_and_report_change_nothing(store: Store) -> None:
+    """Read-only: with the server stopped (its heartbeat writes), the catalog's rows and every blob are
+    the same after verify and report as before; the damage found is reported, never repaired."""
+    blob = store.blobs["sse-s3/blob"]
+    with blob.open("r+b") as f:
+        f.truncate(blob.stat().st_size - 16)
+    store.server.stop()
+    catalog, blobs = _catalog_digest(store), _blob_digests(store)
+    assert verify(store)[0] == 1
+    store.server.cli("report", "encryption")
+    assert verify(store, "--workers", "4")[0] == 1
+    assert _catalog_digest(store) == catalog and _blob_digests(store) == blobs
