@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,3 +273,38 @@ def test_verify_and_report_change_nothing(store: Store) -> None:
     store.server.cli("report", "encryption")
     assert verify(store, "--workers", "4")[0] == 1
     assert _catalog_digest(store) == catalog and _blob_digests(store) == blobs
+
+
+def test_verify_beside_a_server_that_replaces_and_deletes_as_it_runs(engine: str | None,
+                                                                     start_server: ServerFactory) -> None:
+    """Objects replaced and deleted while verify runs, their old blobs swept at once: verify never calls
+    that a failure (a version gone since it was read is counted as changed), and the writes go on."""
+    server = start_server("--sweep-grace", "0.05", "--sweep-interval", "0.05", env=catalog_env(engine))
+    s3 = server.client()
+    s3.create_bucket(Bucket=BUCKET)
+    keys = [f"churn/{i}" for i in range(20)]
+    for key in keys:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(100_000))
+    stop = threading.Event()
+    writes = [0]
+
+    def churn() -> None:
+        writer = server.client()
+        while not stop.is_set():
+            key = keys[writes[0] % len(keys)]
+            if writes[0] % 5 == 4:
+                writer.delete_object(Bucket=BUCKET, Key=key)
+            else:
+                writer.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(100_000))
+            writes[0] += 1
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        reports = [verify(Store(server, engine, "", {}, {}), "--workers", "4") for _ in range(4)]
+    finally:
+        stop.set()
+        thread.join()
+    assert writes[0] > 0
+    for code, report in reports:
+        assert code == 0 and report["total"]["failed"] == 0, report["findings"]
