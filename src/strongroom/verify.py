@@ -19,6 +19,7 @@ ran is not a failure: the version is re-read and, when it is no longer current, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -228,6 +229,8 @@ class Verifier:
 
 def verify(config: Config, scope: walk.Scope, workers: int, as_json: bool) -> int:
     """Run `strongroom verify` and print its report; the exit status."""
+    # On PostgreSQL every worker holds a connection for a moment at a time: a pool as wide as them.
+    config = dataclasses.replace(config, db_pool_size=max(config.db_pool_size, workers + 1))
     catalog = open_checked(config)
     executor = ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="strongroom-verify")
     try:

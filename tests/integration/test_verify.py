@@ -271,7 +271,7 @@ def test_verify_and_report_change_nothing(store: Store) -> None:
     catalog, blobs = _catalog_digest(store), _blob_digests(store)
     assert verify(store)[0] == 1
     store.server.cli("report", "encryption")
-    assert verify(store, "--workers", "4")[0] == 1
+    assert verify(store, "--workers", "8")[0] == 1  # more workers than the default connection pool
     assert _catalog_digest(store) == catalog and _blob_digests(store) == blobs
 
 

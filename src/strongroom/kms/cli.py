@@ -14,13 +14,14 @@ from collections.abc import Callable
 from strongroom.account import account_id
 from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.catalog.census import kms_key_id, take_census
-from strongroom.catalog.walk import EVERYTHING
+from strongroom.catalog.walk import EVERYTHING, listed
 from strongroom.clock import Clock
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
 from strongroom.kms.sealing import KmsKeyring
 from strongroom.kms.store import open_kms_store
+from strongroom.progress import Progress
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -51,7 +52,9 @@ def _open(config: Config, count: bool) -> tuple[BuiltinKms, dict[str, int]]:
         account = account_id(catalog)
         clock.measure(catalog.now)
         if count:
-            census = take_census(catalog, EVERYTHING, lambda s: s.kms_key_arn or "")
+            objects = sum(1 for _ in listed(catalog, EVERYTHING))
+            with Progress("kms list: counting the objects each key seals", objects, "objects") as progress:
+                census = take_census(catalog, EVERYTHING, lambda s: s.kms_key_arn or "", progress.advance)
             for arn, use in census.keys.items():
                 if arn:
                     sealed[kms_key_id(arn)] = sealed.get(kms_key_id(arn), 0) + use.objects
