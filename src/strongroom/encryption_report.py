@@ -100,7 +100,7 @@ def report(config: Config, scope: walk.Scope, as_json: bool) -> int:
     catalog = open_checked(config)
     keyring = RootKeyring(config.root_keys)
     try:
-        count = sum(1 for _ in walk.listed(catalog, scope))
+        count, _ = walk.totals(catalog, scope)
         with Progress("report encryption", count, "objects") as progress:
             census = take_census(catalog, scope, lambda s: sealed_by(s, keyring.current_id), progress.advance)
     finally:

@@ -91,7 +91,7 @@ def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None
     """Re-seal everything sealed under a root key other than the current one. Idempotent. A key that
     does not unseal raises Damaged, or, given a `skipped` list, is named there and left as it is."""
     counts = {"objects": 0, "uploads": 0, "access keys": 0, "metadata rows": catalog.reseal_metadata()}
-    with Progress("root-key rotate: objects", sum(1 for _ in walk.listed(catalog)), "objects") as progress:
+    with Progress("root-key rotate: objects", walk.totals(catalog)[0], "objects") as progress:
         for version in walk.versions(catalog):
             progress.advance()
             _reseal_version(catalog, keyring, version, counts, skipped)

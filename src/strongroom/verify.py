@@ -32,7 +32,7 @@ from strongroom.account import account_id
 from strongroom.blobs import BlobStore
 from strongroom.catalog import walk
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import ObjectSummary, ObjectVersion
+from strongroom.catalog.model import ObjectVersion
 from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.deployment import open_checked
@@ -42,7 +42,7 @@ from strongroom.kms.service import KeyService
 from strongroom.progress import Progress
 from strongroom.tables import table
 from strongroom.vault import ObjectKek, RootKeyring
-from strongroom.vault.check import FAILED, STRUCTURE, VERIFIED, Outcome, check_version
+from strongroom.vault.check import FAILED, STRUCTURE, VERIFIED, check_version
 from strongroom.vault.keys import existing_object_kek
 from strongroom.vault.wrapping import sealed_by
 
@@ -170,8 +170,7 @@ class Verifier:
 
     async def run(self, scope: walk.Scope, progress: Callable[[int, int], Progress]) -> Verification:
         started = time.monotonic()
-        listed = await self._run(lambda: [s.size for _, s in walk.listed(self.catalog, scope)])
-        meter = progress(len(listed), sum(listed))
+        meter = progress(*await self._run(walk.totals, self.catalog, scope))
         slots = asyncio.Semaphore(self.workers)
         tasks: set[asyncio.Task[None]] = set()
 
@@ -179,12 +178,12 @@ class Verifier:
             tasks.discard(task)
             slots.release()
 
-        entries: Iterator[tuple[str, ObjectSummary]] = walk.listed(self.catalog, scope)
+        versions: Iterator[ObjectVersion] = walk.versions(self.catalog, scope)
         try:
-            while batch := await self._run(lambda: list(islice(entries, walk.PAGE))):
-                for bucket, summary in batch:
+            while batch := await self._run(lambda: list(islice(versions, self.workers))):
+                for version in batch:
                     await slots.acquire()
-                    task = asyncio.ensure_future(self._one(bucket, summary.key, meter))
+                    task = asyncio.ensure_future(self._one(version, meter))
                     tasks.add(task)
                     task.add_done_callback(done)
             await asyncio.gather(*tasks)
@@ -193,38 +192,34 @@ class Verifier:
         self.result.seconds = time.monotonic() - started
         return self.result
 
-    async def _one(self, bucket: str, key: str, meter: Progress) -> None:
-        try:
-            await self._check(bucket, key, meter)
-        except Exception as e:  # noqa: BLE001 - the report names it; the other objects are still checked
-            self.result.findings.append(Finding(bucket, key, "", FAILED, (f"could not be checked: {e!r}",)))
-
-    async def _check(self, bucket: str, key: str, meter: Progress) -> None:
-        version = await self._run(self.catalog.get_object, bucket, key)
-        if version is None:  # deleted since it was listed
-            self.result.changed += 1
-            return
+    async def _one(self, version: ObjectVersion, meter: Progress) -> None:
         name = sealed_by(version.sealing, self.keyring.current_id)
+        try:
+            status, reasons = await self._check(version)
+        except Exception as e:  # noqa: BLE001 - the report names it; the other objects are still checked
+            status, reasons = FAILED, (f"could not be checked: {e!r}",)
+        if status is not None:
+            self.result.add(version, name, status, reasons)
+        else:
+            self.result.changed += 1
+        meter.advance(version.size)
+
+    async def _check(self, version: ObjectVersion) -> tuple[str | None, tuple[str, ...]]:
+        """(outcome, reasons); outcome None: the version was replaced or deleted while it was checked."""
         kek: ObjectKek | None = None
         if version.sealing.algorithm != "SSE-C":
             try:
                 kek = await existing_object_kek(self.keyring, self.kms, version.sealing, None)
             except S3Error as e:
-                status: Outcome | str = NOT_VERIFIED if e.code.startswith("KMS.") else FAILED
-                reason = (f"the KMS refused its data key ({e.code}: {e.message})" if status == NOT_VERIFIED
-                          else f"its key could not be recovered ({e.code}; see the log above)")
-                self.result.add(version, name, status, (reason,))
-                meter.advance(version.size)
-                return
+                if e.code.startswith("KMS."):  # the key refuses (disabled, pending deletion, not found)
+                    return NOT_VERIFIED, (f"the KMS refused its data key ({e.code}: {e.message})",)
+                return FAILED, (f"its key could not be recovered ({e.code}; see the log above)",)
         checked = await self._run(check_version, self.blobs, version, kek)
-        if checked.missing_blob:
-            current = await self._run(self.catalog.get_object, bucket, key)
+        if checked.missing_blob:  # the sweep removes a replaced version's blobs after the grace period
+            current = await self._run(self.catalog.get_object, version.bucket, version.key)
             if current is None or current.version_id != version.version_id:
-                self.result.changed += 1
-                meter.advance(version.size)
-                return
-        self.result.add(version, name, checked.outcome, checked.problems)
-        meter.advance(version.size)
+                return None, ()
+        return checked.outcome, checked.problems
 
 
 def verify(config: Config, scope: walk.Scope, workers: int, as_json: bool) -> int:

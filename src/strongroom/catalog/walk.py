@@ -49,6 +49,15 @@ def listed(catalog: Catalog, scope: Scope = EVERYTHING) -> Iterator[tuple[str, O
             after = page.objects[-1].key
 
 
+def totals(catalog: Catalog, scope: Scope = EVERYTHING) -> tuple[int, int]:
+    """(versions, bytes) in scope, from the listing alone: the total of a job's progress."""
+    count = size = 0
+    for _, summary in listed(catalog, scope):
+        count += 1
+        size += summary.size
+    return count, size
+
+
 def versions(catalog: Catalog, scope: Scope = EVERYTHING) -> Iterator[ObjectVersion]:
     """Every stored version in scope, whole (sealing and pieces: a listing holds summaries)."""
     for bucket, summary in listed(catalog, scope):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from strongroom.account import account_id
 from strongroom.catalog import MetadataSealer, open_catalog
 from strongroom.catalog.census import kms_key_id, take_census
-from strongroom.catalog.walk import EVERYTHING, listed
+from strongroom.catalog.walk import EVERYTHING, totals
 from strongroom.clock import Clock
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
@@ -52,7 +52,7 @@ def _open(config: Config, count: bool) -> tuple[BuiltinKms, dict[str, int]]:
         account = account_id(catalog)
         clock.measure(catalog.now)
         if count:
-            objects = sum(1 for _ in listed(catalog, EVERYTHING))
+            objects, _ = totals(catalog, EVERYTHING)
             with Progress("kms list: counting the objects each key seals", objects, "objects") as progress:
                 census = take_census(catalog, EVERYTHING, lambda s: s.kms_key_arn or "", progress.advance)
             for arn, use in census.keys.items():
