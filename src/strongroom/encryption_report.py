@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from typing import Any
 
 from strongroom.catalog import walk
@@ -100,6 +101,9 @@ def report(config: Config, scope: walk.Scope, as_json: bool) -> int:
     catalog = open_checked(config)
     keyring = RootKeyring(config.root_keys)
     try:
+        if (wrong := scope.unknown(catalog)) is not None:
+            print(wrong, file=sys.stderr)
+            return 2
         count, _ = walk.totals(catalog, scope)
         with Progress("report encryption", count, "objects") as progress:
             census = take_census(catalog, scope, lambda s: sealed_by(s, keyring.current_id), progress.advance)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -227,6 +228,10 @@ def verify(config: Config, scope: walk.Scope, workers: int, as_json: bool) -> in
     # On PostgreSQL every worker holds a connection for a moment at a time: a pool as wide as them.
     config = dataclasses.replace(config, db_pool_size=max(config.db_pool_size, workers + 1))
     catalog = open_checked(config)
+    if (wrong := scope.unknown(catalog)) is not None:
+        catalog.close()
+        print(wrong, file=sys.stderr)
+        return 2
     executor = ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="strongroom-verify")
     try:
         # The KMS's dates on the catalog's clock, as a server has them: a key whose deletion date has

@@ -174,7 +174,11 @@ def test_verify_passes_then_names_each_damaged_object(store: Store) -> None:
         assert f"FAILED: {BUCKET}/{key} " in text
     assert "4 FAILED" in text
 
-    # the scope: a prefix holding no damaged object passes
+    # the scope: a bucket that does not exist is refused, not reported on as if all were well ...
+    for command in (("verify",), ("report", "encryption")):
+        missing = store.server.cli(*command, "--bucket", "no-such-bucket", check=False)
+        assert missing.returncode == 2 and "there is no bucket no-such-bucket" in missing.stderr
+    # ... and a prefix holding no damaged object passes
     code, report = verify(store, "--bucket", BUCKET, "--prefix", "multipart/")
     assert code == 0 and report["total"]["objects"] == 2
 

@@ -28,6 +28,13 @@ class Scope:
     bucket: str | None = None
     prefix: str = ""
 
+    def unknown(self, catalog: Catalog) -> str | None:
+        """What is wrong with the scope (a bucket that does not exist), or None: a job refuses it rather
+        than report on nothing as if all were well."""
+        if self.bucket is not None and catalog.get_bucket(self.bucket) is None:
+            return f"strongroom: there is no bucket {self.bucket}"
+        return None
+
     def buckets(self, catalog: Catalog) -> list[str]:
         names = [b.name for b in catalog.list_buckets()]
         return [n for n in names if n == self.bucket] if self.bucket is not None else names
