@@ -90,15 +90,17 @@ class Verification:
         elif status == STRUCTURE:
             tally.structure += 1
         else:
-            tally.failed += status == FAILED
-            tally.not_verified += status == NOT_VERIFIED
+            if status == FAILED:
+                tally.failed += 1
+            else:
+                tally.not_verified += 1
             self.findings.append(Finding(version.bucket, version.key, version.version_id, status, reasons))
 
     def total(self) -> Tally:
         out = Tally()
         for tally in self.groups.values():
-            for name in Tally.__slots__:  # type: ignore[attr-defined]
-                setattr(out, name, getattr(out, name) + getattr(tally, name))
+            for f in dataclasses.fields(Tally):
+                setattr(out, f.name, getattr(out, f.name) + getattr(tally, f.name))
         return out
 
     @property
