@@ -52,3 +52,8 @@ def fresh_schema(prefix: str = "test") -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def catalog_env(schema: str | None) -> dict[str, str]:
+    """A server's environment for the catalog in `schema` (the `engine` fixture's value: None, SQLite)."""
+    return {} if schema is None else {"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)}

@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeAlias
 
 from awscrt import checksums as _crt
@@ -100,3 +100,18 @@ def is_valid_b64(algorithm: str, value: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return len(raw) == size
+
+
+def multipart_etag(part_etags: Sequence[str]) -> str:
+    """A multipart object's ETag: the MD5 of its parts' binary ETags, "-N" (S3's form). Part ETags that
+    are not MD5s (SSE-KMS, SSE-C: random) are hex too."""
+    digest = hashlib.md5(b"".join(bytes.fromhex(e) for e in part_etags), usedforsecurity=False)
+    return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+def composite(algorithm: str, part_values: Sequence[str]) -> str:
+    """A COMPOSITE multipart checksum: the checksum of the parts' binary checksums, "-N"."""
+    h = new(algorithm)
+    for value in part_values:
+        h.update(base64.b64decode(value))
+    return f"{h.b64digest()}-{len(part_values)}"

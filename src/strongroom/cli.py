@@ -1,4 +1,5 @@
-"""The command line: `strongroom serve | user | kms | policy | root-key | servers`. Nothing else reads argv.
+"""The command line: `strongroom serve | user | kms | policy | root-key | servers | verify | report`.
+Nothing else reads argv.
 
 The commands and their options are cli_parser's; here they become a `Config` and run. Every option of
 every command also reads a `STRONGROOM_<OPTION>` environment variable (e.g. --data-dir and
@@ -161,18 +162,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
-    from strongroom.catalog import MetadataSealer, open_catalog
-    from strongroom.deployment import check_catalog
+    from strongroom.deployment import open_checked
     from strongroom.vault import RootKeyring
 
     config = config_from(args, create=False)
-    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
-    try:
-        check_catalog(catalog, config, serving=False)  # the data directory and root key are the catalog's
-    except SystemExit:
-        catalog.close()
-        raise
-    return catalog, RootKeyring(config.root_keys)
+    return open_checked(config), RootKeyring(config.root_keys)
 
 
 def _audit_log(args: argparse.Namespace) -> AuditLog | None:
@@ -317,6 +311,21 @@ def cmd_root_key(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from strongroom.catalog.walk import Scope
+    from strongroom.verify import verify
+
+    config = config_from(args, create=False)
+    return verify(config, Scope(args.bucket, args.prefix), args.workers, args.json)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from strongroom.catalog.walk import Scope
+    from strongroom.encryption_report import report
+
+    return report(config_from(args, create=False), Scope(args.bucket), args.json)
+
+
 def main(argv: list[str] | None = None) -> int:
     process.harden()
     argv = sys.argv[1:] if argv is None else argv
@@ -332,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_root_key(args)
     if args.command == "servers":
         return cmd_servers(args)
+    if args.command == "verify":
+        return cmd_verify(args)
+    if args.command == "report":
+        return cmd_report(args)
     if args.command == "kms":
         config = config_from(args, create=False)
         check_deployment(config, serving=False)

@@ -99,6 +99,41 @@ def _common(parser: argparse.ArgumentParser) -> None:
          "(JSON lines, fsynced)")
 
 
+def _external_kms(parser: argparse.ArgumentParser) -> None:
+    _opt(parser, "--kms-endpoint",
+         help_="an AWS-KMS-compatible endpoint to use instead of the built-in KMS")
+    _opt(parser, "--kms-access-key", help_="access key for --kms-endpoint")
+    _opt(parser, "--kms-secret-key", help_="secret key for --kms-endpoint (prefer the file or environment)")
+    _opt(parser, "--kms-secret-key-file",
+         help_="a file (mode 0600) holding the secret key for --kms-endpoint")
+    _opt(parser, "--kms-region", help_="region for --kms-endpoint (default: --region)")
+
+
+def _jobs(sub: argparse._SubParsersAction) -> None:
+    """The operator's proofs: `verify` and `report encryption` (verify.py, encryption_report.py)."""
+    verify = sub.add_parser(
+        "verify", help="read every stored object, authenticate every segment under its key and check sizes, "
+        "ETags and checksums against the catalog (beside live servers: it only reads); exit 1 if any fails"
+    )
+    _common(verify)
+    _external_kms(verify)
+    _opt(verify, "--region", default="us-east-1", help_="the region strongroom reports (KMS key ARNs)")
+    verify.add_argument("--bucket", help="only this bucket")
+    verify.add_argument("--prefix", default="", help="only keys starting with this")
+    verify.add_argument("--workers", type=_positive_int, default=2,
+                        help="objects checked at once (default 2)")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    report = sub.add_parser("report", help="reports on what is stored")
+    kinds = report.add_subparsers(dest="kind", required=True)
+    encryption = kinds.add_parser(
+        "encryption", help="objects and bytes per bucket, encryption type and key; the oldest object per "
+        "key; what each KMS key's disabling would make unreadable"
+    )
+    _common(encryption)
+    encryption.add_argument("--bucket", help="only this bucket")
+    encryption.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="strongroom", description="An S3-compatible, encrypted object store."
@@ -147,11 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _opt(serve, "--log-level", default="INFO", help_="DEBUG, INFO, WARNING or ERROR")
     _opt(serve, "--ready-file", help_="write the port to this file once listening (for scripts)")
-    _opt(serve, "--kms-endpoint", help_="an AWS-KMS-compatible endpoint to use instead of the built-in KMS")
-    _opt(serve, "--kms-access-key", help_="access key for --kms-endpoint")
-    _opt(serve, "--kms-secret-key", help_="secret key for --kms-endpoint (prefer the file or environment)")
-    _opt(serve, "--kms-secret-key-file", help_="a file (mode 0600) holding the secret key for --kms-endpoint")
-    _opt(serve, "--kms-region", help_="region for --kms-endpoint (default: --region)")
+    _external_kms(serve)
     # --- serve: the free-space reserve (issue 14, safety) ---
     _opt(
         serve,
@@ -229,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("access_key")
 
     kms_cli.add_parser(sub, _common)
+    _jobs(sub)
 
     pol = sub.add_parser("policy", help="manage the IAM policies attached to users")
     pol_sub = pol.add_subparsers(dest="action", required=True)

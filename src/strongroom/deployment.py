@@ -145,6 +145,18 @@ def check_deployment(config: Config, *, serving: bool = True) -> str | None:
         catalog.close()
 
 
+def open_checked(config: Config) -> Catalog:
+    """The catalog, for a command (not a server): open, and checked to belong with the data directory
+    and the root key (`check_catalog`); SystemExit, closed, when not."""
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
+    try:
+        check_catalog(catalog, config, serving=False)
+    except SystemExit:
+        catalog.close()
+        raise
+    return catalog
+
+
 def check_catalog(catalog: Catalog, config: Config, *, serving: bool = True) -> str | None:
     """`check_deployment` on an open catalog."""
     deployment = check_identity(catalog, config, serving=serving)

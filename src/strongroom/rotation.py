@@ -23,49 +23,25 @@ import dataclasses
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from strongroom.catalog import MetadataSealer, open_catalog
+from strongroom.catalog import MetadataSealer, open_catalog, walk
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece, Upload
+from strongroom.catalog.model import AccessKey, ObjectVersion, Part, Piece
 from strongroom.catalog.sealer import SealedFieldError
 from strongroom.config import ROOT_KEY_ENV, Config, default_root_key_file, read_key_file, write_key_file
 from strongroom.crypto import IntegrityError
 from strongroom.deployment import check_identity, check_rotation, record_root_keys
 from strongroom.kms.sealing import KmsKeyring, reseal_materials
 from strongroom.kms.store import open_kms_store
+from strongroom.progress import Progress
 from strongroom.servers import RotationLock
 from strongroom.vault import ObjectKek, RootKeyring, piece_context, reseal_piece, root_rotation
 
 T = TypeVar("T")
-
-
-def _all_versions(catalog: Catalog) -> Iterator[ObjectVersion]:
-    for bucket in catalog.list_buckets():
-        after = ""
-        while True:
-            page = catalog.list_objects(bucket.name, after=after, max_keys=1000)
-            for listed in page.objects:  # a listing holds summaries: the sealing needs the whole record
-                version = catalog.get_object(bucket.name, listed.key)
-                if version is not None:  # deleted since
-                    yield version
-            if not page.is_truncated or not page.objects:
-                break
-            after = page.objects[-1].key
-
-
-def _all_uploads(catalog: Catalog) -> Iterator[Upload]:
-    for bucket in catalog.list_buckets():
-        key_marker = upload_marker = ""
-        while True:
-            page = catalog.list_uploads(bucket.name, key_marker=key_marker, upload_id_marker=upload_marker)
-            yield from page.uploads
-            if not page.is_truncated:
-                break
-            key_marker, upload_marker = page.next_key_marker or "", page.next_upload_id_marker or ""
 
 
 class Damaged(Exception):
@@ -95,26 +71,31 @@ def _resealed(
     )
 
 
+def _reseal_version(catalog: Catalog, keyring: RootKeyring, version: ObjectVersion, counts: dict[str, int],
+                    skipped: list[str] | None) -> None:
+    rotation = root_rotation(keyring, version.sealing)
+    if rotation is None:
+        return
+    old, new = rotation
+    pieces = _unsealed(
+        f"object {version.bucket}/{version.key}",
+        partial(_resealed, version.pieces, old, new, version.bucket, version.key, version.version_id),
+        skipped,
+    )
+    if pieces is not None:
+        catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
+        counts["objects"] += 1
+
+
 def reseal_all(catalog: Catalog, keyring: RootKeyring, skipped: list[str] | None = None) -> dict[str, int]:
     """Re-seal everything sealed under a root key other than the current one. Idempotent. A key that
     does not unseal raises Damaged, or, given a `skipped` list, is named there and left as it is."""
     counts = {"objects": 0, "uploads": 0, "access keys": 0, "metadata rows": catalog.reseal_metadata()}
-    for version in list(_all_versions(catalog)):
-        rotation = root_rotation(keyring, version.sealing)
-        if rotation is None:
-            continue
-        old, new = rotation
-
-        pieces = _unsealed(
-            f"object {version.bucket}/{version.key}",
-            partial(_resealed, version.pieces, old, new, version.bucket, version.key, version.version_id),
-            skipped,
-        )
-        if pieces is None:
-            continue
-        catalog.rekey_version(dataclasses.replace(version, sealing=new.sealing, pieces=pieces))
-        counts["objects"] += 1
-    for upload in list(_all_uploads(catalog)):
+    with Progress("root-key rotate: objects", walk.totals(catalog)[0], "objects") as progress:
+        for version in walk.versions(catalog):
+            progress.advance()
+            _reseal_version(catalog, keyring, version, counts, skipped)
+    for upload in list(walk.uploads(catalog)):
         rotation = root_rotation(keyring, upload.sealing)
         if rotation is None:
             continue

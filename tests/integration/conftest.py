@@ -76,3 +76,14 @@ def kms(server: RunningServer):
 @pytest.fixture
 def bucket(s3) -> str:
     return new_bucket(s3)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the SQLite catalog in the data directory, or the name of a fresh PostgreSQL schema
+    (`catalog_env(engine)` is the server's environment for it)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_schema(request.module.__name__.rsplit(".", 1)[-1][:20]) as schema:
+        yield schema

@@ -566,7 +566,7 @@ def test_strongroom_kms_commands(server: RunningServer, kms) -> None:
     server.cli("kms", "disable", made[1])
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
     listed = [line.split("\t") for line in server.cli("kms", "list").stdout.splitlines()]
-    assert [key_id, "Disabled", "CUSTOMER", "-", "from the command line"] in listed
+    assert [key_id, "Disabled", "CUSTOMER", "-", "0 objects", "from the command line"] in listed
     bad = server.cli("kms", "enable", "alias/does-not-exist", check=False)
     assert bad.returncode == 1 and "NotFoundException" in bad.stderr
     server.cli("kms", "enable", key_id)

@@ -66,7 +66,7 @@ def server(start_module_server: ServerFactory, moto_endpoint: str) -> RunningSer
 
 
 def test_sse_kms_round_trip_through_the_external_kms(
-    server: RunningServer, moto_kms, s3, bucket: str
+    server: RunningServer, moto_kms, s3, bucket: str, moto_endpoint: str
 ) -> None:
     key = moto_kms.create_key(Description="external")["KeyMetadata"]
     body = b"kept under an external key " * 1000
@@ -79,6 +79,10 @@ def test_sse_kms_round_trip_through_the_external_kms(
     assert s3.get_object(Bucket=bucket, Key="obj", Range="bytes=5-20")["Body"].read() == body[5:21]
     on_disk = b"".join(p.read_bytes() for p in server.data_dir.rglob("*") if p.is_file())
     assert b"kept under an external key" not in on_disk
+    # strongroom verify asks the same external KMS for the data key, given the same options as serve
+    report = json.loads(server.cli("verify", "--json", "--bucket", bucket, "--kms-endpoint", moto_endpoint,
+                                   "--kms-access-key", "moto-access").stdout)
+    assert [(g["key"], g["objects"], g["verified"]) for g in report["groups"]] == [(key["Arn"], 1, 1)]
 
 
 def test_bucket_keys_and_the_default_key(moto_kms, s3, bucket: str) -> None:

@@ -13,29 +13,17 @@ import base64
 import hashlib
 import secrets
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tests.integration.factory import ServerFactory
 from tests.integration.server import RunningServer
-from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
+from tests.postgres import POSTGRES_URL, catalog_env
 
 
 def token(what: str) -> str:
     return f"{what}{secrets.token_hex(6)}"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """None for the SQLite catalog in the data directory, or the name of a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with fresh_schema("sealed") as schema:
-        yield schema
 
 
 def sqlite_raw(data_dir: Path) -> bytes:
@@ -60,7 +48,7 @@ def postgres_raw(schema: str) -> bytes:
 
 def test_the_catalog_holds_no_metadata_tag_content_type_etag_or_checksum_in_clear(
         engine: str | None, start_server: ServerFactory) -> None:
-    env = {} if engine is None else {"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, engine)}
+    env = catalog_env(engine)
     server: RunningServer = start_server(env=env)
     s3 = server.client()
     bucket = "sealed-" + secrets.token_hex(4)

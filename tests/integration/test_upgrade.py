@@ -126,9 +126,11 @@ def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,
                                               | {o["etag"].strip('"') for o in manifest["objects"]})
     server = start_server(env=env, data_dir=data)
     assert len((data / "deployment-id").read_text().strip()) == 32  # the deployment got its id at this start
-    # ... and the upgrade sealed them in place (schema step 3), the WAL included.
+    # ... and the upgrade sealed them in place (schema step 3), the WAL included, saying how far it was.
     assert in_clear(data, manifest) == []
+    assert "catalog upgrade: sealing metadata done: " in server.log()
     reads_back(server, manifest)
+    assert "verify: " in server.cli("verify").stdout  # release 1's objects authenticate, and match
     writes_beside_and_restarts(server, manifest)
     assert in_clear(data, manifest) == []
 
@@ -160,5 +162,7 @@ def test_release_1_postgres_catalog_migrates_and_reads_back(tmp_path: Path,
             version = conn.execute("SELECT version FROM schema_version").fetchone()
             unsealed = conn.execute("SELECT count(*) FROM versions WHERE listed IS NULL").fetchone()
         assert version == (SCHEMA_VERSION,) and unsealed == (0,)  # migrated, and sealed in place
+        assert "catalog upgrade: sealing metadata done: " in server.log()
         reads_back(server, manifest)
+        assert "verify: " in server.cli("verify").stdout  # release 1's objects authenticate, and match
         writes_beside_and_restarts(server, manifest).stop()

@@ -18,6 +18,7 @@ from strongroom.crypto import (
     Decryptor,
     Encryptor,
     IntegrityError,
+    blob_header,
     ciphertext_size,
     header_size,
     segment_count,
@@ -508,3 +509,11 @@ def test_two_layer_tampering(plaintext: bytes) -> None:
     assert decrypt_all([K1, K2], 1, two, SIZE) == plaintext
     for position in (HEADER, HEADER + STEP + TAG_SIZE - 1, len(two) - 1):
         assert_rejected(flip(two, position), keys=[K1, K2])
+
+
+def test_the_blob_header_is_known_without_a_key() -> None:
+    """`strongroom verify` checks an SSE-C blob's header without the customer's key."""
+    assert blob_header(1) == b"SRBLOB\x01\x01" and blob_header(2) == b"SRBLOB\x01\x02"
+    assert Encryptor([bytes(32)], 1).header() == blob_header(1)
+    with pytest.raises(ValueError):
+        blob_header(3)

@@ -29,6 +29,8 @@ ONLY = {
     "metrics": set(),
     "logs": set(),
     "audit": set(),
+    "progress": set(),
+    "tables": set(),
     "sigv4": {"errors"},
     "blobs": {"errors", "metrics"},
     "db": {"errors", "metrics"},
@@ -36,13 +38,15 @@ ONLY = {
 # What the middle layers must never import.
 TOP = {"s3", "app", "server", "cli", "cli_parser", "__main__"}
 UPWARD = {
-    "catalog": TOP | {"vault", "kms", "identity", "user_policies", "rotation"},
-    "kms": TOP | {"vault", "identity", "rotation"},
-    "vault": TOP | {"rotation"},
+    "catalog": TOP | {"vault", "kms", "identity", "user_policies", "rotation", "verify", "encryption_report"},
+    "kms": TOP | {"vault", "identity", "rotation", "verify", "encryption_report"},
+    "vault": TOP | {"rotation", "verify", "encryption_report"},
     "identity": TOP,
     "user_policies": TOP,
     "account": TOP | {"vault", "kms"},
     "rotation": TOP,
+    "verify": TOP,
+    "encryption_report": TOP,
     "deployment": TOP | {"vault", "kms", "rotation", "servers"},
     "servers": TOP | {"vault", "kms", "rotation", "identity", "user_policies"},
     "inventory": TOP | {"vault", "rotation", "identity", "user_policies", "servers"},

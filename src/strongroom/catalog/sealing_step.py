@@ -21,6 +21,7 @@ from typing import Any
 
 from strongroom.catalog import codec
 from strongroom.catalog.sealer import ROOT_KEYS_SETTING, MetadataSealer, WrongRootKey
+from strongroom.progress import Progress
 
 Connection = Any
 _BATCH = 1000
@@ -66,7 +67,8 @@ def _clear_pieces(pieces: list[list[Any]]) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-def _seal_versions(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer) -> None:
+def _seal_versions(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer, progress: Progress
+                   ) -> None:
     select = "SELECT id, bucket, key, version_id, etag, content_type, pieces, extra FROM versions"
     update = q("UPDATE versions SET listed = ?, private = ?, pieces = ?, etag = '', content_type = '', "
                "extra = NULL WHERE id = ?")
@@ -82,9 +84,11 @@ def _seal_versions(conn: Connection, q: Callable[[str], str], sealer: MetadataSe
                              codec.version_context(bucket, key, version_id, "listed"))
         private = sealer.seal(_dumps(doc), codec.version_context(bucket, key, version_id, "private"))
         conn.execute(update, (listed, private, _clear_pieces(pieces), row_id))
+        progress.advance()
 
 
-def _seal_uploads(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer) -> None:
+def _seal_uploads(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer, progress: Progress
+                  ) -> None:
     select = "SELECT upload_id, bucket, key, content_type, extra FROM uploads"
     update = q("UPDATE uploads SET private = ?, content_type = '', extra = NULL WHERE upload_id = ?")
     for upload_id, bucket, key, content_type, extra in _rows(conn, q, select, "upload_id"):
@@ -95,9 +99,11 @@ def _seal_uploads(conn: Connection, q: Callable[[str], str], sealer: MetadataSea
                 doc[name] = x[field]
         private = sealer.seal(_dumps(doc), codec.upload_context(bucket, key, upload_id))
         conn.execute(update, (private, upload_id))
+        progress.advance()
 
 
-def _seal_parts(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer) -> None:
+def _seal_parts(conn: Connection, q: Callable[[str], str], sealer: MetadataSealer, progress: Progress
+                ) -> None:
     rows = conn.execute("SELECT upload_id, part_number, piece FROM parts").fetchall()
     update = q("UPDATE parts SET private = ?, piece = ? WHERE upload_id = ? AND part_number = ?")
     for upload_id, part_number, piece_text in rows:
@@ -105,6 +111,7 @@ def _seal_parts(conn: Connection, q: Callable[[str], str], sealer: MetadataSeale
         private = sealer.seal(_dumps([pieces[0][2], pieces[0][6] or None]),
                               codec.part_context(upload_id, part_number))
         conn.execute(update, (private, _clear_pieces(pieces), upload_id, part_number))
+        progress.advance()
 
 
 def _step(conn: Connection, q: Callable[[str], str], blob: str, sealer: MetadataSealer | None) -> None:
@@ -116,9 +123,13 @@ def _step(conn: Connection, q: Callable[[str], str], blob: str, sealer: Metadata
     conn.execute(f"ALTER TABLE versions ADD COLUMN private {blob}")
     conn.execute(f"ALTER TABLE uploads ADD COLUMN private {blob}")
     conn.execute(f"ALTER TABLE parts ADD COLUMN private {blob}")
-    _seal_versions(conn, q, sealer)
-    _seal_uploads(conn, q, sealer)
-    _seal_parts(conn, q, sealer)
+    rows = sum(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+               for table in ("versions", "uploads", "parts"))
+    # A catalog of millions of versions takes minutes here, at a server's start: say how far it is.
+    with Progress("catalog upgrade: sealing metadata", rows, "rows") as progress:
+        _seal_versions(conn, q, sealer, progress)
+        _seal_uploads(conn, q, sealer, progress)
+        _seal_parts(conn, q, sealer, progress)
     for table, column in (("versions", "etag"), ("versions", "content_type"), ("versions", "extra"),
                           ("uploads", "content_type"), ("uploads", "extra")):
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

@@ -46,6 +46,17 @@ def segment_count(plaintext_size: int) -> int:
     return max(1, -(-plaintext_size // SEGMENT_SIZE))
 
 
+_HEADERS = {layers: _HEADER.pack(_MAGIC, FORMAT_VERSION, layers) for layers in range(1, _MAX_LAYERS + 1)}
+
+
+def blob_header(layers: int) -> bytes:
+    """The 8 bytes every blob of this format with `layers` layers starts with (checkable without a key)."""
+    try:
+        return _HEADERS[layers]
+    except KeyError:
+        raise ValueError(f"layers must be 1 or 2, not {layers}") from None
+
+
 def ciphertext_size(plaintext_size: int, layers: int = 1) -> int:
     """Size of the whole blob (header included) for a plaintext of `plaintext_size` bytes."""
     if not 1 <= layers <= _MAX_LAYERS:
@@ -123,7 +134,7 @@ class Encryptor:
         return repr(self._stream)
 
     def header(self) -> bytes:
-        return _HEADER.pack(_MAGIC, FORMAT_VERSION, self._stream._layers)
+        return _HEADERS[self._stream._layers]
 
     def update(self, data: bytes | bytearray | memoryview) -> bytes:
         """Take more plaintext; return the sealed segments now known not to be final."""

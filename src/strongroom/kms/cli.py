@@ -15,12 +15,15 @@ from collections.abc import Callable
 from strongroom.account import account_id
 from strongroom.audit import AuditLog
 from strongroom.catalog import MetadataSealer, open_catalog
+from strongroom.catalog.census import kms_key_id, take_census
+from strongroom.catalog.walk import EVERYTHING, totals
 from strongroom.clock import Clock
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
 from strongroom.kms.errors import KmsError
 from strongroom.kms.sealing import KmsKeyring
 from strongroom.kms.store import open_kms_store
+from strongroom.progress import Progress
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -28,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     actions = kms.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create-key", help="create a symmetric key (prints its id and ARN)")
     create.add_argument("--description", default="")
-    lst = actions.add_parser("list", help="list keys: id, state, manager, aliases, description")
+    lst = actions.add_parser("list", help="list keys: id, state, manager, aliases, the number of objects it "
+                             "seals (SSE-KMS and DSSE-KMS, S3 Bucket Keys included), description")
     enable = actions.add_parser("enable", help="enable a key")
     disable = actions.add_parser("disable", help="disable a key: SSE-KMS objects under it cannot be read")
     for p in (enable, disable):
@@ -39,22 +43,33 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
                        help="the region in key ARNs [env STRONGROOM_REGION]")
 
 
-def _open(config: Config) -> BuiltinKms:
+def _open(config: Config, count: bool) -> tuple[BuiltinKms, dict[str, int]]:
+    """The built-in KMS; with `count`, the number of objects each key seals (by key id, from a walk
+    of the catalog: catalog/census.py)."""
     # The catalog's schema (opened first: its upgrade needs the sealer) and the account id.
     catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
     clock = Clock()  # deletion windows and rotation dates on the catalog's time, as a server has them
+    sealed: dict[str, int] = {}
     try:
         account = account_id(catalog)
         clock.measure(catalog.now)
+        if count:
+            objects, _ = totals(catalog, EVERYTHING)
+            with Progress("kms list: counting the objects each key seals", objects, "objects") as progress:
+                census = take_census(catalog, EVERYTHING, lambda s: s.kms_key_arn or "", progress.advance)
+            for arn, use in census.keys.items():
+                if arn:
+                    sealed[kms_key_id(arn)] = sealed.get(kms_key_id(arn), 0) + use.objects
     finally:
         catalog.close()
     store = open_kms_store(config)
-    return BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
-                      config.kms_key_deletion_window_unit, clock.now)
+    kms = BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
+                     config.kms_key_deletion_window_unit, clock.now)
+    return kms, sealed
 
 
 def run(args: argparse.Namespace, config: Config, audit: AuditLog | None = None, actor: str = "") -> int:
-    kms = _open(config)
+    kms, sealed = _open(config, count=args.action == "list")
     try:
         if args.action == "create-key":
             key = kms.create_key(args.description)
@@ -69,7 +84,8 @@ def run(args: argparse.Namespace, config: Config, audit: AuditLog | None = None,
                 aliases.setdefault(alias.key_id, []).append(alias.name)
             for key in kms.store.list_keys(limit=1_000_000):
                 names = ",".join(aliases.get(key.key_id, [])) or "-"
-                print(f"{key.key_id}\t{key.state}\t{key.manager}\t{names}\t{key.description}")
+                objects = f"{sealed.get(key.key_id, 0)} objects"
+                print(f"{key.key_id}\t{key.state}\t{key.manager}\t{names}\t{objects}\t{key.description}")
         elif args.action in ("enable", "disable"):
             before = kms.resolve(args.key)
             key = (kms.enable if args.action == "enable" else kms.disable)(args.key)

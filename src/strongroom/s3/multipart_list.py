@@ -10,7 +10,6 @@ checksum. The operations that write (create, parts, complete, abort) are in
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -254,18 +253,14 @@ def select_parts(upload: Upload, listed: list[Listed], stored: dict[int, Part]) 
 
 def multipart_etag(pieces: list[Piece]) -> str:
     """MD5 of the concatenated binary part ETags, "-N". Non-MD5 part ETags (SSE-KMS, SSE-C) are hex too."""
-    digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in pieces), usedforsecurity=False)
-    return f"{digest.hexdigest()}-{len(pieces)}"
+    return checksums.multipart_etag([p.etag for p in pieces])
 
 
 def object_checksum(algorithm: str, kind: str, pieces: list[Piece]) -> str:
     """COMPOSITE: the checksum of the binary part checksums, "-N"; FULL_OBJECT: the CRCs combined."""
-    raw = [base64.b64decode(p.checksums[algorithm]) for p in pieces]
     if kind == "COMPOSITE":
-        h = checksums.new(algorithm)
-        for value in raw:
-            h.update(value)
-        return f"{h.b64digest()}-{len(pieces)}"
+        return checksums.composite(algorithm, [p.checksums[algorithm] for p in pieces])
+    raw = [base64.b64decode(p.checksums[algorithm]) for p in pieces]
     combined = int.from_bytes(raw[0], "big")
     for value, piece in zip(raw[1:], pieces[1:], strict=True):
         combined = _COMBINE[algorithm](combined, int.from_bytes(value, "big"), piece.size)

@@ -98,3 +98,17 @@ def kms_context(sealing: Sealing) -> dict[str, str] | None:
         return None
     context: dict[str, str] = json.loads(record["ctx"])
     return context
+
+
+CUSTOMER_KEY = "customer-provided key"
+
+
+def sealed_by(sealing: Sealing, current_root_id: str) -> str:
+    """The key a version's piece keys depend on, as reports name it: `root key <id>` (SSE-S3), the KMS
+    key's ARN (SSE-KMS, DSSE-KMS), or the customer's key (SSE-C, never stored)."""
+    kind = sealing.wrapping.get("kek")
+    if kind == "root":
+        return f"root key {sealing.wrapping.get('root') or current_root_id}"
+    if kind == "ssec":
+        return CUSTOMER_KEY
+    return sealing.kms_key_arn or "unknown KMS key"
