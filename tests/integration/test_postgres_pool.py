@@ -269,3 +269,30 @@ def test_statements_with_parameters_read_binary_results_that_load_as_text_ones_d
         assert pool.execute("SELECT x FROM scripted").fetchone() == (7,)
     finally:
         release(pool)
+
+
+def test_a_connection_given_back_goes_to_whoever_waits_and_never_with_a_transaction_open(schema: str) -> None:
+    url = with_search_path(POSTGRES_URL, schema)
+    pool = acquire(url, PoolSettings(size=1, timeout=3))
+    try:
+        pool.execute("CREATE TABLE t (x int)")
+        # Given back while another thread waits: handed to it (not kept aside for a later call).
+        conn = pool.checkout()
+        with ThreadPoolExecutor(1) as other:
+            started = time.monotonic()
+            waiter = other.submit(lambda: pool.execute("SELECT 1").fetchone())
+            time.sleep(0.3)
+            assert not waiter.done()  # the one connection is out
+            pool.checkin(conn)
+            assert waiter.result() == (1,) and time.monotonic() - started < 2
+        # Given back inside a transaction (a caller's bug, or a block cut short): rolled back before
+        # anyone uses it again, not kept aside for the next call to run inside it.
+        conn = pool.checkout()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t VALUES (1)")
+        pool.checkin(conn)
+        assert pool.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        with pool.connection() as again:
+            assert again.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        release(pool)
