@@ -25,10 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-import boto3
 from botocore.config import Config as BotoConfig
 
 from tests.integration import raw as wire
+from tests.integration.helpers import boto_session
 from tests.integration.raw import RawResponse
 from tests.integration.server_log import LogWatch
 
@@ -65,7 +65,7 @@ class RunningServer:
         **config: object,
     ):
         """A boto3 client of this server (`verify`: the CA bundle to check its certificate against)."""
-        return boto3.session.Session().client(
+        return boto_session().client(
             service,
             endpoint_url=self.endpoint,
             aws_access_key_id=access_key or self.access_key,
