@@ -33,6 +33,7 @@ from tests.integration.raw import RawResponse
 from tests.integration.server_log import LogWatch
 
 ROOT_AK = "SRTESTROOTKEY0000001"
+STOP_SECONDS = 15  # a server stops within this of a SIGTERM (it takes well under a second), or is killed
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunningServer:
     cert: Path | None = None  # the self-signed certificate it serves, when it serves https
     watch: LogWatch | None = field(default=None, repr=False)
     started: list[RunningServer] = field(default_factory=list, repr=False)  # it and its restarts
+    hung: bool = field(default=False, repr=False)  # it did not stop within STOP_SECONDS: it was killed
 
     @property
     def endpoint(self) -> str:
@@ -214,8 +216,9 @@ class RunningServer:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
+                self.hung = True  # the factory's teardown fails the test for it
                 self.process.kill()
                 self.process.wait()
 
