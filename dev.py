@@ -33,6 +33,12 @@ SYSTEM_PACKAGES = {
     "chromedriver": "chromium-driver",  # ... driven over WebDriver (the same test)
 }
 
+# The tests spend most of their time waiting (servers starting, sweeps, heartbeats), not computing: two
+# pytest-xdist workers, each given whole files (a module's server is started once), in the order
+# collected (xdist's default, most tests first, left the longest one-test files, the benchmark's smoke
+# run and the scale-out chaos, for last). `-n 0` after `test` runs them in one process (the last -n counts).
+TEST_WORKERS = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
+
 
 def ensure_venv(dev: bool) -> None:
     locks = [ROOT / "requirements.lock"] + ([ROOT / "requirements-dev.lock"] if dev else [])
@@ -85,7 +91,7 @@ def main(argv: list[str]) -> int:
     if command == "serve":
         os.execv(str(BIN / "strongroom"), [str(BIN / "strongroom"), "serve", *rest])
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    runner = ["-m", "pytest"] if command == "test" else ["-m", "bench"]
+    runner = ["-m", "pytest", *TEST_WORKERS] if command == "test" else ["-m", "bench"]
     return subprocess.run([str(BIN / "python"), *runner, *rest], cwd=ROOT, env=env).returncode
 
 

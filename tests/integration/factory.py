@@ -2,7 +2,8 @@
 
 A test asks for the flags, environment or TLS it needs instead of spawning a process of its own; the
 factory stops every server it started (restarts included) and then checks each one's log
-(server_log.py): a traceback or an undeclared ERROR record fails the test.
+(server_log.py): a traceback or an undeclared ERROR record fails the test, as does a server that a
+SIGTERM did not stop (killed after STOP_SECONDS: such a stop made every run wait).
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tests.integration.helpers import self_signed
-from tests.integration.server import RunningServer, clean_env, new_root_key, server_env, spawn
+from tests.integration.server import (
+    STOP_SECONDS,
+    RunningServer,
+    clean_env,
+    new_root_key,
+    server_env,
+    spawn,
+)
 from tests.integration.server_log import LogWatch
 
 
@@ -73,3 +81,5 @@ class ServerFactory:
         assert not problems, "the server logged what no test expected:\n" + "\n\n".join(
             f"{path}:\n{text}" for path, text in problems
         )
+        hung = [running.endpoint for started in self._started for running in started if running.hung]
+        assert not hung, f"not stopped {STOP_SECONDS} s after SIGTERM, so killed: {', '.join(hung)}"

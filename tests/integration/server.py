@@ -25,14 +25,15 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-import boto3
 from botocore.config import Config as BotoConfig
 
 from tests.integration import raw as wire
+from tests.integration.helpers import boto_session
 from tests.integration.raw import RawResponse
 from tests.integration.server_log import LogWatch
 
 ROOT_AK = "SRTESTROOTKEY0000001"
+STOP_SECONDS = 15  # a server stops within this of a SIGTERM (it takes well under a second), or is killed
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunningServer:
     cert: Path | None = None  # the self-signed certificate it serves, when it serves https
     watch: LogWatch | None = field(default=None, repr=False)
     started: list[RunningServer] = field(default_factory=list, repr=False)  # it and its restarts
+    hung: bool = field(default=False, repr=False)  # it did not stop within STOP_SECONDS: it was killed
 
     @property
     def endpoint(self) -> str:
@@ -65,7 +67,7 @@ class RunningServer:
         **config: object,
     ):
         """A boto3 client of this server (`verify`: the CA bundle to check its certificate against)."""
-        return boto3.session.Session().client(
+        return boto_session().client(
             service,
             endpoint_url=self.endpoint,
             aws_access_key_id=access_key or self.access_key,
@@ -214,8 +216,9 @@ class RunningServer:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
+                self.hung = True  # the factory's teardown fails the test for it
                 self.process.kill()
                 self.process.wait()
 
