@@ -85,7 +85,7 @@ async def timed(side: Side, op: Op, concurrency: int, seconds: float) -> Sample:
     async def worker(w: int) -> None:
         for n in itertools.count():
             start = time.perf_counter()
-            if start >= deadline:
+            if start >= deadline and n > 0:  # every worker makes one request, however late it starts
                 return
             got = await op(w, n)  # awaited first: `x += await f()` would lose concurrent updates
             moved[0] += got
