@@ -235,7 +235,7 @@ def test_a_kms_key_made_on_one_server_serves_sse_kms_on_the_other(
     # `strongroom kms list --catalog ...` on a third machine lists it.
     listed = {line.split("\t")[0]: line.split("\t") for line in
               kms_cli_elsewhere(servers[0], tmp_path, catalog_url, "list").splitlines()}
-    assert listed[key_id][1:] == ["Enabled", "CUSTOMER", "-", "shared key"]
+    assert listed[key_id][1:] == ["Enabled", "CUSTOMER", "-", "2 objects", "shared key"]  # it seals both
 
     # A key disabled there is disabled for both servers at their next request.
     assert kms_cli_elsewhere(servers[0], tmp_path, catalog_url, "disable", key_id).split() == [key_id,
