@@ -14,7 +14,7 @@ import pytest
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import new_bucket
 from tests.integration.server import RunningServer
-from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
+from tests.postgres import catalog_env, fresh_schema
 
 
 @pytest.fixture
@@ -51,10 +51,10 @@ def catalog_engine(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """The environment that puts a server's catalog on each engine: SQLite in its data directory, or a
     fresh PostgreSQL schema (dropped after the module, once its servers have stopped)."""
     if request.param == "sqlite":
-        yield {}
+        yield catalog_env(None)
         return
     with fresh_schema("engine") as schema:
-        yield {"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)}
+        yield catalog_env(schema)
 
 
 @pytest.fixture(scope="module")
