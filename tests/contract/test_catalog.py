@@ -19,14 +19,7 @@ from typing import Any
 
 import pytest
 
-from strongroom.catalog.api import (
-    COMPLETED_UPLOAD_MEMORY,
-    BucketExists,
-    BucketNotEmpty,
-    Catalog,
-    CatalogConflict,
-    NoSuchBucketError,
-)
+from strongroom.catalog.api import BucketExists, BucketNotEmpty, Catalog, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.listing import key_successor, walk
 from strongroom.catalog.model import (
     AccessKey,
@@ -735,35 +728,6 @@ def test_complete_upload(catalog: Catalog) -> None:
     assert catalog.all_parts("u1") == []
     with pytest.raises(CatalogConflict):
         catalog.complete_upload("u1", v)
-
-
-def test_a_completed_upload_is_remembered_for_a_while(catalog: Catalog) -> None:
-    """completed_upload: the version a completed upload made, within COMPLETED_UPLOAD_MEMORY of its
-    completion and while it is its key's current version (a retried CompleteMultipartUpload)."""
-    make_bucket(catalog)
-    catalog.create_upload(upload("bkt", "big", "u1"))
-    part = Part("u1", piece(1, "u1"), 1.0)
-    catalog.put_part(part)
-    v = dataclasses.replace(version("bkt", "big", "new", pieces=(part.piece,), etag="x-1"),
-                            last_modified=1000.0)
-    assert catalog.completed_upload("u1", now=1000.0) is None  # not completed yet
-    catalog.complete_upload("u1", v)
-    assert catalog.completed_upload("u1", now=1000.0) == v
-    assert catalog.completed_upload("u1", now=1000.0 + COMPLETED_UPLOAD_MEMORY) == v
-    assert catalog.completed_upload("u1", now=1001.0 + COMPLETED_UPLOAD_MEMORY) is None  # forgotten
-    assert catalog.completed_upload("u2", now=1000.0) is None
-    catalog.put_object(version("bkt", "big", "newer"))
-    assert catalog.completed_upload("u1", now=1000.0) is None  # what it made is no longer current
-    # a later completion forgets those older than the memory
-    catalog.create_upload(upload("bkt", "later", "u3"))
-    catalog.put_part(Part("u3", piece(1, "u3"), 1.0))
-    later = dataclasses.replace(version("bkt", "later", "l", pieces=(piece(1, "u3"),), etag="y-1"),
-                                last_modified=1001.0 + COMPLETED_UPLOAD_MEMORY)
-    catalog.complete_upload("u3", later)
-    catalog.delete_object("bkt", "big")
-    catalog.put_object(v)  # the same version current again: only the forgotten record can tell
-    assert catalog.completed_upload("u1", now=1000.0) is None
-    assert catalog.completed_upload("u3", now=later.last_modified) == later
 
 
 def reference_uploads(uploads: list[Upload], prefix: str, delimiter: str, key_marker: str,

@@ -42,9 +42,10 @@ def catalog_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def server(catalog_env: dict[str, str], start_module_server: ServerFactory) -> RunningServer:
-    # catalog_env first: set up before the servers' factory, its schema is dropped after they stop
-    return start_module_server(env=catalog_env)
+def server(catalog_env: dict[str, str], start_module_server: ServerFactory) -> Iterator[RunningServer]:
+    running = start_module_server(env=catalog_env)
+    yield running
+    running.stop()  # before its schema is dropped (the factory checks its log at the module's end)
 
 
 # --- bucket names ------------------------------------------------------------------------------------

@@ -45,16 +45,21 @@ def catalog_env(request: pytest.FixtureRequest) -> Iterator[Callable[[], dict[st
 
 
 @pytest.fixture(scope="module")
-def migrating(catalog_env: Callable[[], dict[str, str]], start_module_server: ServerFactory) -> RunningServer:
-    # catalog_env first: set up before the servers' factory, its schemas are dropped after they stop
-    return start_module_server(*MIGRATING, env=catalog_env())
+def migrating(catalog_env: Callable[[], dict[str, str]],
+              start_module_server: ServerFactory) -> Iterator[RunningServer]:
+    running = start_module_server(*MIGRATING, env=catalog_env())
+    yield running
+    running.stop()  # before its schema is dropped (the factory checks its log at the module's end)
 
 
 @pytest.fixture(scope="module")
-def preferred(catalog_env: Callable[[], dict[str, str]], start_module_server: ServerFactory) -> RunningServer:
+def preferred(catalog_env: Callable[[], dict[str, str]],
+              start_module_server: ServerFactory) -> Iterator[RunningServer]:
     """BucketOwnerPreferred by its variable, as a deployment would set it; the block left on."""
-    return start_module_server(env={**catalog_env(),
-                                    "STRONGROOM_NEW_BUCKET_OBJECT_OWNERSHIP": "BucketOwnerPreferred"})
+    running = start_module_server(env={**catalog_env(),
+                                       "STRONGROOM_NEW_BUCKET_OBJECT_OWNERSHIP": "BucketOwnerPreferred"})
+    yield running
+    running.stop()
 
 
 def grants(response: dict) -> set[tuple[str, str]]:

@@ -75,8 +75,8 @@ def reads_back(server: RunningServer, manifest: dict) -> None:  # type: ignore[t
 
 def writes_beside_and_restarts(server: RunningServer, manifest: dict) -> RunningServer:  # type: ignore[type-arg]
     """New writes land beside the old ones, and both read back after a restart (returned). A multipart
-    upload completed before the restart is remembered by the migrated catalog (schema step 6): its
-    retried Complete answers with the same ETag after it."""
+    upload completed before the restart is still recognized after it: its retried Complete answers with
+    the same ETag."""
     ak, sk = manifest["root"]
     before = server.client(access_key=ak, secret_key=sk)
     before.put_object(Bucket="kept", Key="written-after-upgrade", Body=b"new")

@@ -27,12 +27,6 @@ from strongroom.catalog.read_cache import ReadCache
 State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
 
 
-# How long complete_upload remembers a completed upload (completed_upload), so that a retried
-# CompleteMultipartUpload answers as the first one did. S3 does so for some hours (its NoSuchUpload
-# for a completed upload comes "only after a few hours": minio/minio#2250; adobe/S3Mock#2586 records
-# the 200); the exact time is not documented.
-COMPLETED_UPLOAD_MEMORY = 6 * 3600.0
-
 class CatalogConflict(Exception):
     """A conditional write found the state it required missing (e.g. put-if-absent on an existing key)."""
 
@@ -149,10 +143,6 @@ class Catalog(Protocol):
         ...
 
     def get_upload(self, upload_id: str) -> Upload | None: ...
-    def completed_upload(self, upload_id: str, *, now: float) -> ObjectVersion | None:
-        """The version upload `upload_id` made when it completed, while that was less than
-        COMPLETED_UPLOAD_MEMORY before `now` and the version is still its key's current one; else None."""
-        ...
 
     def put_part(
         self, part: Part

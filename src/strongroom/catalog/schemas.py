@@ -56,9 +56,6 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # 5: the registry of live processes (servers, created by the scripts; servers.py). Nothing to fill:
     # a catalog written before it has no process registered.
     Step(to=5, sqlite=_nothing, postgres=_nothing),
-    # 6: completed multipart uploads (completed_uploads, created by the scripts; sql_uploads.py). Nothing
-    # to fill: an upload completed before the upgrade is not remembered, and a retry of it is NoSuchUpload.
-    Step(to=6, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from strongroom.catalog import codec
-from strongroom.catalog.api import COMPLETED_UPLOAD_MEMORY, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
 from strongroom.catalog.listing import Entry, common_prefix, walk
 from strongroom.catalog.model import ObjectVersion, Part, Sealing, Upload, UploadPage
 from strongroom.catalog.sql_base import pending_acl_id
@@ -40,15 +40,6 @@ class SqlUploads(SqlObjects):
     def get_upload(self, upload_id: str) -> Upload | None:
         row = self._conn().execute(self._sql.upload, (upload_id,)).fetchone()
         return None if row is None else codec.decode_upload(row, self._sealer)
-
-    def completed_upload(self, upload_id: str, *, now: float) -> ObjectVersion | None:
-        row = self._conn().execute(self._sql.completed_upload,
-                                   (upload_id, now - COMPLETED_UPLOAD_MEMORY)).fetchone()
-        if row is None:
-            return None
-        bucket, key, version_id = row
-        current = self.get_object(bucket, key)
-        return current if current is not None and current.version_id == version_id else None
 
     def put_part(self, part: Part) -> Part | None:
         values = codec.encode_part(part, self._sealer)
@@ -128,10 +119,6 @@ class SqlUploads(SqlObjects):
             replaced = self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match,
                                          acl=None if pending is None else pending[0], fresh=False)
             self._drop_upload(conn, upload_id)
-            # Remembered for a retried Complete; the ones older than the memory are forgotten meanwhile.
-            conn.execute(self._sql.forget_completed, (version.last_modified - COMPLETED_UPLOAD_MEMORY,))
-            conn.execute(self._sql.remember_completed, (upload_id, version.bucket, version.key,
-                                                        version.version_id, version.last_modified))
             used = {(p.part_number, p.blob_id) for p in version.pieces}
             unused = [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]
             self._settle_blobs(conn, (), [p.piece for p in unused])

@@ -128,11 +128,6 @@ class Statements:
         self.lock_upload = q(f"SELECT bucket, key FROM uploads WHERE upload_id = ?{d.for_update}")
         self.set_upload_sealing = q("UPDATE uploads SET sealing = ? WHERE upload_id = ?")
         self.delete_upload = q("DELETE FROM uploads WHERE upload_id = ?")
-        self.remember_completed = q("INSERT INTO completed_uploads (upload_id, bucket, key, version_id, "
-                                    "completed) VALUES (?, ?, ?, ?, ?)")
-        self.forget_completed = q("DELETE FROM completed_uploads WHERE completed < ?")
-        self.completed_upload = q(
-            "SELECT bucket, key, version_id FROM completed_uploads WHERE upload_id = ? AND completed >= ?")
         self.upload_range = {
             (inc, bnd): q(f"SELECT {U} FROM uploads WHERE bucket = ? AND key {'>=' if inc else '>'} ?"
                           f"{' AND key < ?' if bnd else ''} {UPLOAD_ORDER} LIMIT ?")

@@ -32,6 +32,7 @@ from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
 from strongroom.s3.kms_check import kms_check
 from strongroom.s3.multipart_list import (
+    Listed,
     find_upload,
     invalid_part,
     load_upload,
@@ -280,7 +281,8 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     upload = await find_upload(ctx)
     if upload is None:
-        return await retried_complete(ctx)
+        return await retried_complete(ctx, parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY,
+                                                                                malformed_xml())))
     conditions = complete_conditions(ctx)
     vault = ctx.services.vault
     await vault.check_conditions(ctx.bucket.name, ctx.key, conditions)
@@ -301,24 +303,31 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
             kms_check=kms_check(ctx))
     except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
+    except S3Error as e:
+        if e.code != "NoSuchUpload":
+            raise
+        return await retried_complete(ctx, listed)  # a Complete of the same upload finished first
     return complete_result(ctx, version)
 
 
-async def retried_complete(ctx: Ctx) -> web.StreamResponse:
-    """A Complete of an upload that is no longer in progress. When it completed a short while ago
-    (catalog.COMPLETED_UPLOAD_MEMORY) with the very parts this request lists, and what it made is still
-    the key's current version, the retry answers as the first Complete did: an SDK retries Complete when
-    the answer was lost, and S3 answers it 200 with the same ETag (recorded from S3 in adobe/S3Mock#2586
-    and minio/minio#13318). Anything else is NoSuchUpload."""
+# How long after a completion a retried CompleteMultipartUpload still gets the first answer. S3 does so
+# for some hours (its NoSuchUpload for a completed upload comes "only after a few hours":
+# minio/minio#2250); the exact time is not documented: strongroom's choice.
+COMPLETED_UPLOAD_MEMORY = 6 * 3600.0
+
+
+async def retried_complete(ctx: Ctx, listed: list[Listed]) -> web.StreamResponse:
+    """A Complete of an upload that is no longer in progress. An SDK retries Complete when the answer was
+    lost, and S3 answers the retry 200 with the same ETag (recorded from S3 in adobe/S3Mock#2586 and
+    minio/minio#13318). A completed upload's version id is its upload id (vault.complete), so the key's
+    current version tells: when it is the one this upload made, less than COMPLETED_UPLOAD_MEMORY ago,
+    from the very parts this request lists, the retry answers as the first Complete did. Anything else
+    is NoSuchUpload."""
     upload_id = ctx.query.get("uploadId", "")
-    version = None
-    if upload_id:
-        version = await ctx.services.read(ctx.services.catalog.completed_upload, upload_id,
-                                          now=ctx.services.clock.now())
-    if version is None or (version.bucket, version.key) != (ctx.bucket_name, ctx.key):
-        raise no_such_upload(upload_id)
-    listed = parse_parts(await Body(ctx).read_all(MAX_COMPLETE_BODY, malformed_xml()))
-    if [(p.number, p.etag) for p in listed] != [(p.part_number, p.etag) for p in version.pieces]:
+    version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket_name or "", ctx.key or "")
+    if (not upload_id or version is None or version.version_id != upload_id
+            or ctx.services.clock.now() - version.last_modified > COMPLETED_UPLOAD_MEMORY
+            or [(p.number, p.etag) for p in listed] != [(p.part_number, p.etag) for p in version.pieces]):
         raise no_such_upload(upload_id)
     return complete_result(ctx, version)
 

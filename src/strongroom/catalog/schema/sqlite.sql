@@ -149,17 +149,5 @@ CREATE TABLE IF NOT EXISTS servers (
     heartbeat_interval REAL NOT NULL
 ) WITHOUT ROWID;
 
--- Completed multipart uploads, remembered for a while (since schema version 6; catalog/sql_uploads.py):
--- a retried CompleteMultipartUpload of the same parts answers as the first did, as S3 does for hours
--- after a completion. `completed`: the version's last_modified, seconds since the epoch.
-CREATE TABLE IF NOT EXISTS completed_uploads (
-    upload_id  TEXT PRIMARY KEY,
-    bucket     TEXT NOT NULL,
-    key        TEXT NOT NULL COLLATE BINARY,
-    version_id TEXT NOT NULL,
-    completed  REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS completed_uploads_by_age ON completed_uploads (completed);
-
 -- The version of this file. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);
