@@ -192,7 +192,7 @@ def test_complete_errors_leave_the_upload_intact(s3, bucket: str) -> None:
     details = err.response["Error"]
     assert (details["ProposedSize"], details["MinSizeAllowed"]) == ("100000", str(PART))
     assert details["PartNumber"] == "2"
-    fails("InvalidRequest", complete, s3, bucket, "e", upload_id, [])
+    fails("MalformedXML", complete, s3, bucket, "e", upload_id, [])
     fails("NoSuchKey", s3.get_object, Bucket=bucket, Key="e")
     # every part still there; a valid subset completes (parts need not be contiguous)
     listed = s3.list_parts(Bucket=bucket, Key="e", UploadId=upload_id)["Parts"]
@@ -356,10 +356,9 @@ def test_upload_part_copy_with_ranges(s3, bucket: str) -> None:
     for bad in ("bytes=5-2", "0-5", "bytes=0-", "bytes=-5", "bytes=a-b", "bytes=0-1,3-4"):
         err = fails("InvalidArgument", s3.upload_part_copy, PartNumber=4, CopySourceRange=bad, **copy)
         assert err.response["Error"]["ArgumentName"] == "x-amz-copy-source-range"
-    err = fails("InvalidArgument", s3.upload_part_copy, PartNumber=4, CopySourceRange=f"bytes=0-{size}",
+    err = fails("InvalidRange", s3.upload_part_copy, PartNumber=4, CopySourceRange=f"bytes=0-{size}",
                 **copy)
-    assert err.response["Error"]["Message"] == (
-        f"Range specified is not valid for source object of size: {size}")
+    assert status_of(err) == 416 and err.response["Error"]["ActualObjectSize"] == str(size)
     fails("InvalidRequest", s3.upload_part_copy, PartNumber=4, CopySourceRange=f"bytes={size + 5}-{size + 9}",
           **copy)
     err = fails("PreconditionFailed", s3.upload_part_copy, PartNumber=4, CopySourceIfMatch='"nope"', **copy)
@@ -508,7 +507,8 @@ def test_requests_sdks_would_not_send(server: RunningServer, s3, bucket: str) ->
     part = f"<ETag>{etag}</ETag>"
     for body, expected in (
         (b"<not xml", (400, "MalformedXML")),
-        (b"", (400, "InvalidRequest")),
+        (b"", (400, "MalformedXML")),
+        (b"<CompleteMultipartUpload/>", (400, "MalformedXML")),
         (f"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber>{part}</Part>"
          "</CompleteMultipartUpload>".encode(), (400, "MalformedXML")),
         (f"<CompleteMultipartUpload><Part>{part}</Part></CompleteMultipartUpload>".encode(),
