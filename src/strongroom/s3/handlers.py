@@ -11,6 +11,7 @@ from aiohttp import web
 from strongroom.s3 import (
     acl,
     bucket_encryption,
+    bucket_logging,
     bucket_policy,
     buckets,
     listing,
@@ -67,6 +68,9 @@ HANDLERS: dict[Operation, Handler] = {
     O.PutPublicAccessBlock: public_access_block.put_public_access_block,
     O.GetPublicAccessBlock: public_access_block.get_public_access_block,
     O.DeletePublicAccessBlock: public_access_block.delete_public_access_block,
+    # server access logging
+    O.PutBucketLogging: bucket_logging.put_bucket_logging,
+    O.GetBucketLogging: bucket_logging.get_bucket_logging,
     # objects
     O.PutObject: objects.put_object,
     O.PostObject: post_object.post_object,

@@ -15,6 +15,8 @@ from aiohttp import web
 from strongroom import metrics
 from strongroom.identity import user_arn
 from strongroom.logs import AccessLog
+from strongroom.s3 import log_delivery
+from strongroom.s3.bucket_logging import KIND as LOGGING
 from strongroom.s3.context import Ctx, Services
 
 ERROR_CODE = "strongroom.error_code"  # the S3 error code a failed request was answered with
@@ -23,6 +25,7 @@ UNKNOWN = "Unknown"
 
 _counters: dict[tuple[str, int], metrics.Counter] = {}
 _durations: dict[str, metrics.Histogram] = {}
+_NO_CONFIGS: dict[str, str] = {}
 
 
 def _counter(operation: str, status: int) -> metrics.Counter:
@@ -65,15 +68,18 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
     if sent:
         metrics.S3_BYTES_SENT.inc(sent)
     access_log: AccessLog | None = services.access_log
-    if access_log is None:
+    # The bucket's configs were read by authorization: whether it logs into a bucket costs a lookup.
+    logged = (ctx is not None and ctx.bucket is not None
+              and LOGGING in ctx.configs.get(ctx.bucket.name, _NO_CONFIGS))
+    if access_log is None and not logged:
         return
     headers = response.headers
     sse = headers.get("x-amz-server-side-encryption")
     if sse is None and "x-amz-server-side-encryption-customer-algorithm" in headers:
         sse = "SSE-C"
     user = ctx.principal.user if ctx is not None else None
-    access_log.write({
-        "time": access_log.now(),
+    line = {
+        "time": access_log.now() if access_log is not None else "",
         "request_id": request.get("request_id", ""),
         "remote": request.remote or "",
         "principal": user_arn(services.account_id, user) if user is not None else "",
@@ -88,4 +94,9 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
         "duration_ms": round(duration * 1000, 3),
         "sse": sse,
         "kms_key_arn": headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
-    })
+    }
+    if access_log is not None:
+        access_log.write(line)
+    if logged:
+        assert ctx is not None
+        log_delivery.add(services.server_access_logs, ctx, response, line, time.time() - duration)

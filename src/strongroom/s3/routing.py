@@ -57,6 +57,8 @@ class Operation(enum.Enum):
     GetPublicAccessBlock = ("s3:GetBucketPublicAccessBlock", "bucket")
     PutPublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
     DeletePublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
+    PutBucketLogging = ("s3:PutBucketLogging", "bucket")
+    GetBucketLogging = ("s3:GetBucketLogging", "bucket")
     ListMultipartUploads = ("s3:ListBucketMultipartUploads", "bucket")
     DeleteObjects = ("s3:DeleteObject", "bucket")
     PostObject = ("s3:PutObject", "bucket")
@@ -111,6 +113,8 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "bucket", O.GetPublicAccessBlock, query="publicAccessBlock"),
     Rule("PUT", "bucket", O.PutPublicAccessBlock, query="publicAccessBlock"),
     Rule("DELETE", "bucket", O.DeletePublicAccessBlock, query="publicAccessBlock"),
+    Rule("PUT", "bucket", O.PutBucketLogging, query="logging"),
+    Rule("GET", "bucket", O.GetBucketLogging, query="logging"),
     Rule("GET", "bucket", O.GetBucketLocation, query="location"),
     Rule("GET", "bucket", O.GetBucketVersioning, query="versioning"),
     Rule("GET", "bucket", O.ListObjectVersions, query="versions"),
@@ -148,7 +152,7 @@ RULES: tuple[Rule, ...] = (
 # never delete the bucket).
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
-        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle", "logging",
+        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle",
         "metrics", "notification", "object-lock", "replication", "requestPayment", "restore", "retention",
         "legal-hold", "select", "torrent", "website", "metadataTable", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",
