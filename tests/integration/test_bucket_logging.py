@@ -10,9 +10,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import error_code, fails, new_bucket, status_of
+from tests.integration.helpers import error_code, fails, new_bucket, new_user, status_of
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
@@ -160,6 +161,10 @@ def test_records_are_delivered_in_aws_format(start_server: ServerFactory, engine
         with urllib.request.urlopen(url) as answer:
             assert answer.read() == body
     s3.put_object(Bucket=target, Key="not-logged", Body=b"x")  # the target itself does not log
+    access, secret = new_user(server, "mallory")  # no policy: denied, and the denial is recorded
+    with pytest.raises(ClientError) as denied:
+        server.client(access_key=access, secret_key=secret).get_object(Bucket=source, Key="dir/a b.txt")
+    assert error_code(denied.value) == "AccessDenied"
 
     texts = delivered(s3, target, "logs/", 6)
     assert texts and all(SIMPLE_KEY.fullmatch(k) for k in texts), sorted(texts)
@@ -185,23 +190,26 @@ def test_records_are_delivered_in_aws_format(start_server: ServerFactory, engine
     assert put[22] == f"127.0.0.1:{server.port}" and put[23] == "-"
 
     gets = by_op[("REST.GET.OBJECT", "dir/a%20b.txt")]
-    assert sorted((g[19], g[21]) for g in gets) == [("SigV2", "QueryString"), ("SigV4", "AuthHeader"),
-                                                    ("SigV4", "QueryString")]
-    assert all((g[9], g[11], g[12]) == ("200", str(len(body)), str(len(body))) for g in gets)
+    served = sorted((g[19], g[21]) for g in gets if g[9] == "200")
+    assert served == [("SigV2", "QueryString"), ("SigV4", "AuthHeader"), ("SigV4", "QueryString")]
+    assert all((g[11], g[12]) == (str(len(body)), str(len(body))) for g in gets if g[9] == "200")
     presigned = [g[8] for g in gets if g[21] == "QueryString"]
     assert "&Signature=REDACTED" in presigned[0] + presigned[1]
     assert "X-Amz-Signature=REDACTED" in presigned[0] + presigned[1]
     missing = by_op[("REST.GET.OBJECT", "missing")][0]
     assert (missing[9], missing[10]) == ("404", "NoSuchKey")
+    refused = [g for g in gets if g[9] == "403"]
+    assert len(refused) == 1 and refused[0][10] == "AccessDenied"
+    assert refused[0][4] == f"arn:aws:iam::{account}:user/mallory"
     everything = "\n".join(lines)
     assert all(m is not None and m.group(1) not in everything for m in signatures)
-    assert server.secret_key not in everything
+    assert server.secret_key not in everything and secret not in everything
 
     # Logging turned off: nothing more is delivered.
     s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={})
     s3.put_object(Bucket=source, Key="after", Body=b"x")
     time.sleep(2.5)
-    after = delivered(s3, target, "logs/", 0)
+    after = delivered(s3, target, "logs/", len(lines))
     assert not any("after" in text for text in after.values())
 
 
@@ -220,10 +228,11 @@ def test_partitioned_keys_by_event_time_with_the_cli(start_server: ServerFactory
     assert shown["LoggingEnabled"]["TargetObjectKeyFormat"] == {
         "PartitionedPrefix": {"PartitionDateSource": "EventTime"}}
     server.aws("s3api", "list-objects-v2", "--bucket", source)
-    texts = delivered(s3, target, "part/", 1)
+    texts = delivered(s3, target, "part/", 2)  # GetBucketLogging, ListObjectsV2
     day = time.strftime("%Y/%m/%d", time.gmtime())
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
     pattern = re.compile(rf"part/{account}/[a-z0-9-]+/{source}/{day}/{stamp}-00-00-00-[0-9A-F]{{16}}")
     assert texts and all(pattern.fullmatch(k) for k in texts), sorted(texts)
     listed = [f for t in texts.values() for line in t.splitlines() if (f := RECORD.fullmatch(line))]
-    assert any(f.group(7) == "REST.GET.BUCKET" and "aws-cli" in f.group(17) for f in listed)
+    assert sorted(f.group(7) for f in listed) == ["REST.GET.BUCKET", "REST.GET.LOGGING_STATUS"], texts
+    assert all(f.group(17).startswith("aws-cli/") for f in listed), texts

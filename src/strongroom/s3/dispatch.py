@@ -161,6 +161,7 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
     services = request.app[SERVICES_KEY]
     request["request_id"] = request_id = new_request_id()
     resource = request.path
+    ctx: Ctx | None = None
     try:
         bucket_name, key, raw_query = split_target(request, services.config.base_domain)
         query = MultiDict(parse_qsl(raw_query, keep_blank_values=True))
@@ -186,6 +187,8 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
                 raise access_denied()  # one account per deployment: every bucket is the account's
         await authorize(ctx)
     except Exception as exc:
+        if ctx is not None:
+            request[observe.REFUSED] = ctx  # its server access log record (observe.answered)
         return _failed(request, exc, resource)
     return ctx, handler
 

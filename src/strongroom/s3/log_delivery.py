@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from strongroom.identity import user_arn
 from strongroom.logs import ServerAccessLogBuffer
 from strongroom.s3 import bucket_logging
 from strongroom.s3.access.state import load_state
@@ -94,11 +95,13 @@ def request_uri(request: web.Request) -> str:
     return f"{request.method} {path} HTTP/{request.version.major}.{request.version.minor}"
 
 
-def _requester(ctx: Ctx, principal_arn: str) -> str:
+def _requester(ctx: Ctx) -> str:
     user = ctx.principal.user
     if user is None:
         return "-"
-    return user.user_id if user.is_root else principal_arn  # the root's canonical id; a user's ARN
+    # the root user's canonical id; an IAM user's ARN ("the requester's IAM user name along with the AWS
+    # root account that the IAM user belongs to")
+    return user.user_id if user.is_root else user_arn(ctx.services.account_id, user)
 
 
 def record(ctx: Ctx, response: web.StreamResponse, line: Mapping[str, object], received: float,
@@ -119,7 +122,7 @@ def record(ctx: Ctx, response: web.StreamResponse, line: Mapping[str, object], r
     fields = (
         _field(ctx.bucket.owner_id), _field(ctx.bucket.name),
         time.strftime("[%d/%b/%Y:%H:%M:%S +0000]", time.gmtime(received)), _field(line["remote"]),
-        _field(_requester(ctx, str(line["principal"]))), _field(line["request_id"]),
+        _field(_requester(ctx)), _field(line["request_id"]),
         f"REST.{method}.{RESOURCE_TYPES.get(ctx.op, 'UNKNOWN')}",
         _field(quote(ctx.key, safe="/") if ctx.key is not None else None),
         _quoted(request_uri(request)), str(line["status"]), _field(line["error_code"]),

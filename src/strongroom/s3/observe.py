@@ -21,6 +21,7 @@ from strongroom.s3.context import Ctx, Services
 
 ERROR_CODE = "strongroom.error_code"  # the S3 error code a failed request was answered with
 OPERATION = "strongroom.operation"  # the routed operation's name, set before anything can refuse it
+REFUSED = "strongroom.refused"  # the Ctx of a request refused before its handler (authorization, ...)
 UNKNOWN = "Unknown"
 
 _counters: dict[tuple[str, int], metrics.Counter] = {}
@@ -68,9 +69,11 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
     if sent:
         metrics.S3_BYTES_SENT.inc(sent)
     access_log: AccessLog | None = services.access_log
-    # The bucket's configs were read by authorization: whether it logs into a bucket costs a lookup.
-    logged = (ctx is not None and ctx.bucket is not None
-              and LOGGING in ctx.configs.get(ctx.bucket.name, _NO_CONFIGS))
+    # The bucket's configs were read by authorization: whether it logs into a bucket costs a lookup. A
+    # request refused by authorization is recorded too (AWS records denied requests).
+    context = ctx if ctx is not None else request.get(REFUSED)
+    logged = (context is not None and context.bucket is not None
+              and LOGGING in context.configs.get(context.bucket.name, _NO_CONFIGS))
     if access_log is None and not logged:
         return
     headers = response.headers
@@ -98,5 +101,5 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
     if access_log is not None:
         access_log.write(line)
     if logged:
-        assert ctx is not None
-        log_delivery.add(services.server_access_logs, ctx, response, line, time.time() - duration)
+        assert context is not None
+        log_delivery.add(services.server_access_logs, context, response, line, time.time() - duration)
