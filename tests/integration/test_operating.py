@@ -205,6 +205,11 @@ def test_metrics_behind_a_bearer_token(start_server: ServerFactory, tmp_path: Pa
         assert refused.status == 401 and refused.headers["www-authenticate"].startswith("Bearer ")
         assert b"strongroom_" not in refused.body
     assert server.raw("GET", "/", sign=False).status == 403  # an anonymous S3 request, counted
+    # A body refused before `100 Continue` is counted too (it never reaches the dispatcher's handler).
+    refused = server.raw("PUT", "/nobucket/k", body=b"x" * 10, headers={"Expect": "100-continue"})
+    assert refused.status == 404
+    assert value(scrape(server, token), "strongroom_s3_requests_total", operation="PutObject",
+                 status="404") == 1
     assert value(scrape(server, token), "strongroom_s3_requests_total", operation="ListBuckets",
                  status="403") == 1
     assert token not in server.log()
