@@ -107,7 +107,8 @@ def create_app(config: Config, address: str = "") -> web.Application:
     builtin = services.kms.builtin
     inventory = Inventory(services.catalog, config.root_keys, config.metrics_interval,
                           builtin.store if builtin is not None else None,
-                          builtin.arn if builtin is not None else None)
+                          builtin.arn if builtin is not None else None,
+                          multiprocess=config.metrics_dir is not None)
     app.on_startup.append(inventory.start)
     app.on_cleanup.append(inventory.close)  # before the catalog closes
     ready_gauge = ReadyGauge(services, config.metrics_interval)

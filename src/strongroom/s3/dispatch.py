@@ -198,6 +198,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     error, on a connection then closed (the client never sends the body it announced)."""
     if request.version != HttpVersion11 or request.headers.get("expect", "").lower() != "100-continue":
         return None  # HTTP/1.0 has no interim responses; another expectation is left to the handler
+    start = time.perf_counter()
     prepared = await prepare(request)
     if isinstance(prepared, web.StreamResponse):
         # The client holds its body back until told to send it: answer, then close at once rather
@@ -206,6 +207,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         await prepared.prepare(request)
         await prepared.write_eof()
         request.protocol.force_close()
+        observe.answered(request, request.app[SERVICES_KEY], None, prepared, start)  # the request ends here
         return prepared
     request[_PREPARED] = prepared
     await request.writer.write(_CONTINUE)
