@@ -236,3 +236,22 @@ def test_partitioned_keys_by_event_time_with_the_cli(start_server: ServerFactory
     listed = [f for t in texts.values() for line in t.splitlines() if (f := RECORD.fullmatch(line))]
     assert sorted(f.group(7) for f in listed) == ["REST.GET.BUCKET", "REST.GET.LOGGING_STATUS"], texts
     assert all(f.group(17).startswith("aws-cli/") for f in listed), texts
+
+
+def test_two_servers_on_one_postgresql_each_deliver_their_own_objects(start_server: ServerFactory) -> None:
+    with fresh_schema("logging2") as schema:
+        env = {"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)}
+        first = start_server("--access-log-delivery-interval", "1", env=env)
+        second = start_server("--access-log-delivery-interval", "1", like=first)
+        s3_first, s3_second = first.client(), second.client()
+        source, target = new_bucket(s3_first), new_bucket(s3_first)
+        s3_first.put_bucket_policy(Bucket=target, Policy=delivery_policy(target, source=source))
+        s3_first.put_bucket_logging(Bucket=source, BucketLoggingStatus=enabled(target))
+        s3_first.put_object(Bucket=source, Key="from-first", Body=b"1")
+        s3_second.put_object(Bucket=source, Key="from-second", Body=b"2")
+        texts = delivered(s3_first, target, "logs/", 2)
+        owners = {key: {k for k in ("from-first", "from-second") if f" {k} " in text}
+                  for key, text in texts.items()}
+        # each process wrote its own record into its own object; none was lost or written twice
+        assert sorted(k for found in owners.values() for k in found) == ["from-first", "from-second"], texts
+        assert all(len(found) <= 1 for found in owners.values()), texts
