@@ -23,6 +23,7 @@ from strongroom.readiness import Readiness
 from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
 from strongroom.s3.limits import Gate
+from strongroom.s3.log_delivery import LogDelivery
 from strongroom.s3.probes import ReadyGauge
 from strongroom.vault import BlobSweeper, RootKeyring, Vault
 
@@ -97,6 +98,9 @@ def create_app(config: Config, address: str = "") -> web.Application:
     app.router.add_route("*", r"/{tail:[\s\S]*}", handle, expect_handler=expect_continue)
     app.on_startup.append(services.kms.start)
     app.on_startup.append(heartbeat.start)
+    delivery = LogDelivery(services, services.server_access_logs, config.access_log_delivery_interval)
+    app.on_startup.append(delivery.start)
+    app.on_cleanup.append(delivery.close)  # delivers what waits: before the KMS, executor and catalog close
     app.on_cleanup.append(heartbeat.close)  # deregisters: before the executor and catalog close
     app.on_cleanup.append(services.kms.close)  # before the executor and catalog close
     sweeper = BlobSweeper(services.catalog, services.blobs, interval=config.sweep_interval,
@@ -106,7 +110,8 @@ def create_app(config: Config, address: str = "") -> web.Application:
     builtin = services.kms.builtin
     inventory = Inventory(services.catalog, config.root_keys, config.metrics_interval,
                           builtin.store if builtin is not None else None,
-                          builtin.arn if builtin is not None else None)
+                          builtin.arn if builtin is not None else None,
+                          multiprocess=config.metrics_dir is not None)
     app.on_startup.append(inventory.start)
     app.on_cleanup.append(inventory.close)  # before the catalog closes
     ready_gauge = ReadyGauge(services, config.metrics_interval)

@@ -109,6 +109,7 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "db_pool_timeout",
         "log_format",
         "metrics_interval",
+        "access_log_delivery_interval",
     ):
         if hasattr(args, name):
             values[name] = getattr(args, name)

@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
          "STRONGROOM_METRICS_TOKEN); none: /metrics is open")
     _opt(serve, "--metrics-interval", default="60", type_=_positive_float,
          help_="seconds between refreshes of strongroom_objects, strongroom_object_bytes and the key ages")
+    _opt(serve, "--access-log-delivery-interval", default="300", type_=_positive_float,
+         help_="seconds between deliveries of server access logs (PutBucketLogging) into target buckets")
 
     servers = sub.add_parser("servers", help="list the servers registered on the catalog, from any machine")
     _common(servers)

@@ -126,6 +126,9 @@ class Config:
     metrics_token: str = field(default="", repr=False)
     metrics_interval: float = 60.0
     metrics_dir: Path | None = None
+    # Server access logs (PutBucketLogging): seconds between deliveries of waiting records into their
+    # target buckets (s3/log_delivery.py).
+    access_log_delivery_interval: float = 300.0
 
     @property
     def tls(self) -> bool:

@@ -41,8 +41,9 @@ class Inventory:
     """The task of one serving process that keeps the catalog-derived gauges current."""
 
     def __init__(self, catalog: Catalog, root_keys: tuple[bytes, ...], interval: float,
-                 kms_store: KmsStore | None = None, kms_arn: Callable[[str], str] | None = None) -> None:
-        self.catalog, self.interval = catalog, interval
+                 kms_store: KmsStore | None = None, kms_arn: Callable[[str], str] | None = None,
+                 multiprocess: bool = False) -> None:
+        self.catalog, self.interval, self.multiprocess = catalog, interval, multiprocess
         self.root_key_id = key_ids(root_keys)[0]
         self.kms_store, self.kms_arn = kms_store, kms_arn
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -102,8 +103,12 @@ class Inventory:
             metrics.OBJECT_BYTES.labels(bucket, algorithm).set(size)
             shown.add((bucket, algorithm))
         for gone in self._shown - shown:  # a bucket emptied or deleted: its series end
-            metrics.OBJECTS.remove(*gone)
-            metrics.OBJECT_BYTES.remove(*gone)
+            if self.multiprocess:  # prometheus_client cannot remove a series there: it shows 0
+                metrics.OBJECTS.labels(*gone).set(0)
+                metrics.OBJECT_BYTES.labels(*gone).set(0)
+            else:
+                metrics.OBJECTS.remove(*gone)
+                metrics.OBJECT_BYTES.remove(*gone)
         self._shown = shown
         counted_at = stored.get("time")
         assert isinstance(counted_at, (int, float))

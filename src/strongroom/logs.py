@@ -85,3 +85,28 @@ class AccessLog:
     def close(self) -> None:
         if self._owned:
             os.close(self._fd)
+
+
+class ServerAccessLogBuffer:
+    """Server access log records (AWS's format) waiting for delivery into their target buckets, by source
+    bucket: filled by the requests of this process, emptied every delivery interval
+    (strongroom.s3.log_delivery). Best effort, as AWS's delivery is: beyond `limit` records waiting, new
+    ones are dropped and counted."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self.waiting = 0
+        self.dropped = 0
+        self._records: dict[str, list[tuple[float, str]]] = {}
+
+    def add(self, bucket: str, event_time: float, record: str) -> None:
+        if self.waiting >= self.limit:
+            self.dropped += 1
+            return
+        self.waiting += 1
+        self._records.setdefault(bucket, []).append((event_time, record))
+
+    def take(self) -> dict[str, list[tuple[float, str]]]:
+        """Every waiting record, by source bucket; the buffer starts again empty."""
+        records, self._records, self.waiting = self._records, {}, 0
+        return records

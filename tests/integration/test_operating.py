@@ -205,19 +205,33 @@ def test_metrics_behind_a_bearer_token(start_server: ServerFactory, tmp_path: Pa
         assert refused.status == 401 and refused.headers["www-authenticate"].startswith("Bearer ")
         assert b"strongroom_" not in refused.body
     assert server.raw("GET", "/", sign=False).status == 403  # an anonymous S3 request, counted
+    # A body refused before `100 Continue` is counted too (it never reaches the dispatcher's handler).
+    refused = server.raw("PUT", "/nobucket/k", body=b"x" * 10, headers={"Expect": "100-continue"})
+    assert refused.status == 404
+    assert value(scrape(server, token), "strongroom_s3_requests_total", operation="PutObject",
+                 status="404") == 1
     assert value(scrape(server, token), "strongroom_s3_requests_total", operation="ListBuckets",
                  status="403") == 1
     assert token not in server.log()
 
 
 def test_every_worker_counts_in_one_scrape(start_server: ServerFactory) -> None:
-    server = start_server("--workers", "2")
+    server = start_server("--workers", "2", "--metrics-interval", "0.5")
     requests = 40
     for _ in range(requests):  # a new connection each: the kernel spreads them over both workers
         assert server.raw("GET", "/").status == 200
     for _ in range(3):  # whichever worker answers the scrape, it shows both workers' counts
         assert value(scrape(server), "strongroom_s3_requests_total", operation="ListBuckets",
                      status="200") == requests
+    # The gauges: one figure whichever worker counted; a deleted object's series falls to 0.
+    s3 = server.client()
+    s3.create_bucket(Bucket="workers")
+    s3.put_object(Bucket="workers", Key="k", Body=b"12345")
+    objects = ("strongroom_objects", (("bucket", "workers"), ("encryption", "AES256")))
+    assert wait_for(lambda: scrape(server).get(objects) == 1)
+    assert value(scrape(server), "strongroom_object_bytes", bucket="workers", encryption="AES256") == 5
+    s3.delete_object(Bucket="workers", Key="k")
+    assert wait_for(lambda: scrape(server).get(objects) == 0)
 
 
 # --- the access log, the server's JSON lines, the audit log --------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from strongroom.policy.errors import PolicyError
 
-PrincipalKind = Literal["anonymous", "user", "root"]
+PrincipalKind = Literal["anonymous", "user", "root", "service"]
 Match = Literal["direct", "account"]
 
 INVALID_PRINCIPAL = "Invalid principal in policy"
@@ -72,6 +72,12 @@ class Principal:
         return cls("user", account, f"arn:aws:iam::{account}:user{path}{name}", user_id, name, canonical_id,
                    unique_id)
 
+    @classmethod
+    def service(cls, name: str) -> Principal:
+        """An AWS service acting on its own (server access log delivery: logging.s3.amazonaws.com); a
+        statement names it as {"Service": name}."""
+        return cls("service", name=name)
+
     def condition_keys(self) -> dict[str, str]:
         """The global keys a principal puts into the request context (lower-cased names).
 
@@ -80,6 +86,8 @@ class Principal:
         """
         if self.kind == "anonymous":
             return {}
+        if self.kind == "service":
+            return {"aws:principalservicename": self.name}
         keys = {"aws:userid": self.user_id or self.account, "aws:principalarn": self.arn,
                 "aws:principalaccount": self.account,
                 "aws:principaltype": "User" if self.kind == "user" else "Account"}
@@ -111,6 +119,8 @@ class PrincipalSpec:
             return "direct"
         if p.kind == "anonymous":
             return None
+        if p.kind == "service":
+            return "direct" if f"Service:{p.name}" in self.others else None
         own = self._names(p)
         in_account = p.account in self.accounts
         if p.kind == "root":
@@ -125,6 +135,8 @@ class PrincipalSpec:
             return True
         if p.kind == "anonymous":
             return False
+        if p.kind == "service":
+            return f"Service:{p.name}" in self.others
         own = self._names(p)
         in_account = p.account in self.accounts
         if p.kind == "root":

@@ -18,7 +18,7 @@ from strongroom.catalog.model import AccessKey, Bucket, User
 from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.db.database import DatabaseBusy
-from strongroom.logs import AccessLog
+from strongroom.logs import AccessLog, ServerAccessLogBuffer
 from strongroom.policy import Policy
 from strongroom.readiness import Readiness
 from strongroom.s3.access.state import BucketState
@@ -52,6 +52,8 @@ class Services:
     readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
     access_log: AccessLog | None = None  # one JSON line per request (logs.py); None: --access-log off
     audit: AuditLog | None = None  # every change to who may do what, and to keys (audit.py)
+    # Server access log records waiting for delivery into buckets (s3/log_delivery.py)
+    server_access_logs: ServerAccessLogBuffer = field(default_factory=ServerAccessLogBuffer)
     vault: Vault = field(init=False)  # built on these services (its catalog calls run as ours do)
 
     # The caller names the kind of catalog call; each kind has its thread. Point reads on the embedded

@@ -163,6 +163,7 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
     services = request.app[SERVICES_KEY]
     request["request_id"] = request_id = new_request_id()
     resource = request.path
+    ctx: Ctx | None = None
     try:
         bucket_name, key, raw_query = split_target(request, services.config.base_domain)
         if request.method == "OPTIONS":  # a CORS preflight: unauthenticated, answered from the rules alone
@@ -195,6 +196,8 @@ async def prepare(request: web.Request) -> tuple[Ctx, Handler] | web.Response:
                 raise access_denied()  # one account per deployment: every bucket is the account's
         await authorize(ctx)
     except Exception as exc:
+        if ctx is not None:
+            request[observe.REFUSED] = ctx  # its server access log record (observe.answered)
         return _failed(request, exc, resource)
     return ctx, handler
 
@@ -204,6 +207,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     error, on a connection then closed (the client never sends the body it announced)."""
     if request.version != HttpVersion11 or request.headers.get("expect", "").lower() != "100-continue":
         return None  # HTTP/1.0 has no interim responses; another expectation is left to the handler
+    start = time.perf_counter()
     prepared = await prepare(request)
     if isinstance(prepared, web.StreamResponse):
         # The client holds its body back until told to send it: answer, then close at once rather
@@ -212,6 +216,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         await prepared.prepare(request)
         await prepared.write_eof()
         request.protocol.force_close()
+        observe.answered(request, request.app[SERVICES_KEY], None, prepared, start)  # the request ends here
         return prepared
     request[_PREPARED] = prepared
     await request.writer.write(_CONTINUE)

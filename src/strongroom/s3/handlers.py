@@ -11,6 +11,7 @@ from aiohttp import web
 from strongroom.s3 import (
     acl,
     bucket_encryption,
+    bucket_logging,
     bucket_policy,
     buckets,
     cors,
@@ -65,7 +66,6 @@ HANDLERS: dict[Operation, Handler] = {
     O.GetBucketLifecycleConfiguration: unconfigured.get_bucket_lifecycle_configuration,
     O.GetBucketWebsite: unconfigured.get_bucket_website,
     O.GetBucketReplication: unconfigured.get_bucket_replication,
-    O.GetBucketLogging: unconfigured.get_bucket_logging,
     O.GetBucketAccelerateConfiguration: unconfigured.get_bucket_accelerate_configuration,
     O.GetBucketRequestPayment: unconfigured.get_bucket_request_payment,
     O.GetBucketNotificationConfiguration: unconfigured.get_bucket_notification_configuration,
@@ -88,6 +88,9 @@ HANDLERS: dict[Operation, Handler] = {
     O.PutPublicAccessBlock: public_access_block.put_public_access_block,
     O.GetPublicAccessBlock: public_access_block.get_public_access_block,
     O.DeletePublicAccessBlock: public_access_block.delete_public_access_block,
+    # server access logging
+    O.PutBucketLogging: bucket_logging.put_bucket_logging,
+    O.GetBucketLogging: bucket_logging.get_bucket_logging,
     # objects
     O.PutObject: objects.put_object,
     O.PostObject: post_object.post_object,

@@ -15,14 +15,18 @@ from aiohttp import web
 from strongroom import metrics
 from strongroom.identity import user_arn
 from strongroom.logs import AccessLog
+from strongroom.s3 import log_delivery
+from strongroom.s3.bucket_logging import KIND as LOGGING
 from strongroom.s3.context import Ctx, Services
 
 ERROR_CODE = "strongroom.error_code"  # the S3 error code a failed request was answered with
 OPERATION = "strongroom.operation"  # the routed operation's name, set before anything can refuse it
+REFUSED = "strongroom.refused"  # the Ctx of a request refused before its handler (authorization, ...)
 UNKNOWN = "Unknown"
 
 _counters: dict[tuple[str, int], metrics.Counter] = {}
 _durations: dict[str, metrics.Histogram] = {}
+_NO_CONFIGS: dict[str, str] = {}
 
 
 def _counter(operation: str, status: int) -> metrics.Counter:
@@ -65,15 +69,20 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
     if sent:
         metrics.S3_BYTES_SENT.inc(sent)
     access_log: AccessLog | None = services.access_log
-    if access_log is None:
+    # The bucket's configs were read by authorization: whether it logs into a bucket costs a lookup. A
+    # request refused by authorization is recorded too (AWS records denied requests).
+    context = ctx if ctx is not None else request.get(REFUSED)
+    logged = (context is not None and context.bucket is not None
+              and LOGGING in context.configs.get(context.bucket.name, _NO_CONFIGS))
+    if access_log is None and not logged:
         return
     headers = response.headers
     sse = headers.get("x-amz-server-side-encryption")
     if sse is None and "x-amz-server-side-encryption-customer-algorithm" in headers:
         sse = "SSE-C"
     user = ctx.principal.user if ctx is not None else None
-    access_log.write({
-        "time": access_log.now(),
+    line = {
+        "time": access_log.now() if access_log is not None else "",
         "request_id": request.get("request_id", ""),
         "remote": request.remote or "",
         "principal": user_arn(services.account_id, user) if user is not None else "",
@@ -88,4 +97,9 @@ def answered(request: web.Request, services: Services, ctx: Ctx | None, response
         "duration_ms": round(duration * 1000, 3),
         "sse": sse,
         "kms_key_arn": headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
-    })
+    }
+    if access_log is not None:
+        access_log.write(line)
+    if logged:
+        assert context is not None
+        log_delivery.add(services.server_access_logs, context, response, line, time.time() - duration)

@@ -75,6 +75,8 @@ class Operation(enum.Enum):
     GetPublicAccessBlock = ("s3:GetBucketPublicAccessBlock", "bucket")
     PutPublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
     DeletePublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
+    PutBucketLogging = ("s3:PutBucketLogging", "bucket")
+    GetBucketLogging = ("s3:GetBucketLogging", "bucket")
     ListMultipartUploads = ("s3:ListBucketMultipartUploads", "bucket")
     DeleteObjects = ("s3:DeleteObject", "bucket")
     PostObject = ("s3:PutObject", "bucket")
@@ -138,6 +140,7 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "bucket", O.GetBucketLifecycleConfiguration, query="lifecycle"),
     Rule("GET", "bucket", O.GetBucketWebsite, query="website"),
     Rule("GET", "bucket", O.GetBucketReplication, query="replication"),
+    Rule("PUT", "bucket", O.PutBucketLogging, query="logging"),
     Rule("GET", "bucket", O.GetBucketLogging, query="logging"),
     Rule("GET", "bucket", O.GetBucketAccelerateConfiguration, query="accelerate"),
     Rule("GET", "bucket", O.GetBucketRequestPayment, query="requestPayment"),
@@ -184,7 +187,7 @@ RULES: tuple[Rule, ...] = (
 # never delete the bucket).
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
-        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle", "logging",
+        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle",
         "metrics", "notification", "object-lock", "replication", "requestPayment", "restore", "retention",
         "legal-hold", "select", "torrent", "website", "metadataTable", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",

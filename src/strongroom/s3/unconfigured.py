@@ -44,11 +44,6 @@ async def get_bucket_replication(ctx: Ctx) -> web.StreamResponse:
                           "The replication configuration was not found")
 
 
-async def get_bucket_logging(ctx: Ctx) -> web.StreamResponse:
-    # No LoggingEnabled element: logging is off (API GetBucketLogging).
-    return xml_response(xml.document("BucketLoggingStatus", ""))
-
-
 async def get_bucket_accelerate_configuration(ctx: Ctx) -> web.StreamResponse:
     # A bucket that never had Transfer Acceleration: no Status ("Enabled" or "Suspended" only once set).
     return xml_response(xml.document("AccelerateConfiguration", ""))
