@@ -73,7 +73,6 @@ NOT_IMPLEMENTED_WRITES = [
     ("PUT", "lifecycle"), ("DELETE", "lifecycle"),
     ("PUT", "website"), ("DELETE", "website"),
     ("PUT", "replication"), ("DELETE", "replication"),
-    ("PUT", "logging"),
     ("PUT", "accelerate"),
     ("PUT", "requestPayment"),
     ("PUT", "notification"),
