@@ -7,8 +7,6 @@ NoSuchLifecycleConfiguration, ReplicationConfigurationNotFoundError, ObjectLockC
 NoSuchTagSet; GetBucketVersioning, GetBucketAccelerateConfiguration, GetBucketRequestPayment,
 GetBucketLogging and GetBucketEncryption must succeed.
 
-The reads another branch brings (wt-bucketsurface: unconfigured sub-resource reads, CORS, tagging) are
-marked xfail(strict=True): when that branch lands they pass, and the mark must go.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.server import RunningServer
 
-BUCKETSURFACE = pytest.mark.xfail(strict=True, reason="the unconfigured read is answered by wt-bucketsurface")
+OBJECT_LOCK = pytest.mark.xfail(strict=True, reason="GetObjectLockConfiguration comes with Object Lock")
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +47,23 @@ READS: list[Any] = [
                  lambda r: r["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"], id="HeadBucket"),
     pytest.param("get_bucket_policy", (404, "NoSuchBucketPolicy"), None, id="GetBucketPolicy"),
     pytest.param("get_bucket_acl", (200, ""), lambda r: r["Grants"] and r["Owner"]["ID"], id="GetBucketAcl"),
-    pytest.param("get_bucket_cors", (404, "NoSuchCORSConfiguration"), None, id="GetBucketCors",
-                 marks=BUCKETSURFACE),
-    pytest.param("get_bucket_website", (404, "NoSuchWebsiteConfiguration"), None, id="GetBucketWebsite",
-                 marks=BUCKETSURFACE),
+    pytest.param("get_bucket_cors", (404, "NoSuchCORSConfiguration"), None, id="GetBucketCors"),
+    pytest.param("get_bucket_website", (404, "NoSuchWebsiteConfiguration"), None, id="GetBucketWebsite"),
     pytest.param("get_bucket_versioning", (200, ""), lambda r: "Status" not in r, id="GetBucketVersioning"),
     pytest.param("get_bucket_accelerate_configuration", (200, ""), lambda r: "Status" not in r,
-                 id="GetBucketAccelerateConfiguration", marks=BUCKETSURFACE),
+                 id="GetBucketAccelerateConfiguration"),
     pytest.param("get_bucket_request_payment", (200, ""), lambda r: r["Payer"] == "BucketOwner",
-                 id="GetBucketRequestPayment", marks=BUCKETSURFACE),
-    pytest.param("get_bucket_logging", (200, ""), lambda r: "LoggingEnabled" not in r, id="GetBucketLogging",
-                 marks=BUCKETSURFACE),
+                 id="GetBucketRequestPayment"),
+    pytest.param("get_bucket_logging", (200, ""), lambda r: "LoggingEnabled" not in r, id="GetBucketLogging"),
     pytest.param("get_bucket_lifecycle_configuration", (404, "NoSuchLifecycleConfiguration"), None,
-                 id="GetBucketLifecycleConfiguration", marks=BUCKETSURFACE),
+                 id="GetBucketLifecycleConfiguration"),
     pytest.param("get_bucket_replication", (404, "ReplicationConfigurationNotFoundError"), None,
-                 id="GetBucketReplication", marks=BUCKETSURFACE),
+                 id="GetBucketReplication"),
     pytest.param("get_bucket_encryption", (200, ""),
                  lambda r: r["ServerSideEncryptionConfiguration"]["Rules"], id="GetBucketEncryption"),
     pytest.param("get_object_lock_configuration", (404, "ObjectLockConfigurationNotFoundError"), None,
-                 id="GetObjectLockConfiguration", marks=BUCKETSURFACE),
-    pytest.param("get_bucket_tagging", (404, "NoSuchTagSet"), None, id="GetBucketTagging",
-                 marks=BUCKETSURFACE),
+                 id="GetObjectLockConfiguration", marks=OBJECT_LOCK),
+    pytest.param("get_bucket_tagging", (404, "NoSuchTagSet"), None, id="GetBucketTagging"),
 ]
 
 

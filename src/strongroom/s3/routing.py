@@ -64,7 +64,6 @@ class Operation(enum.Enum):
     GetBucketLifecycleConfiguration = ("s3:GetLifecycleConfiguration", "bucket")
     GetBucketWebsite = ("s3:GetBucketWebsite", "bucket")
     GetBucketReplication = ("s3:GetReplicationConfiguration", "bucket")
-    GetBucketLogging = ("s3:GetBucketLogging", "bucket")
     GetBucketAccelerateConfiguration = ("s3:GetAccelerateConfiguration", "bucket")
     GetBucketRequestPayment = ("s3:GetBucketRequestPayment", "bucket")
     GetBucketNotificationConfiguration = ("s3:GetBucketNotification", "bucket")
