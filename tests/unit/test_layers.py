@@ -25,6 +25,7 @@ ONLY = {
     "config": set(),
     "process": set(),
     "clock": set(),
+    "object_lock": {"errors"},
     "readiness": set(),
     "sigv4": {"errors"},
     "blobs": {"errors"},

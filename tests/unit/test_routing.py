@@ -46,6 +46,15 @@ ROWS = [
     ("PUT /bucket/key?encryption", None, O.UpdateObjectEncryption),
     ("GET /bucket/key?tagging", None, O.GetObjectTagging),
     ("GET /bucket/key?attributes", None, O.GetObjectAttributes),
+    # Object Lock (API reference request syntax of each operation)
+    ("PUT /bucket?object-lock", None, O.PutObjectLockConfiguration),
+    ("GET /bucket?object-lock", None, O.GetObjectLockConfiguration),
+    ("PUT /bucket/key?retention&versionId=V", None, O.PutObjectRetention),
+    ("GET /bucket/key?retention&versionId=V", None, O.GetObjectRetention),
+    ("PUT /bucket/key?legal-hold&versionId=V", None, O.PutObjectLegalHold),
+    ("GET /bucket/key?legal-hold", None, O.GetObjectLegalHold),
+    ("DELETE /bucket?object-lock", None, None),  # no such operation: never DeleteBucket
+    ("DELETE /bucket/key?retention", None, None),  # never DeleteObject
     # Sub-resources with no rule for the method: 501, never the plain operation.
     ("DELETE /bucket?tagging", None, None),  # not DeleteBucket
     ("GET /bucket?tagging", None, None),  # not ListObjects

@@ -41,6 +41,7 @@ from strongroom.kms import access as kms_access
 from strongroom.kms import key_policy
 from strongroom.kms.model import parse_ref
 from strongroom.policy import Decision, Policy, RequestContext, evaluate
+from strongroom.s3 import object_lock_wire
 from strongroom.s3.access import acl, write_acls
 from strongroom.s3.access.policy_context import (
     EXISTING_TAG_ACTIONS,
@@ -250,6 +251,8 @@ async def authorize(ctx: Ctx) -> None:
             actions.append("s3:PutBucketAcl")
         if "x-amz-object-ownership" in ctx.headers:
             actions.append("s3:PutBucketOwnershipControls")
+        if object_lock_wire.bucket_lock_requested(ctx.headers):
+            actions += ["s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"]
         await _identity_only(ctx, actions, bucket_arn(ctx.bucket_name or ""))
         users = await _known_users(ctx) if write_acls.names_users(ctx.headers) else set()
         ctx.new_bucket_access = write_acls.new_bucket_access(ctx.headers, ctx.principal.user_id, users)

@@ -7,10 +7,11 @@ import re
 
 from aiohttp import web
 
+from strongroom import object_lock
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
 from strongroom.catalog.model import Bucket
 from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
-from strongroom.s3 import sse, xml
+from strongroom.s3 import object_lock_wire, sse, xml
 from strongroom.s3.access import acl, ownership
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
@@ -89,6 +90,9 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
             "of the system. Please select a different name and try again.", BucketName=name) from None
     default = sse.new_bucket_default(ctx.config.allow_sse_c_new_buckets)
     await ctx.services.write(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
+    if object_lock_wire.bucket_lock_requested(ctx.headers):
+        await ctx.services.write(ctx.services.catalog.put_bucket_config, name, object_lock.KIND,
+                                 object_lock.LockConfiguration().to_json())
     await _store_bucket_access(ctx, name)
     return web.Response(status=200, headers={"Location": f"/{name}"})
 

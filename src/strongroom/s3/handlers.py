@@ -17,6 +17,7 @@ from strongroom.s3 import (
     multipart,
     multipart_list,
     object_attributes,
+    object_lock,
     objects,
     ownership,
     post_object,
@@ -67,6 +68,13 @@ HANDLERS: dict[Operation, Handler] = {
     O.PutPublicAccessBlock: public_access_block.put_public_access_block,
     O.GetPublicAccessBlock: public_access_block.get_public_access_block,
     O.DeletePublicAccessBlock: public_access_block.delete_public_access_block,
+    # Object Lock
+    O.PutObjectLockConfiguration: object_lock.put_object_lock_configuration,
+    O.GetObjectLockConfiguration: object_lock.get_object_lock_configuration,
+    O.PutObjectRetention: object_lock.put_object_retention,
+    O.GetObjectRetention: object_lock.get_object_retention,
+    O.PutObjectLegalHold: object_lock.put_object_legal_hold,
+    O.GetObjectLegalHold: object_lock.get_object_legal_hold,
     # objects
     O.PutObject: objects.put_object,
     O.PostObject: post_object.post_object,

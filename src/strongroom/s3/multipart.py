@@ -25,7 +25,7 @@ from strongroom.errors import (
     malformed_xml,
     not_implemented,
 )
-from strongroom.s3 import sse, xml
+from strongroom.s3 import object_lock_writes, sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
@@ -137,6 +137,7 @@ async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     check_key(ctx.key)
     algorithm, kind = checksum_choice(ctx)
+    await object_lock_writes.check_write(ctx, ctx.headers, has_body=False)
     metadata = user_metadata(ctx.headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     require_sigv4_for(ctx, choice)

@@ -17,7 +17,7 @@ from strongroom.errors import (
     no_such_bucket,
     no_such_key,
 )
-from strongroom.s3 import sse, version_ids, xml
+from strongroom.s3 import object_lock_writes, sse, version_ids, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.copy_source import parse_copy_source
@@ -98,6 +98,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     body = Body(ctx)
     if body.length is None:
         raise S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+    await object_lock_writes.check_write(ctx, headers, has_body=True)
     if body.length > MAX_SINGLE_PUT:
         raise entity_too_large(body.length)
     md5_expected = content_md5(headers)
@@ -312,6 +313,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     source = await load_copy_source(ctx)
     opened, _ = await open_version(ctx, source, sse.COPY_SSEC)
     headers = ctx.headers
+    await object_lock_writes.check_write(ctx, headers, has_body=False)
     directive = headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)

@@ -57,6 +57,8 @@ class Operation(enum.Enum):
     GetPublicAccessBlock = ("s3:GetBucketPublicAccessBlock", "bucket")
     PutPublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
     DeletePublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
+    PutObjectLockConfiguration = ("s3:PutBucketObjectLockConfiguration", "bucket")
+    GetObjectLockConfiguration = ("s3:GetBucketObjectLockConfiguration", "bucket")
     ListMultipartUploads = ("s3:ListBucketMultipartUploads", "bucket")
     DeleteObjects = ("s3:DeleteObject", "bucket")
     PostObject = ("s3:PutObject", "bucket")
@@ -71,6 +73,10 @@ class Operation(enum.Enum):
     GetObjectTagging = ("s3:GetObjectTagging", "object")
     PutObjectTagging = ("s3:PutObjectTagging", "object")
     DeleteObjectTagging = ("s3:DeleteObjectTagging", "object")
+    PutObjectRetention = ("s3:PutObjectRetention", "object")
+    GetObjectRetention = ("s3:GetObjectRetention", "object")
+    PutObjectLegalHold = ("s3:PutObjectLegalHold", "object")
+    GetObjectLegalHold = ("s3:GetObjectLegalHold", "object")
     GetObjectAttributes = ("s3:GetObjectAttributes", "object")
     UpdateObjectEncryption = ("s3:UpdateObjectEncryption", "object")  # and s3:PutObject (authorization)
     CreateMultipartUpload = ("s3:PutObject", "object")
@@ -111,6 +117,8 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "bucket", O.GetPublicAccessBlock, query="publicAccessBlock"),
     Rule("PUT", "bucket", O.PutPublicAccessBlock, query="publicAccessBlock"),
     Rule("DELETE", "bucket", O.DeletePublicAccessBlock, query="publicAccessBlock"),
+    Rule("PUT", "bucket", O.PutObjectLockConfiguration, query="object-lock"),
+    Rule("GET", "bucket", O.GetObjectLockConfiguration, query="object-lock"),
     Rule("GET", "bucket", O.GetBucketLocation, query="location"),
     Rule("GET", "bucket", O.GetBucketVersioning, query="versioning"),
     Rule("GET", "bucket", O.ListObjectVersions, query="versions"),
@@ -136,6 +144,10 @@ RULES: tuple[Rule, ...] = (
     Rule("PUT", "object", O.PutObjectTagging, query="tagging"),
     Rule("DELETE", "object", O.DeleteObjectTagging, query="tagging"),
     Rule("GET", "object", O.GetObjectAttributes, query="attributes"),
+    Rule("PUT", "object", O.PutObjectRetention, query="retention"),
+    Rule("GET", "object", O.GetObjectRetention, query="retention"),
+    Rule("PUT", "object", O.PutObjectLegalHold, query="legal-hold"),
+    Rule("GET", "object", O.GetObjectLegalHold, query="legal-hold"),
     Rule("PUT", "object", O.CopyObject, header="x-amz-copy-source"),
     Rule("PUT", "object", O.PutObject),
     Rule("GET", "object", O.GetObject),
@@ -149,8 +161,8 @@ RULES: tuple[Rule, ...] = (
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
         "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle", "logging",
-        "metrics", "notification", "object-lock", "replication", "requestPayment", "restore", "retention",
-        "legal-hold", "select", "torrent", "website", "metadataTable", "metadataConfiguration",
+        "metrics", "notification", "replication", "requestPayment", "restore", "select", "torrent",
+        "website", "metadataTable", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",
         "versioning", "attributes", "acl", "policy", "policyStatus", "encryption", "ownershipControls",
         "publicAccessBlock", "uploads", "uploadId", "delete", "location", "versions", "list-type",
