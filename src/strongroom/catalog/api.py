@@ -21,6 +21,7 @@ from strongroom.catalog.model import (
     Upload,
     UploadPage,
     User,
+    VersionPage,
 )
 from strongroom.catalog.read_cache import ReadCache
 
@@ -106,7 +107,8 @@ class Catalog(Protocol):
         if_none_match: fail with CatalogConflict when the key has a current version.
         if_match: fail with CatalogConflict unless the current version's etag equals it.
         acl: the version's ACL document, stored in the same transaction (get_object_acl(version_id)).
-        The replaced version is removed (no versioning yet); its blobs are recorded garbage.
+        A `null` version (`version.null_version`) replaces the key's null version, which is removed (its
+        blobs are recorded garbage) and returned; any other is added to the key's versions.
         Raises NoSuchBucketError when the bucket is gone.
         """
         ...
@@ -120,8 +122,33 @@ class Catalog(Protocol):
         """Replace the tags of `version` in place; False when it is no longer the current version."""
         ...
 
-    def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
-    def delete_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # returns what was removed
+    def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # the current version
+    def get_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """A version by the id S3 shows ("null": the null version), delete markers included."""
+        ...
+
+    def get_latest(self, bucket: str, key: str) -> ObjectVersion | None: ...  # the newest, maybe a marker
+    def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None
+                      ) -> ObjectVersion | None:
+        """DeleteObject without a version id; returns the version removed (its blobs recorded garbage).
+        Without `marker` (an unversioned bucket) the current version is removed; with one the marker
+        becomes the newest version (the key has no current version), and a `null` marker replaces the
+        null version (a suspended bucket). NoSuchBucketError when a marker's bucket is gone."""
+        ...
+
+    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """Remove one version (or delete marker) for good; the newest left becomes current unless it is a
+        delete marker. Returns it (its blobs recorded garbage), or None when there is no such version."""
+        ...
+
+    def list_versions(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
+        version_id_marker: str | None = None, max_keys: int = 1000,
+    ) -> VersionPage:
+        """ListObjectVersions: versions and markers by key, newest first, after (key_marker,
+        version_id_marker), grouped by delimiter; max_keys counts versions and common prefixes."""
+        ...
+
     def list_objects(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
     ) -> ListPage:

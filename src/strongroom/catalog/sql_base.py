@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from strongroom.catalog.api import NoSuchBucketError
+from strongroom.catalog import codec
+from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
 from strongroom.catalog.codec import ListedCache
 from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
@@ -21,6 +22,7 @@ from strongroom.catalog.read_cache import NO_CACHE, ReadCache
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_garbage import SqlGarbage
 from strongroom.catalog.statements import Statements
+from strongroom.catalog.version_listing import NULL
 
 
 def pending_acl_id(upload_id: str) -> str:
@@ -39,10 +41,13 @@ class SqlBase(SqlGarbage):
 
     # --- per engine ---
 
-    def _replace_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool,
-                         if_match: str | None) -> ObjectVersion | None:
-        """Inside a write transaction that holds the bucket: check the conditions, make `version`
-        current, and return the version it replaced."""
+    def _lock_key(self, conn: Any, bucket: str, key: str) -> None:
+        """Inside a write transaction: serialise the writers of one key until commit, so that its
+        versions' ids grow in the order they were written and `current` follows them."""
+        raise NotImplementedError
+
+    def _insert_version(self, conn: Any, version: ObjectVersion) -> int:
+        """Insert a versions row; its id."""
         raise NotImplementedError
 
     def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
@@ -80,11 +85,81 @@ class SqlBase(SqlGarbage):
 
     def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,
                      acl: str | None, fresh: bool = True) -> ObjectVersion | None:
-        """Inside a write transaction holding the bucket: `version` made current, with its ACL; the
-        blobs of the version it replaced become garbage. `fresh`: its pieces were just written (pending),
-        not an upload's parts."""
-        replaced = self._replace_current(conn, version, if_none_match=if_none_match, if_match=if_match)
-        self._settle_blobs(conn, version.pieces if fresh else (), replaced.pieces if replaced else ())
+        """Inside a write transaction holding the bucket: `version` made current, with its ACL. A `null`
+        version replaces the key's null version (the one version of an unversioned bucket; on a suspended
+        one, wherever it is among the versions), whose blobs become garbage; any other is added to the
+        versions. Returns the version removed. `fresh`: its pieces were just written (pending), not an
+        upload's parts. The conditions are checked against the current version (none when the newest is a
+        delete marker)."""
+        bucket, key = version.bucket, version.key
+        self._lock_key(conn, bucket, key)
+        row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
+        if row is not None and row[1] == version.version_id:
+            # Returning it as "replaced" would have the caller delete the blobs it still uses.
+            raise ValueError(f"version {version.version_id} is already current")
+        current = None if row is None else codec.decode_version(row[:-1], self._sealer)
+        if if_none_match and current is not None:
+            raise CatalogConflict(f"{bucket}/{key} exists")
+        if if_match is not None and (current is None or current.etag != if_match):
+            raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
+        removed = None
+        if version.null_version:
+            if current is not None and current.null_version:  # an unversioned bucket's every overwrite
+                removed, removed_id = current, row[-1]
+            else:
+                null = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
+                if null is not None:
+                    removed, removed_id = codec.decode_version(null[:-1], self._sealer), null[-1]
+            if removed is not None:
+                conn.execute(self._sql.delete_version, (removed_id,))
+        conn.execute(self._sql.set_current, (bucket, key, self._insert_version(conn, version)))
+        self._settle_blobs(conn, version.pieces if fresh else (), removed.pieces if removed else ())
         if acl is not None:
             conn.execute(self._sql.put_acl, (version.version_id, acl))
-        return replaced
+        return removed
+
+    def _delete_current(self, conn: Any, bucket: str, key: str, marker: ObjectVersion | None
+                        ) -> ObjectVersion | None:
+        """Inside a write transaction: DeleteObject without a version id. Without a marker (an unversioned
+        bucket) the current version is removed; with one, the marker becomes the newest version, and a
+        `null` marker replaces the null version (a suspended bucket). Returns the version removed; its
+        blobs are garbage."""
+        if marker is not None:
+            self._require_bucket(conn, bucket)
+        self._lock_key(conn, bucket, key)
+        if marker is None:
+            row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
+        elif marker.null_version:
+            row = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
+        else:
+            row = None
+        removed = None if row is None else codec.decode_version(row[:-1], self._sealer)
+        if row is not None:
+            conn.execute(self._sql.delete_version, (row[-1],))
+        if marker is not None:
+            self._insert_version(conn, marker)
+        if removed is not None or marker is not None:
+            conn.execute(self._sql.drop_current, (bucket, key))
+            self._settle_blobs(conn, (), removed.pieces if removed else ())
+        return removed
+
+    def _delete_version(self, conn: Any, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """Inside a write transaction: remove one version for good (S3's id: "null" for the null version),
+        a delete marker included; the newest left becomes current, unless it is a delete marker. Returns
+        the version removed; its blobs are garbage."""
+        self._lock_key(conn, bucket, key)
+        if version_id == NULL:
+            row = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
+        else:
+            row = conn.execute(self._sql.version_of_key, (bucket, key, version_id)).fetchone()
+        if row is None:
+            return None
+        removed = codec.decode_version(row[:-1], self._sealer)
+        conn.execute(self._sql.delete_version, (row[-1],))
+        newest = conn.execute(self._sql.newest_of_key, (bucket, key)).fetchone()
+        if newest is None or newest[codec.MARKER_AT]:
+            conn.execute(self._sql.drop_current, (bucket, key))
+        else:
+            conn.execute(self._sql.set_current, (bucket, key, newest[-1]))
+        self._settle_blobs(conn, (), removed.pieces)
+        return removed

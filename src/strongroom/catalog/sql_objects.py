@@ -9,23 +9,26 @@ delimited listing's feed (`_list_delimited`), and the benchmark's bulk load.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from strongroom.catalog import codec
 from strongroom.catalog.listing import start
-from strongroom.catalog.model import ListPage, ObjectVersion
+from strongroom.catalog.model import ListPage, ObjectVersion, VersionPage
 from strongroom.catalog.sql_base import SqlBase
+from strongroom.catalog.version_listing import NULL, VersionFetch, versions_page
 
 
 class SqlObjects(SqlBase):
     def set_object_tags(self, version: ObjectVersion, tags: dict[str, str]) -> bool:
-        """Replace the tags of a stored version in place; False when it is no longer current.
+        """Replace the tags of a stored version in place; False when it is gone (replaced as the `null`
+        version, or deleted).
 
-        One statement: a put replacing the version deletes its row, so this update either
+        One statement: a write removing the version deletes its row, so this update either
         runs first or (having waited for that row) finds it gone.
         """
         private = codec.encode_private(dataclasses.replace(version, tags=tags), self._sealer)
-        return self._write_one(self._sql.set_tags, (private, version.version_id, version.bucket, version.key,
-                                                    version.bucket, version.key)) > 0
+        return self._write_one(self._sql.set_tags, (private, version.version_id, version.bucket,
+                                                    version.key)) > 0
 
     def rekey_version(self, version: ObjectVersion) -> bool:
         """Replace the sealing and piece keys of a stored version, in place (same id, same blobs)."""
@@ -36,6 +39,49 @@ class SqlObjects(SqlBase):
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         row = self._conn().execute(self._sql.current, (bucket, key)).fetchone()
         return None if row is None else codec.decode_version(row, self._sealer)
+
+    def get_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """A version of a key by the id S3 shows ("null" for the null version), delete markers included."""
+        if version_id == NULL:
+            row = self._conn().execute(self._sql.null_of_key, (bucket, key)).fetchone()
+        else:
+            row = self._conn().execute(self._sql.version_of_key, (bucket, key, version_id)).fetchone()
+        return None if row is None else codec.decode_version(row[:-1], self._sealer)
+
+    def get_latest(self, bucket: str, key: str) -> ObjectVersion | None:
+        """The newest version of a key, whatever it is: a delete marker when the key is deleted."""
+        row = self._conn().execute(self._sql.newest_of_key, (bucket, key)).fetchone()
+        return None if row is None else codec.decode_version(row[:-1], self._sealer)
+
+    def list_versions(self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
+                      version_id_marker: str | None = None, max_keys: int = 1000) -> VersionPage:
+        """ListObjectVersions: versions and delete markers in key order, newest first within a key, after
+        (key_marker, version_id_marker) (without the version id marker: after the whole key_marker),
+        grouped by delimiter. max_keys counts entries and common prefixes together."""
+        if max_keys <= 0:
+            return VersionPage((), (), False, None, None)
+        with self._read() as conn:
+            decode = codec.summary_decoder(self._sealer, bucket, self._listed)
+            return versions_page(self._version_fetch(conn, bucket), decode, prefix, delimiter, key_marker,
+                                 version_id_marker, max_keys)
+
+    def _version_fetch(self, conn: Any, bucket: str) -> VersionFetch:
+        sql = self._sql
+
+        def older(key: str, version_id: str, n: int) -> list[Any] | None:
+            if version_id == NULL:
+                found = conn.execute(sql.id_of_null, (bucket, key)).fetchone()
+            else:
+                found = conn.execute(sql.id_of_version, (bucket, key, version_id)).fetchone()
+            if found is None:
+                return None
+            return list(conn.execute(sql.versions_older, (bucket, key, found[0], n)).fetchall())
+
+        def keys(lo: str, inclusive: bool, hi: str | None, n: int) -> list[Any]:
+            params = (bucket, lo, hi, n) if hi is not None else (bucket, lo, n)
+            return list(conn.execute(sql.versions_range[inclusive, hi is not None], params).fetchall())
+
+        return VersionFetch(older, keys)
 
     def list_objects(self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "",
                      max_keys: int = 1000) -> ListPage:

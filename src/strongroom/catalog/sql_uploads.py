@@ -150,13 +150,15 @@ class SqlUploads(SqlObjects):
                 for row in rows:
                     record = row[1:]
                     bucket, key, version_id = record[2], record[0], record[1]
-                    if (sealer.sealed_under_current(bytes(record[-2]), codec.version_context(
+                    listed, private = record[codec.LISTED_AT], record[codec.PRIVATE_AT]
+                    if (sealer.sealed_under_current(bytes(listed), codec.version_context(
                             bucket, key, version_id, "listed"))
-                            and sealer.sealed_under_current(bytes(record[-1]), codec.version_context(
+                            and sealer.sealed_under_current(bytes(private), codec.version_context(
                                 bucket, key, version_id, "private"))):
                         continue
                     values = codec.encode_version(codec.decode_version(record, sealer), sealer)
-                    conn.execute(self._sql.reseal_version, (values[-2], values[-1], row[0]))
+                    values = values[codec.LISTED_AT], values[codec.PRIVATE_AT], row[0]
+                    conn.execute(self._sql.reseal_version, values)
                     n += 1
             if len(rows) < _RESEAL_BATCH:
                 break

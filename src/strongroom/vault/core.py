@@ -82,6 +82,7 @@ class NewObject:
     headers: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    versioned: bool = False  # the bucket's versioning is Enabled: a new version, not the `null` one
 
 
 @dataclass(frozen=True, slots=True)

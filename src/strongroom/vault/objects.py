@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.blobs import BlobStore
-from strongroom.catalog.model import ObjectVersion, Piece
+from strongroom.catalog.api import NoSuchBucketError
+from strongroom.catalog.model import ObjectVersion, Piece, Sealing
 from strongroom.crypto import IntegrityError
 from strongroom.errors import (
     internal_error,
     invalid_request,
+    no_such_bucket,
 )
 from strongroom.vault.core import UNCONDITIONAL, Conditions, NewObject, VaultCore, new_version_id
 from strongroom.vault.keys import (
@@ -36,6 +38,7 @@ from strongroom.vault.read import read_version
 from strongroom.vault.write import Run, Written
 
 log = logging.getLogger("strongroom.vault")
+_MARKER_SEALING = Sealing("AES256")  # a delete marker has no data; its record needs a sealing all the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,7 @@ class ObjectLifecycle(VaultCore):
             tags=target.tags,
             checksums=checksums,
             checksum_type="FULL_OBJECT" if checksums else None,
+            null_version=not target.versioned,
         )
 
     async def open(
@@ -164,9 +168,31 @@ class ObjectLifecycle(VaultCore):
         is 403, as on a read."""
         sse_c_kek(customer_key, version.sealing)
 
-    async def delete(self, bucket: str, key: str) -> None:
-        """Remove a key's current version (nothing if there is none); its blobs become garbage."""
-        await self.calls.write(self.catalog.delete_object, bucket, key)
+    async def delete(self, bucket: str, key: str, *, versioning: str | None = None, owner_id: str = ""
+                     ) -> ObjectVersion | None:
+        """DeleteObject without a version id, by the bucket's versioning status. Unversioned (None): the
+        key's current version is removed (nothing if there is none). Enabled or Suspended: a delete marker
+        owned by `owner_id` becomes the key's newest version, and is returned; a Suspended bucket's marker
+        is the `null` version and replaces it. The blobs of a version removed become garbage."""
+        marker = None
+        if versioning is not None:
+            marker = ObjectVersion(bucket, key, new_version_id(), 0, "", self.clock(), owner_id,
+                                   _MARKER_SEALING, (), null_version=versioning != "Enabled",
+                                   delete_marker=True)
+        try:
+            await self.calls.write(self.catalog.delete_object, bucket, key, marker)
+        except NoSuchBucketError:
+            raise no_such_bucket(bucket) from None
+        return marker
+
+    async def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """Remove one version (S3's id: "null" for the null version) or delete marker for good; its
+        blobs become garbage, and the newest version left becomes current. The one way a version named
+        by its id is destroyed (DeleteObject and DeleteObjects with a version id): what protects a
+        version from it (Object Lock) is checked here. None when there is no such version."""
+        removed: ObjectVersion | None = await self.calls.write(self.catalog.delete_version, bucket, key,
+                                                               version_id)
+        return removed
 
     async def reseal(
         self, version: ObjectVersion, key_arn: str, bucket_key: bool, *, kms_check: KmsCheck

@@ -167,6 +167,7 @@ class UploadLifecycle(VaultCore):
         conditions: Conditions = UNCONDITIONAL,
         customer_key: bytes | None = None,
         kms_check: KmsCheck,
+        versioned: bool = False,
     ) -> ObjectVersion:
         """Make the chosen parts one object; the parts not chosen and the version replaced become garbage.
         The ACL given at CreateMultipartUpload moves to the version in the same transaction (catalog).
@@ -194,6 +195,7 @@ class UploadLifecycle(VaultCore):
             checksum_type=checksum_type,
             tags=dict(upload.tags),
             storage_class=upload.storage_class,
+            null_version=not versioned,  # the bucket's versioning as the upload completes
         )
         try:
             await self.calls.write(

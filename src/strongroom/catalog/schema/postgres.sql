@@ -65,10 +65,14 @@ CREATE TABLE IF NOT EXISTS versions (
     pieces        text NOT NULL,  -- JSON array of piece arrays
     inline        bytea,          -- inline ciphertext of the pieces, concatenated in piece order
     listed        bytea,          -- sealed (catalog/sealer.py): the ETag and the checksum algorithms
-    private       bytea           -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    private       bytea,          -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    null_version  integer NOT NULL DEFAULT 1,  -- S3's `null` version (written while not Enabled)
+    delete_marker integer NOT NULL DEFAULT 0
 );
--- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
-CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
+-- All versions of a key, newest first (ListObjectVersions; the next current one after a delete by id;
+-- DeleteBucket's emptiness check). Writers of one key are serialised (catalog/postgres.py), so `id`
+-- grows with every write of a key.
+CREATE INDEX IF NOT EXISTS versions_newest ON versions (bucket, key, id DESC);
 
 -- The current version of each key: what GET and listing see. The primary key's index
 -- carries `version` too, so a delimiter walk reads the index alone (index-only scan)

@@ -61,10 +61,13 @@ CREATE TABLE IF NOT EXISTS versions (
     pieces        TEXT NOT NULL,  -- JSON array of piece arrays
     inline        BLOB,           -- inline ciphertext of the pieces, concatenated in piece order
     listed        BLOB,           -- sealed (catalog/sealer.py): the ETag and the checksum algorithms
-    private       BLOB            -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    private       BLOB,           -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    null_version  INTEGER NOT NULL DEFAULT 1,  -- S3's `null` version (written while not Enabled)
+    delete_marker INTEGER NOT NULL DEFAULT 0
 );
--- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
-CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
+-- All versions of a key, newest first (ListObjectVersions; the next current one after a delete by id;
+-- DeleteBucket's emptiness check). `id` grows with every write (SQLite hands out max + 1).
+CREATE INDEX IF NOT EXISTS versions_newest ON versions (bucket, key, id DESC);
 
 -- The current version of each key: what GET and listing see. Narrow and clustered on
 -- (bucket, key), so a listing walks adjacent pages and a common prefix is skipped with
