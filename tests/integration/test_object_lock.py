@@ -24,6 +24,7 @@ from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MISSING = {"Code": "InvalidRequest", "Message": "Bucket is missing Object Lock Configuration"}
 ENABLED = "<ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+LOCKED_MESSAGE = "Access Denied because object protected by object lock."
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -119,12 +120,15 @@ def test_validation_errors_leave_the_configuration_as_it_was(server: RunningServ
     assert server.raw("GET", f"/{name}?object-lock").body == before
 
 
-def test_a_default_retention_is_refused_until_versions_keep_it(s3) -> None:  # type: ignore[no-untyped-def]
-    """Never accepted and not enforced: 501 NotImplemented, and the configuration unchanged."""
+def test_a_default_retention_is_kept_and_read_back(s3) -> None:  # type: ignore[no-untyped-def]
     name = locked_bucket(s3)
-    err = fails(s3.put_object_lock_configuration, Bucket=name, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
-    assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    for rule in ({"Mode": "COMPLIANCE", "Days": 1}, {"Mode": "GOVERNANCE", "Years": 3}):
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": rule}})
+        assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"] == {
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": rule}}
+    # a configuration without a Rule removes the default retention; Object Lock stays enabled
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
     assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"] == {
         "ObjectLockEnabled": "Enabled"}
 
@@ -218,3 +222,134 @@ def test_iam_actions(server: RunningServer, s3, tmp_path: Path) -> None:  # type
     user.create_bucket(Bucket=fresh)  # without Object Lock, the lock's action is not needed
     assert error_of(fails(s3.get_object_lock_configuration, Bucket=fresh))["Code"] == \
         "ObjectLockConfigurationNotFoundError"
+
+
+# --- a version's retention and legal hold ------------------------------------------------------------
+
+
+def in_days(days: float) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+
+
+def test_retention_and_legal_hold_are_kept_shown_and_read_back(server: RunningServer, s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    until = in_days(2)
+    s3.put_object(Bucket=name, Key="k", Body=b"kept", ObjectLockMode="GOVERNANCE",
+                  ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")
+    head = s3.head_object(Bucket=name, Key="k")
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"], head["ObjectLockLegalHoldStatus"]) == (
+        "GOVERNANCE", until, "ON")
+    got = s3.get_object(Bucket=name, Key="k")
+    assert got["ObjectLockMode"] == "GOVERNANCE" and got["Body"].read() == b"kept"
+    assert s3.get_object_retention(Bucket=name, Key="k")["Retention"] == {
+        "Mode": "GOVERNANCE", "RetainUntilDate": until}
+    assert s3.get_object_legal_hold(Bucket=name, Key="k")["LegalHold"] == {"Status": "ON"}
+    # extended and turned into COMPLIANCE without any bypass; the legal hold released
+    later = in_days(3)
+    s3.put_object_retention(Bucket=name, Key="k", Retention={"Mode": "COMPLIANCE", "RetainUntilDate": later})
+    s3.put_object_legal_hold(Bucket=name, Key="k", LegalHold={"Status": "OFF"})
+    assert s3.get_object_retention(Bucket=name, Key="k")["Retention"]["Mode"] == "COMPLIANCE"
+    assert s3.get_object_legal_hold(Bucket=name, Key="k")["LegalHold"] == {"Status": "OFF"}
+    # COMPLIANCE: never shortened, removed or made GOVERNANCE, bypass header or not (root here)
+    for retention in ({"Mode": "COMPLIANCE", "RetainUntilDate": in_days(1)},
+                      {"Mode": "GOVERNANCE", "RetainUntilDate": in_days(9)}):
+        for bypass in (False, True):
+            err = fails(s3.put_object_retention, Bucket=name, Key="k", Retention=retention,
+                        BypassGovernanceRetention=bypass)
+            assert code_message(err) == {"Code": "AccessDenied", "Message": LOCKED_MESSAGE}
+    assert s3.get_object_retention(Bucket=name, Key="k")["Retention"] == {
+        "Mode": "COMPLIANCE", "RetainUntilDate": later}
+
+
+def test_retention_documents_without_the_namespace_as_veeam_sends_them(server: RunningServer, s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    until = in_days(1).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = f"<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>"
+    body = body.encode()
+    reply = server.raw("PUT", f"/{name}/k?retention", body, {"Content-MD5": md5_b64(body)})
+    assert reply.status == 200, reply.body
+    root = ET.fromstring(server.raw("GET", f"/{name}/k?retention").body)
+    assert root.findtext(f"{{{NS}}}Mode") == "COMPLIANCE"
+    hold = b"<LegalHold><Status>ON</Status></LegalHold>"
+    assert server.raw("PUT", f"/{name}/k?legal-hold", hold, {"Content-MD5": md5_b64(hold)}).status == 200
+    assert s3.get_object_legal_hold(Bucket=name, Key="k")["LegalHold"] == {"Status": "ON"}
+
+
+def test_no_lock_yet(s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    for call in (s3.get_object_retention, s3.get_object_legal_hold):
+        err = fails(call, Bucket=name, Key="k")
+        assert code_message(err) == {
+            "Code": "NoSuchObjectLockConfiguration",
+            "Message": "The specified object does not have a ObjectLock configuration"}
+    head = s3.head_object(Bucket=name, Key="k")
+    assert "ObjectLockMode" not in head and "ObjectLockLegalHoldStatus" not in head
+    assert error_of(fails(s3.get_object_retention, Bucket=name, Key="missing"))["Code"] == "NoSuchKey"
+    err = fails(s3.put_object_retention, Bucket=name, Key="k",
+                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": datetime.now(UTC) - timedelta(hours=1)})
+    assert code_message(err) == {"Code": "InvalidArgument",
+                                 "Message": "The retain until date must be in the future!"}
+
+
+def test_default_retention_applies_to_new_versions(s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 2}}})
+    before = datetime.now(UTC)
+    s3.put_object(Bucket=name, Key="plain", Body=b"x")
+    s3.copy_object(Bucket=name, Key="copied", CopySource={"Bucket": name, "Key": "plain"})
+    upload = s3.create_multipart_upload(Bucket=name, Key="multi")
+    part = s3.upload_part(Bucket=name, Key="multi", UploadId=upload["UploadId"], PartNumber=1, Body=b"y")
+    s3.complete_multipart_upload(Bucket=name, Key="multi", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    for key in ("plain", "copied", "multi"):
+        retention = s3.get_object_retention(Bucket=name, Key=key)["Retention"]
+        assert retention["Mode"] == "COMPLIANCE"
+        assert before + timedelta(days=2) - timedelta(minutes=1) < retention["RetainUntilDate"] \
+            < datetime.now(UTC) + timedelta(days=2, minutes=1)
+    # a write's own retention wins over the default
+    own = in_days(5)
+    s3.put_object(Bucket=name, Key="own", Body=b"x", ObjectLockMode="GOVERNANCE",
+                  ObjectLockRetainUntilDate=own)
+    assert s3.get_object_retention(Bucket=name, Key="own")["Retention"] == {
+        "Mode": "GOVERNANCE", "RetainUntilDate": own}
+
+
+def test_multipart_upload_carries_its_lock(s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    until = in_days(4)
+    upload = s3.create_multipart_upload(Bucket=name, Key="m", ObjectLockMode="COMPLIANCE",
+                                        ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")
+    part = s3.upload_part(Bucket=name, Key="m", UploadId=upload["UploadId"], PartNumber=1, Body=b"z" * 10)
+    s3.complete_multipart_upload(Bucket=name, Key="m", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    head = s3.head_object(Bucket=name, Key="m")
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"], head["ObjectLockLegalHoldStatus"]) == (
+        "COMPLIANCE", until, "ON")
+
+
+# --- the KMS keeps the keys of locked versions --------------------------------------------------------
+
+
+def test_a_kms_key_sealing_a_locked_version_cannot_be_disabled_or_deleted(server: RunningServer, s3) -> None:  # type: ignore[no-untyped-def]
+    kms = server.client("kms")
+    name = locked_bucket(s3)
+    locked_key = kms.create_key()["KeyMetadata"]["KeyId"]
+    free_key = kms.create_key()["KeyMetadata"]["KeyId"]
+    s3.put_object(Bucket=name, Key="locked", Body=b"secret", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=locked_key, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=in_days(1))
+    s3.put_object(Bucket=name, Key="free", Body=b"other", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=free_key)
+    for call, kwargs in ((kms.schedule_key_deletion, {"PendingWindowInDays": 7}), (kms.disable_key, {})):
+        err = fails(call, KeyId=locked_key, **kwargs)
+        assert err.response["Error"]["Code"] == "KMSInvalidStateException"
+        assert "Object Lock" in err.response["Error"]["Message"]
+    refused = server.cli("kms", "disable", locked_key, check=False)
+    assert refused.returncode != 0 and "KMSInvalidStateException" in refused.stderr
+    assert kms.describe_key(KeyId=locked_key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert s3.get_object(Bucket=name, Key="locked")["Body"].read() == b"secret"
+    # a key that seals nothing locked is the owner's to shred
+    kms.schedule_key_deletion(KeyId=free_key, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=free_key)["KeyMetadata"]["KeyState"] == "PendingDeletion"

@@ -24,6 +24,7 @@ from strongroom.catalog.model import (
     VersionPage,
 )
 from strongroom.catalog.read_cache import ReadCache
+from strongroom.object_lock import Lock, Retention
 
 State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
 
@@ -100,13 +101,14 @@ class Catalog(Protocol):
     # --- objects ---
     def put_object(
         self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
-        acl: str | None = None,
+        acl: str | None = None, lock: Lock | None = None,
     ) -> ObjectVersion | None:
         """Make `version` the current version of its key; return the version it replaced.
 
         if_none_match: fail with CatalogConflict when the key has a current version.
         if_match: fail with CatalogConflict unless the current version's etag equals it.
         acl: the version's ACL document, stored in the same transaction (get_object_acl(version_id)).
+        lock: the version's Object Lock, stored in the same transaction (get_lock(version_id)).
         A `null` version (`version.null_version`) replaces the key's null version, which is removed (its
         blobs are recorded garbage) and returned; any other is added to the key's versions.
         Raises NoSuchBucketError when the bucket is gone.
@@ -136,9 +138,29 @@ class Catalog(Protocol):
         null version (a suspended bucket). NoSuchBucketError when a marker's bucket is gone."""
         ...
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+    def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                       ) -> ObjectVersion | None:
         """Remove one version (or delete marker) for good; the newest left becomes current unless it is a
-        delete marker. Returns it (its blobs recorded garbage), or None when there is no such version."""
+        delete marker. Returns it (its blobs recorded garbage), or None when there is no such version.
+        A version under Object Lock is refused (S3Error AccessDenied, object_lock.object_locked): so is
+        every removal of a version (an overwritten or deleted `null` version too), on the database's
+        clock; an active GOVERNANCE retention gives way to `bypass_governance`."""
+        ...
+
+    # --- Object Lock of versions (catalog/sql_locks.py) ---
+    def get_lock(self, version_id: str) -> Lock | None: ...  # by the version's internal id
+    def put_retention(self, bucket: str, key: str, version_id: str | None, retention: Retention | None, *,
+                      bypass_governance: bool = False) -> ObjectVersion | None:
+        """Set (None: remove) the retention of a version (S3's id; None: the current one) as
+        object_lock.check_retention_change allows (its S3Error otherwise). The version, a delete marker
+        untouched, or None when there is none."""
+        ...
+
+    def put_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool) -> ObjectVersion | None:
+        ...
+
+    def kms_key_protects(self, kms_key_arn: str) -> bool:
+        """Whether the key seals a version under an unexpired retention or a legal hold."""
         ...
 
     def list_versions(
@@ -160,10 +182,10 @@ class Catalog(Protocol):
         ...
 
     # --- multipart uploads ---
-    def create_upload(self, upload: Upload, *, acl: str | None = None) -> None:
+    def create_upload(self, upload: Upload, *, acl: str | None = None, lock: Lock | None = None) -> None:
         """Store a new upload (CatalogConflict if its id exists; NoSuchBucketError when the bucket is
-        gone), with `acl` as its pending ACL in the same transaction: complete_upload moves it to the
-        object's version, abort_upload drops it."""
+        gone), with `acl` as its pending ACL and `lock` as its pending Object Lock in the same transaction:
+        complete_upload moves them to the object's version, abort_upload drops them."""
         ...
 
     def get_upload(self, upload_id: str) -> Upload | None: ...
@@ -191,6 +213,7 @@ class Catalog(Protocol):
         *,
         if_none_match: bool = False,
         if_match: str | None = None,
+        lock: Lock | None = None,
     ) -> tuple[ObjectVersion | None, list[Part]]:
         """Atomically: remove the upload and its parts, make `version` current, and move the
         upload's pending ACL (if any) to `version`.

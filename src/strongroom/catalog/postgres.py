@@ -33,6 +33,7 @@ from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import FROM_CURRENT, S, Statements
 from strongroom.db.database import opened
 from strongroom.db.postgres import POSTGRES, Connection, PoolSettings, PostgresDatabase, redact
+from strongroom.object_lock import Lock
 
 _SQL = Statements(POSTGRES)
 _INSERT_VERSION = (
@@ -116,19 +117,21 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
     # --- objects: writes under row locks ---
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
-                   acl: str | None = None) -> ObjectVersion | None:
+                   acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
         with self._write() as conn:
             self._require_bucket(conn, version.bucket)
-            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl)
+            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
+                                     lock=lock)
 
     def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None
                       ) -> ObjectVersion | None:
         with self._write() as conn:
             return self._delete_current(conn, bucket, key, marker)
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+    def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                       ) -> ObjectVersion | None:
         with self._write() as conn:
-            return self._delete_version(conn, bucket, key, version_id)
+            return self._delete_version(conn, bucket, key, version_id, bypass_governance)
 
     def _lock_key(self, conn: Connection, bucket: str, key: str) -> None:
         # A key's versions and its `current` row (absent while a delete marker is newest) have no one row

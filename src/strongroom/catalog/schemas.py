@@ -57,6 +57,9 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # a catalog written before it has no process registered.
     Step(to=5, sqlite=_nothing, postgres=_nothing),
     Step(6, lambda c, s: _versioning(c), lambda c, s: _versioning(c)),
+    # 7: Object Lock per version (object_locks, created by the scripts; catalog/sql_locks.py). Versions
+    # written before are in buckets without Object Lock: none has a retention or a legal hold.
+    Step(to=7, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 

@@ -20,9 +20,10 @@ from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.read_cache import NO_CACHE, ReadCache
 from strongroom.catalog.sealer import MetadataSealer
-from strongroom.catalog.sql_garbage import SqlGarbage
+from strongroom.catalog.sql_locks import SqlLocks
 from strongroom.catalog.statements import Statements
 from strongroom.catalog.version_listing import NULL
+from strongroom.object_lock import Lock
 
 
 def pending_acl_id(upload_id: str) -> str:
@@ -30,7 +31,7 @@ def pending_acl_id(upload_id: str) -> str:
     return f"upload:{upload_id}"
 
 
-class SqlBase(SqlGarbage):
+class SqlBase(SqlLocks):
     _sql: ClassVar[Statements]
     _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
     _listed: ListedCache  # set by open() too: what listings unsealed (codec.summary_decoder)
@@ -84,13 +85,13 @@ class SqlBase(SqlGarbage):
             raise NoSuchBucketError(bucket)
 
     def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,
-                     acl: str | None, fresh: bool = True) -> ObjectVersion | None:
+                     acl: str | None, fresh: bool = True, lock: Lock | None = None) -> ObjectVersion | None:
         """Inside a write transaction holding the bucket: `version` made current, with its ACL. A `null`
         version replaces the key's null version (the one version of an unversioned bucket; on a suspended
         one, wherever it is among the versions), whose blobs become garbage; any other is added to the
         versions. Returns the version removed. `fresh`: its pieces were just written (pending), not an
         upload's parts. The conditions are checked against the current version (none when the newest is a
-        delete marker)."""
+        delete marker). `lock`: the new version's Object Lock; a version removed must not be locked."""
         bucket, key = version.bucket, version.key
         self._lock_key(conn, bucket, key)
         row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
@@ -111,8 +112,11 @@ class SqlBase(SqlGarbage):
                 if null is not None:
                     removed, removed_id = codec.decode_version(null[:-1], self._sealer), null[-1]
             if removed is not None:
+                self._check_removal(conn, removed)
                 conn.execute(self._sql.delete_version, (removed_id,))
         conn.execute(self._sql.set_current, (bucket, key, self._insert_version(conn, version)))
+        if lock is not None:
+            self._store_lock(conn, version.version_id, lock, version.sealing.kms_key_arn)
         self._settle_blobs(conn, version.pieces if fresh else (), removed.pieces if removed else ())
         if acl is not None:
             conn.execute(self._sql.put_acl, (version.version_id, acl))
@@ -134,7 +138,8 @@ class SqlBase(SqlGarbage):
         else:
             row = None
         removed = None if row is None else codec.decode_version(row[:-1], self._sealer)
-        if row is not None:
+        if removed is not None:
+            self._check_removal(conn, removed)
             conn.execute(self._sql.delete_version, (row[-1],))
         if marker is not None:
             self._insert_version(conn, marker)
@@ -143,10 +148,12 @@ class SqlBase(SqlGarbage):
             self._settle_blobs(conn, (), removed.pieces if removed else ())
         return removed
 
-    def _delete_version(self, conn: Any, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+    def _delete_version(self, conn: Any, bucket: str, key: str, version_id: str,
+                        bypass_governance: bool = False) -> ObjectVersion | None:
         """Inside a write transaction: remove one version for good (S3's id: "null" for the null version),
         a delete marker included; the newest left becomes current, unless it is a delete marker. Returns
-        the version removed; its blobs are garbage."""
+        the version removed; its blobs are garbage. A locked version is refused (AccessDenied); GOVERNANCE
+        gives way to `bypass_governance` (the header and the permission, decided above)."""
         self._lock_key(conn, bucket, key)
         if version_id == NULL:
             row = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
@@ -155,6 +162,7 @@ class SqlBase(SqlGarbage):
         if row is None:
             return None
         removed = codec.decode_version(row[:-1], self._sealer)
+        self._check_removal(conn, removed, bypass_governance)
         conn.execute(self._sql.delete_version, (row[-1],))
         newest = conn.execute(self._sql.newest_of_key, (bucket, key)).fetchone()
         if newest is None or newest[codec.MARKER_AT]:

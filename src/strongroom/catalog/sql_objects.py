@@ -16,6 +16,7 @@ from strongroom.catalog.listing import start
 from strongroom.catalog.model import ListPage, ObjectVersion, VersionPage
 from strongroom.catalog.sql_base import SqlBase
 from strongroom.catalog.version_listing import NULL, VersionFetch, versions_page
+from strongroom.object_lock import Lock, Retention, check_retention_change
 
 
 class SqlObjects(SqlBase):
@@ -31,10 +32,58 @@ class SqlObjects(SqlBase):
                                                     version.key)) > 0
 
     def rekey_version(self, version: ObjectVersion) -> bool:
-        """Replace the sealing and piece keys of a stored version, in place (same id, same blobs)."""
+        """Replace the sealing and piece keys of a stored version, in place (same id, same blobs); its
+        Object Lock, if any, now names the KMS key that seals it."""
         pieces, inline = codec.encode_pieces(version.pieces)
-        return self._write_one(self._sql.rekey, (codec.encode_sealing(version.sealing), pieces, inline,
-                                                 version.version_id, version.bucket, version.key)) > 0
+        with self._write() as conn:
+            found = conn.execute(self._sql.rekey, (codec.encode_sealing(version.sealing), pieces, inline,
+                                                   version.version_id, version.bucket, version.key)).rowcount
+            if found:
+                self._rekeyed(conn, version)
+        return found > 0
+
+    # --- Object Lock (sql_locks): changed under the key's writers' lock, the rules checked in SQL time ---
+
+    def _version_to_lock(self, conn: Any, bucket: str, key: str, version_id: str | None
+                         ) -> ObjectVersion | None:
+        self._lock_key(conn, bucket, key)
+        if version_id is None:
+            row = conn.execute(self._sql.current, (bucket, key)).fetchone()
+            return None if row is None else codec.decode_version(row, self._sealer)
+        sql = self._sql.null_of_key if version_id == NULL else self._sql.version_of_key
+        row = conn.execute(sql, (bucket, key) if version_id == NULL else (bucket, key, version_id)).fetchone()
+        return None if row is None else codec.decode_version(row[:-1], self._sealer)
+
+    def _relock(self, conn: Any, version: ObjectVersion, lock: Lock) -> None:
+        if lock.retention is None and not lock.legal_hold:
+            self._forget_lock(conn, version.version_id)
+        else:
+            self._store_lock(conn, version.version_id, lock, version.sealing.kms_key_arn)
+
+    def put_retention(self, bucket: str, key: str, version_id: str | None, retention: Retention | None, *,
+                      bypass_governance: bool = False) -> ObjectVersion | None:
+        """PutObjectRetention on a version (S3's id; None: the current version): allowed as
+        `object_lock.check_retention_change` says, against the database's clock. Returns the version
+        (a delete marker is returned untouched), None when there is none."""
+        with self._write() as conn:
+            version = self._version_to_lock(conn, bucket, key, version_id)
+            if version is None or version.delete_marker:
+                return version
+            lock = self._lock_of(conn, version.version_id) or Lock()
+            check_retention_change(lock.retention, retention, self._db_now(conn), bypass_governance)
+            self._relock(conn, version, Lock(retention, lock.legal_hold))
+            return version
+
+    def put_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool) -> ObjectVersion | None:
+        """PutObjectLegalHold on a version (as put_retention): anyone allowed s3:PutObjectLegalHold may
+        place or remove one."""
+        with self._write() as conn:
+            version = self._version_to_lock(conn, bucket, key, version_id)
+            if version is None or version.delete_marker:
+                return version
+            lock = self._lock_of(conn, version.version_id) or Lock()
+            self._relock(conn, version, Lock(lock.retention, on))
+            return version
 
     def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         row = self._conn().execute(self._sql.current, (bucket, key)).fetchone()

@@ -21,19 +21,24 @@ from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
 from strongroom.catalog.listing import Entry, common_prefix, walk
 from strongroom.catalog.model import ObjectVersion, Part, Sealing, Upload, UploadPage
 from strongroom.catalog.sql_base import pending_acl_id
+from strongroom.catalog.sql_locks import pending_lock_id
 from strongroom.catalog.sql_objects import SqlObjects
+from strongroom.object_lock import Lock
 
 _RESEAL_BATCH = 1000
 
 
 class SqlUploads(SqlObjects):
-    def create_upload(self, upload: Upload, *, acl: str | None = None) -> None:
+    def create_upload(self, upload: Upload, *, acl: str | None = None, lock: Lock | None = None) -> None:
         try:
             with self._write() as conn:
                 self._require_bucket(conn, upload.bucket)
                 conn.execute(self._sql.insert_upload, codec.encode_upload(upload, self._sealer))
                 if acl is not None:
                     conn.execute(self._sql.put_acl, (pending_acl_id(upload.upload_id), acl))
+                if lock is not None:
+                    arn = upload.sealing.kms_key_arn
+                    self._store_lock(conn, pending_lock_id(upload.upload_id), lock, arn)
         except self.dialect.unique_violation as e:
             raise CatalogConflict(f"upload {upload.upload_id} exists") from e
 
@@ -95,11 +100,13 @@ class SqlUploads(SqlObjects):
         )
 
     def complete_upload(self, upload_id: str, version: ObjectVersion, *, if_none_match: bool = False,
-                        if_match: str | None = None) -> tuple[ObjectVersion | None, list[Part]]:
+                        if_match: str | None = None, lock: Lock | None = None
+                        ) -> tuple[ObjectVersion | None, list[Part]]:
         """Besides the Protocol's conditions: every piece of `version` must still be the current
         part of its number (same blob), or CatalogConflict. An UploadPart that replaced a part
         after the caller read the parts has had the old part's blob deleted by its caller.
-        The upload's pending ACL, if any, becomes the version's."""
+        The upload's pending ACL, if any, becomes the version's; so does its pending lock, or else
+        `lock` (the bucket's default retention) is the version's."""
         with self._write() as conn:
             bucket_exists = self._lock_bucket(conn, version.bucket)
             row = conn.execute(self._sql.lock_upload, (upload_id,)).fetchone()
@@ -118,6 +125,8 @@ class SqlUploads(SqlObjects):
             pending = conn.execute(self._sql.acl, (pending_acl_id(upload_id),)).fetchone()
             replaced = self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match,
                                          acl=None if pending is None else pending[0], fresh=False)
+            if not self._move_pending_lock(conn, upload_id, version) and lock is not None:
+                self._store_lock(conn, version.version_id, lock, version.sealing.kms_key_arn)
             self._drop_upload(conn, upload_id)
             used = {(p.part_number, p.blob_id) for p in version.pieces}
             unused = [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]
@@ -134,6 +143,7 @@ class SqlUploads(SqlObjects):
                 return None
             parts = self._parts(conn, upload_id)
             self._drop_upload(conn, upload_id)
+            self._forget_lock(conn, pending_lock_id(upload_id))
             self._settle_blobs(conn, (), [p.piece for p in parts])
             return parts
 

@@ -30,6 +30,7 @@ from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import BOUNDS, S, Statements, range_sql
 from strongroom.db.database import opened
 from strongroom.db.sqlite import BUSY_TIMEOUT_S, SQLITE, SqliteDatabase
+from strongroom.object_lock import Lock
 
 _SQL = Statements(SQLITE)
 _INSERT_VERSION = (
@@ -64,10 +65,11 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
     # --- objects: writes through group commit ---
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
-                   acl: str | None = None) -> ObjectVersion | None:
+                   acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
         def put(conn: sqlite3.Connection) -> ObjectVersion | None:
             self._require_bucket(conn, version.bucket)
-            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl)
+            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
+                                     lock=lock)
 
         return self._grouped(put)
 
@@ -75,8 +77,10 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
                       ) -> ObjectVersion | None:
         return self._grouped(lambda conn: self._delete_current(conn, bucket, key, marker))
 
-    def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
-        return self._grouped(lambda conn: self._delete_version(conn, bucket, key, version_id))
+    def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                       ) -> ObjectVersion | None:
+        return self._grouped(
+            lambda conn: self._delete_version(conn, bucket, key, version_id, bypass_governance))
 
     def _lock_key(self, conn: sqlite3.Connection, bucket: str, key: str) -> None:
         """Nothing to do: the write transaction holds the whole file."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from strongroom.account import account_id
 from strongroom.catalog import MetadataSealer, open_catalog
+from strongroom.catalog.api import Catalog
 from strongroom.clock import Clock
 from strongroom.config import Config, env
 from strongroom.kms.builtin import BuiltinKms
@@ -37,22 +38,25 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
                        help="the region in key ARNs [env STRONGROOM_REGION]")
 
 
-def _open(config: Config) -> BuiltinKms:
-    # The catalog's schema (opened first: its upgrade needs the sealer) and the account id.
-    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
+def _open(config: Config, catalog: Catalog) -> BuiltinKms:
+    """The built-in KMS as a server has it: the catalog's time, and the catalog asked which keys seal
+    versions under Object Lock (those cannot be disabled)."""
     clock = Clock()  # deletion windows and rotation dates on the catalog's time, as a server has them
-    try:
-        account = account_id(catalog)
-        clock.measure(catalog.now)
-    finally:
-        catalog.close()
+    account = account_id(catalog)
+    clock.measure(catalog.now)
     store = open_kms_store(config)
     return BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
-                      config.kms_key_deletion_window_unit, clock.now)
+                      config.kms_key_deletion_window_unit, clock.now, catalog.kms_key_protects)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    kms = _open(config)
+    # The catalog's schema first (its upgrade needs the sealer), and open while the command runs.
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
+    try:
+        kms = _open(config, catalog)
+    except BaseException:
+        catalog.close()
+        raise
     try:
         if args.action == "create-key":
             key = kms.create_key(args.description)
@@ -73,4 +77,5 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 1
     finally:
         kms.store.close()
+        catalog.close()
     return 0

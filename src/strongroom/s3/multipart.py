@@ -25,7 +25,7 @@ from strongroom.errors import (
     malformed_xml,
     not_implemented,
 )
-from strongroom.s3 import object_lock_writes, sse, xml
+from strongroom.s3 import object_lock_requests, sse, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
@@ -137,13 +137,13 @@ async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     check_key(ctx.key)
     algorithm, kind = checksum_choice(ctx)
-    await object_lock_writes.check_write(ctx, ctx.headers, has_body=False)
+    lock = await object_lock_requests.lock_for_write(ctx, ctx.headers, has_body=False, with_default=False)
     metadata = user_metadata(ctx.headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     require_sigv4_for(ctx, choice)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
                        content_type(ctx.headers), stored_headers(ctx.headers), metadata,
-                       header_tags(ctx.headers))
+                       header_tags(ctx.headers), lock=lock)
     upload = await ctx.services.vault.create_upload(target, choice.encryption, kms_check=kms_check(ctx),
                                                     checksum_algorithm=algorithm, checksum_type=kind,
                                                     acl=ctx.object_acl)
@@ -295,7 +295,7 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
             upload, used, etag=multipart_etag(used),
             checksums={algorithm: whole} if algorithm and whole else {},
             checksum_type=kind if algorithm else None, conditions=conditions, customer_key=customer_key,
-            kms_check=kms_check(ctx))
+            kms_check=kms_check(ctx), lock=await object_lock_requests.default_lock(ctx))
     except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"

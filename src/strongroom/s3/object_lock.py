@@ -1,28 +1,24 @@
-"""Object Lock handlers: Put/GetObjectLockConfiguration, Put/GetObjectRetention, Put/GetObjectLegalHold,
-and the check of the x-amz-object-lock-* headers that every object write runs.
+"""Object Lock handlers: Put/GetObjectLockConfiguration, Put/GetObjectRetention, Put/GetObjectLegalHold.
 
-The documents and headers are `object_lock_wire`'s; the rules are `strongroom.object_lock`'s. A bucket's
-configuration is the catalog config kind "object-lock": present means enabled, for good.
-
-Until versions carry their own retention and legal hold (issue 11's second half), a request that asks
-for object-level protection in a lock-enabled bucket (a default retention, a retention or legal hold on
-an object or a write) is refused with 501 NotImplemented rather than accepted and not enforced: the
-worst failure a store can have here is a retention it accepts and does not keep.
+The documents and headers are `object_lock_wire`'s; the rules are `strongroom.object_lock`'s, applied by
+the catalog in the transaction that changes a version's lock (catalog/sql_locks.py). A bucket's
+configuration is the catalog config kind "object-lock": present means enabled, for good. What object
+writes and reads do about locks is `object_lock_requests`'.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from strongroom.errors import S3Error, malformed_xml
-from strongroom.object_lock import KIND, LockConfiguration
+from strongroom.catalog.model import ObjectVersion
+from strongroom.errors import S3Error, malformed_xml, no_such_key
+from strongroom.object_lock import KIND
 from strongroom.s3 import object_lock_wire as wire
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import verify_document_digest, xml_response
 from strongroom.s3.object_headers import require_integrity_header
-from strongroom.s3.object_lock_writes import lock_configuration, object_retention_not_implemented
-from strongroom.s3.objects import current_version
+from strongroom.s3.object_lock_requests import lock_configuration
 
 MAX_DOCUMENT = 64 * 1024
 
@@ -36,6 +32,16 @@ def invalid_bucket_state_unversioned() -> S3Error:
 
 def missing_request_body() -> S3Error:
     return S3Error("MissingRequestBodyError", 400, "Request Body is empty")
+
+
+def no_such_version(key: str, version_id: str) -> S3Error:
+    return S3Error("NoSuchVersion", 404, "The specified version does not exist.", Key=key,
+                   VersionId=version_id)
+
+
+def method_not_allowed() -> S3Error:
+    # A delete marker has no retention or legal hold of its own.
+    return S3Error("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
 
 
 async def _document(ctx: Ctx) -> bytes:
@@ -60,8 +66,6 @@ async def put_object_lock_configuration(ctx: Ctx) -> web.StreamResponse:
         # No bucket is versioned here unless it was created with Object Lock, so every other bucket is
         # refused as AWS refuses an unversioned one.
         raise invalid_bucket_state_unversioned()
-    if config.default is not None:
-        raise object_retention_not_implemented()  # see the module's docstring
     await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, config.to_json())
     return web.Response(status=200)
 
@@ -77,35 +81,77 @@ async def get_object_lock_configuration(ctx: Ctx) -> web.StreamResponse:
 # --- a version's retention and legal hold ----------------------------------------------------------
 
 
-async def _locked_bucket(ctx: Ctx) -> LockConfiguration:
+async def _locked_bucket(ctx: Ctx) -> None:
     assert ctx.bucket is not None
-    config = await lock_configuration(ctx, ctx.bucket)
-    if config is None:
+    if await lock_configuration(ctx, ctx.bucket) is None:
         raise wire.missing_lock_configuration()
-    return config
+
+
+async def bypass_governance(ctx: Ctx) -> bool:
+    """x-amz-bypass-governance-retention: true, from a requester allowed s3:BypassGovernanceRetention:
+    both, or GOVERNANCE holds (user guide, "Bypassing governance mode")."""
+    if not wire.bypass_requested(ctx.headers):
+        return False
+    return await ctx.access.may("s3:BypassGovernanceRetention", ctx.key)
+
+
+def _found(ctx: Ctx, version: ObjectVersion | None) -> ObjectVersion:
+    assert ctx.key is not None
+    version_id = ctx.query.get("versionId")
+    if version is None:
+        raise no_such_key(ctx.key) if version_id is None else no_such_version(ctx.key, version_id)
+    if version.delete_marker:
+        raise method_not_allowed()
+    return version
+
+
+async def _version(ctx: Ctx) -> ObjectVersion:
+    assert ctx.bucket is not None and ctx.key is not None
+    version_id = ctx.query.get("versionId")
+    catalog = ctx.services.catalog
+    if version_id is None:
+        return _found(ctx, await ctx.services.read(catalog.get_object, ctx.bucket.name, ctx.key))
+    return _found(ctx, await ctx.services.read(catalog.get_version, ctx.bucket.name, ctx.key, version_id))
+
+
+def _version_headers(ctx: Ctx, version: ObjectVersion) -> dict[str, str]:
+    return {"x-amz-version-id": version.s3_version_id} if ctx.query.get("versionId") else {}
 
 
 async def put_object_retention(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
     await _locked_bucket(ctx)
-    wire.parse_retention(await _document(ctx))
-    await current_version(ctx)
-    raise object_retention_not_implemented()
+    retention = wire.parse_retention(await _document(ctx))
+    version = await ctx.services.write(
+        ctx.services.catalog.put_retention, ctx.bucket.name, ctx.key, ctx.query.get("versionId"), retention,
+        bypass_governance=await bypass_governance(ctx))
+    _found(ctx, version)
+    return web.Response(status=200)
 
 
 async def get_object_retention(ctx: Ctx) -> web.StreamResponse:
     await _locked_bucket(ctx)
-    await current_version(ctx)
-    raise object_retention_not_implemented()
+    version = await _version(ctx)
+    lock = await ctx.services.read(ctx.services.catalog.get_lock, version.version_id)
+    if lock is None or lock.retention is None:
+        raise wire.no_object_lock_configuration()
+    return xml_response(wire.render_retention(lock.retention))
 
 
 async def put_object_legal_hold(ctx: Ctx) -> web.StreamResponse:
+    assert ctx.bucket is not None and ctx.key is not None
     await _locked_bucket(ctx)
-    wire.parse_legal_hold(await _document(ctx))
-    await current_version(ctx)
-    raise object_retention_not_implemented()
+    on = wire.parse_legal_hold(await _document(ctx))
+    version = await ctx.services.write(ctx.services.catalog.put_legal_hold, ctx.bucket.name, ctx.key,
+                                       ctx.query.get("versionId"), on)
+    _found(ctx, version)
+    return web.Response(status=200)
 
 
 async def get_object_legal_hold(ctx: Ctx) -> web.StreamResponse:
     await _locked_bucket(ctx)
-    await current_version(ctx)
-    raise object_retention_not_implemented()
+    version = await _version(ctx)
+    lock = await ctx.services.read(ctx.services.catalog.get_lock, version.version_id)
+    if lock is None:
+        raise wire.no_object_lock_configuration()
+    return xml_response(wire.render_legal_hold(lock.legal_hold))

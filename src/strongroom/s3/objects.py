@@ -17,7 +17,7 @@ from strongroom.errors import (
     no_such_bucket,
     no_such_key,
 )
-from strongroom.s3 import object_lock_writes, sse, version_ids, xml
+from strongroom.s3 import object_lock_requests, sse, version_ids, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.copy_source import parse_copy_source
@@ -98,7 +98,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     body = Body(ctx)
     if body.length is None:
         raise S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
-    await object_lock_writes.check_write(ctx, headers, has_body=True)
+    lock = await object_lock_requests.lock_for_write(ctx, headers, has_body=True)
     if body.length > MAX_SINGLE_PUT:
         raise entity_too_large(body.length)
     md5_expected = content_md5(headers)
@@ -116,7 +116,8 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     require_sigv4_for(ctx, choice)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
                        content_type(headers),
-                       stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata, tags)
+                       stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata, tags,
+                       lock=lock)
 
     def verify(written: Written) -> None:
         check_md5(md5_expected, written.md5_hex)
@@ -182,6 +183,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     else:
         opened, customer = await open_version(ctx, version)
     headers.update(sse.response_headers(version.sealing, customer))
+    headers.update(await object_lock_requests.lock_headers(ctx, version))
     size = version.size
     number = part_number(ctx.query)
     status = 200
@@ -313,7 +315,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     source = await load_copy_source(ctx)
     opened, _ = await open_version(ctx, source, sse.COPY_SSEC)
     headers = ctx.headers
-    await object_lock_writes.check_write(ctx, headers, has_body=False)
+    lock = await object_lock_requests.lock_for_write(ctx, headers, has_body=False)
     directive = headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
@@ -336,7 +338,7 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     tags = (dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY"
             else header_tags(headers))
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id, ctype, stored,
-                       metadata, tags)
+                       metadata, tags, lock=lock)
     version = await ctx.services.vault.copy(opened, target, choice.encryption, kms_check=kms_check(ctx),
                                             request_id=ctx.request_id, acl=ctx.object_acl)
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in version.checksums.items())

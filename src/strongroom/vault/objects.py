@@ -89,7 +89,7 @@ class ObjectLifecycle(VaultCore):
             if verify is not None:
                 verify(written)
             version = self._new_version(target, version_id, kek, written, written.checksums)
-            await self._commit(version, conditions, acl)
+            await self._commit(version, conditions, acl, target.lock)
         return version
 
     async def copy(
@@ -120,7 +120,7 @@ class ObjectLifecycle(VaultCore):
         )
         version = self._new_version(target, version_id, kek, written, written.checksums)
         async with self._owned([written.piece]):
-            await self._commit(version, UNCONDITIONAL, acl)
+            await self._commit(version, UNCONDITIONAL, acl, target.lock)
         return version
 
     def _new_version(
@@ -185,13 +185,16 @@ class ObjectLifecycle(VaultCore):
             raise no_such_bucket(bucket) from None
         return marker
 
-    async def delete_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+    async def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                             ) -> ObjectVersion | None:
         """Remove one version (S3's id: "null" for the null version) or delete marker for good; its
         blobs become garbage, and the newest version left becomes current. The one way a version named
         by its id is destroyed (DeleteObject and DeleteObjects with a version id): what protects a
-        version from it (Object Lock) is checked here. None when there is no such version."""
-        removed: ObjectVersion | None = await self.calls.write(self.catalog.delete_version, bucket, key,
-                                                               version_id)
+        version from it (Object Lock) is checked here, by the catalog in the transaction that removes it
+        (AccessDenied; `bypass_governance`: the request said so and may). None when there is no such
+        version."""
+        removed: ObjectVersion | None = await self.calls.write(
+            self.catalog.delete_version, bucket, key, version_id, bypass_governance=bypass_governance)
         return removed
 
     async def reseal(

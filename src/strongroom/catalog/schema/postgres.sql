@@ -123,6 +123,20 @@ CREATE TABLE IF NOT EXISTS object_acls (
     document text NOT NULL
 );
 
+-- Object Lock of a version (since schema version 7; catalog/sql_locks.py), by its version id; an upload's
+-- waits under 'upload:<id>' until it completes. A version without a row has neither retention nor legal
+-- hold. kms_key_arn: the KMS key that seals the version, so that a key sealing a protected version can
+-- be refused deletion (kms_key_protects).
+CREATE TABLE IF NOT EXISTS object_locks (
+    version_id   text COLLATE "C" PRIMARY KEY,
+    mode         text,
+    retain_until double precision,
+    legal_hold   integer NOT NULL DEFAULT 0,
+    kms_key_arn  text COLLATE "C"
+);
+CREATE INDEX IF NOT EXISTS object_locks_by_kms_key ON object_locks (kms_key_arn)
+    WHERE kms_key_arn IS NOT NULL;
+
 -- The built-in KMS (strongroom/kms/store_postgres.py): keys, their sealed material versions,
 -- aliases. The same columns as its SQLite tables (row encoding in strongroom/kms/store.py).
 CREATE TABLE IF NOT EXISTS kms_keys (

@@ -118,6 +118,20 @@ CREATE TABLE IF NOT EXISTS object_acls (
     document TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- Object Lock of a version (since schema version 7; catalog/sql_locks.py), by its version id; an upload's
+-- waits under 'upload:<id>' until it completes. A version without a row has neither retention nor legal
+-- hold. kms_key_arn: the KMS key that seals the version, so that a key sealing a protected version can
+-- be refused deletion (kms_key_protects).
+CREATE TABLE IF NOT EXISTS object_locks (
+    version_id   TEXT PRIMARY KEY,
+    mode         TEXT,            -- GOVERNANCE | COMPLIANCE, NULL: no retention
+    retain_until REAL,            -- epoch seconds
+    legal_hold   INTEGER NOT NULL DEFAULT 0,
+    kms_key_arn  TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS object_locks_by_kms_key ON object_locks (kms_key_arn)
+    WHERE kms_key_arn IS NOT NULL;
+
 -- Blobs the catalog decides about (since schema version 4; catalog/sql_garbage.py): a blob is
 -- 'pending' from before its file is created until the commit that makes it visible, and 'garbage'
 -- from the commit that replaced or deleted what referenced it. The sweep removes either kind once it
