@@ -353,3 +353,41 @@ def test_a_kms_key_sealing_a_locked_version_cannot_be_disabled_or_deleted(server
     # a key that seals nothing locked is the owner's to shred
     kms.schedule_key_deletion(KeyId=free_key, PendingWindowInDays=7)
     assert kms.describe_key(KeyId=free_key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+def user_with(server: RunningServer, tmp_path: Path, name: str, actions: list[str]):  # type: ignore[no-untyped-def]
+    access, secret = new_user(server, name)
+    document = tmp_path / f"{name}.json"
+    document.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    server.cli("policy", "attach", name, str(document), "--name", "lock")
+    return server.client("s3", access, secret)
+
+
+def test_who_may_lock_and_who_may_bypass(server: RunningServer, s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    writer = user_with(server, tmp_path, "ol-writer", ["s3:PutObject", "s3:GetObject"])
+    keeper = user_with(server, tmp_path, "ol-keeper", ["s3:PutObject", "s3:PutObjectRetention",
+                                                       "s3:PutObjectLegalHold", "s3:GetObjectRetention"])
+    admin = user_with(server, tmp_path, "ol-admin", ["s3:PutObjectRetention", "s3:GetObjectRetention",
+                                                     "s3:BypassGovernanceRetention"])
+    until = in_days(2)
+    for kwargs in ({"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": until},
+                   {"ObjectLockLegalHoldStatus": "ON"}):
+        assert error_of(fails(writer.put_object, Bucket=name, Key="w", Body=b"x", **kwargs))["Code"] == \
+            "AccessDenied"
+    writer.put_object(Bucket=name, Key="w", Body=b"x")  # without a lock, s3:PutObject is enough
+    assert "ObjectLockMode" not in writer.head_object(Bucket=name, Key="w")
+    keeper.put_object(Bucket=name, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate=until)
+    shorter = {"Mode": "GOVERNANCE", "RetainUntilDate": in_days(1)}
+    # the bypass header without the permission, and the permission without the header: refused
+    err = fails(keeper.put_object_retention, Bucket=name, Key="k", Retention=shorter,
+                BypassGovernanceRetention=True)
+    assert code_message(err) == {"Code": "AccessDenied", "Message": LOCKED_MESSAGE}
+    assert error_of(fails(admin.put_object_retention, Bucket=name, Key="k", Retention=shorter))["Code"] == \
+        "AccessDenied"
+    admin.put_object_retention(Bucket=name, Key="k", Retention=shorter, BypassGovernanceRetention=True)
+    assert admin.get_object_retention(Bucket=name, Key="k")["Retention"] == shorter
+    # the retention is shown only to those who may read it
+    assert "ObjectLockMode" not in writer.head_object(Bucket=name, Key="k")

@@ -182,6 +182,8 @@ def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
         needed.append(("s3:PutObjectAcl", key))
     if op in WRITES_WITH_ACL and "x-amz-tagging" in ctx.headers:
         needed.append(("s3:PutObjectTagging", key))
+    if op in WRITES_WITH_ACL:
+        needed += [(action, key) for action in object_lock_wire.lock_actions(ctx.headers)]
     if op is Operation.UpdateObjectEncryption:
         needed.append(("s3:PutObject", key))
     if op is Operation.GetObjectAttributes:
@@ -277,6 +279,8 @@ async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> N
     await _require(ctx, state, "s3:PutObject", key, headers)
     if acl.has_acl_headers(headers):
         await _require(ctx, state, "s3:PutObjectAcl", key, headers)
+    for action in object_lock_wire.lock_actions(headers):
+        await _require(ctx, state, action, key, headers)
     ctx.object_acl = await _write_acl(ctx, state, headers)
 
 

@@ -230,6 +230,20 @@ def parse_lock_headers(headers: Mapping[str, str], now: float) -> LockHeaders:
     return LockHeaders(retention, legal_hold)
 
 
+def lock_actions(headers: Mapping[str, str]) -> list[str]:
+    """What a write asking for a lock also needs: s3:PutObjectRetention for a retention, and
+    s3:PutObjectLegalHold for a legal hold, as the operations that set them later need. (strongroom's
+    reading: AWS's pages name these actions for PutObjectRetention and PutObjectLegalHold; that a
+    write's headers need them too is not written there. Without it, anyone who may write could lock
+    a version for years, its KMS key with it.)"""
+    actions = []
+    if MODE_HEADER in headers or UNTIL_HEADER in headers:
+        actions.append("s3:PutObjectRetention")
+    if HOLD_HEADER in headers:
+        actions.append("s3:PutObjectLegalHold")
+    return actions
+
+
 def bypass_requested(headers: Mapping[str, str]) -> bool:
     """x-amz-bypass-governance-retention: true (case-insensitive, as a boolean header)."""
     return headers.get(BYPASS_HEADER, "").strip().lower() == "true"
