@@ -29,6 +29,7 @@ BIN = VENV / "bin"
 SYSTEM_PACKAGES = {
     "faketime": "faketime",  # a server started with its clock shifted (tests/integration/test_clock.py)
     "rclone": "rclone",  # a third-party client (tests/integration/test_clients.py)
+    "restic": "restic",  # a backup tool on a locked bucket (tests/integration/test_object_lock_scenario.py)
 }
 
 

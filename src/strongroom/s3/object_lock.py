@@ -18,7 +18,7 @@ from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import verify_document_digest, xml_response
 from strongroom.s3.object_headers import require_integrity_header
-from strongroom.s3.object_lock_requests import lock_configuration
+from strongroom.s3.object_lock_requests import bypass_governance, lock_configuration
 
 MAX_DOCUMENT = 64 * 1024
 
@@ -87,14 +87,6 @@ async def _locked_bucket(ctx: Ctx) -> None:
         raise wire.missing_lock_configuration()
 
 
-async def bypass_governance(ctx: Ctx) -> bool:
-    """x-amz-bypass-governance-retention: true, from a requester allowed s3:BypassGovernanceRetention:
-    both, or GOVERNANCE holds (user guide, "Bypassing governance mode")."""
-    if not wire.bypass_requested(ctx.headers):
-        return False
-    return await ctx.access.may("s3:BypassGovernanceRetention", ctx.key)
-
-
 def _found(ctx: Ctx, version: ObjectVersion | None) -> ObjectVersion:
     assert ctx.key is not None
     version_id = ctx.query.get("versionId")
@@ -124,7 +116,7 @@ async def put_object_retention(ctx: Ctx) -> web.StreamResponse:
     retention = wire.parse_retention(await _document(ctx))
     version = await ctx.services.write(
         ctx.services.catalog.put_retention, ctx.bucket.name, ctx.key, ctx.query.get("versionId"), retention,
-        bypass_governance=await bypass_governance(ctx))
+        bypass_governance=await bypass_governance(ctx, ctx.key))
     _found(ctx, version)
     return web.Response(status=200)
 

@@ -62,6 +62,14 @@ async def default_lock(ctx: Ctx) -> Lock | None:
     return None if retention is None else Lock(retention)
 
 
+async def bypass_governance(ctx: Ctx, key: str | None) -> bool:
+    """x-amz-bypass-governance-retention: true, from a requester allowed s3:BypassGovernanceRetention on
+    the key: both, or GOVERNANCE holds (S3 user guide, "Bypassing governance mode")."""
+    if not wire.bypass_requested(ctx.headers):
+        return False
+    return await ctx.access.may("s3:BypassGovernanceRetention", key)
+
+
 async def lock_headers(ctx: Ctx, version: ObjectVersion) -> dict[str, str]:
     """GET and HEAD: the version's retention and legal hold, each shown only to a requester allowed to
     read it (API HeadObject: "only returned if the requester has the s3:GetObjectRetention" /
