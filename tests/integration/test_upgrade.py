@@ -81,8 +81,17 @@ def writes_beside_and_restarts(server: RunningServer, manifest: dict) -> Running
     again = server.restart()
     s3 = again.client(access_key=ak, secret_key=sk)
     assert s3.get_object(Bucket="kept", Key="written-after-upgrade")["Body"].read() == b"new"
-    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
-        == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+    large = next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() == large
+    # Schema step 6: what release 1 wrote is the `null` version; versioning keeps it under newer versions.
+    listed = s3.list_object_versions(Bucket="kept", Prefix="large.bin")["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [("null", True)]
+    s3.put_bucket_versioning(Bucket="kept", VersioningConfiguration={"Status": "Enabled"})
+    newer = s3.put_object(Bucket="kept", Key="large.bin", Body=b"newer")["VersionId"]
+    listed = s3.list_object_versions(Bucket="kept", Prefix="large.bin")["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [(newer, True), ("null", False)]
+    old = s3.get_object(Bucket="kept", Key="large.bin", VersionId="null")["Body"].read()
+    assert hashlib.sha256(old).hexdigest() == large
     return again
 
 

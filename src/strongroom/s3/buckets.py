@@ -1,4 +1,4 @@
-"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation, versioning."""
+"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation."""
 
 from __future__ import annotations
 
@@ -146,9 +146,3 @@ async def get_bucket_location(ctx: Ctx) -> web.StreamResponse:
     element = f'<LocationConstraint xmlns="{xml.S3_NS}">{xml.escape(region)}</LocationConstraint>'
     body = xml.DECLARATION + element
     return web.Response(body=body.encode(), content_type="application/xml")
-
-
-async def get_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
-    """Versioning is not offered yet: every bucket is unversioned, which S3 renders as an empty document."""
-    return web.Response(body=xml.document("VersioningConfiguration", ""), content_type="application/xml")
-
