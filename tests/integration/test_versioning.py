@@ -6,6 +6,7 @@ actions a versionId asks for."""
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import unquote_plus
@@ -13,7 +14,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from tests.integration.factory import ServerFactory
-from tests.integration.helpers import error_code, error_of, fails, md5_b64, new_bucket, status_of
+from tests.integration.helpers import blob_files, error_code, error_of, fails, md5_b64, new_bucket, status_of
 from tests.integration.principals import denied, new_user, policy
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
@@ -295,3 +296,50 @@ def test_aws_cli_list_object_versions_and_s3_rm(server: RunningServer, s3, versi
     server.aws("s3api", "get-object", "--bucket", versioned, "--key", "dir/a", "--version-id", version,
                str(server.data_dir.parent / "restored"))
     assert (server.data_dir.parent / "restored").read_bytes() == b"1"
+
+
+def test_the_sweep_keeps_noncurrent_versions_and_removes_deleted_ones(start_server: ServerFactory) -> None:
+    """Only the blobs of versions really removed are garbage: an overwrite on an Enabled bucket keeps the
+    old version's blob past the sweep's grace; a delete by version id and a Suspended overwrite of the
+    null version give theirs up."""
+    server = start_server("--sweep-interval", "0.2", "--sweep-grace", "0.5")
+    s3 = server.client()
+    s3.create_bucket(Bucket="sweep")
+    s3.put_bucket_versioning(Bucket="sweep", VersioningConfiguration={"Status": "Enabled"})
+    bodies = [bytes([i]) * 300_000 for i in range(3)]  # blob-backed, not inline
+    ids = [s3.put_object(Bucket="sweep", Key="k", Body=body)["VersionId"] for body in bodies]
+    assert len(blob_files(server)) == 3
+    s3.delete_object(Bucket="sweep", Key="k")  # a marker: nothing is garbage
+    time.sleep(2)
+    assert len(blob_files(server)) == 3
+    for version_id, body in zip(ids, bodies, strict=True):
+        assert s3.get_object(Bucket="sweep", Key="k", VersionId=version_id)["Body"].read() == body
+    s3.delete_object(Bucket="sweep", Key="k", VersionId=ids[1])
+    assert _until(lambda: len(blob_files(server)) == 2)
+    s3.put_bucket_versioning(Bucket="sweep", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket="sweep", Key="k", Body=bodies[0])  # the null version: a new blob
+    s3.put_object(Bucket="sweep", Key="k", Body=bodies[1])  # replaces it: its blob is garbage
+    assert _until(lambda: len(blob_files(server)) == 3)
+    assert s3.get_object(Bucket="sweep", Key="k", VersionId=ids[2])["Body"].read() == bodies[2]
+
+
+def _until(condition, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_existing_object_tag_is_the_named_versions(server: RunningServer, s3, versioned: str) -> None:  # type: ignore[no-untyped-def]
+    public = s3.put_object(Bucket=versioned, Key="k", Body=b"public", Tagging="class=public")["VersionId"]
+    secret = s3.put_object(Bucket=versioned, Key="k", Body=b"secret")["VersionId"]
+    dave = new_user(server, "dave")
+    s3.put_bucket_policy(Bucket=versioned, Policy=policy({
+        "Effect": "Allow", "Principal": {"AWS": dave.arn}, "Action": "s3:GetObjectVersion",
+        "Resource": f"arn:aws:s3:::{versioned}/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "public"}}}))
+    client = dave.client()
+    assert client.get_object(Bucket=versioned, Key="k", VersionId=public)["Body"].read() == b"public"
+    denied(client.get_object, Bucket=versioned, Key="k", VersionId=secret)
