@@ -6,9 +6,13 @@ actions a versionId asks for."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 import pytest
@@ -16,7 +20,7 @@ import pytest
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import blob_files, error_code, error_of, fails, md5_b64, new_bucket, status_of
 from tests.integration.principals import denied, new_user, policy
-from tests.integration.server import RunningServer
+from tests.integration.server import RunningServer, clean_env
 from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 
@@ -343,3 +347,36 @@ def test_existing_object_tag_is_the_named_versions(server: RunningServer, s3, ve
     client = dave.client()
     assert client.get_object(Bucket=versioned, Key="k", VersionId=public)["Body"].read() == b"public"
     denied(client.get_object, Bucket=versioned, Key="k", VersionId=secret)
+
+
+RESTIC = shutil.which("restic")
+
+
+@pytest.mark.skipif(RESTIC is None, reason="restic is not on PATH (Debian's package)")
+def test_restic_backs_up_to_a_versioned_bucket_and_restores(server: RunningServer, s3, versioned: str,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    (source / "sub").mkdir(parents=True)
+    files = {"a.bin": os.urandom(300_000), "sub/b.txt": b"hello " * 1000, "empty": b""}
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    env = clean_env(AWS_ACCESS_KEY_ID=server.access_key, AWS_SECRET_ACCESS_KEY=server.secret_key,
+                    RESTIC_PASSWORD="correct horse", RESTIC_REPOSITORY=f"s3:{server.endpoint}/{versioned}")
+
+    def restic(*args: str) -> str:
+        done = subprocess.run([str(RESTIC), "--no-cache", *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    restic("init")
+    restic("backup", str(source))
+    (source / "a.bin").write_bytes(b"changed")
+    restic("backup", str(source))  # restic deletes its lock files: delete markers here
+    snapshots = json.loads(restic("snapshots", "--json"))
+    assert len(snapshots) == 2
+    restic("restore", snapshots[0]["short_id"], "--target", str(tmp_path / "out"))
+    restored = tmp_path / "out" / source.relative_to("/")
+    assert {name: (restored / name).read_bytes() for name in files} == files
+    markers = s3.list_object_versions(Bucket=versioned, Prefix="locks/").get("DeleteMarkers", [])
+    assert markers and s3.list_objects_v2(Bucket=versioned, Prefix="locks/")["KeyCount"] == 0
