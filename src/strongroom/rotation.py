@@ -44,17 +44,20 @@ T = TypeVar("T")
 
 
 def _all_versions(catalog: Catalog) -> Iterator[ObjectVersion]:
+    """Every stored version, noncurrent ones included (delete markers have no key to re-seal)."""
     for bucket in catalog.list_buckets():
-        after = ""
+        key_marker, version_marker = "", None
         while True:
-            page = catalog.list_objects(bucket.name, after=after, max_keys=1000)
-            for listed in page.objects:  # a listing holds summaries: the sealing needs the whole record
-                version = catalog.get_object(bucket.name, listed.key)
+            page = catalog.list_versions(bucket.name, key_marker=key_marker, version_id_marker=version_marker)
+            for listed in page.versions:  # a listing holds summaries: the sealing needs the whole record
+                if listed.delete_marker:
+                    continue
+                version = catalog.get_version(bucket.name, listed.summary.key, listed.version_id)
                 if version is not None:  # deleted since
                     yield version
-            if not page.is_truncated or not page.objects:
+            if not page.is_truncated or page.next_key_marker is None:
                 break
-            after = page.objects[-1].key
+            key_marker, version_marker = page.next_key_marker, page.next_version_id_marker
 
 
 def _all_uploads(catalog: Catalog) -> Iterator[Upload]:

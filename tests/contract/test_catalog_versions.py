@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -200,3 +201,25 @@ def test_migrated_rows_read_as_null_versions(catalog: Catalog, bucket: str) -> N
     assert default.null_version and not default.delete_marker
     catalog.put_object(default)
     assert catalog.get_version(bucket, "k", "null") == default
+
+
+def test_concurrent_writers_of_a_key_keep_every_version_and_current_is_the_newest(
+        catalog: Catalog, other_catalog: Catalog, bucket: str) -> None:
+    def write(worker: int) -> None:
+        mine = catalog if worker % 2 else other_catalog
+        for i in range(15):
+            if i % 5 == 4:
+                mine.delete_object(bucket, "k", marker("k", f"m{worker}-{i}"))
+            else:
+                mine.put_object(v("k", f"w{worker}-{i}"))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    page = catalog.list_versions(bucket)
+    assert len(page.versions) == 60 and [e.is_latest for e in page.versions] == [True] + [False] * 59
+    newest = page.versions[0]
+    current = catalog.get_object(bucket, "k")
+    if newest.delete_marker:
+        assert current is None
+    else:
+        assert current is not None and current.version_id == newest.version_id

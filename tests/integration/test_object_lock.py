@@ -391,3 +391,66 @@ def test_who_may_lock_and_who_may_bypass(server: RunningServer, s3, tmp_path: Pa
     assert admin.get_object_retention(Bucket=name, Key="k")["Retention"] == shorter
     # the retention is shown only to those who may read it
     assert "ObjectLockMode" not in writer.head_object(Bucket=name, Key="k")
+
+
+# --- versioning and Object Lock ---------------------------------------------------------------------
+
+
+def test_lock_enabled_on_an_existing_versioned_bucket_which_then_stays_versioned(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    err = fails(s3.put_object_lock_configuration, Bucket=bucket,
+                ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    assert error_of(err)["Code"] == "InvalidBucketState"  # Suspended is not Enabled
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    err = fails(s3.put_bucket_versioning, Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert code_message(err) == {
+        "Code": "InvalidBucketState",
+        "Message": "An Object Lock configuration is present on this bucket, so the versioning state cannot "
+                   "be changed."}
+    assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # no change: fine
+
+
+def test_a_locked_version_survives_overwrites_and_deletes(s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    first = s3.put_object(Bucket=name, Key="k", Body=b"first", ObjectLockMode="GOVERNANCE",
+                          ObjectLockRetainUntilDate=in_days(1))["VersionId"]
+    second = s3.put_object(Bucket=name, Key="k", Body=b"second")["VersionId"]  # over a locked one: fine
+    marker = s3.delete_object(Bucket=name, Key="k")
+    assert marker["DeleteMarker"] is True
+    err = fails(s3.delete_object, Bucket=name, Key="k", VersionId=first)
+    assert code_message(err) == {"Code": "AccessDenied", "Message": LOCKED_MESSAGE}
+    answer = s3.delete_objects(Bucket=name, Delete={"Objects": [
+        {"Key": "k", "VersionId": first}, {"Key": "k", "VersionId": second},
+        {"Key": "k", "VersionId": marker["VersionId"]}]})
+    assert [(e["VersionId"], e["Code"], e["Message"]) for e in answer["Errors"]] == [
+        (first, "AccessDenied", LOCKED_MESSAGE)]
+    assert sorted(d["VersionId"] for d in answer["Deleted"]) == sorted([second, marker["VersionId"]])
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"first"
+    # the root user's bypass (header and, as root, the permission) lets GOVERNANCE go
+    s3.delete_object(Bucket=name, Key="k", VersionId=first, BypassGovernanceRetention=True)
+    assert s3.list_object_versions(Bucket=name).get("Versions", []) == []
+    s3.delete_bucket(Bucket=name)
+
+
+def test_retention_by_version_id(s3) -> None:  # type: ignore[no-untyped-def]
+    name = locked_bucket(s3)
+    old = s3.put_object(Bucket=name, Key="k", Body=b"old")["VersionId"]
+    s3.put_object(Bucket=name, Key="k", Body=b"new")
+    until = in_days(1)
+    s3.put_object_retention(Bucket=name, Key="k", VersionId=old,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+    s3.put_object_legal_hold(Bucket=name, Key="k", VersionId=old, LegalHold={"Status": "ON"})
+    assert s3.get_object_retention(Bucket=name, Key="k", VersionId=old)["Retention"]["Mode"] == "COMPLIANCE"
+    assert error_of(fails(s3.get_object_retention, Bucket=name, Key="k"))["Code"] == \
+        "NoSuchObjectLockConfiguration"  # the current version has none
+    head = s3.head_object(Bucket=name, Key="k", VersionId=old)
+    assert (head["ObjectLockMode"], head["ObjectLockLegalHoldStatus"]) == ("COMPLIANCE", "ON")
+    missing = "x" * 32  # the shape of a version id, of no version
+    assert error_of(fails(s3.get_object_retention, Bucket=name, Key="k", VersionId=missing))["Code"] == \
+        "NoSuchVersion"
+    assert error_of(fails(s3.put_object_legal_hold, Bucket=name, Key="k", VersionId="not a version id",
+                          LegalHold={"Status": "OFF"}))["Code"] == "InvalidArgument"

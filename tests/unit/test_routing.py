@@ -58,7 +58,7 @@ ROWS = [
     # Sub-resources with no rule for the method: 501, never the plain operation.
     ("DELETE /bucket?tagging", None, None),  # not DeleteBucket
     ("GET /bucket?tagging", None, None),  # not ListObjects
-    ("PUT /bucket?versioning", None, None),  # not CreateBucket
+    ("PUT /bucket?versioning", None, O.PutBucketVersioning),  # not CreateBucket
     ("GET /bucket?lifecycle", None, None),
     ("PUT /bucket/key?renameObject", None, None),  # not PutObject
     ("GET /bucket/key?torrent", None, None),

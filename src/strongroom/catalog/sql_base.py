@@ -1,10 +1,11 @@
 """`SqlBase`: what the catalog's shared classes (sql_accounts, sql_objects, sql_uploads) build on.
 
 Each engine's catalog class sets `_sql` (its `Statements`, built once) and
-implements the hooks where the engines really differ: `_replace_current`
-(SQLite relies on its whole-file write lock, PostgreSQL on row locks taken in
-one order), `_list_delimited` and `_upload_fetch` (how listings are fed from the
-database).
+implements the hooks where the engines really differ: `_lock_key` (SQLite relies
+on its whole-file write lock, PostgreSQL on the bucket's row and an advisory lock
+on the key, taken in that order), `_insert_version`, `_list_delimited` and
+`_upload_fetch` (how listings are fed from the database). What a write keeps and
+removes of a key's versions is written here, once.
 """
 
 from __future__ import annotations

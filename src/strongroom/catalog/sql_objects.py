@@ -1,8 +1,10 @@
-"""Objects, written once for both engines: tags and re-keying in place, the point read, and
-listing (without a delimiter one range query; with one, the page the engine's walk found).
+"""Objects, written once for both engines: tags and re-keying in place, the point reads (current,
+by version id, newest), listing (without a delimiter one range query; with one, the page the engine's
+walk found) and ListObjectVersions (catalog/version_listing.py over two range queries).
 
-What the engines do differently stays in theirs: making a version current (`_replace_current`:
-SQLite's group commit under the file's write lock, PostgreSQL's row locks), delete, the
+What versions a write keeps and removes is in sql_base (`_put_current`, `_delete_current`,
+`_delete_version`); what the engines do differently stays in theirs: how a write transaction is run
+(SQLite's group commit under the file's write lock, PostgreSQL's bucket row and key lock), the
 delimited listing's feed (`_list_delimited`), and the benchmark's bulk load.
 """
 

@@ -102,8 +102,11 @@ async def identity_policies(ctx: Ctx) -> list[Policy]:
 
 async def _object(ctx: Ctx, state: BucketState, key: str) -> ObjectFacts:
     if key not in state.objects:
+        # A request naming a version acts on that version: its ACL and tags decide (s3:ExistingObjectTag).
+        version_id = ctx.query.get("versionId") if key == ctx.key and state.bucket.name == ctx.bucket_name \
+            else None
         state.objects[key] = await ctx.services.run(load_object, ctx.services.catalog, state.bucket.name, key,
-                                                    state.acls_count)
+                                                    state.acls_count, version_id)
     return state.objects[key]
 
 

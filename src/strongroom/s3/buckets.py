@@ -1,4 +1,4 @@
-"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation, versioning."""
+"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from strongroom import object_lock
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
 from strongroom.catalog.model import Bucket
 from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
-from strongroom.s3 import object_lock_wire, sse, xml
+from strongroom.s3 import object_lock_wire, sse, versioning, xml
 from strongroom.s3.access import acl, ownership
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
@@ -91,6 +91,9 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     default = sse.new_bucket_default(ctx.config.allow_sse_c_new_buckets)
     await ctx.services.write(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
     if object_lock_wire.bucket_lock_requested(ctx.headers):
+        # Object Lock at CreateBucket turns versioning on with it (API CreateBucket).
+        await ctx.services.write(ctx.services.catalog.put_bucket_config, name, versioning.KIND,
+                                 versioning.document(versioning.ENABLED))
         await ctx.services.write(ctx.services.catalog.put_bucket_config, name, object_lock.KIND,
                                  object_lock.LockConfiguration().to_json())
     await _store_bucket_access(ctx, name)
@@ -150,9 +153,3 @@ async def get_bucket_location(ctx: Ctx) -> web.StreamResponse:
     element = f'<LocationConstraint xmlns="{xml.S3_NS}">{xml.escape(region)}</LocationConstraint>'
     body = xml.DECLARATION + element
     return web.Response(body=body.encode(), content_type="application/xml")
-
-
-async def get_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
-    """Versioning is not offered yet: every bucket is unversioned, which S3 renders as an empty document."""
-    return web.Response(body=xml.document("VersioningConfiguration", ""), content_type="application/xml")
-

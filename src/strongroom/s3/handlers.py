@@ -25,6 +25,7 @@ from strongroom.s3 import (
     service,
     tagging,
     update_encryption,
+    versioning,
 )
 from strongroom.s3.context import Ctx
 from strongroom.s3.routing import Operation
@@ -42,7 +43,8 @@ HANDLERS: dict[Operation, Handler] = {
     O.DeleteBucket: buckets.delete_bucket,
     O.HeadBucket: buckets.head_bucket,
     O.GetBucketLocation: buckets.get_bucket_location,
-    O.GetBucketVersioning: buckets.get_bucket_versioning,
+    O.GetBucketVersioning: versioning.get_bucket_versioning,
+    O.PutBucketVersioning: versioning.put_bucket_versioning,
     # listings
     O.ListObjects: listing.list_objects,
     O.ListObjectsV2: listing.list_objects_v2,

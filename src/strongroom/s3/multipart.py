@@ -25,7 +25,7 @@ from strongroom.errors import (
     malformed_xml,
     not_implemented,
 )
-from strongroom.s3 import object_lock_requests, sse, xml
+from strongroom.s3 import object_lock_requests, sse, versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
@@ -50,6 +50,7 @@ from strongroom.s3.object_headers import (
     user_metadata,
 )
 from strongroom.s3.objects import (
+    copy_source_version,
     entity_too_large,
     load_copy_source,
     open_version,
@@ -228,7 +229,8 @@ async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
               + xml.el("ETag", f'"{written.piece.etag}"')
               + "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items()))
     return xml_response(xml.document("CopyPartResult", result),
-                        headers=sse.response_headers(upload.sealing, customer))
+                        headers={**sse.response_headers(upload.sealing, customer),
+                                 **copy_source_version(ctx, source)})
 
 
 async def abort_multipart_upload(ctx: Ctx) -> web.StreamResponse:
@@ -290,12 +292,14 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     whole = object_checksum(algorithm, kind, used) if algorithm else None
     check_complete_headers(ctx, upload, size, whole)
     customer_key = await complete_customer_key(ctx, upload)
+    status = await versioning.status(ctx)
     try:
         version = await vault.complete(
             upload, used, etag=multipart_etag(used),
             checksums={algorithm: whole} if algorithm and whole else {},
             checksum_type=kind if algorithm else None, conditions=conditions, customer_key=customer_key,
-            kms_check=kms_check(ctx), lock=await object_lock_requests.default_lock(ctx))
+            kms_check=kms_check(ctx), versioned=status == versioning.ENABLED,
+            lock=await object_lock_requests.default_lock(ctx))
     except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(upload.bucket)}/{quote(upload.key)}"
@@ -305,6 +309,7 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
         body += xml.el(f"Checksum{algorithm}", whole) + xml.el("ChecksumType", kind)
     # CompleteMultipartUploadOutput has SSE, KMS key id and Bucket Key, no SSE-C headers (botocore model).
     ssec = upload.sealing.algorithm == "SSE-C"
+    headers = {} if ssec else sse.response_headers(upload.sealing)
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
-                        headers={} if ssec else sse.response_headers(upload.sealing))
+                        headers={**headers, **versioning.version_headers(version, status)})
 

@@ -14,6 +14,7 @@ from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import S3Error, malformed_xml, no_such_key
 from strongroom.object_lock import KIND
 from strongroom.s3 import object_lock_wire as wire
+from strongroom.s3 import version_ids, versioning
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import verify_document_digest, xml_response
@@ -32,11 +33,6 @@ def invalid_bucket_state_unversioned() -> S3Error:
 
 def missing_request_body() -> S3Error:
     return S3Error("MissingRequestBodyError", 400, "Request Body is empty")
-
-
-def no_such_version(key: str, version_id: str) -> S3Error:
-    return S3Error("NoSuchVersion", 404, "The specified version does not exist.", Key=key,
-                   VersionId=version_id)
 
 
 def method_not_allowed() -> S3Error:
@@ -61,10 +57,8 @@ async def put_object_lock_configuration(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None
     config = wire.parse_configuration(await _document(ctx))
     current = await lock_configuration(ctx, ctx.bucket)
-    if current is None:
+    if current is None and await versioning.status(ctx) != versioning.ENABLED:
         # Object Lock can be enabled on an existing bucket whose versioning is Enabled (AWS, since 2023).
-        # No bucket is versioned here unless it was created with Object Lock, so every other bucket is
-        # refused as AWS refuses an unversioned one.
         raise invalid_bucket_state_unversioned()
     await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND, config.to_json())
     return web.Response(status=200)
@@ -82,16 +76,20 @@ async def get_object_lock_configuration(ctx: Ctx) -> web.StreamResponse:
 
 
 async def _locked_bucket(ctx: Ctx) -> None:
+    """Object-level requests need a lock-enabled bucket, and a version id, if any, of a version's shape."""
     assert ctx.bucket is not None
     if await lock_configuration(ctx, ctx.bucket) is None:
         raise wire.missing_lock_configuration()
+    version_id = ctx.query.get("versionId")
+    if version_id is not None:
+        version_ids.check_shape(version_id)
 
 
 def _found(ctx: Ctx, version: ObjectVersion | None) -> ObjectVersion:
     assert ctx.key is not None
     version_id = ctx.query.get("versionId")
     if version is None:
-        raise no_such_key(ctx.key) if version_id is None else no_such_version(ctx.key, version_id)
+        raise no_such_key(ctx.key) if version_id is None else version_ids.no_such_version(ctx.key, version_id)
     if version.delete_marker:
         raise method_not_allowed()
     return version
@@ -104,10 +102,6 @@ async def _version(ctx: Ctx) -> ObjectVersion:
     if version_id is None:
         return _found(ctx, await ctx.services.read(catalog.get_object, ctx.bucket.name, ctx.key))
     return _found(ctx, await ctx.services.read(catalog.get_version, ctx.bucket.name, ctx.key, version_id))
-
-
-def _version_headers(ctx: Ctx, version: ObjectVersion) -> dict[str, str]:
-    return {"x-amz-version-id": version.s3_version_id} if ctx.query.get("versionId") else {}
 
 
 async def put_object_retention(ctx: Ctx) -> web.StreamResponse:

@@ -42,6 +42,7 @@ class Operation(enum.Enum):
     ListObjectVersions = ("s3:ListBucketVersions", "bucket")
     GetBucketLocation = ("s3:GetBucketLocation", "bucket")
     GetBucketVersioning = ("s3:GetBucketVersioning", "bucket")
+    PutBucketVersioning = ("s3:PutBucketVersioning", "bucket")
     PutBucketEncryption = ("s3:PutEncryptionConfiguration", "bucket")
     GetBucketEncryption = ("s3:GetEncryptionConfiguration", "bucket")
     DeleteBucketEncryption = ("s3:PutEncryptionConfiguration", "bucket")
@@ -121,6 +122,7 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "bucket", O.GetObjectLockConfiguration, query="object-lock"),
     Rule("GET", "bucket", O.GetBucketLocation, query="location"),
     Rule("GET", "bucket", O.GetBucketVersioning, query="versioning"),
+    Rule("PUT", "bucket", O.PutBucketVersioning, query="versioning"),
     Rule("GET", "bucket", O.ListObjectVersions, query="versions"),
     Rule("GET", "bucket", O.ListMultipartUploads, query="uploads"),
     Rule("POST", "bucket", O.DeleteObjects, query="delete"),
