@@ -33,7 +33,9 @@ def server(request: pytest.FixtureRequest, start_module_server: ServerFactory) -
         yield start_module_server()
         return
     with fresh_schema("objectlock") as schema:
-        yield start_module_server(env={"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)})
+        running = start_module_server(env={"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)})
+        yield running
+        running.stop()  # before its schema is dropped
 
 
 def locked_bucket(s3) -> str:  # type: ignore[no-untyped-def]

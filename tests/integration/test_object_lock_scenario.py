@@ -42,7 +42,10 @@ def server(request: pytest.FixtureRequest, start_module_server: ServerFactory) -
         yield start_module_server(*SWEEP)
         return
     with fresh_schema("lockscenario") as schema:
-        yield start_module_server(*SWEEP, env={"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)})
+        url = with_search_path(POSTGRES_URL, schema)
+        running = start_module_server(*SWEEP, env={"STRONGROOM_CATALOG": url})
+        yield running
+        running.stop()  # before its schema is dropped
 
 
 def sha(data: bytes) -> str:
