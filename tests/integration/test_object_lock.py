@@ -456,3 +456,23 @@ def test_retention_by_version_id(s3) -> None:  # type: ignore[no-untyped-def]
         "NoSuchVersion"
     assert error_of(fails(s3.put_object_legal_hold, Bucket=name, Key="k", VersionId="not a version id",
                           LegalHold={"Status": "OFF"}))["Code"] == "InvalidArgument"
+
+
+def test_update_object_encryption_stays_allowed_and_the_lock_follows_the_key(  # type: ignore[no-untyped-def]
+        s3, server: RunningServer) -> None:
+    """UpdateObjectEncryption re-wraps a locked version's key without changing its data: allowed, and the
+    KMS key that now seals it is the one kept from shredding."""
+    kms = server.client("kms")
+    name = locked_bucket(s3)
+    first = kms.create_key()["KeyMetadata"]
+    second = kms.create_key()["KeyMetadata"]
+    s3.put_object(Bucket=name, Key="k", Body=b"ledger", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=first["Arn"], ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=in_days(1))
+    s3.update_object_encryption(Bucket=name, Key="k",
+                                ObjectEncryption={"SSEKMS": {"KMSKeyArn": second["Arn"]}})
+    got = s3.get_object(Bucket=name, Key="k")
+    assert (got["Body"].read(), got["SSEKMSKeyId"], got["ObjectLockMode"]) == (
+        b"ledger", second["Arn"], "COMPLIANCE")
+    err = fails(kms.disable_key, KeyId=second["KeyId"])
+    assert err.response["Error"]["Code"] == "KMSInvalidStateException"
+    kms.disable_key(KeyId=first["KeyId"])  # it seals nothing locked any more
