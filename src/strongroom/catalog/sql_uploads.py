@@ -101,13 +101,13 @@ class SqlUploads(SqlObjects):
         after the caller read the parts has had the old part's blob deleted by its caller.
         The upload's pending ACL, if any, becomes the version's."""
         with self._write() as conn:
-            bucket_exists = self._lock_bucket(conn, version.bucket)
+            versioned = self._hold_bucket(conn, version.bucket)
             row = conn.execute(self._sql.lock_upload, (upload_id,)).fetchone()
             if row is None:
                 raise CatalogConflict(f"no upload {upload_id}")
             if tuple(row) != (version.bucket, version.key):
                 raise ValueError(f"upload {upload_id} is not for {version.bucket}/{version.key}")
-            if not bucket_exists:  # not reached: an upload goes with its bucket
+            if versioned is None:  # not reached: an upload goes with its bucket
                 raise NoSuchBucketError(version.bucket)
             parts = self._parts(conn, upload_id)
             by_number = {p.piece.part_number: p.piece for p in parts}
@@ -117,7 +117,8 @@ class SqlUploads(SqlObjects):
                     raise CatalogConflict(f"part {piece.part_number} of {upload_id} is gone or replaced")
             pending = conn.execute(self._sql.acl, (pending_acl_id(upload_id),)).fetchone()
             replaced = self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match,
-                                         acl=None if pending is None else pending[0], fresh=False)
+                                         acl=None if pending is None else pending[0], fresh=False,
+                                         versioned=versioned)
             self._drop_upload(conn, upload_id)
             used = {(p.part_number, p.blob_id) for p in version.pieces}
             unused = [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]

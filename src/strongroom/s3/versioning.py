@@ -13,14 +13,15 @@ import json
 
 from aiohttp import web
 
+from strongroom.catalog.api import VERSIONING, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion
-from strongroom.errors import S3Error, access_denied, malformed_xml
+from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
 from strongroom.s3 import xml
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import read_document, xml_response
 from strongroom.s3.object_headers import require_integrity_header
 
-KIND = "versioning"
+KIND = VERSIONING
 ENABLED, SUSPENDED = "Enabled", "Suspended"
 MAX_BODY = 64 * 1024
 
@@ -75,8 +76,11 @@ async def put_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
     document: dict[str, str] = {"Status": wanted}
     if mfa_delete is not None:  # GetBucketVersioning shows MfaDelete once a request has configured it
         document["MfaDelete"] = mfa_delete
-    await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND,
-                             json.dumps(document))
+    try:
+        await ctx.services.write(ctx.services.catalog.set_bucket_versioning, ctx.bucket.name,
+                                 json.dumps(document))
+    except NoSuchBucketError:  # deleted since the dispatcher loaded it
+        raise no_such_bucket(ctx.bucket.name) from None
     return web.Response(status=200)
 
 
