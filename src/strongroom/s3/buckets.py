@@ -92,7 +92,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     await ctx.services.write(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
     if object_lock_wire.bucket_lock_requested(ctx.headers):
         # Object Lock at CreateBucket turns versioning on with it (API CreateBucket).
-        await ctx.services.write(ctx.services.catalog.put_bucket_config, name, versioning.KIND,
+        await ctx.services.write(ctx.services.catalog.set_bucket_versioning, name,
                                  versioning.document(versioning.ENABLED))
         await ctx.services.write(ctx.services.catalog.put_bucket_config, name, object_lock.KIND,
                                  object_lock.LockConfiguration().to_json())
