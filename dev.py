@@ -31,6 +31,7 @@ SYSTEM_PACKAGES = {
     "rclone": "rclone",  # a third-party client (tests/integration/test_clients.py)
     "chromium": "chromium",  # a real browser, headless (tests/integration/test_cors_browser.py)
     "chromedriver": "chromium-driver",  # ... driven over WebDriver (the same test)
+    "restic": "restic",  # a backup tool on a locked bucket (tests/integration/test_object_lock_scenario.py)
 }
 
 # The tests spend most of their time waiting (servers starting, sweeps, heartbeats), not computing: two

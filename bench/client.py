@@ -32,6 +32,8 @@ SOURCE_SIZE = 1 << 20  # the reusable buffer bodies are cut from
 _TOKEN = re.compile(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>")
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]*)</UploadId>")
 _KEY_COUNT = re.compile(rb"<KeyCount>(\d+)</KeyCount>")
+_NEXT_KEY = re.compile(rb"<NextKeyMarker>([^<]*)</NextKeyMarker>")
+_NEXT_VERSION = re.compile(rb"<NextVersionIdMarker>([^<]*)</NextVersionIdMarker>")
 
 
 class RequestFailed(Exception):
@@ -213,6 +215,23 @@ class S3Client:
         count = _KEY_COUNT.search(reply.body)
         nxt = _TOKEN.search(reply.body)
         return (int(count.group(1)) if count else 0), (nxt.group(1).decode() if nxt else None)
+
+    async def create_versioned_bucket(self, bucket: str) -> None:
+        await self.create_bucket(bucket)
+        body = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        await self.request("PUT", self.url(bucket) + "?versioning", {"Content-MD5": md5}, body)
+
+    async def list_versions_page(self, bucket: str, marker: tuple[str, str] | None, max_keys: int = 1000
+                                 ) -> tuple[int, tuple[str, str] | None]:
+        """One ListObjectVersions page from (key marker, version id marker): (versions on it, next marker)."""
+        query = f"?versions&max-keys={max_keys}"
+        if marker:
+            query += f"&key-marker={quote(marker[0], safe='')}&version-id-marker={quote(marker[1], safe='')}"
+        reply = await self.request("GET", self.url(bucket) + query, keep=True)
+        key, version = _NEXT_KEY.search(reply.body), _NEXT_VERSION.search(reply.body)
+        nxt = (key.group(1).decode(), version.group(1).decode()) if key and version else None
+        return reply.body.count(b"<Version>"), nxt
 
     async def create_multipart(self, bucket: str, key: str, headers: Mapping[str, str] | None = None) -> str:
         reply = await self.request("POST", self.url(bucket, key) + "?uploads", headers, keep=True)

@@ -79,6 +79,7 @@ class Row:
     servers: tuple[str, ...] = SERVERS
     note: str = ""
     catalog: str = ""  # "pg1", "pg3": on that many servers sharing one PostgreSQL catalog (else SQLite)
+    versioned: bool = False  # on a bucket whose versioning is Enabled (or ListObjectVersions, for a list)
 
 
 BASELINE = "strongroom-base"  # --baseline: the same rows on strongroom from another checkout
@@ -86,8 +87,8 @@ BASELINE = "strongroom-base"  # --baseline: the same rows on strongroom from ano
 
 def with_baseline(row: Row) -> Row:
     """The row run on the baseline strongroom too, right after strongroom itself."""
-    if "strongroom" not in row.servers or row.kind == "memory":
-        return row
+    if "strongroom" not in row.servers or row.kind == "memory" or row.versioned:
+        return row  # (a baseline from before versioning has none to compare)
     at = row.servers.index("strongroom") + 1
     return replace(row, servers=(*row.servers[:at], BASELINE, *row.servers[at:]))
 
@@ -136,6 +137,20 @@ def rows(p: Profile) -> list[Row]:
                     catalog=f"pg{servers}",
                 )
             )
+    for op in ("put", "get"):
+        out.append(
+            Row(
+                f"{op}-4k-versioned-c8",
+                f"{size_text(p.small)} {op.upper()}, versioning Enabled (every key has older versions), c=8",
+                "small",
+                "op/s",
+                op,
+                8,
+                size=p.small,
+                servers=("strongroom",),
+                versioned=True,
+            )
+        )
     big = ("strongroom", "moto", "bare") if p.moto_large else ("strongroom", "bare")
     for sse in SSE_MODES:
         for op in ("put", "get"):
@@ -189,6 +204,20 @@ def rows(p: Profile) -> list[Row]:
                 note=moto_note,
             )
         )
+    out.append(
+        Row(
+            "list-versions-100k-c1",
+            f"ListObjectVersions 1000-version page, {count_text(p.list_keys[0])} versions, c=1",
+            "list",
+            "pages/s",
+            "list",
+            1,
+            keys=p.list_keys[0],
+            servers=("strongroom",),
+            note="the list-100k bucket's objects: each is a version (null) of its key",
+            versioned=True,
+        )
+    )
     out.append(
         Row(
             "memory-2g",

@@ -21,6 +21,7 @@ from bench.plan import MiB, Profile, Row, count_text
 from bench.servers import MemorySampler, Server, machine_busy_seconds
 
 BUCKET = "bench"
+VERSIONED_BUCKET = "bench-versioned"
 SSEC_KEY = hashlib.sha256(b"strongroom benchmark customer key").digest()
 SMALL_OBJECTS = 64  # distinct objects the small GET and HEAD rows cycle through
 
@@ -164,26 +165,32 @@ def _expect(reply_bytes: int, want: int, what: str) -> int:
 async def make_op(row: Row, side: Side) -> Op:
     client = side.client
     if row.kind == "small":
+        bucket = BUCKET
+        if row.versioned:
+            bucket = VERSIONED_BUCKET
+            await _once(side, "versioned-bucket", lambda: client.create_versioned_bucket(bucket))
         if row.op == "put":
             run = time.monotonic_ns()
 
             async def put_small(w: int, n: int) -> int:
-                await client.put(BUCKET, f"put4k/{run}/{w}/{n}", row.size)
+                await client.put(bucket, f"put4k/{run}/{w}/{n}", row.size)
                 return row.size
 
             return put_small
         keys = [f"obj4k/{i}" for i in range(SMALL_OBJECTS)]
-        await _once(side, f"small-{row.size}", lambda: _put_many(side, BUCKET, keys, row.size, {}))
+        for _ in range(2 if row.versioned else 1):  # versioned: each key with an older version
+            await _once(side, f"small-{row.size}-{bucket}-{_}",
+                        lambda: _put_many(side, bucket, keys, row.size, {}))
         if row.op == "head":
 
             async def head_small(w: int, n: int) -> int:
-                await client.head(BUCKET, keys[(w * 7 + n) % SMALL_OBJECTS])
+                await client.head(bucket, keys[(w * 7 + n) % SMALL_OBJECTS])
                 return 0
 
             return head_small
 
         async def get_small(w: int, n: int) -> int:
-            reply = await client.get(BUCKET, keys[(w * 7 + n) % SMALL_OBJECTS])
+            reply = await client.get(bucket, keys[(w * 7 + n) % SMALL_OBJECTS])
             return _expect(reply.nbytes, row.size, "GET")
 
         return get_small
@@ -214,6 +221,16 @@ async def make_op(row: Row, side: Side) -> Op:
             count = side.profile.moto_list_keys
             await _once(side, "list-fill", lambda: fill_through_api(side, bucket, count))
         tokens: dict[int, str | None] = {}
+        if row.versioned:
+            markers: dict[int, tuple[str, str] | None] = {}
+
+            async def list_versions_page(w: int, n: int) -> int:
+                on_page, markers[w] = await client.list_versions_page(bucket, markers.get(w))
+                if on_page == 0:
+                    raise RuntimeError(f"ListObjectVersions of {bucket} returned an empty page")
+                return 0
+
+            return list_versions_page
 
         async def list_page(w: int, n: int) -> int:
             keys_on_page, tokens[w] = await client.list_page(bucket, tokens.get(w))

@@ -57,7 +57,8 @@ def build_services(config: Config) -> Services:
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
     account = account_id(catalog)
     readiness = Readiness()
-    kms = build_key_service(config, account, executor, clock=clock.now, ready=lambda: readiness.ready)
+    kms = build_key_service(config, account, executor, clock=clock.now, ready=lambda: readiness.ready,
+                            protects=catalog.kms_key_protects)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
     # PostgreSQL: as many threads for catalog calls as the pool has connections, so that a call beyond

@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = [
     *(f"{op}-4k-c{c}" for op in ("put", "get", "head") for c in (1, 8, 32)),
-    "put-4k-pg1-c8", "get-4k-pg1-c8", "put-4k-pg3-c24", "get-4k-pg3-c24",
+    "put-4k-pg1-c8", "get-4k-pg1-c8", "put-4k-pg3-c24", "get-4k-pg3-c24", "put-4k-versioned-c8",
+    "get-4k-versioned-c8",
     *(f"{op}-64m-{sse}-c{c}" for sse in ("sse-s3", "sse-kms", "sse-kms-bk", "sse-c") for op in ("put", "get")
       for c in (1, 4)),
-    "multipart-1g", "list-100k-c1", "list-100k-c4", "list-1m-c1", "memory-2g", "issue3-put-256m",
-    "issue3-get-256m",
+    "multipart-1g", "list-100k-c1", "list-100k-c4", "list-1m-c1", "list-versions-100k-c1", "memory-2g",
+    "issue3-put-256m", "issue3-get-256m",
 ]
 MAY_BE_UNAVAILABLE = ("-sse-kms-",)  # the built-in KMS may not be there yet: such rows must say why
 # The PostgreSQL-mode rows run on the test PostgreSQL, and say why not when it is not reachable.

@@ -330,8 +330,8 @@ def test_a_write_that_waited_for_another_sees_what_it_committed(catalog: Postgre
             with ThreadPoolExecutor(1) as pool:
                 with writer._write() as conn:
                     assert writer._lock_bucket(conn, "pg-race")
-                    writer._replace_current(conn, record("pg-race", "k", tag), if_none_match=False,
-                                            if_match=None)
+                    writer._put_current(conn, record("pg-race", "k", tag), if_none_match=False,
+                                        if_match=None, acl=None, fresh=False)
                     result = pool.submit(waiting)
                     wait_until_blocked_by(conn.info.backend_pid)
                 assert result.result(timeout=10) == record("pg-race", "k", tag)
@@ -343,8 +343,8 @@ def test_a_write_that_waited_for_another_sees_what_it_committed(catalog: Postgre
 
 def test_two_creators_of_a_key_meet_at_its_row(catalog: PostgresCatalog, catalog_url: str, schema: str
                                                ) -> None:
-    # A new key has no row to lock: a put that creates it while another creator's row is not
-    # committed yet waits for it at the primary key, then decides again on what that one wrote.
+    # A new key has no row to lock: a put that creates it while another creator's is not committed yet
+    # waits for it (the key's advisory lock), then decides on what that one wrote.
     catalog.create_bucket(Bucket("pg-create", "o" * 64, "us-east-1", 0.0))
     writer = PostgresCatalog.open(catalog_url, SEALER)
     try:
@@ -357,8 +357,8 @@ def test_two_creators_of_a_key_meet_at_its_row(catalog: PostgresCatalog, catalog
             with ThreadPoolExecutor(1) as pool:
                 with writer._write() as conn:
                     assert writer._lock_bucket(conn, "pg-create")
-                    assert writer._replace_current(conn, record("pg-create", key, key), if_none_match=True,
-                                                   if_match=None) is None
+                    assert writer._put_current(conn, record("pg-create", key, key), if_none_match=True,
+                                               if_match=None, acl=None, fresh=False) is None
                     result = pool.submit(waiting)
                     wait_until_blocked_by(conn.info.backend_pid)
                 if replaced is None:

@@ -52,6 +52,12 @@ def populated(start_server: ServerFactory):
 
 def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:
     server, objects, (upload, etag, part), (ak, sk) = populated
+    s3 = server.client()  # a noncurrent version is re-sealed too
+    s3.create_bucket(Bucket="history")
+    s3.put_bucket_versioning(Bucket="history", VersioningConfiguration={"Status": "Enabled"})
+    old_body = os.urandom(200_000)
+    old_version = s3.put_object(Bucket="history", Key="k", Body=old_body)["VersionId"]
+    s3.put_object(Bucket="history", Key="k", Body=b"new")
     old_key = server.key_file.read_text()
     refused = server.cli("root-key", "rotate", check=False)
     # never while a server is registered alive in the catalog (test_deployment.py has the rest)
@@ -60,7 +66,7 @@ def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:
     server.stop()
     blobs_before = _blob_digests(server)
     out = server.cli("root-key", "rotate").stdout
-    assert "re-sealed" in out and "7 metadata rows" in out  # 5 versions, the upload and its part
+    assert "re-sealed" in out and "9 metadata rows" in out  # 7 versions, the upload and its part
     new_key = server.key_file.read_text()
     assert new_key != old_key and len(new_key.strip().splitlines()) == 1
     assert len(base64.b64decode(new_key.strip())) == 32
@@ -70,6 +76,7 @@ def test_rotate_reseals_everything_without_rewriting_data(populated) -> None:
         s3 = server.client()
         for key, body in objects.items():
             assert s3.get_object(Bucket="keep", Key=key)["Body"].read() == body
+        assert s3.get_object(Bucket="history", Key="k", VersionId=old_version)["Body"].read() == old_body
         for key in ("small", "large", "empty"):  # their sealed metadata was re-sealed under the new key
             assert s3.head_object(Bucket="keep", Key=key)["Metadata"] == {"colour": "blue"}
             tags = s3.get_object_tagging(Bucket="keep", Key=key)["TagSet"]

@@ -20,8 +20,6 @@ from botocore.exceptions import ClientError
 
 from tests.integration.server import RunningServer
 
-OBJECT_LOCK = pytest.mark.xfail(strict=True, reason="GetObjectLockConfiguration comes with Object Lock")
-
 
 @pytest.fixture(scope="module")
 def refreshed(server: RunningServer) -> str:
@@ -62,7 +60,7 @@ READS: list[Any] = [
     pytest.param("get_bucket_encryption", (200, ""),
                  lambda r: r["ServerSideEncryptionConfiguration"]["Rules"], id="GetBucketEncryption"),
     pytest.param("get_object_lock_configuration", (404, "ObjectLockConfigurationNotFoundError"), None,
-                 id="GetObjectLockConfiguration", marks=OBJECT_LOCK),
+                 id="GetObjectLockConfiguration"),
     pytest.param("get_bucket_tagging", (404, "NoSuchTagSet"), None, id="GetBucketTagging"),
 ]
 

@@ -230,3 +230,18 @@ def test_document_errors(server: RunningServer, s3, bucket: str, key: dict) -> N
     # The bucket-level ?encryption is another operation.
     assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0][
         "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_a_noncurrent_version_by_its_id(s3, bucket: str, key: dict) -> None:
+    """Each version has its own sealed key: UpdateObjectEncryption with a versionId re-seals that version
+    alone, in place (no new version), and both still read back."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="v", Body=b"old")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v", Body=b"new")
+    s3.update_object_encryption(Bucket=bucket, Key="v", VersionId=old,
+                                ObjectEncryption={"SSEKMS": {"KMSKeyArn": key["Arn"]}})
+    assert state(s3, bucket, "v", VersionId=old)["SSEKMSKeyId"] == key["Arn"]
+    assert state(s3, bucket, "v")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId=old)["Body"].read() == b"old"
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"new"
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix="v")["Versions"]) == 2

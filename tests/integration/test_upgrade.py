@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from strongroom.catalog.schemas import SCHEMA_VERSION
 from tests.integration.factory import ServerFactory
@@ -92,9 +93,37 @@ def writes_beside_and_restarts(server: RunningServer, manifest: dict) -> Running
     retried = s3.complete_multipart_upload(Bucket="kept", Key="multipart-after-upgrade", UploadId=upload,
                                            MultipartUpload=parts)
     assert retried["ETag"] == done["ETag"]
-    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() \
-        == next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
-    return again
+    large = next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
+    assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() == large
+    # Schema step 6: what release 1 wrote is the `null` version; versioning keeps it under newer versions.
+    listed = s3.list_object_versions(Bucket="kept", Prefix="large.bin")["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [("null", True)]
+    s3.put_bucket_versioning(Bucket="kept", VersioningConfiguration={"Status": "Enabled"})
+    newer = s3.put_object(Bucket="kept", Key="large.bin", Body=b"newer")["VersionId"]
+    listed = s3.list_object_versions(Bucket="kept", Prefix="large.bin")["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [(newer, True), ("null", False)]
+    old = s3.get_object(Bucket="kept", Key="large.bin", VersionId="null")["Body"].read()
+    assert hashlib.sha256(old).hexdigest() == large
+    return locks_what_release_1_wrote(again, manifest)
+
+
+def locks_what_release_1_wrote(server: RunningServer, manifest: dict) -> RunningServer:  # type: ignore[type-arg]
+    """Schema step 7: Object Lock enabled on the migrated (now versioned) bucket locks release 1's `null`
+    version, which then cannot be deleted, and stays locked across a restart (returned)."""
+    ak, sk = manifest["root"]
+    s3 = server.client(access_key=ak, secret_key=sk)
+    s3.put_object_lock_configuration(Bucket="kept", ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    s3.put_object_legal_hold(Bucket="kept", Key="large.bin", VersionId="null", LegalHold={"Status": "ON"})
+    for restart in (False, True):
+        if restart:
+            server = server.restart()
+        client = server.client(access_key=ak, secret_key=sk)
+        with pytest.raises(ClientError) as denied:
+            client.delete_object(Bucket="kept", Key="large.bin", VersionId="null")
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        assert client.get_object_legal_hold(Bucket="kept", Key="large.bin", VersionId="null")["LegalHold"] \
+            == {"Status": "ON"}
+    return server
 
 
 def test_release_1_data_directory_opens_migrates_and_reads_back(tmp_path: Path,

@@ -25,6 +25,7 @@ ONLY = {
     "config": set(),
     "process": set(),
     "clock": set(),
+    "object_lock": {"errors"},
     "readiness": set(),
     "metrics": set(),
     "logs": set(),

@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 import pytest
 from multidict import MultiDict
 
-from strongroom.catalog.model import ObjectSummary, ObjectVersion, Sealing
+from strongroom.catalog.model import ObjectSummary, ObjectVersion, Sealing, VersionSummary
 from strongroom.errors import S3Error
 from strongroom.s3 import listing
 
@@ -125,12 +125,14 @@ def test_encoding_type() -> None:
 
 
 @pytest.mark.parametrize(("query", "after"), [
-    ({}, ""),
-    ({"key-marker": "k"}, "k"),
-    ({"key-marker": "k", "version-id-marker": "null"}, "k"),
-    ({"key-marker": "", "version-id-marker": "null"}, ""),
+    ({}, ("", None)),
+    ({"key-marker": "k"}, ("k", None)),
+    ({"key-marker": "k", "version-id-marker": "null"}, ("k", "null")),
+    ({"key-marker": "", "version-id-marker": "null"}, ("", "null")),
+    ({"key-marker": "k", "version-id-marker": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH"},
+     ("k", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH")),
 ])
-def test_version_markers_accepted(query: dict[str, str], after: str) -> None:
+def test_version_markers_accepted(query: dict[str, str], after: tuple[str, str | None]) -> None:
     assert listing._version_start(MultiDict(query)) == after
 
 
@@ -182,14 +184,19 @@ def test_contents_elements_in_aws_order() -> None:
     assert "Owner" not in [c.tag for c in _parse(listing.render_contents(objects, listing.escape, False))[0]]
 
 
-def test_versions_are_null_and_latest() -> None:
-    node = _parse(listing.render_versions((_version("k 1"),), listing.url_encode))
-    version = node.find("Version")
-    assert version is not None
+def test_versions_and_delete_markers() -> None:
+    entries = (VersionSummary(_version("k 1"), "null", True, False),
+               VersionSummary(_version("k 1"), "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH", False, True))
+    node = _parse(listing.render_versions(entries, listing.url_encode))
+    version, marker = node.find("Version"), node.find("DeleteMarker")
+    assert version is not None and marker is not None
     assert [c.tag for c in version] == ["Key", "VersionId", "IsLatest", "LastModified", "ETag", "Size",
                                         "Owner", "StorageClass"]
     assert (version.findtext("Key"), version.findtext("VersionId"), version.findtext("IsLatest")) == \
         ("k+1", "null", "true")
+    assert [c.tag for c in marker] == ["Key", "VersionId", "IsLatest", "LastModified", "Owner"]
+    assert (marker.findtext("VersionId"), marker.findtext("IsLatest")) == \
+        ("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH", "false")
 
 
 def test_common_prefixes() -> None:

@@ -46,6 +46,15 @@ ROWS = [
     ("PUT /bucket/key?encryption", None, O.UpdateObjectEncryption),
     ("GET /bucket/key?tagging", None, O.GetObjectTagging),
     ("GET /bucket/key?attributes", None, O.GetObjectAttributes),
+    # Object Lock (API reference request syntax of each operation)
+    ("PUT /bucket?object-lock", None, O.PutObjectLockConfiguration),
+    ("GET /bucket?object-lock", None, O.GetObjectLockConfiguration),
+    ("PUT /bucket/key?retention&versionId=V", None, O.PutObjectRetention),
+    ("GET /bucket/key?retention&versionId=V", None, O.GetObjectRetention),
+    ("PUT /bucket/key?legal-hold&versionId=V", None, O.PutObjectLegalHold),
+    ("GET /bucket/key?legal-hold", None, O.GetObjectLegalHold),
+    ("DELETE /bucket?object-lock", None, None),  # no such operation: never DeleteBucket
+    ("DELETE /bucket/key?retention", None, None),  # never DeleteObject
     ("PUT /bucket?tagging", None, O.PutBucketTagging),
     ("GET /bucket?tagging", None, O.GetBucketTagging),  # not ListObjects
     ("DELETE /bucket?tagging", None, O.DeleteBucketTagging),  # not DeleteBucket
@@ -65,7 +74,7 @@ ROWS = [
     ("GET /bucket?inventory", None, O.ListBucketInventoryConfigurations),
     ("GET /bucket?intelligent-tiering", None, O.ListBucketIntelligentTieringConfigurations),
     # Sub-resources with no rule for the method: 501, never the plain operation.
-    ("PUT /bucket?versioning", None, None),  # not CreateBucket
+    ("PUT /bucket?versioning", None, O.PutBucketVersioning),  # not CreateBucket
     ("PUT /bucket?lifecycle", None, None),  # not CreateBucket
     ("DELETE /bucket?website", None, None),  # not DeleteBucket
     ("GET /bucket?session", None, None),  # not ListObjects

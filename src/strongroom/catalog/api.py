@@ -21,14 +21,21 @@ from strongroom.catalog.model import (
     Upload,
     UploadPage,
     User,
+    VersionPage,
 )
 from strongroom.catalog.read_cache import ReadCache
+from strongroom.object_lock import Lock, Retention
 
 State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
+VERSIONING = "versioning"  # the bucket config kind of the versioning configuration (set_bucket_versioning)
 
 
 class CatalogConflict(Exception):
     """A conditional write found the state it required missing (e.g. put-if-absent on an existing key)."""
+
+
+class NoCurrentVersion(CatalogConflict):
+    """A conditional delete found no current version of its key (none, or a delete marker is newest)."""
 
 
 class BlobExpired(Exception):
@@ -92,6 +99,11 @@ class Catalog(Protocol):
     def get_bucket_configs(self, bucket: str) -> dict[str, str]:
         """Every sub-resource document of a bucket by kind, in one read (authorization needs several)."""
         ...
+    def set_bucket_versioning(self, bucket: str, document: str) -> None:
+        """Store the bucket config VERSIONING and mark the bucket versioned for good (it never goes back):
+        writes then look for a key's noncurrent null version. NoSuchBucketError when it is gone."""
+        ...
+
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         """Store (or with None remove) a bucket sub-resource document: 'encryption', 'policy', ..."""
         ...
@@ -99,14 +111,16 @@ class Catalog(Protocol):
     # --- objects ---
     def put_object(
         self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
-        acl: str | None = None,
+        acl: str | None = None, lock: Lock | None = None,
     ) -> ObjectVersion | None:
         """Make `version` the current version of its key; return the version it replaced.
 
         if_none_match: fail with CatalogConflict when the key has a current version.
         if_match: fail with CatalogConflict unless the current version's etag equals it.
         acl: the version's ACL document, stored in the same transaction (get_object_acl(version_id)).
-        The replaced version is removed (no versioning yet); its blobs are recorded garbage.
+        lock: the version's Object Lock, stored in the same transaction (get_lock(version_id)).
+        A `null` version (`version.null_version`) replaces the key's null version, which is removed (its
+        blobs are recorded garbage) and returned; any other is added to the key's versions.
         Raises NoSuchBucketError when the bucket is gone.
         """
         ...
@@ -120,11 +134,56 @@ class Catalog(Protocol):
         """Replace the tags of `version` in place; False when it is no longer the current version."""
         ...
 
-    def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...
-    def delete_object(self, bucket: str, key: str, *, if_match: str | None = None) -> ObjectVersion | None:
-        """Remove the key's current version and return it (None when there is none). if_match: remove it
-        only if its etag equals it ("*": any), else CatalogConflict and nothing changes."""
+    def get_object(self, bucket: str, key: str) -> ObjectVersion | None: ...  # the current version
+    def get_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
+        """A version by the id S3 shows ("null": the null version), delete markers included."""
         ...
+
+    def get_latest(self, bucket: str, key: str) -> ObjectVersion | None: ...  # the newest, maybe a marker
+    def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
+                      if_match: str | None = None) -> ObjectVersion | None:
+        """DeleteObject without a version id; returns the version removed (its blobs recorded garbage).
+        Without `marker` (an unversioned bucket) the current version is removed; with one the marker
+        becomes the newest version (the key has no current version), and a `null` marker replaces the
+        null version (a suspended bucket). NoSuchBucketError when a marker's bucket is gone.
+        if_match (a conditional delete: unquoted ETag or "*") is checked against the current version in
+        the same transaction: NoCurrentVersion when there is none, CatalogConflict when its etag differs;
+        either way nothing changes."""
+        ...
+
+    def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                       ) -> ObjectVersion | None:
+        """Remove one version (or delete marker) for good; the newest left becomes current unless it is a
+        delete marker. Returns it (its blobs recorded garbage), or None when there is no such version.
+        A version under Object Lock is refused (S3Error AccessDenied, object_lock.object_locked): so is
+        every removal of a version (an overwritten or deleted `null` version too), on the database's
+        clock; an active GOVERNANCE retention gives way to `bypass_governance`."""
+        ...
+
+    # --- Object Lock of versions (catalog/sql_locks.py) ---
+    def get_lock(self, version_id: str) -> Lock | None: ...  # by the version's internal id
+    def put_retention(self, bucket: str, key: str, version_id: str | None, retention: Retention | None, *,
+                      bypass_governance: bool = False) -> ObjectVersion | None:
+        """Set (None: remove) the retention of a version (S3's id; None: the current one) as
+        object_lock.check_retention_change allows (its S3Error otherwise). The version, a delete marker
+        untouched, or None when there is none."""
+        ...
+
+    def put_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool) -> ObjectVersion | None:
+        ...
+
+    def kms_key_protects(self, kms_key_arn: str) -> bool:
+        """Whether the key seals a version under an unexpired retention or a legal hold."""
+        ...
+
+    def list_versions(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
+        version_id_marker: str | None = None, max_keys: int = 1000,
+    ) -> VersionPage:
+        """ListObjectVersions: versions and markers by key, newest first, after (key_marker,
+        version_id_marker), grouped by delimiter; max_keys counts versions and common prefixes."""
+        ...
+
     def list_objects(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", after: str = "", max_keys: int = 1000
     ) -> ListPage:
@@ -136,10 +195,10 @@ class Catalog(Protocol):
         ...
 
     # --- multipart uploads ---
-    def create_upload(self, upload: Upload, *, acl: str | None = None) -> None:
+    def create_upload(self, upload: Upload, *, acl: str | None = None, lock: Lock | None = None) -> None:
         """Store a new upload (CatalogConflict if its id exists; NoSuchBucketError when the bucket is
-        gone), with `acl` as its pending ACL in the same transaction: complete_upload moves it to the
-        object's version, abort_upload drops it."""
+        gone), with `acl` as its pending ACL and `lock` as its pending Object Lock in the same transaction:
+        complete_upload moves them to the object's version, abort_upload drops them."""
         ...
 
     def get_upload(self, upload_id: str) -> Upload | None: ...
@@ -168,6 +227,7 @@ class Catalog(Protocol):
         *,
         if_none_match: bool = False,
         if_match: str | None = None,
+        lock: Lock | None = None,
     ) -> tuple[ObjectVersion | None, list[Part]]:
         """Atomically: remove the upload and its parts, make `version` current, and move the
         upload's pending ACL (if any) to `version`.

@@ -216,8 +216,12 @@ def encode_listed(etag: str, algorithms: Iterable[str]) -> bytes:
 # The key comes first: listing.walk reads a row's key from row[0].
 VERSION_COLUMNS = (
     "key", "version_id", "bucket", "size", "last_modified", "owner_id", "storage_class", "checksum_type",
-    "sealing", "pieces", "inline", "listed", "private",
+    "sealing", "pieces", "inline", "listed", "private", "null_version", "delete_marker",
 )
+
+
+LISTED_AT, PRIVATE_AT = VERSION_COLUMNS.index("listed"), VERSION_COLUMNS.index("private")
+MARKER_AT = VERSION_COLUMNS.index("delete_marker")
 
 
 def encode_version(v: ObjectVersion, sealer: MetadataSealer) -> tuple[Any, ...]:
@@ -232,18 +236,18 @@ def encode_version(v: ObjectVersion, sealer: MetadataSealer) -> tuple[Any, ...]:
                                         (_dumps(doc).encode(), head + _PRIVATE)))
     return (
         v.key, v.version_id, v.bucket, v.size, v.last_modified, v.owner_id, v.storage_class, v.checksum_type,
-        encode_sealing(v.sealing), pieces, inline, listed, private,
+        encode_sealing(v.sealing), pieces, inline, listed, private, int(v.null_version), int(v.delete_marker),
     )
 
 
 def encode_private(v: ObjectVersion, sealer: MetadataSealer) -> bytes:
     """The `private` column of `v` alone (PutObjectTagging)."""
-    return encode_version(v, sealer)[-1]  # type: ignore[no-any-return]
+    return encode_version(v, sealer)[PRIVATE_AT]  # type: ignore[no-any-return]
 
 
 def decode_version(row: tuple[Any, ...], sealer: MetadataSealer) -> ObjectVersion:
     (key, version_id, bucket, size, last_modified, owner_id, storage_class, checksum_type, sealing, pieces,
-     inline, listed, private) = row
+     inline, listed, private, null_version, delete_marker) = row
     what = f"{bucket}/{key} (version {version_id})"
     head = _version_head(bucket, key, version_id)
     etag = sealer.unseal(bytes(listed), head + _LISTED, what).decode()
@@ -251,7 +255,8 @@ def decode_version(row: tuple[Any, ...], sealer: MetadataSealer) -> ObjectVersio
     return _new_version(
         bucket, key, version_id, size, etag.split(" ", 1)[0], last_modified, owner_id,
         decode_sealing(sealing), decode_pieces(pieces, inline, x["p"]), x["ct"], x.get("h", {}),
-        x.get("m", {}), x.get("c", {}), checksum_type, x.get("t", {}), storage_class,
+        x.get("m", {}), x.get("c", {}), checksum_type, x.get("t", {}), storage_class, bool(null_version),
+        bool(delete_marker),
     )
 
 

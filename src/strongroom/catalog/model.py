@@ -86,6 +86,15 @@ class ObjectVersion:
     checksum_type: str | None = None  # "FULL_OBJECT" | "COMPOSITE" when checksums are present
     tags: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
+    # Written while the bucket's versioning was not Enabled (never configured, or Suspended): S3 calls it
+    # the `null` version, and a key has at most one. `version_id` stays the internal, unique id that
+    # sealing binds and ACLs are kept under; `s3_version_id` is what a client sees.
+    null_version: bool = True
+    delete_marker: bool = False  # a delete marker: no data, and a key whose newest version it is is absent
+
+    @property
+    def s3_version_id(self) -> str:
+        return "null" if self.null_version else self.version_id
 
     def etag_matches(self, if_match: str | None) -> bool:
         """A conditional request's If-Match (unquoted ETag, "*" for any, None for no condition) holds."""
@@ -111,6 +120,26 @@ class ObjectSummary(NamedTuple):
     def of(cls, v: ObjectVersion) -> ObjectSummary:
         return cls(v.key, v.size, v.etag, v.last_modified, v.owner_id, v.storage_class, v.checksum_type,
                    tuple(v.checksums))
+
+
+class VersionSummary(NamedTuple):
+    """One entry of ListObjectVersions: a version or a delete marker, newest first within its key."""
+
+    summary: ObjectSummary
+    version_id: str  # as S3 shows it: "null" for the null version
+    is_latest: bool
+    delete_marker: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionPage:
+    """One page of ListObjectVersions: entries and common prefixes, in key order (newest first per key)."""
+
+    versions: tuple[VersionSummary, ...]
+    common_prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None  # None when the page ends on a common prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,9 @@ Access keys, user policies, buckets and bucket configurations are cached per pro
 the changes every server announces (read_cache.py, change_feed.py): a request then reads
 them without a round trip.
 
-Atomicity across processes comes from row locks taken in one order: the
-bucket's row (FOR KEY SHARE: DeleteBucket's FOR UPDATE waits for it), then the
-key's `current` row (FOR UPDATE). A key that has no row yet has nothing to lock;
-two creators meet at the primary key instead (see `_replace_current`).
+Atomicity across processes comes from locks taken in one order: the bucket's row
+(FOR KEY SHARE: DeleteBucket's FOR UPDATE waits for it), then the key (an advisory
+lock, `_lock_key`: a key whose newest version is a delete marker has no row to lock).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from strongroom.catalog import codec, schemas
-from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import NoSuchBucketError
 from strongroom.catalog.change_feed import ChangeFeed, announce
 from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import AccessKey, Bucket, ObjectSummary, ObjectVersion, User
@@ -31,24 +30,17 @@ from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
-from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
+from strongroom.catalog.statements import FROM_CURRENT, S, Statements
 from strongroom.db.database import opened
 from strongroom.db.postgres import POSTGRES, Connection, PoolSettings, PostgresDatabase, redact
+from strongroom.object_lock import Lock
 
 _SQL = Statements(POSTGRES)
 _INSERT_VERSION = (
     f"INSERT INTO versions ({codec.columns(codec.VERSION_COLUMNS)}) "
     f"VALUES ({POSTGRES.sql(codec.placeholders(codec.VERSION_COLUMNS))}) RETURNING id"
 )
-# Row locks and joins: a locking SELECT that waited for another writer sees that writer's
-# update of the row it locks, but not rows the writer inserted elsewhere (its snapshot is
-# older), so a version the lock finds is read by a statement of its own, which sees it.
-_LOCK_CURRENT = "SELECT version FROM current WHERE bucket = %s AND key = %s FOR UPDATE"
-_VERSION_BY_ID = f"SELECT {V} FROM versions v WHERE v.id = %s"
-_CREATE_CURRENT = "INSERT INTO current (bucket, key, version) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
-_UPDATE_CURRENT = "UPDATE current SET version = %s WHERE bucket = %s AND key = %s"
-_DELETE_CURRENT = "DELETE FROM current WHERE bucket = %s AND key = %s RETURNING version"
-_DELETE_VERSION = f"DELETE FROM versions v WHERE v.id = %s RETURNING {V}"
+_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 # The current versions of some keys (the objects of a delimited listing page).
 _CURRENT_OF_KEYS = f"SELECT {S} {FROM_CURRENT} WHERE c.bucket = %s AND c.key = ANY(%s)"
 # Rows a sweep reads per round trip while it streams referenced blob ids.
@@ -125,56 +117,32 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
     # --- objects: writes under row locks ---
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
-                   acl: str | None = None) -> ObjectVersion | None:
+                   acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
         with self._write() as conn:
-            self._require_bucket(conn, version.bucket)
-            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl)
+            versioned = self._require_bucket(conn, version.bucket)
+            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
+                                     versioned=versioned, lock=lock)
 
-    def delete_object(self, bucket: str, key: str, *, if_match: str | None = None) -> ObjectVersion | None:
+    def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
+                      if_match: str | None = None) -> ObjectVersion | None:
         with self._write() as conn:
-            # Two statements, not one: see _LOCK_CURRENT (a put committed while this waited for
-            # the row has a version the first statement's snapshot does not hold).
-            current = conn.execute(_DELETE_CURRENT, (bucket, key)).fetchone()
-            if current is None:
-                return None
-            row = conn.execute(_DELETE_VERSION, current).fetchone()
-            if row is None:  # not reached: a current row always points at a version
-                raise RuntimeError(f"{bucket}/{key} pointed at a missing version")
-            removed = codec.decode_version(row, self._sealer)
-            if not removed.etag_matches(if_match):  # raised inside the transaction: both deletes undone
-                raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
-            self._settle_blobs(conn, (), removed.pieces)
-        return removed
+            return self._delete_current(conn, bucket, key, marker, if_match)
 
-    def _replace_current(self, conn: Connection, version: ObjectVersion, *, if_none_match: bool,
-                         if_match: str | None) -> ObjectVersion | None:
-        """Inside a transaction holding the bucket's lock: check the conditions, make `version` current."""
-        new_id: int | None = None
-        while True:
-            current = conn.execute(_LOCK_CURRENT, (version.bucket, version.key)).fetchone()
-            row = None if current is None else conn.execute(_VERSION_BY_ID, current).fetchone()
-            if row is not None and row[1] == version.version_id:
-                # Returning it as "replaced" would have the caller delete the blobs it still uses.
-                raise ValueError(f"version {version.version_id} is already current")
-            old = None if row is None else codec.decode_version(row, self._sealer)
-            if if_none_match and old is not None:
-                raise CatalogConflict(f"{version.bucket}/{version.key} exists")
-            if if_match is not None and (old is None or old.etag != if_match):
-                raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
-            if new_id is None:
-                values = codec.encode_version(version, self._sealer)
-                inserted = conn.execute(_INSERT_VERSION, values).fetchone()
-                assert inserted is not None  # INSERT ... RETURNING returns the row it inserted
-                new_id = inserted[0]
-            if current is None:
-                # No row to lock: if another transaction is creating the key, this insert waits
-                # for it and then does nothing; the next round sees (and locks) its row.
-                if conn.execute(_CREATE_CURRENT, (version.bucket, version.key, new_id)).rowcount == 1:
-                    return None
-                continue
-            conn.execute(_UPDATE_CURRENT, (new_id, version.bucket, version.key))
-            conn.execute("DELETE FROM versions WHERE id = %s", current)
-            return old
+    def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                       ) -> ObjectVersion | None:
+        with self._write() as conn:
+            return self._delete_version(conn, bucket, key, version_id, bypass_governance)
+
+    def _lock_key(self, conn: Connection, bucket: str, key: str) -> None:
+        # A key's versions and its `current` row (absent while a delete marker is newest) have no one row
+        # every writer could lock: a transaction-scoped advisory lock on the key stands for it. Bucket
+        # names hold no "/", so "bucket/key" names one key; a hash collision only makes writers wait.
+        conn.execute(_LOCK_KEY, (f"{bucket}/{key}",))
+
+    def _insert_version(self, conn: Connection, version: ObjectVersion) -> int:
+        inserted = conn.execute(_INSERT_VERSION, codec.encode_version(version, self._sealer)).fetchone()
+        assert inserted is not None  # INSERT ... RETURNING returns the row it inserted
+        return int(inserted[0])
 
     # --- listing: the feeds of listing.walk ---
 

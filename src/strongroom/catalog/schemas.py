@@ -56,8 +56,22 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # 5: the registry of live processes (servers, created by the scripts; servers.py). Nothing to fill:
     # a catalog written before it has no process registered.
     Step(to=5, sqlite=_nothing, postgres=_nothing),
+    Step(6, lambda c, s: _versioning(c), lambda c, s: _versioning(c)),
+    # 7: Object Lock per version (object_locks, created by the scripts; catalog/sql_locks.py). Versions
+    # written before are in buckets without Object Lock: none has a retention or a legal hold.
+    Step(to=7, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
+
+
+def _versioning(conn: Connection) -> None:
+    """Step 6, versioning: every version written before is S3's `null` version (what S3 shows for objects
+    stored before versioning was enabled) and none is a delete marker; no bucket was ever versioned; the
+    index of a key's versions becomes newest first (the script has created it)."""
+    for column in ("null_version integer NOT NULL DEFAULT 1", "delete_marker integer NOT NULL DEFAULT 0"):
+        conn.execute(f"ALTER TABLE versions ADD COLUMN {column}")
+    conn.execute("ALTER TABLE buckets ADD COLUMN versioned integer NOT NULL DEFAULT 0")
+    conn.execute("DROP INDEX IF EXISTS versions_by_key")
 
 
 def _script(engine: str) -> str:

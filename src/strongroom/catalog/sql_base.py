@@ -1,10 +1,11 @@
 """`SqlBase`: what the catalog's shared classes (sql_accounts, sql_objects, sql_uploads) build on.
 
 Each engine's catalog class sets `_sql` (its `Statements`, built once) and
-implements the hooks where the engines really differ: `_replace_current`
-(SQLite relies on its whole-file write lock, PostgreSQL on row locks taken in
-one order), `_list_delimited` and `_upload_fetch` (how listings are fed from the
-database).
+implements the hooks where the engines really differ: `_lock_key` (SQLite relies
+on its whole-file write lock, PostgreSQL on the bucket's row and an advisory lock
+on the key, taken in that order), `_insert_version`, `_list_delimited` and
+`_upload_fetch` (how listings are fed from the database). What a write keeps and
+removes of a key's versions is written here, once.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from strongroom.catalog.api import NoSuchBucketError
+from strongroom.catalog import codec
+from strongroom.catalog.api import CatalogConflict, NoCurrentVersion, NoSuchBucketError
 from strongroom.catalog.codec import ListedCache
 from strongroom.catalog.listing import Entry, Fetch
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.read_cache import NO_CACHE, ReadCache
 from strongroom.catalog.sealer import MetadataSealer
-from strongroom.catalog.sql_garbage import SqlGarbage
+from strongroom.catalog.sql_locks import SqlLocks
 from strongroom.catalog.statements import Statements
+from strongroom.catalog.version_listing import NULL
+from strongroom.object_lock import Lock
 
 
 def pending_acl_id(upload_id: str) -> str:
@@ -28,7 +32,7 @@ def pending_acl_id(upload_id: str) -> str:
     return f"upload:{upload_id}"
 
 
-class SqlBase(SqlGarbage):
+class SqlBase(SqlLocks):
     _sql: ClassVar[Statements]
     _sealer: MetadataSealer  # set by the engine's open(): seals and unseals the rows' private fields
     _listed: ListedCache  # set by open() too: what listings unsealed (codec.summary_decoder)
@@ -39,10 +43,13 @@ class SqlBase(SqlGarbage):
 
     # --- per engine ---
 
-    def _replace_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool,
-                         if_match: str | None) -> ObjectVersion | None:
-        """Inside a write transaction that holds the bucket: check the conditions, make `version`
-        current, and return the version it replaced."""
+    def _lock_key(self, conn: Any, bucket: str, key: str) -> None:
+        """Inside a write transaction: serialise the writers of one key until commit, so that its
+        versions' ids grow in the order they were written and `current` follows them."""
+        raise NotImplementedError
+
+    def _insert_version(self, conn: Any, version: ObjectVersion) -> int:
+        """Insert a versions row; its id."""
         raise NotImplementedError
 
     def _list_delimited(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
@@ -70,21 +77,117 @@ class SqlBase(SqlGarbage):
             self._announce(conn)
         self.cache.clear()
 
+    def _hold_bucket(self, conn: Any, bucket: str) -> bool | None:
+        """Inside a write transaction: None when the bucket does not exist, else whether its versioning
+        was ever configured; kept so until commit (set_bucket_versioning waits for this transaction)."""
+        row = conn.execute(self._sql.hold_bucket, (bucket,)).fetchone()
+        return None if row is None else bool(row[0])
+
     def _lock_bucket(self, conn: Any, bucket: str) -> bool:
         """Inside a write transaction: whether the bucket exists, kept so until commit."""
-        return conn.execute(self._sql.hold_bucket, (bucket,)).fetchone() is not None
+        return self._hold_bucket(conn, bucket) is not None
 
-    def _require_bucket(self, conn: Any, bucket: str) -> None:
-        if not self._lock_bucket(conn, bucket):
+    def _require_bucket(self, conn: Any, bucket: str) -> bool:
+        """As `_hold_bucket`, NoSuchBucketError for a missing bucket."""
+        versioned = self._hold_bucket(conn, bucket)
+        if versioned is None:
             raise NoSuchBucketError(bucket)
+        return versioned
 
     def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,
-                     acl: str | None, fresh: bool = True) -> ObjectVersion | None:
-        """Inside a write transaction holding the bucket: `version` made current, with its ACL; the
-        blobs of the version it replaced become garbage. `fresh`: its pieces were just written (pending),
-        not an upload's parts."""
-        replaced = self._replace_current(conn, version, if_none_match=if_none_match, if_match=if_match)
-        self._settle_blobs(conn, version.pieces if fresh else (), replaced.pieces if replaced else ())
+                     acl: str | None, fresh: bool = True, versioned: bool = True,
+                     lock: Lock | None = None) -> ObjectVersion | None:
+        """Inside a write transaction holding the bucket: `version` made current, with its ACL. A `null`
+        version replaces the key's null version (the one version of an unversioned bucket; on a suspended
+        one, wherever it is among the versions), whose blobs become garbage; any other is added to the
+        versions. Returns the version removed. `fresh`: its pieces were just written (pending), not an
+        upload's parts. The conditions are checked against the current version (none when the newest is a
+        delete marker). `versioned` False (from `_hold_bucket`: the bucket was never versioned) spares the
+        search for a noncurrent null version: such a bucket holds one version per key, the current one.
+        `lock`: the new version's Object Lock; a version removed must not be locked."""
+        bucket, key = version.bucket, version.key
+        self._lock_key(conn, bucket, key)
+        row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
+        if row is not None and row[1] == version.version_id:
+            # Returning it as "replaced" would have the caller delete the blobs it still uses.
+            raise ValueError(f"version {version.version_id} is already current")
+        current = None if row is None else codec.decode_version(row[:-1], self._sealer)
+        if if_none_match and current is not None:
+            raise CatalogConflict(f"{bucket}/{key} exists")
+        if if_match is not None and (current is None or current.etag != if_match):
+            raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
+        removed = None
+        if version.null_version:
+            if current is not None and current.null_version:  # an unversioned bucket's every overwrite
+                removed, removed_id = current, row[-1]
+            elif versioned:
+                null = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
+                if null is not None:
+                    removed, removed_id = codec.decode_version(null[:-1], self._sealer), null[-1]
+            if removed is not None:
+                self._check_removal(conn, removed)
+                conn.execute(self._sql.delete_version, (removed_id,))
+        conn.execute(self._sql.set_current, (bucket, key, self._insert_version(conn, version)))
+        if lock is not None:
+            self._store_lock(conn, version.version_id, lock, version.sealing.kms_key_arn)
+        self._settle_blobs(conn, version.pieces if fresh else (), removed.pieces if removed else ())
         if acl is not None:
             conn.execute(self._sql.put_acl, (version.version_id, acl))
-        return replaced
+        return removed
+
+    def _delete_current(self, conn: Any, bucket: str, key: str, marker: ObjectVersion | None,
+                        if_match: str | None = None) -> ObjectVersion | None:
+        """Inside a write transaction: DeleteObject without a version id. Without a marker (an unversioned
+        bucket) the current version is removed; with one, the marker becomes the newest version, and a
+        `null` marker replaces the null version (a suspended bucket). Returns the version removed; its
+        blobs are garbage. A conditional delete (if_match) is decided first, on the current version (as
+        S3 evaluates it: "only the current version of the object")."""
+        if marker is not None:
+            self._require_bucket(conn, bucket)
+        self._lock_key(conn, bucket, key)
+        if if_match is not None:
+            current = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
+            if current is None:
+                raise NoCurrentVersion(f"{bucket}/{key} has no current version")
+            if not codec.decode_version(current[:-1], self._sealer).etag_matches(if_match):
+                raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
+        if marker is None:
+            row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
+        elif marker.null_version:
+            row = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
+        else:
+            row = None
+        removed = None if row is None else codec.decode_version(row[:-1], self._sealer)
+        if removed is not None:
+            self._check_removal(conn, removed)
+            conn.execute(self._sql.delete_version, (row[-1],))
+        if marker is not None:
+            self._insert_version(conn, marker)
+        if removed is not None or marker is not None:
+            conn.execute(self._sql.drop_current, (bucket, key))
+            self._settle_blobs(conn, (), removed.pieces if removed else ())
+        return removed
+
+    def _delete_version(self, conn: Any, bucket: str, key: str, version_id: str,
+                        bypass_governance: bool = False) -> ObjectVersion | None:
+        """Inside a write transaction: remove one version for good (S3's id: "null" for the null version),
+        a delete marker included; the newest left becomes current, unless it is a delete marker. Returns
+        the version removed; its blobs are garbage. A locked version is refused (AccessDenied); GOVERNANCE
+        gives way to `bypass_governance` (the header and the permission, decided above)."""
+        self._lock_key(conn, bucket, key)
+        if version_id == NULL:
+            row = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
+        else:
+            row = conn.execute(self._sql.version_of_key, (bucket, key, version_id)).fetchone()
+        if row is None:
+            return None
+        removed = codec.decode_version(row[:-1], self._sealer)
+        self._check_removal(conn, removed, bypass_governance)
+        conn.execute(self._sql.delete_version, (row[-1],))
+        newest = conn.execute(self._sql.newest_of_key, (bucket, key)).fetchone()
+        if newest is None or newest[codec.MARKER_AT]:
+            conn.execute(self._sql.drop_current, (bucket, key))
+        else:
+            conn.execute(self._sql.set_current, (bucket, key, newest[-1]))
+        self._settle_blobs(conn, (), removed.pieces)
+        return removed

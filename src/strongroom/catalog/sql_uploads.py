@@ -21,19 +21,24 @@ from strongroom.catalog.api import CatalogConflict, NoSuchBucketError
 from strongroom.catalog.listing import Entry, common_prefix, walk
 from strongroom.catalog.model import ObjectVersion, Part, Sealing, Upload, UploadPage
 from strongroom.catalog.sql_base import pending_acl_id
+from strongroom.catalog.sql_locks import pending_lock_id
 from strongroom.catalog.sql_objects import SqlObjects
+from strongroom.object_lock import Lock
 
 _RESEAL_BATCH = 1000
 
 
 class SqlUploads(SqlObjects):
-    def create_upload(self, upload: Upload, *, acl: str | None = None) -> None:
+    def create_upload(self, upload: Upload, *, acl: str | None = None, lock: Lock | None = None) -> None:
         try:
             with self._write() as conn:
                 self._require_bucket(conn, upload.bucket)
                 conn.execute(self._sql.insert_upload, codec.encode_upload(upload, self._sealer))
                 if acl is not None:
                     conn.execute(self._sql.put_acl, (pending_acl_id(upload.upload_id), acl))
+                if lock is not None:
+                    arn = upload.sealing.kms_key_arn
+                    self._store_lock(conn, pending_lock_id(upload.upload_id), lock, arn)
         except self.dialect.unique_violation as e:
             raise CatalogConflict(f"upload {upload.upload_id} exists") from e
 
@@ -95,19 +100,21 @@ class SqlUploads(SqlObjects):
         )
 
     def complete_upload(self, upload_id: str, version: ObjectVersion, *, if_none_match: bool = False,
-                        if_match: str | None = None) -> tuple[ObjectVersion | None, list[Part]]:
+                        if_match: str | None = None, lock: Lock | None = None
+                        ) -> tuple[ObjectVersion | None, list[Part]]:
         """Besides the Protocol's conditions: every piece of `version` must still be the current
         part of its number (same blob), or CatalogConflict. An UploadPart that replaced a part
         after the caller read the parts has had the old part's blob deleted by its caller.
-        The upload's pending ACL, if any, becomes the version's."""
+        The upload's pending ACL, if any, becomes the version's; so does its pending lock, or else
+        `lock` (the bucket's default retention) is the version's."""
         with self._write() as conn:
-            bucket_exists = self._lock_bucket(conn, version.bucket)
+            versioned = self._hold_bucket(conn, version.bucket)
             row = conn.execute(self._sql.lock_upload, (upload_id,)).fetchone()
             if row is None:
                 raise CatalogConflict(f"no upload {upload_id}")
             if tuple(row) != (version.bucket, version.key):
                 raise ValueError(f"upload {upload_id} is not for {version.bucket}/{version.key}")
-            if not bucket_exists:  # not reached: an upload goes with its bucket
+            if versioned is None:  # not reached: an upload goes with its bucket
                 raise NoSuchBucketError(version.bucket)
             parts = self._parts(conn, upload_id)
             by_number = {p.piece.part_number: p.piece for p in parts}
@@ -117,7 +124,10 @@ class SqlUploads(SqlObjects):
                     raise CatalogConflict(f"part {piece.part_number} of {upload_id} is gone or replaced")
             pending = conn.execute(self._sql.acl, (pending_acl_id(upload_id),)).fetchone()
             replaced = self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match,
-                                         acl=None if pending is None else pending[0], fresh=False)
+                                         acl=None if pending is None else pending[0], fresh=False,
+                                         versioned=versioned)
+            if not self._move_pending_lock(conn, upload_id, version) and lock is not None:
+                self._store_lock(conn, version.version_id, lock, version.sealing.kms_key_arn)
             self._drop_upload(conn, upload_id)
             used = {(p.part_number, p.blob_id) for p in version.pieces}
             unused = [p for p in parts if (p.piece.part_number, p.piece.blob_id) not in used]
@@ -134,6 +144,7 @@ class SqlUploads(SqlObjects):
                 return None
             parts = self._parts(conn, upload_id)
             self._drop_upload(conn, upload_id)
+            self._forget_lock(conn, pending_lock_id(upload_id))
             self._settle_blobs(conn, (), [p.piece for p in parts])
             return parts
 
@@ -150,13 +161,15 @@ class SqlUploads(SqlObjects):
                 for row in rows:
                     record = row[1:]
                     bucket, key, version_id = record[2], record[0], record[1]
-                    if (sealer.sealed_under_current(bytes(record[-2]), codec.version_context(
+                    listed, private = record[codec.LISTED_AT], record[codec.PRIVATE_AT]
+                    if (sealer.sealed_under_current(bytes(listed), codec.version_context(
                             bucket, key, version_id, "listed"))
-                            and sealer.sealed_under_current(bytes(record[-1]), codec.version_context(
+                            and sealer.sealed_under_current(bytes(private), codec.version_context(
                                 bucket, key, version_id, "private"))):
                         continue
                     values = codec.encode_version(codec.decode_version(record, sealer), sealer)
-                    conn.execute(self._sql.reseal_version, (values[-2], values[-1], row[0]))
+                    values = values[codec.LISTED_AT], values[codec.PRIVATE_AT], row[0]
+                    conn.execute(self._sql.reseal_version, values)
                     n += 1
             if len(rows) < _RESEAL_BATCH:
                 break

@@ -7,9 +7,10 @@ making a version current under the file's write lock, the delimited listing's
 feed (a lazy cursor over the narrow `current` index), the bulk load, and the sweep's
 snapshot.
 
-A `versions` row per ObjectVersion and a `current` row per (bucket, key)
-pointing at the version GET and listing see. Replacing or deleting the current
-version removes its row (no versioning yet); the caller deletes its blobs.
+A `versions` row per ObjectVersion (delete markers included) and a `current` row per
+(bucket, key) pointing at the version GET and listing see: the newest, unless that is a
+delete marker (then the key has no `current` row). What versioning keeps and removes is
+written once in sql_base.
 """
 
 from __future__ import annotations
@@ -20,28 +21,22 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.catalog import codec, schemas
-from strongroom.catalog.api import CatalogConflict
 from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import ObjectSummary, ObjectVersion
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
-from strongroom.catalog.statements import BOUNDS, FROM_CURRENT, S, Statements, V, range_sql
+from strongroom.catalog.statements import BOUNDS, S, Statements, range_sql
 from strongroom.db.database import opened
 from strongroom.db.sqlite import BUSY_TIMEOUT_S, SQLITE, SqliteDatabase
+from strongroom.object_lock import Lock
 
 _SQL = Statements(SQLITE)
 _INSERT_VERSION = (
     f"INSERT INTO versions ({codec.columns(codec.VERSION_COLUMNS)}) "
     f"VALUES ({codec.placeholders(codec.VERSION_COLUMNS)})"
 )
-_SET_CURRENT = (
-    "INSERT INTO current (bucket, key, version) VALUES (?, ?, ?) "
-    "ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version"
-)
-# With versions.id, which replacing and deleting use to remove the row.
-_GET_CURRENT_ID = f"SELECT {V}, v.id {FROM_CURRENT} WHERE c.bucket = ? AND c.key = ?"
 # With a delimiter, most rows read may be the first key under a common prefix: read the
 # narrow `current` index alone, and the versions of the keys returned afterwards.
 _KEYS = {b: range_sql("SELECT c.key, c.version FROM current c", *b) for b in BOUNDS}
@@ -70,44 +65,30 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
     # --- objects: writes through group commit ---
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
-                   acl: str | None = None) -> ObjectVersion | None:
-        return self._grouped(lambda conn: self._put_current(conn, version, if_none_match=if_none_match,
-                                                            if_match=if_match, acl=acl))
+                   acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
+        def put(conn: sqlite3.Connection) -> ObjectVersion | None:
+            versioned = self._require_bucket(conn, version.bucket)
+            return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
+                                     versioned=versioned, lock=lock)
 
-    def delete_object(self, bucket: str, key: str, *, if_match: str | None = None) -> ObjectVersion | None:
-        return self._grouped(lambda conn: self._delete_current(conn, bucket, key, if_match))
+        return self._grouped(put)
 
-    def _delete_current(self, conn: sqlite3.Connection, bucket: str, key: str,
-                        if_match: str | None = None) -> ObjectVersion | None:
-        row = conn.execute(_GET_CURRENT_ID, (bucket, key)).fetchone()
-        if row is None:
-            return None
-        removed = codec.decode_version(row[:-1], self._sealer)
-        if not removed.etag_matches(if_match):
-            raise CatalogConflict(f"{bucket}/{key} does not have etag {if_match}")
-        conn.execute("DELETE FROM current WHERE bucket = ? AND key = ?", (bucket, key))
-        conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-        self._settle_blobs(conn, (), removed.pieces)
-        return removed
+    def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
+                      if_match: str | None = None) -> ObjectVersion | None:
+        return self._grouped(lambda conn: self._delete_current(conn, bucket, key, marker, if_match))
 
-    def _replace_current(self, conn: sqlite3.Connection, version: ObjectVersion, *, if_none_match: bool,
-                         if_match: str | None) -> ObjectVersion | None:
-        """Inside a write transaction: check the conditions, then make `version` current."""
-        self._require_bucket(conn, version.bucket)
-        row = conn.execute(_GET_CURRENT_ID, (version.bucket, version.key)).fetchone()
-        if row is not None and row[1] == version.version_id:
-            # Returning it as "replaced" would have the caller delete the blobs it still uses.
-            raise ValueError(f"version {version.version_id} is already current")
-        old = None if row is None else codec.decode_version(row[:-1], self._sealer)
-        if if_none_match and old is not None:
-            raise CatalogConflict(f"{version.bucket}/{version.key} exists")
-        if if_match is not None and (old is None or old.etag != if_match):
-            raise CatalogConflict(f"{version.bucket}/{version.key} does not have etag {if_match}")
-        if row is not None:
-            conn.execute("DELETE FROM versions WHERE id = ?", (row[-1],))
-        new_id = conn.execute(_INSERT_VERSION, codec.encode_version(version, self._sealer)).lastrowid
-        conn.execute(_SET_CURRENT, (version.bucket, version.key, new_id))
-        return old
+    def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                       ) -> ObjectVersion | None:
+        return self._grouped(
+            lambda conn: self._delete_version(conn, bucket, key, version_id, bypass_governance))
+
+    def _lock_key(self, conn: sqlite3.Connection, bucket: str, key: str) -> None:
+        """Nothing to do: the write transaction holds the whole file."""
+
+    def _insert_version(self, conn: sqlite3.Connection, version: ObjectVersion) -> int:
+        inserted = conn.execute(_INSERT_VERSION, codec.encode_version(version, self._sealer)).lastrowid
+        assert inserted is not None
+        return inserted
 
     # --- listing: the feeds of listing.walk ---
 

@@ -81,7 +81,8 @@ class Statements:
         self.buckets = q(f"SELECT {_BUCKET} FROM buckets ORDER BY name")
         self.buckets_of_owner = q(f"SELECT {_BUCKET} FROM buckets WHERE owner_id = ? ORDER BY name")
         # KEY SHARE: the bucket exists until commit (DeleteBucket's FOR UPDATE waits for it).
-        self.hold_bucket = q(f"SELECT 1 FROM buckets WHERE name = ?{d.for_key_share}")
+        self.hold_bucket = q(f"SELECT versioned FROM buckets WHERE name = ?{d.for_key_share}")
+        self.set_bucket_versioned = q("UPDATE buckets SET versioned = 1 WHERE name = ?")
         # FOR UPDATE waits for writers holding the bucket and keeps new ones out.
         self.lock_bucket = q(f"SELECT 1 FROM buckets WHERE name = ?{d.for_update}")
         self.bucket_has_versions = q("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1")
@@ -112,11 +113,34 @@ class Statements:
         self.delete_acl = q("DELETE FROM object_acls WHERE id = ?")
         # --- objects ---
         self.current = q(f"SELECT {V} {FROM_CURRENT} WHERE c.bucket = ? AND c.key = ?")
-        self.set_tags = q(
-            "UPDATE versions SET private = ? WHERE version_id = ? AND bucket = ? AND key = ? AND id IN "
-            "(SELECT version FROM current WHERE bucket = ? AND key = ?)")
+        self.set_tags = q("UPDATE versions SET private = ? WHERE version_id = ? AND bucket = ? AND key = ?")
         self.rekey = q("UPDATE versions SET sealing = ?, pieces = ?, inline = ? "
                        "WHERE version_id = ? AND bucket = ? AND key = ?")
+        # Versions of one key, with versions.id (the handle writes remove a row by). Newest first is
+        # highest id first: writers of a key are serialised, and each inserts its row.
+        self.current_with_id = q(f"SELECT {V}, v.id {FROM_CURRENT} WHERE c.bucket = ? AND c.key = ?")
+        self.null_of_key = q(f"SELECT {V}, v.id FROM versions v WHERE v.bucket = ? AND v.key = ? "
+                             "AND v.null_version = 1")
+        self.version_of_key = q(f"SELECT {V}, v.id FROM versions v WHERE v.bucket = ? AND v.key = ? "
+                                "AND v.version_id = ? AND v.null_version = 0")
+        self.newest_of_key = q(f"SELECT {V}, v.id FROM versions v WHERE v.bucket = ? AND v.key = ? "
+                               "ORDER BY v.id DESC LIMIT 1")
+        self.id_of_version = q("SELECT id FROM versions WHERE bucket = ? AND key = ? AND version_id = ? "
+                               "AND null_version = 0")
+        self.id_of_null = q("SELECT id FROM versions WHERE bucket = ? AND key = ? AND null_version = 1")
+        self.delete_version = q("DELETE FROM versions WHERE id = ?")
+        self.set_current = q("INSERT INTO current (bucket, key, version) VALUES (?, ?, ?) "
+                             "ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version")
+        self.drop_current = q("DELETE FROM current WHERE bucket = ? AND key = ?")
+        # ListObjectVersions: key order, newest first within a key; first the rest of the key a page
+        # ended in (older than the version it ended on), then whole keys.
+        self.versions_range = {b: q(
+            f"SELECT {S}, v.null_version, v.delete_marker, v.id FROM versions v WHERE v.bucket = ? AND "
+            f"v.key {'>=' if b[0] else '>'} ?{' AND v.key < ?' if b[1] else ''} "
+            "ORDER BY v.key, v.id DESC LIMIT ?") for b in BOUNDS}
+        self.versions_older = q(
+            f"SELECT {S}, v.null_version, v.delete_marker, v.id FROM versions v WHERE v.bucket = ? AND "
+            "v.key = ? AND v.id < ? ORDER BY v.id DESC LIMIT ?")
         # A listing without a delimiter returns every row it reads: the versions joined in.
         self.joined = {b: q(range_sql(f"SELECT {S} {FROM_CURRENT}", *b)) for b in BOUNDS}
         # --- multipart uploads ---

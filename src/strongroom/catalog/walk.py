@@ -6,8 +6,8 @@ read transaction stays open across the walk: on a live server's catalog, SQLite'
 PostgreSQL's snapshots last one page or one record, and writers never wait for a walk. A key deleted
 while the walk runs is skipped; one replaced is seen as its new version.
 
-Today every version is every key's current version; when a catalog keeps older versions, they are
-walked here and every job above sees them.
+Every version is every version ListObjectVersions shows, noncurrent ones included; delete markers hold
+no bytes and no key, so no job walks them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from strongroom.catalog.api import Catalog
-from strongroom.catalog.model import ObjectSummary, ObjectVersion, Upload
+from strongroom.catalog.model import ObjectSummary, ObjectVersion, Upload, VersionSummary
 
 PAGE = 1000
 
@@ -43,17 +43,24 @@ class Scope:
 EVERYTHING = Scope()
 
 
+def _listed_versions(catalog: Catalog, scope: Scope) -> Iterator[tuple[str, VersionSummary]]:
+    for bucket in scope.buckets(catalog):
+        key_marker, version_marker = "", None
+        while True:
+            page = catalog.list_versions(bucket, prefix=scope.prefix, key_marker=key_marker,
+                                         version_id_marker=version_marker, max_keys=PAGE)
+            for listed_version in page.versions:
+                if not listed_version.delete_marker:
+                    yield bucket, listed_version
+            if not page.is_truncated or page.next_key_marker is None:
+                break
+            key_marker, version_marker = page.next_key_marker, page.next_version_id_marker
+
+
 def listed(catalog: Catalog, scope: Scope = EVERYTHING) -> Iterator[tuple[str, ObjectSummary]]:
     """(bucket, summary) of every version in scope, from the listing alone: cheap, for totals."""
-    for bucket in scope.buckets(catalog):
-        after = ""
-        while True:
-            page = catalog.list_objects(bucket, prefix=scope.prefix, after=after, max_keys=PAGE)
-            for summary in page.objects:
-                yield bucket, summary
-            if not page.is_truncated or not page.objects:
-                break
-            after = page.objects[-1].key
+    for bucket, listed_version in _listed_versions(catalog, scope):
+        yield bucket, listed_version.summary
 
 
 def totals(catalog: Catalog, scope: Scope = EVERYTHING) -> tuple[int, int]:
@@ -67,8 +74,8 @@ def totals(catalog: Catalog, scope: Scope = EVERYTHING) -> tuple[int, int]:
 
 def versions(catalog: Catalog, scope: Scope = EVERYTHING) -> Iterator[ObjectVersion]:
     """Every stored version in scope, whole (sealing and pieces: a listing holds summaries)."""
-    for bucket, summary in listed(catalog, scope):
-        version = catalog.get_object(bucket, summary.key)
+    for bucket, listed_version in _listed_versions(catalog, scope):
+        version = catalog.get_version(bucket, listed_version.summary.key, listed_version.version_id)
         if version is not None:  # deleted since it was listed
             yield version
 

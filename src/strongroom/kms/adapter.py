@@ -234,10 +234,12 @@ class KmsService(KeyService):
 
 
 def build_key_service(config: Config, account_id: str, executor: Executor,
-                      clock: Callable[[], float] = time.time, ready: Callable[[], bool] = lambda: True
-                      ) -> KmsService:
+                      clock: Callable[[], float] = time.time, ready: Callable[[], bool] = lambda: True,
+                      protects: Callable[[str], bool] = lambda arn: False) -> KmsService:
     """The KMS of this process: an external endpoint when configured, else the built-in KMS, whose dates
-    follow `clock` (the catalog's time, clock.py) and whose deletion sweep runs only while `ready()`."""
+    follow `clock` (the catalog's time, clock.py), whose deletion sweep runs only while `ready()`, and
+    which keeps usable every key that `protects` (object versions under Object Lock: BuiltinKms). An
+    external KMS is not ours to refuse: its keys' deletion is its own business (README, security model)."""
     if config.kms_endpoint:
         if not (config.kms_access_key and config.kms_secret_key):
             raise SystemExit("strongroom: --kms-endpoint needs --kms-access-key and --kms-secret-key")
@@ -247,6 +249,6 @@ def build_key_service(config: Config, account_id: str, executor: Executor,
         return KmsService(ExternalBackend(client))
     store = open_kms_store(config)
     kms = BuiltinKms(store, KmsKeyring(config.root_keys), account_id, config.region,
-                     config.kms_key_deletion_window_unit, clock)
+                     config.kms_key_deletion_window_unit, clock, protects)
     interval = min(60.0, max(1.0, config.kms_key_deletion_window_unit))
     return KmsService(BuiltinBackend(kms, executor), kms, sweep_interval=interval, ready=ready)

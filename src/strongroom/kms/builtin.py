@@ -5,6 +5,11 @@ the key's state from the store, so a key disabled or scheduled for deletion by a
 process stops working at once. Keys pending deletion whose window has passed are
 deleted when touched and by `sweep`, material included; from then on they are
 NotFoundException. A window's "day" is `day_seconds` long (tests shorten it).
+
+`protects(arn)` says whether a key seals object versions under S3 Object Lock (the catalog answers:
+catalog.kms_key_protects). Such a key can be neither disabled nor scheduled for deletion, and one whose
+deletion window passes while it protects is kept (pending deletion) until it no longer does: otherwise
+crypto-shredding would destroy what a retention or legal hold promises to keep.
 Dates are read from `clock`: in a server, the catalog's time (clock.py), and a deletion
 also needs the database's own clock to agree (kms/store_sql.py), so that a process whose
 clock runs ahead cannot cut a window short for everyone.
@@ -52,10 +57,12 @@ _ALIAS_PATTERN = re.compile(r"[a-zA-Z0-9:/_-]+")
 
 class BuiltinKms:
     def __init__(self, store: KmsStore, keyring: KmsKeyring, account_id: str, region: str,
-                 day_seconds: float = 86400.0, clock: Callable[[], float] = time.time) -> None:
+                 day_seconds: float = 86400.0, clock: Callable[[], float] = time.time,
+                 protects: Callable[[str], bool] = lambda arn: False) -> None:
         self.store, self.keyring = store, keyring
         self.account_id, self.region = account_id, region
         self.day_seconds, self.clock = day_seconds, clock
+        self.protects = protects
 
     def arn(self, key_id: str) -> str:
         return key_arn(self.region, self.account_id, key_id)
@@ -67,7 +74,8 @@ class BuiltinKms:
 
     def _load(self, key_id: str, shown: str) -> KmsKey:
         key = self.store.get_key(key_id)
-        if key is not None and key.state == PENDING_DELETION and (key.deletion_date or 0) <= self.clock():
+        if key is not None and key.state == PENDING_DELETION and (key.deletion_date or 0) <= self.clock() \
+                and not self._kept(key):
             self.store.delete_expired(self.clock(), key_id)
             key = self.store.get_key(key_id)  # gone, unless the database's own clock says not yet
         if key is None:
@@ -168,15 +176,30 @@ class BuiltinKms:
             return key.with_(state=ENABLED), None
         return self._change(raw, "EnableKey", principal, fn)
 
+    def _not_protecting(self, key: KmsKey) -> None:
+        if self.protects(self.arn(key.key_id)):
+            raise errors.protects_locked_objects(self.arn(key.key_id))
+
+    def _kept(self, key: KmsKey) -> bool:
+        """A key whose deletion window has passed is kept while it protects locked versions (a retention
+        placed on a version it seals after its deletion was scheduled)."""
+        if not self.protects(self.arn(key.key_id)):
+            return False
+        log.warning("KMS key %s is past its deletion window but is kept: it seals object versions under "
+                    "Object Lock", key.key_id)
+        return True
+
     def disable(self, raw: str, principal: str | None = None) -> KmsKey:
         def fn(key: KmsKey) -> tuple[KmsKey, None]:
             self._not_pending(key)
+            self._not_protecting(key)
             return key.with_(state=DISABLED), None
         return self._change(raw, "DisableKey", principal, fn)
 
     def schedule_deletion(self, raw: str, days: int, principal: str | None = None) -> KmsKey:
         def fn(key: KmsKey) -> tuple[KmsKey, None]:
             self._not_pending(key)
+            self._not_protecting(key)
             when = self.clock() + days * self.day_seconds
             return key.with_(state=PENDING_DELETION, deletion_date=when, pending_window_days=days), None
         key = self._change(raw, "ScheduleKeyDeletion", principal, fn)
@@ -232,7 +255,10 @@ class BuiltinKms:
         return keys[:limit], (keys[limit - 1].key_id if len(keys) > limit else None)
 
     def sweep(self) -> list[str]:
-        gone = self.store.delete_expired(self.clock())
+        now = self.clock()
+        expired = [k for k in self.store.list_keys(limit=1_000_000)
+                   if k.state == PENDING_DELETION and (k.deletion_date or 0) <= now]
+        gone = [kid for k in expired if not self._kept(k) for kid in self.store.delete_expired(now, k.key_id)]
         for key_id in gone:
             log.info("deleted KMS key %s and its key material: its deletion window has passed", key_id)
         return gone

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from strongroom.account import account_id
 from strongroom.audit import AuditLog
 from strongroom.catalog import MetadataSealer, open_catalog
+from strongroom.catalog.api import Catalog
 from strongroom.catalog.census import kms_key_id, take_census
 from strongroom.catalog.walk import EVERYTHING, totals
 from strongroom.clock import Clock
@@ -43,33 +44,38 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
                        help="the region in key ARNs [env STRONGROOM_REGION]")
 
 
-def _open(config: Config, count: bool) -> tuple[BuiltinKms, dict[str, int]]:
-    """The built-in KMS; with `count`, the number of objects each key seals (by key id, from a walk
-    of the catalog: catalog/census.py)."""
-    # The catalog's schema (opened first: its upgrade needs the sealer) and the account id.
-    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
-    clock = Clock()  # deletion windows and rotation dates on the catalog's time, as a server has them
+def _sealed_counts(catalog: Catalog) -> dict[str, int]:
+    """The number of objects each key seals, by key id (a walk of the catalog: catalog/census.py)."""
     sealed: dict[str, int] = {}
-    try:
-        account = account_id(catalog)
-        clock.measure(catalog.now)
-        if count:
-            objects, _ = totals(catalog, EVERYTHING)
-            with Progress("kms list: counting the objects each key seals", objects, "objects") as progress:
-                census = take_census(catalog, EVERYTHING, lambda s: s.kms_key_arn or "", progress.advance)
-            for arn, use in census.keys.items():
-                if arn:
-                    sealed[kms_key_id(arn)] = sealed.get(kms_key_id(arn), 0) + use.objects
-    finally:
-        catalog.close()
+    objects, _ = totals(catalog, EVERYTHING)
+    with Progress("kms list: counting the objects each key seals", objects, "objects") as progress:
+        census = take_census(catalog, EVERYTHING, lambda s: s.kms_key_arn or "", progress.advance)
+    for arn, use in census.keys.items():
+        if arn:
+            sealed[kms_key_id(arn)] = sealed.get(kms_key_id(arn), 0) + use.objects
+    return sealed
+
+
+def _open(config: Config, catalog: Catalog) -> BuiltinKms:
+    """The built-in KMS as a server has it: the catalog's time, and the catalog asked which keys seal
+    versions under Object Lock (those cannot be disabled)."""
+    clock = Clock()  # deletion windows and rotation dates on the catalog's time, as a server has them
+    account = account_id(catalog)
+    clock.measure(catalog.now)
     store = open_kms_store(config)
-    kms = BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
-                     config.kms_key_deletion_window_unit, clock.now)
-    return kms, sealed
+    return BuiltinKms(store, KmsKeyring(config.root_keys), account, config.region,
+                      config.kms_key_deletion_window_unit, clock.now, catalog.kms_key_protects)
 
 
 def run(args: argparse.Namespace, config: Config, audit: AuditLog | None = None, actor: str = "") -> int:
-    kms, sealed = _open(config, count=args.action == "list")
+    # The catalog's schema first (its upgrade needs the sealer), and open while the command runs.
+    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
+    try:
+        sealed = _sealed_counts(catalog) if args.action == "list" else {}
+        kms = _open(config, catalog)
+    except BaseException:
+        catalog.close()
+        raise
     try:
         if args.action == "create-key":
             key = kms.create_key(args.description)
@@ -99,4 +105,5 @@ def run(args: argparse.Namespace, config: Config, audit: AuditLog | None = None,
         return 1
     finally:
         kms.store.close()
+        catalog.close()
     return 0

@@ -70,6 +70,15 @@ def pending_deletion(arn: str) -> KmsError:
     return KmsError("KMSInvalidStateException", f"{arn} is pending deletion.")
 
 
+def protects_locked_objects(arn: str) -> KmsError:
+    """strongroom's own refusal (AWS KMS knows nothing of S3 Object Lock), in the code AWS uses for a key
+    whose state forbids the request: crypto-shredding must not destroy what a lock keeps."""
+    return KmsError("KMSInvalidStateException",
+                    f"{arn} seals S3 object versions under Object Lock (a retention that has not passed, "
+                    "or a legal hold): it cannot be disabled or scheduled for deletion while they are "
+                    "protected.")
+
+
 def not_pending_deletion(arn: str) -> KmsError:
     return KmsError("KMSInvalidStateException", f"{arn} is not pending deletion.")
 

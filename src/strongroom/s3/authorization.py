@@ -41,6 +41,7 @@ from strongroom.kms import access as kms_access
 from strongroom.kms import key_policy
 from strongroom.kms.model import parse_ref
 from strongroom.policy import Decision, Policy, RequestContext, evaluate
+from strongroom.s3 import object_lock_wire
 from strongroom.s3.access import acl, write_acls
 from strongroom.s3.access.policy_context import (
     EXISTING_TAG_ACTIONS,
@@ -101,8 +102,11 @@ async def identity_policies(ctx: Ctx) -> list[Policy]:
 
 async def _object(ctx: Ctx, state: BucketState, key: str) -> ObjectFacts:
     if key not in state.objects:
+        # A request naming a version acts on that version: its ACL and tags decide (s3:ExistingObjectTag).
+        version_id = ctx.query.get("versionId") if key == ctx.key and state.bucket.name == ctx.bucket_name \
+            else None
         state.objects[key] = await ctx.services.run(load_object, ctx.services.catalog, state.bucket.name, key,
-                                                    state.acls_count)
+                                                    state.acls_count, version_id)
     return state.objects[key]
 
 
@@ -181,6 +185,8 @@ def _requirements(ctx: Ctx) -> list[tuple[str, str | None]]:
         needed.append(("s3:PutObjectAcl", key))
     if op in WRITES_WITH_ACL and "x-amz-tagging" in ctx.headers:
         needed.append(("s3:PutObjectTagging", key))
+    if op in WRITES_WITH_ACL:
+        needed += [(action, key) for action in object_lock_wire.lock_actions(ctx.headers)]
     if op is Operation.UpdateObjectEncryption:
         needed.append(("s3:PutObject", key))
     if op is Operation.GetObjectAttributes:
@@ -254,6 +260,8 @@ async def authorize(ctx: Ctx) -> None:
             actions.append("s3:PutBucketAcl")
         if "x-amz-object-ownership" in ctx.headers:
             actions.append("s3:PutBucketOwnershipControls")
+        if object_lock_wire.bucket_lock_requested(ctx.headers):
+            actions += ["s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"]
         await _identity_only(ctx, actions, bucket_arn(ctx.bucket_name or ""))
         users = await _known_users(ctx) if write_acls.names_users(ctx.headers) else set()
         ctx.new_bucket_access = write_acls.new_bucket_access(
@@ -280,6 +288,8 @@ async def authorize_post_object(ctx: Ctx, key: str, fields: dict[str, str]) -> N
     await _require(ctx, state, "s3:PutObject", key, headers)
     if acl.has_acl_headers(headers):
         await _require(ctx, state, "s3:PutObjectAcl", key, headers)
+    for action in object_lock_wire.lock_actions(headers):
+        await _require(ctx, state, action, key, headers)
     ctx.object_acl = await _write_acl(ctx, state, headers)
 
 

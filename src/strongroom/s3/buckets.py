@@ -1,4 +1,4 @@
-"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation, versioning."""
+"""Bucket operations: CreateBucket, HeadBucket, ListBuckets, DeleteBucket, GetBucketLocation."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import re
 
 from aiohttp import web
 
+from strongroom import object_lock
 from strongroom.catalog.api import BucketExists, BucketNotEmpty, NoSuchBucketError
 from strongroom.catalog.model import Bucket
 from strongroom.errors import S3Error, access_denied, invalid_argument, malformed_xml, no_such_bucket
-from strongroom.s3 import sse, xml
+from strongroom.s3 import object_lock_wire, sse, versioning, xml
 from strongroom.s3.access import acl, ownership, public_access_block
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
@@ -77,7 +78,11 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         await ctx.services.write(ctx.services.catalog.create_bucket, bucket)
     except BucketExists as exists:
         if exists.owner_id == ctx.principal.user_id:
-            if region == US_EAST_1:
+            # A 200 that asked for Object Lock must not answer for a bucket without it (a re-run after a
+            # create that failed half-way, or the wrong bucket): such a request gets the 409 instead.
+            lock_missing = object_lock_wire.bucket_lock_requested(ctx.headers) and \
+                object_lock.KIND not in await ctx.services.bucket_configs(name)
+            if region == US_EAST_1 and not lock_missing:
                 # S3's legacy answer there: 200, and "resets the bucket access control lists" (API
                 # reference, BucketAlreadyOwnedByYou): the ACL and ownership asked for are stored again.
                 await _store_bucket_access(ctx, name)
@@ -95,6 +100,12 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     if not ctx.config.new_bucket_public_access_block:  # --new-bucket-public-access-block off
         await ctx.services.write(ctx.services.catalog.put_bucket_config, name, public_access_block.KIND,
                                  public_access_block.NONE)
+    if object_lock_wire.bucket_lock_requested(ctx.headers):
+        # Object Lock at CreateBucket turns versioning on with it (API CreateBucket).
+        await ctx.services.write(ctx.services.catalog.set_bucket_versioning, name,
+                                 versioning.document(versioning.ENABLED))
+        await ctx.services.write(ctx.services.catalog.put_bucket_config, name, object_lock.KIND,
+                                 object_lock.LockConfiguration().to_json())
     await _store_bucket_access(ctx, name)
     return web.Response(status=200, headers={"Location": f"/{name}"})
 
@@ -191,9 +202,3 @@ async def get_bucket_location(ctx: Ctx) -> web.StreamResponse:
     element = f'<LocationConstraint xmlns="{xml.S3_NS}">{xml.escape(region)}</LocationConstraint>'
     body = xml.DECLARATION + element
     return web.Response(body=body.encode(), content_type="application/xml")
-
-
-async def get_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
-    """Versioning is not offered yet: every bucket is unversioned, which S3 renders as an empty document."""
-    return web.Response(body=xml.document("VersioningConfiguration", ""), content_type="application/xml")
-

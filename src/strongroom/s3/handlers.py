@@ -19,6 +19,7 @@ from strongroom.s3 import (
     multipart,
     multipart_list,
     object_attributes,
+    object_lock,
     objects,
     ownership,
     post_object,
@@ -27,6 +28,7 @@ from strongroom.s3 import (
     tagging,
     unconfigured,
     update_encryption,
+    versioning,
 )
 from strongroom.s3.context import Ctx
 from strongroom.s3.routing import Operation
@@ -44,7 +46,8 @@ HANDLERS: dict[Operation, Handler] = {
     O.DeleteBucket: buckets.delete_bucket,
     O.HeadBucket: buckets.head_bucket,
     O.GetBucketLocation: buckets.get_bucket_location,
-    O.GetBucketVersioning: buckets.get_bucket_versioning,
+    O.GetBucketVersioning: versioning.get_bucket_versioning,
+    O.PutBucketVersioning: versioning.put_bucket_versioning,
     # listings
     O.ListObjects: listing.list_objects,
     O.ListObjectsV2: listing.list_objects_v2,
@@ -91,6 +94,13 @@ HANDLERS: dict[Operation, Handler] = {
     # server access logging
     O.PutBucketLogging: bucket_logging.put_bucket_logging,
     O.GetBucketLogging: bucket_logging.get_bucket_logging,
+    # Object Lock
+    O.PutObjectLockConfiguration: object_lock.put_object_lock_configuration,
+    O.GetObjectLockConfiguration: object_lock.get_object_lock_configuration,
+    O.PutObjectRetention: object_lock.put_object_retention,
+    O.GetObjectRetention: object_lock.get_object_retention,
+    O.PutObjectLegalHold: object_lock.put_object_legal_hold,
+    O.GetObjectLegalHold: object_lock.get_object_legal_hold,
     # objects
     O.PutObject: objects.put_object,
     O.PostObject: post_object.post_object,

@@ -1,4 +1,4 @@
-"""Bucket listings: ListObjectsV2, ListObjects (v1) and ListObjectVersions for unversioned buckets.
+"""Bucket listings: ListObjectsV2, ListObjects (v1) and ListObjectVersions.
 
 Owns the listing query parameters (max-keys, prefix, delimiter, start-after,
 marker, continuation-token, key-marker, version-id-marker, encoding-type,
@@ -22,9 +22,9 @@ from aiohttp import web
 from multidict import MultiDict
 
 from strongroom.catalog.api import NoSuchBucketError
-from strongroom.catalog.model import ListPage, ObjectSummary
+from strongroom.catalog.model import ListPage, ObjectSummary, VersionSummary
 from strongroom.errors import S3Error, invalid_argument, no_such_bucket
-from strongroom.s3 import xml
+from strongroom.s3 import version_ids, xml
 from strongroom.s3.context import Ctx
 
 MAX_KEYS = 1000  # the most entries one page holds, whatever max-keys asks for
@@ -207,15 +207,19 @@ def render_contents(objects: tuple[ObjectSummary, ...], name: Callable[[str], st
     )
 
 
-def render_versions(objects: tuple[ObjectSummary, ...], name: Callable[[str], str]) -> str:
-    """Each current object as the one version of its key an unversioned bucket has: "null", the latest."""
-    return "".join(
-        f"<Version><Key>{name(v.key)}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest>"
-        f"<LastModified>{last_modified(v.last_modified)}</LastModified><ETag>&quot;{escape(v.etag)}&quot;</ETag>"
-        f"{_checksums(v)}<Size>{v.size}</Size>{_owner(v.owner_id)}"
-        f"<StorageClass>{escape(v.storage_class)}</StorageClass></Version>"
-        for v in objects
-    )
+def render_versions(versions: tuple[VersionSummary, ...], name: Callable[[str], str]) -> str:
+    """ListObjectVersions' entries, in the catalog's order: a Version or a DeleteMarker each."""
+    out = []
+    for v, version_id, latest, marker in versions:
+        head = (f"<Key>{name(v.key)}</Key><VersionId>{escape(version_id)}</VersionId>"
+                f"<IsLatest>{_bool(latest)}</IsLatest><LastModified>{last_modified(v.last_modified)}</LastModified>")
+        if marker:
+            out.append(f"<DeleteMarker>{head}{_owner(v.owner_id)}</DeleteMarker>")
+        else:
+            out.append(f"<Version>{head}<ETag>&quot;{escape(v.etag)}&quot;</ETag>{_checksums(v)}<Size>{v.size}"
+                       f"</Size>{_owner(v.owner_id)}<StorageClass>{_storage_class(v.storage_class)}</StorageClass>"
+                       "</Version>")
+    return "".join(out)
 
 
 def render_common_prefixes(prefixes: tuple[str, ...], name: Callable[[str], str]) -> str:
@@ -311,45 +315,49 @@ async def list_objects(ctx: Ctx) -> web.StreamResponse:
     return _xml_response("ListBucketResult", body)
 
 
-def _version_start(q: MultiDict[str]) -> str:
-    """Where a version listing starts: after key-marker, checking version-id-marker as S3 does.
-
-    An unversioned bucket holds one version per key, "null", so "after (key, null)" is "after key".
-    Any other version id names no version here, which S3 answers as an invalid version id.
-    """
+def _version_start(q: MultiDict[str]) -> tuple[str, str | None]:
+    """(key-marker, version-id-marker), the version id marker checked as S3 does."""
     key_marker, version_marker = q.get("key-marker"), q.get("version-id-marker")
     if version_marker is not None:
         if key_marker is None:
             raise version_id_marker_without_key_marker(version_marker)
         if version_marker == "":
             raise empty_version_id_marker()
-        if version_marker != "null":
+        if not version_ids.well_formed(version_marker):
             raise invalid_version_id_marker(version_marker)
-    return key_marker or ""
+    return key_marker or "", version_marker
 
 
 async def list_object_versions(ctx: Ctx) -> web.StreamResponse:
     q: MultiDict[str] = ctx.query
     # S3 checks max-keys, then the markers, then encoding-type (recorded from AWS).
     max_keys = parse_max_keys(q.get("max-keys"), versions=True)
-    after = _version_start(q)
+    key_marker, version_marker = _version_start(q)
     url = parse_encoding_type(q.get("encoding-type"))
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
-    page = await _page(ctx, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys)
-    name = _names(url)
-    next_marker = _next_marker(page)
-    # A page that ends on a common prefix continues from that prefix alone: no version id marker.
-    next_version = "null" if next_marker is not None and next_marker not in page.common_prefixes else None
     assert ctx.bucket is not None
+    try:
+        page = await ctx.services.listing(
+            ctx.services.catalog.list_versions, ctx.bucket.name, prefix=prefix, delimiter=delimiter,
+            key_marker=key_marker, version_id_marker=version_marker, max_keys=min(max_keys, MAX_KEYS))
+    except NoSuchBucketError:  # deleted since the dispatcher loaded it
+        raise no_such_bucket(ctx.bucket.name) from None
+    name = _names(url)
+    if page.common_prefixes:  # they interleave with entries by name, a key's versions newest first
+        items = sorted([(v.summary.key, render_versions((v,), name)) for v in page.versions]
+                       + [(p, render_common_prefixes((p,), name)) for p in page.common_prefixes],
+                       key=lambda item: item[0])
+        entries = "".join(text for _, text in items)
+    else:
+        entries = render_versions(page.versions, name)
     body = (
         f"<Name>{escape(ctx.bucket.name)}</Name><Prefix>{name(prefix)}</Prefix>"
-        f"<KeyMarker>{name(q.get('key-marker', ''))}</KeyMarker>"
-        f"<VersionIdMarker>{escape(q.get('version-id-marker', ''))}</VersionIdMarker>"
-        f"{_optional('NextKeyMarker', next_marker, name)}{_optional('NextVersionIdMarker', next_version)}"
+        f"<KeyMarker>{name(key_marker)}</KeyMarker>"
+        f"<VersionIdMarker>{escape(version_marker or '')}</VersionIdMarker>"
+        f"{_optional('NextKeyMarker', page.next_key_marker, name)}"
+        f"{_optional('NextVersionIdMarker', page.next_version_id_marker)}"
         f"<MaxKeys>{max_keys}</MaxKeys>{_optional('Delimiter', delimiter, name)}"
         f"{'<EncodingType>url</EncodingType>' if url else ''}"
-        f"<IsTruncated>{_bool(page.is_truncated)}</IsTruncated>"
-        f"{render_versions(page.objects, name)}{render_common_prefixes(page.common_prefixes, name)}"
+        f"<IsTruncated>{_bool(page.is_truncated)}</IsTruncated>{entries}"
     )
     return _xml_response("ListVersionsResult", body)
-

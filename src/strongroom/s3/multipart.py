@@ -26,7 +26,7 @@ from strongroom.errors import (
     no_such_upload,
     not_implemented,
 )
-from strongroom.s3 import sse, xml
+from strongroom.s3 import object_lock_requests, sse, versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
@@ -53,6 +53,7 @@ from strongroom.s3.object_headers import (
     user_metadata,
 )
 from strongroom.s3.objects import (
+    copy_source_version,
     entity_too_large,
     load_copy_source,
     open_version,
@@ -140,12 +141,13 @@ async def create_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     check_key(ctx.key)
     algorithm, kind = checksum_choice(ctx)
+    lock = await object_lock_requests.lock_for_write(ctx, ctx.headers, has_body=False, with_default=False)
     metadata = user_metadata(ctx.headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     require_sigv4_for(ctx, choice)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
                        content_type(ctx.headers), stored_headers(ctx.headers), metadata,
-                       header_tags(ctx.headers))
+                       header_tags(ctx.headers), lock=lock)
     upload = await ctx.services.vault.create_upload(target, choice.encryption, kms_check=kms_check(ctx),
                                                     checksum_algorithm=algorithm, checksum_type=kind,
                                                     acl=ctx.object_acl)
@@ -230,7 +232,8 @@ async def upload_part_copy(ctx: Ctx) -> web.StreamResponse:
               + xml.el("ETag", f'"{written.piece.etag}"')
               + "".join(xml.el(f"Checksum{alg}", v) for alg, v in written.checksums.items()))
     return xml_response(xml.document("CopyPartResult", result),
-                        headers=sse.response_headers(upload.sealing, customer))
+                        headers={**sse.response_headers(upload.sealing, customer),
+                                 **copy_source_version(ctx, source)})
 
 
 async def abort_multipart_upload(ctx: Ctx) -> web.StreamResponse:
@@ -295,19 +298,21 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     whole = object_checksum(algorithm, kind, used) if algorithm else None
     check_complete_headers(ctx, upload, size, whole)
     customer_key = await complete_customer_key(ctx, upload)
+    status = await versioning.status(ctx)
     try:
         version = await vault.complete(
             upload, used, etag=multipart_etag(used),
             checksums={algorithm: whole} if algorithm and whole else {},
             checksum_type=kind if algorithm else None, conditions=conditions, customer_key=customer_key,
-            kms_check=kms_check(ctx))
+            kms_check=kms_check(ctx), versioned=status == versioning.ENABLED,
+            lock=await object_lock_requests.default_lock(ctx))
     except PartsChanged:
         raise invalid_part(upload.upload_id, listed[0].number, listed[0].etag) from None
     except S3Error as e:
         if e.code != "NoSuchUpload":
             raise
         return await retried_complete(ctx, listed)  # a Complete of the same upload finished first
-    return complete_result(ctx, version)
+    return complete_result(ctx, version, status)
 
 
 # How long after a completion a retried CompleteMultipartUpload still gets the first answer. S3 does so
@@ -325,15 +330,16 @@ async def retried_complete(ctx: Ctx, listed: list[Listed]) -> web.StreamResponse
     is NoSuchUpload."""
     upload_id = ctx.query.get("uploadId", "")
     version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket_name or "", ctx.key or "")
+    status = await versioning.status(ctx)
     if (not upload_id or version is None or version.version_id != upload_id
             or ctx.services.clock.now() - version.last_modified > COMPLETED_UPLOAD_MEMORY
             or [(p.number, p.etag) for p in listed] != [(p.part_number, p.etag) for p in version.pieces]):
         raise no_such_upload(upload_id)
-    return complete_result(ctx, version)
+    return complete_result(ctx, version, status)
 
 
-def complete_result(ctx: Ctx, version: ObjectVersion) -> web.StreamResponse:
-    """CompleteMultipartUploadResult for the version a Complete made."""
+def complete_result(ctx: Ctx, version: ObjectVersion, status: str | None) -> web.StreamResponse:
+    """CompleteMultipartUploadResult for the version a Complete made (`status`: the bucket's versioning)."""
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(version.bucket)}/{quote(version.key)}"
     body = xml.el("Location", location) + xml.el("Bucket", version.bucket) + xml.el("Key", version.key)
     body += xml.el("ETag", f'"{version.etag}"')
@@ -341,6 +347,7 @@ def complete_result(ctx: Ctx, version: ObjectVersion) -> web.StreamResponse:
         body += xml.el(f"Checksum{algorithm}", whole) + xml.el("ChecksumType", version.checksum_type or "")
     # CompleteMultipartUploadOutput has SSE, KMS key id and Bucket Key, no SSE-C headers (botocore model).
     ssec = version.sealing.algorithm == "SSE-C"
+    headers = {} if ssec else sse.response_headers(version.sealing)
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
-                        headers={} if ssec else sse.response_headers(version.sealing))
+                        headers={**headers, **versioning.version_headers(version, status)})
 

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import invalid_argument, invalid_request
-from strongroom.s3 import xml
+from strongroom.s3 import versioning, xml
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
 from strongroom.s3.objects import check_customer_key, current_version
@@ -101,5 +101,6 @@ async def get_object_attributes(ctx: Ctx) -> web.StreamResponse:
         body += xml.el("StorageClass", version.storage_class)
     if "ObjectSize" in wanted:
         body += xml.el("ObjectSize", version.size)
-    headers = {"Last-Modified": xml.http_date(version.last_modified)}
+    headers = {"Last-Modified": xml.http_date(version.last_modified),
+               **versioning.version_headers(version, await versioning.status(ctx))}
     return xml_response(xml.document("GetObjectAttributesResponse", body), headers=headers)

@@ -19,7 +19,7 @@ from strongroom.errors import (
     no_such_bucket,
     no_such_key,
 )
-from strongroom.s3 import sse, version_ids, xml
+from strongroom.s3 import object_lock_requests, sse, version_ids, versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.copy_source import parse_copy_source
@@ -151,6 +151,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     body = Body(ctx)
     if body.length is None:
         raise S3Error("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+    lock = await object_lock_requests.lock_for_write(ctx, headers, has_body=True)
     if body.length > MAX_SINGLE_PUT:
         raise entity_too_large(body.length)
     md5_expected = content_md5(headers)
@@ -161,9 +162,11 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
     conditions = write_conditions(headers)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     require_sigv4_for(ctx, choice)
+    status = await versioning.status(ctx)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id,
                        content_type(headers),
-                       stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata, tags)
+                       stored_headers(headers, streaming=body.mode.startswith("STREAMING-")), metadata, tags,
+                       versioned=status == versioning.ENABLED, lock=lock)
 
     def verify(written: Written) -> None:
         check_md5(md5_expected, written.md5_hex)
@@ -174,7 +177,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify,
         conditions=conditions,
         acl=ctx.object_acl)
-    out = {"ETag": f'"{version.etag}"',
+    out = {"ETag": f'"{version.etag}"', **versioning.version_headers(version, status),
            **sse.response_headers(version.sealing, choice.customer, context=True)}
     for alg, value in version.checksums.items():
         out[f"x-amz-checksum-{alg.lower()}"] = value
@@ -188,15 +191,39 @@ _READS_OF_MISSING_KEY_DENIED = frozenset({Operation.GetObject, Operation.HeadObj
 
 
 async def current_version(ctx: Ctx) -> ObjectVersion:
+    """The version a request on an object names: its versionId's, or the current one."""
     assert ctx.bucket is not None and ctx.key is not None
-    version_ids.check_read(ctx.key, ctx.query.get("versionId"))  # only `null` exists (version_ids.py)
+    version_id = ctx.query.get("versionId")
+    if version_id is not None:
+        return await named_version(ctx, ctx.bucket.name, ctx.key, version_id)
     version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
     if version is None:
         if ctx.op in _READS_OF_MISSING_KEY_DENIED and not await ctx.access.may("s3:ListBucket", None):
             # GetObject/HeadObject/GetObjectAttributes docs: without s3:ListBucket a missing key is 403, so
             # that a reader cannot learn which keys exist (ctx.access: the decision, made by authorization).
             raise access_denied()
-        raise no_such_key(ctx.key)
+        err = no_such_key(ctx.key)
+        latest = await ctx.services.read(ctx.services.catalog.get_latest, ctx.bucket.name, ctx.key)
+        if latest is not None and latest.delete_marker:  # S3 says a delete marker hides the key
+            err.headers.update(versioning.marker_headers(latest))
+        raise err
+    return version
+
+
+async def named_version(ctx: Ctx, bucket: str, key: str, version_id: str) -> ObjectVersion:
+    """A version by its id: 400 for an id no version can have, 404 NoSuchVersion for one no version of
+    the key has, 405 MethodNotAllowed for a delete marker (with its headers, as S3 answers a GET or HEAD
+    of one: "Working with delete markers", S3 user guide)."""
+    version_ids.check_shape(version_id)
+    version = await ctx.services.read(ctx.services.catalog.get_version, bucket, key, version_id)
+    if version is None:
+        raise version_ids.no_such_version(key, version_id)
+    if version.delete_marker:
+        err = S3Error("MethodNotAllowed", 405, "The specified method is not allowed against this resource.",
+                      Method=ctx.request.method, ResourceType="DeleteMarker")
+        err.headers.update({**versioning.marker_headers(version),
+                            "Last-Modified": xml.http_date(version.last_modified)})
+        raise err
     return version
 
 
@@ -214,6 +241,10 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     overrides = response_overrides(ctx.query, ctx.principal.anonymous)
     checksum_mode = ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(version, checksum_mode=checksum_mode)
+    if not version.null_version or "versionId" in ctx.query:
+        headers["x-amz-version-id"] = version.s3_version_id
+    elif await versioning.status(ctx) is not None:
+        headers["x-amz-version-id"] = version_ids.NULL
     try:
         check_conditions(ctx.headers, version)
     except NotModified:
@@ -229,6 +260,7 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
     else:
         opened, customer = await open_version(ctx, version)
     headers.update(sse.response_headers(version.sealing, customer))
+    headers.update(await object_lock_requests.lock_headers(ctx, version))
     size = version.size
     number = part_number(ctx.query)
     status = 200
@@ -291,16 +323,30 @@ async def stream_response(ctx: Ctx, status: int, headers: dict[str, str],
 async def delete_object(ctx: Ctx) -> web.StreamResponse:
     assert ctx.bucket is not None and ctx.key is not None
     version_id = ctx.query.get("versionId")
-    version_ids.check_delete(version_id)  # any id but `null` names nothing: 400, and nothing is deleted
-    # A conditional delete (user guide, "How to perform conditional deletes"): If-Match with an ETag or
-    # "*" holds against the current version; 412 when it differs, 404 NoSuchKey when there is none.
     for name in DIRECTORY_BUCKET_CONDITIONS:
         if name in ctx.headers:
             raise directory_bucket_condition(name)
-    if_match = unquoted_etag(ctx.headers.get("if-match"))
-    await ctx.services.vault.delete(ctx.bucket.name, ctx.key, if_match=if_match)
-    # DeleteObject (S3 API reference): x-amz-version-id names the version deleted when one was asked for.
-    return web.Response(status=204, headers={"x-amz-version-id": version_id} if version_id else None)
+    status = await versioning.status(ctx)
+    if version_id is None:
+        # A conditional delete (user guide, "How to perform conditional deletes"): If-Match with an ETag
+        # or "*" holds against the current version; 412 when it differs, 404 NoSuchKey when there is none.
+        marker = await ctx.services.vault.delete(ctx.bucket.name, ctx.key, versioning=status,
+                                                 owner_id=ctx.principal.user_id or ctx.bucket.owner_id,
+                                                 if_match=unquoted_etag(ctx.headers.get("if-match")))
+        # DeleteObject (S3 API reference): a versioned bucket answers with the marker it made.
+        return web.Response(status=204, headers=versioning.marker_headers(marker) if marker else None)
+    if status is None:
+        version_ids.check_delete(version_id)  # any id but `null` names nothing: 400, and nothing is deleted
+    version_ids.check_shape(version_id)
+    removed = await ctx.services.vault.delete_version(
+        ctx.bucket.name, ctx.key, version_id,
+        bypass_governance=await object_lock_requests.bypass_governance(ctx, ctx.key))
+    # x-amz-version-id names the version deleted; x-amz-delete-marker says it was a marker. Deleting a
+    # version that is not there deletes nothing and succeeds, as any DELETE of what is gone.
+    out = {"x-amz-version-id": version_id}
+    if removed is not None and removed.delete_marker:
+        out["x-amz-delete-marker"] = "true"
+    return web.Response(status=204, headers=out)
 
 
 async def delete_objects(ctx: Ctx) -> web.StreamResponse:
@@ -318,12 +364,16 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
         raise malformed_xml()
     entries = [delete_entry(node) for node in objects]
     out = []
-    # An entry with an ETag also needs s3:GetObject, as a conditional DeleteObject does (authorization).
-    permitted = [await ctx.access.may("s3:DeleteObject", entry.key)
+    # Each <Object> is decided as its own DeleteObject: with a VersionId, s3:DeleteObjectVersion; with an
+    # ETag, s3:GetObject too, as a conditional DeleteObject (authorization).
+    permitted = [await ctx.access.may("s3:DeleteObjectVersion" if entry.version_id else "s3:DeleteObject",
+                                      entry.key)
                  and (entry.if_match in (None, "*") or await ctx.access.may("s3:GetObject", entry.key))
                  for entry in entries]
     if not any(permitted):
         raise access_denied()  # no key may be deleted: the request itself is refused
+    status = await versioning.status(ctx)
+    owner = ctx.principal.user_id or ctx.bucket.owner_id
     for entry, ok in zip(entries, permitted, strict=True):
         # DeleteObjects (S3 API reference): an <Error> or <Deleted> per <Object>, with its <VersionId>
         # when the request named one.
@@ -334,17 +384,33 @@ async def delete_objects(ctx: Ctx) -> web.StreamResponse:
             out.append(f"<Error>{named}{xml.el('Code', 'AccessDenied')}"
                        f"{xml.el('Message', 'Access Denied')}</Error>")
             continue
+        marker: ObjectVersion | None
         try:
-            version_ids.check_delete_entry(entry.key, entry.version_id)
             if entry.unevaluated is not None:
                 raise directory_bucket_condition(entry.unevaluated)
-            await ctx.services.vault.delete(ctx.bucket.name, entry.key, if_match=entry.if_match)
-        except S3Error as e:  # any id but `null` names nothing, or the entry's ETag did not hold: this key
-            # fails, and nothing of it is deleted
+            if status is None:
+                version_ids.check_delete_entry(entry.key, entry.version_id)  # any id but `null`: nothing
+            elif entry.version_id is not None and not version_ids.well_formed(entry.version_id):
+                raise version_ids.no_such_version(entry.key, entry.version_id)
+            if entry.version_id is None:
+                marker = await ctx.services.vault.delete(ctx.bucket.name, entry.key, versioning=status,
+                                                         owner_id=owner, if_match=entry.if_match)
+            else:
+                # Object Lock: a protected version is this key's AccessDenied, as DeleteObject's.
+                removed = await ctx.services.vault.delete_version(
+                    ctx.bucket.name, entry.key, entry.version_id,
+                    bypass_governance=await object_lock_requests.bypass_governance(ctx, entry.key))
+                marker = removed if removed is not None and removed.delete_marker else None
+        except S3Error as e:  # any id but `null` names nothing, the entry's ETag did not hold, or its
+            # version is locked: this key fails, and nothing of it is deleted
             out.append(f"<Error>{named}{xml.el('Code', e.code)}{xml.el('Message', e.message)}</Error>")
             continue
         if not quiet:
-            out.append(f"<Deleted>{named}</Deleted>")
+            # DeleteObjects (API reference, DeletedObject): DeleteMarker and DeleteMarkerVersionId when a
+            # marker was made, or was the version deleted.
+            made = (xml.el("DeleteMarker", "true") + xml.el("DeleteMarkerVersionId", marker.s3_version_id)
+                    if marker is not None else "")
+            out.append(f"<Deleted>{named}{made}</Deleted>")
     return xml_response(xml.document("DeleteResult", out))
 
 
@@ -354,10 +420,18 @@ async def load_copy_source(ctx: Ctx) -> ObjectVersion:
     bucket = await ctx.services.read(ctx.services.catalog.get_bucket, bucket_name)
     if bucket is None:
         raise no_such_bucket(bucket_name)
-    version_ids.check_read(key, version_id)  # only `null` exists (version_ids.py)
-    source = await ctx.services.read(ctx.services.catalog.get_object, bucket_name, key)
-    if source is None:
-        raise no_such_key(key)
+    if version_id is not None:
+        version_ids.check_shape(version_id)
+        source = await ctx.services.read(ctx.services.catalog.get_version, bucket_name, key, version_id)
+        if source is None:
+            raise version_ids.no_such_version(key, version_id)
+        if source.delete_marker:
+            raise invalid_request("The source of a copy request may not specifically refer to a delete "
+                                  "marker by version id.")
+    else:
+        source = await ctx.services.read(ctx.services.catalog.get_object, bucket_name, key)
+        if source is None:
+            raise no_such_key(key)
     check_conditions(ctx.headers, source, prefix="x-amz-copy-source-if-", copy_source=True)
     return source
 
@@ -368,13 +442,16 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     source = await load_copy_source(ctx)
     opened, _ = await open_version(ctx, source, sse.COPY_SSEC)
     headers = ctx.headers
+    lock = await object_lock_requests.lock_for_write(ctx, headers, has_body=False)
     directive = headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
     choice = sse.choose(ctx, await sse.bucket_default(ctx))
     same_place = source.bucket == ctx.bucket.name and source.key == ctx.key
     changes_encryption = any(h in headers for h in (sse.SSE, sse.SSEC + "algorithm", sse.SSE_KMS_KEY))
-    if same_place and directive == "COPY" and not changes_encryption \
+    # Copying a named version onto its own key restores it (S3 user guide, "Restoring previous versions").
+    restores = parse_copy_source(headers)[2] is not None
+    if same_place and directive == "COPY" and not changes_encryption and not restores \
             and "x-amz-storage-class" not in headers:
         raise invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing "
@@ -389,14 +466,24 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
         ctype, stored, metadata = content_type(headers), stored_headers(headers), user_metadata(headers)
     tags = (dict(source.tags) if headers.get("x-amz-tagging-directive", "COPY").upper() == "COPY"
             else header_tags(headers))
+    status = await versioning.status(ctx)
     target = NewObject(ctx.bucket.name, ctx.key, ctx.principal.user_id or ctx.bucket.owner_id, ctype, stored,
-                       metadata, tags)
+                       metadata, tags, versioned=status == versioning.ENABLED,
+                       lock=lock)
     version = await ctx.services.vault.copy(opened, target, choice.encryption, kms_check=kms_check(ctx),
                                             request_id=ctx.request_id, acl=ctx.object_acl,
                                             conditions=write_conditions(headers))
     checks = "".join(xml.el(f"Checksum{alg}", v) for alg, v in version.checksums.items())
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{version.etag}"') + checks)
-    out = sse.response_headers(version.sealing, choice.customer, context=True)
+    out = {**sse.response_headers(version.sealing, choice.customer, context=True),
+           **versioning.version_headers(version, status), **copy_source_version(ctx, source)}
     return xml_response(body, headers=out)
+
+
+def copy_source_version(ctx: Ctx, source: ObjectVersion) -> dict[str, str]:
+    """x-amz-copy-source-version-id: the version copied, once it is more than an unversioned `null`."""
+    if source.null_version and not parse_copy_source(ctx.headers)[2]:
+        return {}
+    return {"x-amz-copy-source-version-id": source.s3_version_id}
 

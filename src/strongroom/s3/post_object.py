@@ -26,7 +26,7 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from strongroom import sigv4
 from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import S3Error, access_denied, incomplete_body
-from strongroom.s3 import post_policy, sse, xml
+from strongroom.s3 import object_lock_requests, post_policy, sse, versioning, xml
 from strongroom.s3.auth import credentials
 from strongroom.s3.authorization import authorize_post_object
 from strongroom.s3.body import IDLE_TIMEOUT, request_timeout
@@ -341,13 +341,16 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         raise S3Error("InvalidArgument", 400, "", ArgumentName="acl", ArgumentValue=acl)
     await authorize_post_object(ctx, key, dict(form.fields))
     fields = _store_fields(form.fields)
+    lock = await object_lock_requests.lock_for_write(ctx, form.fields, has_body=True)
     metadata = user_metadata({n: mail_safe(v) for n, v in fields.items() if n.startswith("x-amz-meta-")})
     choice = sse.choose(ctx, await sse.bucket_default(ctx), headers=fields)
     md5_expected = content_md5(fields)
     wanted = checksum_request(fields)
     require_sigv4_for(ctx, choice)
+    status = await versioning.status(ctx)
     target = NewObject(ctx.bucket.name, key, principal.user_id, content_type(fields), stored_headers(fields),
-                       metadata)
+                       metadata, versioned=status == versioning.ENABLED,
+                       lock=lock)
 
     def verify(written: Written) -> None:
         check_md5(md5_expected, written.md5_hex)
@@ -357,7 +360,8 @@ async def post_object(ctx: Ctx) -> web.StreamResponse:
         target, file_chunks(form.file, low, high), choice.encryption, kms_check=kms_check(ctx),
         size_hint=ctx.request.content_length,  # the whole form bounds the file: small forms stay inline
         md5=md5_expected is not None, checksums=wanted.algorithms, verify=verify, acl=ctx.object_acl)
-    return _success(ctx, form.fields, version, sse.response_headers(version.sealing, choice.customer))
+    return _success(ctx, form.fields, version, {**sse.response_headers(version.sealing, choice.customer),
+                                                **versioning.version_headers(version, status)})
 
 
 def _success(

@@ -42,6 +42,7 @@ class Operation(enum.Enum):
     ListObjectVersions = ("s3:ListBucketVersions", "bucket")
     GetBucketLocation = ("s3:GetBucketLocation", "bucket")
     GetBucketVersioning = ("s3:GetBucketVersioning", "bucket")
+    PutBucketVersioning = ("s3:PutBucketVersioning", "bucket")
     PutBucketEncryption = ("s3:PutEncryptionConfiguration", "bucket")
     GetBucketEncryption = ("s3:GetEncryptionConfiguration", "bucket")
     DeleteBucketEncryption = ("s3:PutEncryptionConfiguration", "bucket")
@@ -76,6 +77,8 @@ class Operation(enum.Enum):
     DeletePublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
     PutBucketLogging = ("s3:PutBucketLogging", "bucket")
     GetBucketLogging = ("s3:GetBucketLogging", "bucket")
+    PutObjectLockConfiguration = ("s3:PutBucketObjectLockConfiguration", "bucket")
+    GetObjectLockConfiguration = ("s3:GetBucketObjectLockConfiguration", "bucket")
     ListMultipartUploads = ("s3:ListBucketMultipartUploads", "bucket")
     DeleteObjects = ("s3:DeleteObject", "bucket")
     PostObject = ("s3:PutObject", "bucket")
@@ -90,6 +93,10 @@ class Operation(enum.Enum):
     GetObjectTagging = ("s3:GetObjectTagging", "object")
     PutObjectTagging = ("s3:PutObjectTagging", "object")
     DeleteObjectTagging = ("s3:DeleteObjectTagging", "object")
+    PutObjectRetention = ("s3:PutObjectRetention", "object")
+    GetObjectRetention = ("s3:GetObjectRetention", "object")
+    PutObjectLegalHold = ("s3:PutObjectLegalHold", "object")
+    GetObjectLegalHold = ("s3:GetObjectLegalHold", "object")
     GetObjectAttributes = ("s3:GetObjectAttributes", "object")
     UpdateObjectEncryption = ("s3:UpdateObjectEncryption", "object")  # and s3:PutObject (authorization)
     CreateMultipartUpload = ("s3:PutObject", "object")
@@ -149,8 +156,11 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "bucket", O.ListBucketMetricsConfigurations, query="metrics"),
     Rule("GET", "bucket", O.ListBucketInventoryConfigurations, query="inventory"),
     Rule("GET", "bucket", O.ListBucketIntelligentTieringConfigurations, query="intelligent-tiering"),
+    Rule("PUT", "bucket", O.PutObjectLockConfiguration, query="object-lock"),
+    Rule("GET", "bucket", O.GetObjectLockConfiguration, query="object-lock"),
     Rule("GET", "bucket", O.GetBucketLocation, query="location"),
     Rule("GET", "bucket", O.GetBucketVersioning, query="versioning"),
+    Rule("PUT", "bucket", O.PutBucketVersioning, query="versioning"),
     Rule("GET", "bucket", O.ListObjectVersions, query="versions"),
     Rule("GET", "bucket", O.ListMultipartUploads, query="uploads"),
     Rule("POST", "bucket", O.DeleteObjects, query="delete"),
@@ -174,6 +184,10 @@ RULES: tuple[Rule, ...] = (
     Rule("PUT", "object", O.PutObjectTagging, query="tagging"),
     Rule("DELETE", "object", O.DeleteObjectTagging, query="tagging"),
     Rule("GET", "object", O.GetObjectAttributes, query="attributes"),
+    Rule("PUT", "object", O.PutObjectRetention, query="retention"),
+    Rule("GET", "object", O.GetObjectRetention, query="retention"),
+    Rule("PUT", "object", O.PutObjectLegalHold, query="legal-hold"),
+    Rule("GET", "object", O.GetObjectLegalHold, query="legal-hold"),
     Rule("PUT", "object", O.CopyObject, header="x-amz-copy-source"),
     Rule("PUT", "object", O.PutObject),
     Rule("GET", "object", O.GetObject),
@@ -187,8 +201,8 @@ RULES: tuple[Rule, ...] = (
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
         "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle",
-        "metrics", "notification", "object-lock", "replication", "requestPayment", "restore", "retention",
-        "legal-hold", "select", "torrent", "website", "metadataTable", "metadataConfiguration",
+        "metrics", "notification", "replication", "requestPayment", "restore", "select", "torrent",
+        "website", "metadataTable", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",
         "versioning", "attributes", "acl", "policy", "policyStatus", "encryption", "ownershipControls",
         "publicAccessBlock", "uploads", "uploadId", "delete", "location", "versions", "list-type",

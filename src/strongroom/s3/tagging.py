@@ -16,8 +16,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from strongroom.catalog.model import ObjectVersion
 from strongroom.errors import S3Error, malformed_xml
-from strongroom.s3 import xml
+from strongroom.s3 import versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import verify_document_digest, xml_response
@@ -36,7 +37,7 @@ def render(tags: Mapping[str, str]) -> bytes:
 
 async def get_object_tagging(ctx: Ctx) -> web.StreamResponse:
     version = await current_version(ctx)
-    return xml_response(render(version.tags))
+    return xml_response(render(version.tags), headers=await _version_header(ctx, version))
 
 
 async def _read_tag_pairs(ctx: Ctx) -> list[tuple[str, str]]:
@@ -65,16 +66,21 @@ async def put_object_tagging(ctx: Ctx) -> web.StreamResponse:
     require_integrity_header(ctx.headers)  # before the object is looked up, as for every integrity refusal
     version = await current_version(ctx)
     await _store(ctx, version, validate_tags(await _read_tag_pairs(ctx)))
-    return web.Response(status=200)
+    return web.Response(status=200, headers=await _version_header(ctx, version))
 
 
 async def delete_object_tagging(ctx: Ctx) -> web.StreamResponse:
     version = await current_version(ctx)
     await _store(ctx, version, {})
-    return web.Response(status=204)
+    return web.Response(status=204, headers=await _version_header(ctx, version))
 
 
-async def _store(ctx: Ctx, version, tags: dict[str, str]) -> None:  # noqa: ANN001
+async def _version_header(ctx: Ctx, version: ObjectVersion) -> dict[str, str]:
+    """The tagging operations name the version they acted on (x-amz-version-id), as S3 answers them."""
+    return versioning.version_headers(version, await versioning.status(ctx))
+
+
+async def _store(ctx: Ctx, version: ObjectVersion, tags: dict[str, str]) -> None:
     if not await ctx.services.write(ctx.services.catalog.set_object_tags, version, tags):
         raise S3Error(
             "OperationAborted",

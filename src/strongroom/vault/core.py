@@ -27,6 +27,7 @@ from strongroom.catalog.api import BlobExpired, Catalog, CatalogConflict, NoSuch
 from strongroom.catalog.model import ObjectVersion, Piece
 from strongroom.errors import S3Error, no_such_bucket, no_such_key, precondition_failed, storage_full
 from strongroom.kms.service import KeyService
+from strongroom.object_lock import Lock
 from strongroom.vault.keyring import RootKeyring
 from strongroom.vault.keys import (
     Encryption,
@@ -82,6 +83,8 @@ class NewObject:
     headers: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    versioned: bool = False  # the bucket's versioning is Enabled: a new version, not the `null` one
+    lock: Lock | None = None  # its Object Lock (the request's, or the bucket's default retention)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +228,10 @@ class VaultCore:
             raise
 
     async def _commit(self, version: ObjectVersion, conditions: Conditions,
-                      acl: str | None) -> ObjectVersion | None:
-        """Make a written version current, with its ACL, in one transaction (conditional writes fail as
-        S3 fails them); the blobs of the version it replaced become garbage in the same transaction.
-        Returns the version it replaced."""
+                      acl: str | None, lock: Lock | None = None) -> ObjectVersion | None:
+        """Make a written version current, with its ACL and its Object Lock, in one transaction
+        (conditional writes fail as S3 fails them); the blobs of the version it replaced become garbage in
+        the same transaction. Returns the version it replaced."""
         try:
             replaced: ObjectVersion | None = await self.calls.write(
                 self.catalog.put_object,
@@ -236,6 +239,7 @@ class VaultCore:
                 if_none_match=conditions.if_none_match,
                 if_match=conditions.if_match,
                 acl=acl,
+                lock=lock,
             )
         except CatalogConflict:
             if conditions.if_none_match:

@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from strongroom.blobs import BlobStore
-from strongroom.catalog.api import CatalogConflict
-from strongroom.catalog.model import ObjectVersion, Piece
+from strongroom.catalog.api import CatalogConflict, NoCurrentVersion, NoSuchBucketError
+from strongroom.catalog.model import ObjectVersion, Piece, Sealing
 from strongroom.crypto import IntegrityError
 from strongroom.errors import (
     internal_error,
     invalid_request,
+    no_such_bucket,
     no_such_key,
     precondition_failed,
 )
@@ -39,6 +40,7 @@ from strongroom.vault.read import read_version
 from strongroom.vault.write import Run, Written
 
 log = logging.getLogger("strongroom.vault")
+_MARKER_SEALING = Sealing("AES256")  # a delete marker has no data; its record needs a sealing all the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class ObjectLifecycle(VaultCore):
             if verify is not None:
                 verify(written)
             version = self._new_version(target, version_id, kek, written, written.checksums)
-            await self._commit(version, conditions, acl)
+            await self._commit(version, conditions, acl, target.lock)
         return version
 
     async def copy(
@@ -122,7 +124,7 @@ class ObjectLifecycle(VaultCore):
         )
         version = self._new_version(target, version_id, kek, written, written.checksums)
         async with self._owned([written.piece]):
-            await self._commit(version, conditions, acl)
+            await self._commit(version, conditions, acl, target.lock)
         return version
 
     def _new_version(
@@ -145,6 +147,7 @@ class ObjectLifecycle(VaultCore):
             tags=target.tags,
             checksums=checksums,
             checksum_type="FULL_OBJECT" if checksums else None,
+            null_version=not target.versioned,
         )
 
     async def open(
@@ -169,16 +172,40 @@ class ObjectLifecycle(VaultCore):
         is 403, as on a read."""
         sse_c_kek(customer_key, version.sealing)
 
-    async def delete(self, bucket: str, key: str, *, if_match: str | None = None) -> None:
-        """Remove a key's current version (nothing if there is none); its blobs become garbage.
+    async def delete(self, bucket: str, key: str, *, versioning: str | None = None, owner_id: str = "",
+                     if_match: str | None = None) -> ObjectVersion | None:
+        """DeleteObject without a version id, by the bucket's versioning status. Unversioned (None): the
+        key's current version is removed (nothing if there is none). Enabled or Suspended: a delete marker
+        owned by `owner_id` becomes the key's newest version, and is returned; a Suspended bucket's marker
+        is the `null` version and replaces it. The blobs of a version removed become garbage.
         if_match (a conditional delete: an unquoted ETag or "*"): 404 NoSuchKey when there is no current
         version, 412 PreconditionFailed when its ETag differs, checked in the deleting transaction."""
+        marker = None
+        if versioning is not None:
+            marker = ObjectVersion(bucket, key, new_version_id(), 0, "", self.clock(), owner_id,
+                                   _MARKER_SEALING, (), null_version=versioning != "Enabled",
+                                   delete_marker=True)
         try:
-            removed = await self.calls.write(self.catalog.delete_object, bucket, key, if_match=if_match)
+            await self.calls.write(self.catalog.delete_object, bucket, key, marker, if_match=if_match)
+        except NoSuchBucketError:
+            raise no_such_bucket(bucket) from None
+        except NoCurrentVersion:
+            raise no_such_key(key) from None
         except CatalogConflict:
             raise precondition_failed("If-Match") from None
-        if removed is None and if_match is not None:
-            raise no_such_key(key)
+        return marker
+
+    async def delete_version(self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+                             ) -> ObjectVersion | None:
+        """Remove one version (S3's id: "null" for the null version) or delete marker for good; its
+        blobs become garbage, and the newest version left becomes current. The one way a version named
+        by its id is destroyed (DeleteObject and DeleteObjects with a version id): what protects a
+        version from it (Object Lock) is checked here, by the catalog in the transaction that removes it
+        (AccessDenied; `bypass_governance`: the request said so and may). None when there is no such
+        version."""
+        removed: ObjectVersion | None = await self.calls.write(
+            self.catalog.delete_version, bucket, key, version_id, bypass_governance=bypass_governance)
+        return removed
 
     async def reseal(
         self, version: ObjectVersion, key_arn: str, bucket_key: bool, *, kms_check: KmsCheck

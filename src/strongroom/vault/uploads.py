@@ -21,6 +21,7 @@ from strongroom.errors import (
     no_such_upload,
     precondition_failed,
 )
+from strongroom.object_lock import Lock
 from strongroom.vault.core import (
     UNCONDITIONAL,
     Conditions,
@@ -73,7 +74,7 @@ class UploadLifecycle(VaultCore):
             tags=target.tags,
         )
         try:
-            await self.calls.write(self.catalog.create_upload, upload, acl=acl)
+            await self.calls.write(self.catalog.create_upload, upload, acl=acl, lock=target.lock)
         except NoSuchBucketError:
             raise no_such_bucket(target.bucket) from None
         return upload
@@ -167,9 +168,12 @@ class UploadLifecycle(VaultCore):
         conditions: Conditions = UNCONDITIONAL,
         customer_key: bytes | None = None,
         kms_check: KmsCheck,
+        versioned: bool = False,
+        lock: Lock | None = None,
     ) -> ObjectVersion:
         """Make the chosen parts one object; the parts not chosen and the version replaced become garbage.
-        The ACL given at CreateMultipartUpload moves to the version in the same transaction (catalog).
+        The ACL and the Object Lock given at CreateMultipartUpload move to the version in the same
+        transaction (catalog); without a lock of its own, the version gets `lock` (a default retention).
         A customer key, if sent, must be the upload's. PartsChanged: a chosen part was replaced. An
         SSE-KMS upload needs kms:Decrypt on its key, as on AWS (S3 user guide, "Multipart upload and
         permissions": S3 "must decrypt and read data from the encrypted file parts before it completes").
@@ -194,6 +198,7 @@ class UploadLifecycle(VaultCore):
             checksum_type=checksum_type,
             tags=dict(upload.tags),
             storage_class=upload.storage_class,
+            null_version=not versioned,  # the bucket's versioning as the upload completes
         )
         try:
             await self.calls.write(
@@ -202,6 +207,7 @@ class UploadLifecycle(VaultCore):
                 version,
                 if_none_match=conditions.if_none_match,
                 if_match=conditions.if_match,
+                lock=lock,
             )
         except CatalogConflict:
             # Lost a race: the upload ended, the object changed under a condition, or a part was replaced.

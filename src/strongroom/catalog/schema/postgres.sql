@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS buckets (
     name     text COLLATE "C" PRIMARY KEY,
     owner_id text COLLATE "C" NOT NULL,
     region   text NOT NULL,
-    created  double precision NOT NULL
+    created  double precision NOT NULL,
+    versioned integer NOT NULL DEFAULT 0  -- 1 once versioning was ever configured (it never goes back)
 );
 
 -- Bucket sub-resources ('encryption', 'policy', ...), one document each.
@@ -65,10 +66,14 @@ CREATE TABLE IF NOT EXISTS versions (
     pieces        text NOT NULL,  -- JSON array of piece arrays
     inline        bytea,          -- inline ciphertext of the pieces, concatenated in piece order
     listed        bytea,          -- sealed (catalog/sealer.py): the ETag and the checksum algorithms
-    private       bytea           -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    private       bytea,          -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    null_version  integer NOT NULL DEFAULT 1,  -- S3's `null` version (written while not Enabled)
+    delete_marker integer NOT NULL DEFAULT 0
 );
--- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
-CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
+-- All versions of a key, newest first (ListObjectVersions; the next current one after a delete by id;
+-- DeleteBucket's emptiness check). Writers of one key are serialised (catalog/postgres.py), so `id`
+-- grows with every write of a key.
+CREATE INDEX IF NOT EXISTS versions_newest ON versions (bucket, key, id DESC);
 
 -- The current version of each key: what GET and listing see. The primary key's index
 -- carries `version` too, so a delimiter walk reads the index alone (index-only scan)
@@ -118,6 +123,20 @@ CREATE TABLE IF NOT EXISTS object_acls (
     id       text COLLATE "C" PRIMARY KEY,
     document text NOT NULL
 );
+
+-- Object Lock of a version (since schema version 7; catalog/sql_locks.py), by its version id; an upload's
+-- waits under 'upload:<id>' until it completes. A version without a row has neither retention nor legal
+-- hold. kms_key_arn: the KMS key that seals the version, so that a key sealing a protected version can
+-- be refused deletion (kms_key_protects).
+CREATE TABLE IF NOT EXISTS object_locks (
+    version_id   text COLLATE "C" PRIMARY KEY,
+    mode         text,
+    retain_until double precision,
+    legal_hold   integer NOT NULL DEFAULT 0,
+    kms_key_arn  text COLLATE "C"
+);
+CREATE INDEX IF NOT EXISTS object_locks_by_kms_key ON object_locks (kms_key_arn)
+    WHERE kms_key_arn IS NOT NULL;
 
 -- The built-in KMS (strongroom/kms/store_postgres.py): keys, their sealed material versions,
 -- aliases. The same columns as its SQLite tables (row encoding in strongroom/kms/store.py).

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS buckets (
     name     TEXT PRIMARY KEY,
     owner_id TEXT NOT NULL,
     region   TEXT NOT NULL,
-    created  REAL NOT NULL
+    created  REAL NOT NULL,
+    versioned INTEGER NOT NULL DEFAULT 0  -- 1 once versioning was ever configured (it never goes back)
 );
 
 -- Bucket sub-resources ('encryption', 'policy', ...), one document each.
@@ -61,10 +62,13 @@ CREATE TABLE IF NOT EXISTS versions (
     pieces        TEXT NOT NULL,  -- JSON array of piece arrays
     inline        BLOB,           -- inline ciphertext of the pieces, concatenated in piece order
     listed        BLOB,           -- sealed (catalog/sealer.py): the ETag and the checksum algorithms
-    private       BLOB            -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    private       BLOB,           -- sealed: content type, headers, metadata, checksums, tags, piece ETags
+    null_version  INTEGER NOT NULL DEFAULT 1,  -- S3's `null` version (written while not Enabled)
+    delete_marker INTEGER NOT NULL DEFAULT 0
 );
--- All versions of a key (ListObjectVersions later; DeleteBucket's emptiness check now).
-CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key);
+-- All versions of a key, newest first (ListObjectVersions; the next current one after a delete by id;
+-- DeleteBucket's emptiness check). `id` grows with every write (SQLite hands out max + 1).
+CREATE INDEX IF NOT EXISTS versions_newest ON versions (bucket, key, id DESC);
 
 -- The current version of each key: what GET and listing see. Narrow and clustered on
 -- (bucket, key), so a listing walks adjacent pages and a common prefix is skipped with
@@ -114,6 +118,20 @@ CREATE TABLE IF NOT EXISTS object_acls (
     id       TEXT PRIMARY KEY,
     document TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Object Lock of a version (since schema version 7; catalog/sql_locks.py), by its version id; an upload's
+-- waits under 'upload:<id>' until it completes. A version without a row has neither retention nor legal
+-- hold. kms_key_arn: the KMS key that seals the version, so that a key sealing a protected version can
+-- be refused deletion (kms_key_protects).
+CREATE TABLE IF NOT EXISTS object_locks (
+    version_id   TEXT PRIMARY KEY,
+    mode         TEXT,            -- GOVERNANCE | COMPLIANCE, NULL: no retention
+    retain_until REAL,            -- epoch seconds
+    legal_hold   INTEGER NOT NULL DEFAULT 0,
+    kms_key_arn  TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS object_locks_by_kms_key ON object_locks (kms_key_arn)
+    WHERE kms_key_arn IS NOT NULL;
 
 -- Blobs the catalog decides about (since schema version 4; catalog/sql_garbage.py): a blob is
 -- 'pending' from before its file is created until the commit that makes it visible, and 'garbage'

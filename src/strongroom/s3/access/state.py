@@ -45,9 +45,14 @@ def load_state(configs: dict[str, str], account: str, bucket: Bucket) -> BucketS
     return BucketState(bucket, policy, public, pab, mode, bucket_acl)
 
 
-def load_object(catalog: Catalog, bucket: str, key: str, acls: bool) -> ObjectFacts:
-    """An object's facts (blocking: two catalog reads)."""
-    version = catalog.get_object(bucket, key)
+def load_object(catalog: Catalog, bucket: str, key: str, acls: bool, version_id: str | None = None
+                ) -> ObjectFacts:
+    """An object's facts (blocking: two catalog reads): its current version's, or with `version_id` (S3's:
+    "null" for the null version) that version's (None when it is missing or a delete marker)."""
+    version = catalog.get_object(bucket, key) if version_id is None else catalog.get_version(bucket, key,
+                                                                                             version_id)
+    if version is not None and version.delete_marker:
+        version = None
     if version is None or not acls:
         return version, None
     return version, acl.object_acl(catalog.get_object_acl(version.version_id), version)
