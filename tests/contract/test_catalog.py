@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from strongroom.catalog.api import BucketExists, BucketNotEmpty, Catalog, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import (
+    BucketExists,
+    BucketNotEmpty,
+    Catalog,
+    CatalogConflict,
+    NoCurrentVersion,
+    NoSuchBucketError,
+)
 from strongroom.catalog.listing import key_successor, walk
 from strongroom.catalog.model import (
     AccessKey,
@@ -256,7 +263,8 @@ def test_conditional_delete(catalog: Catalog) -> None:
     assert catalog.get_object("bkt", "k") == v
     assert list(catalog.referenced_blob_ids()) == [piece(1, "one", where="bkt/k").blob_id]
     assert catalog.delete_object("bkt", "k", if_match=v.etag) == v
-    assert catalog.delete_object("bkt", "k", if_match=v.etag) is None  # nothing left: None, no conflict
+    with pytest.raises(NoCurrentVersion):  # nothing left: the caller answers 404 NoSuchKey
+        catalog.delete_object("bkt", "k", if_match=v.etag)
     catalog.put_object(v)
     assert catalog.delete_object("bkt", "k", if_match="*") == v
     assert catalog.get_object("bkt", "k") is None

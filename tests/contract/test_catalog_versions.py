@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from strongroom.catalog.api import VERSIONING, Catalog, NoSuchBucketError
+from strongroom.catalog.api import VERSIONING, Catalog, CatalogConflict, NoCurrentVersion, NoSuchBucketError
 from strongroom.catalog.model import Bucket, ObjectVersion, VersionPage
 from tests.contract.test_catalog import OWNER, SSE_S3, version
 
@@ -130,6 +130,23 @@ def test_conditions_see_a_marker_as_no_current_version(catalog: Catalog, bucket:
     catalog.put_object(v("k", "one"))
     catalog.delete_object(bucket, "k", marker("k", "del"))
     assert catalog.put_object(v("k", "two"), if_none_match=True) is None
+
+
+def test_a_conditional_delete_holds_against_the_current_version(catalog: Catalog, bucket: str) -> None:
+    """If-Match on a versioned DeleteObject: a marker only when the current version's etag matches; a
+    key whose newest version is a marker has no current version (NoCurrentVersion), and no marker is
+    added then."""
+    one = v("k", "one")
+    catalog.put_object(one)
+    with pytest.raises(CatalogConflict):
+        catalog.delete_object(bucket, "k", marker("k", "no"), if_match="0" * 32)
+    assert catalog.get_latest(bucket, "k") == one
+    assert catalog.delete_object(bucket, "k", marker("k", "del"), if_match=one.etag) is None  # kept: a marker
+    assert catalog.get_latest(bucket, "k") == marker("k", "del")
+    with pytest.raises(NoCurrentVersion):
+        catalog.delete_object(bucket, "k", marker("k", "again"), if_match="*")
+    assert catalog.get_version(bucket, "k", marker("k", "again").version_id) is None
+    assert catalog.get_version(bucket, "k", one.version_id) == one
 
 
 Listed = list[tuple[str, str | None]]
