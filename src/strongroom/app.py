@@ -21,6 +21,7 @@ from strongroom.s3.context import Services
 from strongroom.s3.dispatch import GATE_KEY, SERVICES_KEY, add_request_ids, expect_continue, handle
 from strongroom.s3.limits import Gate
 from strongroom.vault import BlobSweeper, RootKeyring, Vault
+from strongroom.vault.lifecycle import LifecycleWorker
 
 log = logging.getLogger("strongroom")
 T = TypeVar("T")
@@ -85,6 +86,10 @@ def create_app(config: Config, address: str = "") -> web.Application:
                           grace=config.sweep_grace)
     app.on_startup.append(sweeper.start)
     app.on_cleanup.append(sweeper.close)  # before the catalog closes
+    worker = LifecycleWorker(services.vault, interval=config.lifecycle_interval,
+                             day=config.lifecycle_day_seconds)
+    app.on_startup.append(worker.start)
+    app.on_cleanup.append(worker.close)  # before the catalog closes
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)

@@ -333,7 +333,7 @@ def test_concurrent_puts_to_one_key_one_wins_whole(server: RunningServer, s3, bu
 
 def test_unknown_operations_are_501(server: RunningServer, bucket: str) -> None:
     for method, path in (
-        ("GET", f"/{bucket}?lifecycle"),
+        ("GET", f"/{bucket}?logging"),
         ("PUT", f"/{bucket}?cors"),
         ("GET", f"/{bucket}?website"),
         ("GET", f"/{bucket}/k?torrent"),
@@ -342,8 +342,8 @@ def test_unknown_operations_are_501(server: RunningServer, bucket: str) -> None:
         reply = server.raw(method, path, b"" if method in ("PUT", "POST") else None)
         assert reply.status == 501, (method, path)
         assert reply.code == "NotImplemented"
-    # and a GET ?lifecycle did not list the bucket
-    assert b"ListBucketResult" not in server.raw("GET", f"/{bucket}?lifecycle").body
+    # and a GET ?logging did not list the bucket
+    assert b"ListBucketResult" not in server.raw("GET", f"/{bucket}?logging").body
 
 
 def test_every_response_has_request_ids(server: RunningServer, s3, bucket: str) -> None:
@@ -357,7 +357,7 @@ def test_every_response_has_request_ids(server: RunningServer, s3, bucket: str) 
         server.raw("GET", f"/{bucket}/ids", headers={"if-none-match": etag}),
         server.raw("GET", f"/{bucket}/absent"),
         server.raw("HEAD", f"/{bucket}/absent"),
-        server.raw("GET", f"/{bucket}?lifecycle"),
+        server.raw("GET", f"/{bucket}?logging"),
         server.raw("PUT", "/Bad_Name"),
         server.raw("DELETE", f"/{bucket}/absent"),
         server.raw("GET", "/", secret_key="wrong-secret"),

@@ -78,7 +78,7 @@ def test_refused_requests_are_logged_at_info_not_error(start_server: ServerFacto
     server = start_server()
     bucket = new_bucket(server.client("s3"))
     for _ in range(3):
-        assert server.raw("GET", f"/{bucket}?lifecycle").status == 501  # NotImplemented
+        assert server.raw("GET", f"/{bucket}?website").status == 501  # NotImplemented
         assert server.raw("GET", f"/{bucket}/absent").status == 404
         assert server.raw("PUT", f"/{bucket}/anon", b"x", sign=False).status == 403
         kms = server.raw("POST", "/", b"{}", {"X-Amz-Target": "TrentService.Nope",

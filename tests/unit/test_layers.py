@@ -26,6 +26,7 @@ ONLY = {
     "process": set(),
     "clock": set(),
     "object_lock": {"errors"},
+    "lifecycle": set(),
     "readiness": set(),
     "sigv4": {"errors"},
     "blobs": {"errors"},

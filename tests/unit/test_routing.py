@@ -59,7 +59,10 @@ ROWS = [
     ("DELETE /bucket?tagging", None, None),  # not DeleteBucket
     ("GET /bucket?tagging", None, None),  # not ListObjects
     ("PUT /bucket?versioning", None, O.PutBucketVersioning),  # not CreateBucket
-    ("GET /bucket?lifecycle", None, None),
+    ("GET /bucket?lifecycle", None, O.GetBucketLifecycleConfiguration),
+    ("PUT /bucket?lifecycle", None, O.PutBucketLifecycleConfiguration),
+    ("DELETE /bucket?lifecycle", None, O.DeleteBucketLifecycle),
+    ("GET /bucket?logging", None, None),
     ("PUT /bucket/key?renameObject", None, None),  # not PutObject
     ("GET /bucket/key?torrent", None, None),
     ("DELETE /bucket?cors", None, None),

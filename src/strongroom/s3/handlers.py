@@ -13,6 +13,7 @@ from strongroom.s3 import (
     bucket_encryption,
     bucket_policy,
     buckets,
+    lifecycle,
     listing,
     multipart,
     multipart_list,
@@ -73,6 +74,10 @@ HANDLERS: dict[Operation, Handler] = {
     # Object Lock
     O.PutObjectLockConfiguration: object_lock.put_object_lock_configuration,
     O.GetObjectLockConfiguration: object_lock.get_object_lock_configuration,
+    # Lifecycle
+    O.PutBucketLifecycleConfiguration: lifecycle.put_bucket_lifecycle_configuration,
+    O.GetBucketLifecycleConfiguration: lifecycle.get_bucket_lifecycle_configuration,
+    O.DeleteBucketLifecycle: lifecycle.delete_bucket_lifecycle,
     O.PutObjectRetention: object_lock.put_object_retention,
     O.GetObjectRetention: object_lock.get_object_retention,
     O.PutObjectLegalHold: object_lock.put_object_legal_hold,

@@ -60,6 +60,9 @@ class Operation(enum.Enum):
     DeletePublicAccessBlock = ("s3:PutBucketPublicAccessBlock", "bucket")
     PutObjectLockConfiguration = ("s3:PutBucketObjectLockConfiguration", "bucket")
     GetObjectLockConfiguration = ("s3:GetBucketObjectLockConfiguration", "bucket")
+    PutBucketLifecycleConfiguration = ("s3:PutLifecycleConfiguration", "bucket")
+    GetBucketLifecycleConfiguration = ("s3:GetLifecycleConfiguration", "bucket")
+    DeleteBucketLifecycle = ("s3:PutLifecycleConfiguration", "bucket")  # API reference: that permission
     ListMultipartUploads = ("s3:ListBucketMultipartUploads", "bucket")
     DeleteObjects = ("s3:DeleteObject", "bucket")
     PostObject = ("s3:PutObject", "bucket")
@@ -120,6 +123,9 @@ RULES: tuple[Rule, ...] = (
     Rule("DELETE", "bucket", O.DeletePublicAccessBlock, query="publicAccessBlock"),
     Rule("PUT", "bucket", O.PutObjectLockConfiguration, query="object-lock"),
     Rule("GET", "bucket", O.GetObjectLockConfiguration, query="object-lock"),
+    Rule("PUT", "bucket", O.PutBucketLifecycleConfiguration, query="lifecycle"),
+    Rule("GET", "bucket", O.GetBucketLifecycleConfiguration, query="lifecycle"),
+    Rule("DELETE", "bucket", O.DeleteBucketLifecycle, query="lifecycle"),
     Rule("GET", "bucket", O.GetBucketLocation, query="location"),
     Rule("GET", "bucket", O.GetBucketVersioning, query="versioning"),
     Rule("PUT", "bucket", O.PutBucketVersioning, query="versioning"),
@@ -162,7 +168,7 @@ RULES: tuple[Rule, ...] = (
 # never delete the bucket).
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
-        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle", "logging",
+        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "logging",
         "metrics", "notification", "replication", "requestPayment", "restore", "select", "torrent",
         "website", "metadataTable", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",
