@@ -156,3 +156,28 @@ def test_old_multipart_uploads_are_aborted(s3) -> None:  # type: ignore[no-untyp
     gone = wait_for(lambda: doomed not in uploads())
     assert gone >= boundary_after(started - 1, 1) - 0.3
     assert uploads() == {kept}
+
+
+@pytest.mark.postgres
+def test_several_servers_on_one_postgresql_run_it_one_at_a_time(start_server: ServerFactory) -> None:
+    """Three servers whose workers all try every 0.05 s: each expired key gets exactly one delete marker
+    (two workers acting at once would both see the version current, and both put a marker over it)."""
+    flags = ("--lifecycle-day-seconds", "1", "--lifecycle-interval", "0.05")
+    with fresh_schema("lifecyclescale") as schema:
+        first = start_server(*flags, env={"STRONGROOM_CATALOG": with_search_path(POSTGRES_URL, schema)})
+        servers = [first, start_server(*flags, like=first), start_server(*flags, like=first)]
+        s3 = first.client("s3")
+        bucket = new_bucket(s3, "lc-scale-")
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        keys = [f"k{i:03d}" for i in range(60)]
+        for key in keys:
+            s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        put_rules(s3, bucket, {"ID": "all", "Status": "Enabled", "Filter": {"Prefix": ""},
+                               "Expiration": {"Days": 1}})
+        wait_for(lambda: sum(m for _, _, m in versions(s3, bucket)) >= len(keys), timeout=10)
+        time.sleep(1)  # more rounds of every server
+        listed = s3.list_object_versions(Bucket=bucket)
+        assert sorted(m["Key"] for m in listed["DeleteMarkers"]) == keys  # one marker per key, no more
+        assert sorted(v["Key"] for v in listed["Versions"]) == keys  # and every version kept
+        for running in servers:
+            running.stop()  # before the schema is dropped
