@@ -181,3 +181,35 @@ def test_several_servers_on_one_postgresql_run_it_one_at_a_time(start_server: Se
         assert sorted(v["Key"] for v in listed["Versions"]) == keys  # and every version kept
         for running in servers:
             running.stop()  # before the schema is dropped
+
+
+def test_filters_on_tags_and_size_select_what_expires(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = new_bucket(s3, "lc-")
+    put_rules(s3, bucket, {"ID": "tagged-big", "Status": "Enabled",
+                           "Filter": {"And": {"Prefix": "d/", "Tags": [{"Key": "tmp", "Value": "yes"}],
+                                              "ObjectSizeGreaterThan": 3}},
+                           "Expiration": {"Days": 1}})
+    s3.put_object(Bucket=bucket, Key="d/goes", Body=b"12345", Tagging="tmp=yes")
+    s3.put_object(Bucket=bucket, Key="d/small", Body=b"123", Tagging="tmp=yes")
+    s3.put_object(Bucket=bucket, Key="d/untagged", Body=b"12345")
+    s3.put_object(Bucket=bucket, Key="d/other-tag", Body=b"12345", Tagging="tmp=no")
+    s3.put_object(Bucket=bucket, Key="e/goes-not", Body=b"12345", Tagging="tmp=yes")
+    assert "Expiration" in s3.head_object(Bucket=bucket, Key="d/goes")
+    assert "Expiration" not in s3.head_object(Bucket=bucket, Key="d/small")
+    wait_for(lambda: "d/goes" not in [k for k, _, _ in versions(s3, bucket)])
+    time.sleep(DAY)
+    assert [k for k, _, _ in versions(s3, bucket)] == ["d/other-tag", "d/small", "d/untagged", "e/goes-not"]
+
+
+def test_a_suspended_bucket_expires_under_a_null_marker(s3) -> None:  # type: ignore[no-untyped-def]
+    bucket = new_bucket(s3, "lc-")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    kept = s3.put_object(Bucket=bucket, Key="k", Body=b"versioned")["VersionId"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"null")
+    put_rules(s3, bucket, {"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
+                           "Expiration": {"Days": 1}})
+    wait_for(lambda: versions(s3, bucket)[0][2])
+    time.sleep(0.5)
+    # The null version was replaced by the null marker; the versioned one stays (no noncurrent rule).
+    assert [(v, m) for _, v, m in versions(s3, bucket)] == [("null", True), (kept, False)]

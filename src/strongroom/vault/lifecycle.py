@@ -129,11 +129,12 @@ class LifecycleWorker:
 
     async def _versions(self, bucket: Bucket, rules: tuple[Rule, ...], status: str | None) -> int:
         done = 0
+        # Read once: a clock read while the listing goes on could only be later, and an action later.
+        now = await self._now()
         async for versions in self._keys(bucket.name):
             key = versions[0].summary.key
             if not any(key.startswith(r.prefix) for r in rules):
                 continue
-            now = await self._now()
             if await self._expire_current(bucket, rules, status, versions, now):
                 done += 1
                 continue  # the key changed: its noncurrent versions wait for the next round
@@ -171,7 +172,11 @@ class LifecycleWorker:
             latest = await self.calls.read(self.catalog.get_object, bucket.name, s.key)
             if latest is None or latest.last_modified != s.last_modified or latest.etag != s.etag:
                 return False
-        await self.vault.delete(bucket.name, s.key, versioning=status, owner_id=bucket.owner_id)
+        try:
+            await self.vault.delete(bucket.name, s.key, versioning=status, owner_id=bucket.owner_id)
+        except S3Error as e:  # a Suspended bucket's marker replaces the null version, which may be locked
+            log.debug("lifecycle spared %s/%s: %s", bucket.name, s.key, e.message)
+            return False
         log.info("lifecycle rule %s expired %s/%s", found[1], bucket.name, s.key)
         return True
 
@@ -204,7 +209,8 @@ class LifecycleWorker:
         try:
             removed = await self.vault.delete_version(bucket, key, entry.version_id)
         except S3Error as e:
-            log.info("lifecycle spared %s/%s version %s: %s", bucket, key, entry.version_id, e.message)
+            # At every round while the lock lasts: DEBUG, not to fill the log.
+            log.debug("lifecycle spared %s/%s version %s: %s", bucket, key, entry.version_id, e.message)
             return False
         return removed is not None
 
