@@ -14,6 +14,7 @@ shape (an object written in the middle of "day" k with Days=1 goes at the start 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -133,8 +134,10 @@ def rule_of(wire: Mapping[str, Any]) -> Rule:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def rules_of(document: str | None) -> tuple[Rule, ...]:
-    """The rules of a stored configuration (none when the bucket has none)."""
+    """The rules of a stored configuration (none when the bucket has none). Cached by the document
+    itself (frozen rules): PUT, GET and HEAD of a bucket with rules would otherwise parse it each time."""
     if document is None:
         return ()
     return tuple(rule_of(r) for r in json.loads(document)["Rules"])
