@@ -184,3 +184,11 @@ def test_x_amz_expiration_on_put_get_and_head(s3, bucket: str) -> None:  # type:
     # No rule (a disabled one does not count): no header.
     assert "Expiration" not in s3.put_object(Bucket=bucket, Key="other", Body=b"x")
     assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")
+    # CopyObject and CompleteMultipartUpload say it too (API reference: x-amz-expiration in both outputs).
+    assert expiry(s3.copy_object(Bucket=bucket, Key="logs/copy", CopySource={"Bucket": bucket, "Key": "other"}
+                                 )["Expiration"])[1] == "in%20three%20days"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="logs/mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="logs/mp", UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="logs/mp", UploadId=upload,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert expiry(done["Expiration"])[1] == "in%20three%20days"

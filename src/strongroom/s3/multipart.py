@@ -25,7 +25,7 @@ from strongroom.errors import (
     malformed_xml,
     not_implemented,
 )
-from strongroom.s3 import object_lock_requests, sse, versioning, xml
+from strongroom.s3 import lifecycle, object_lock_requests, sse, versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
@@ -311,5 +311,6 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
     ssec = upload.sealing.algorithm == "SSE-C"
     headers = {} if ssec else sse.response_headers(upload.sealing)
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
-                        headers={**headers, **versioning.version_headers(version, status)})
+                        headers={**headers, **versioning.version_headers(version, status),
+                                 **await lifecycle.expiration_headers(ctx, version)})
 

@@ -423,7 +423,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{version.etag}"') + checks)
     out = {**sse.response_headers(version.sealing, choice.customer, context=True),
-           **versioning.version_headers(version, status), **copy_source_version(ctx, source)}
+           **versioning.version_headers(version, status), **copy_source_version(ctx, source),
+           **await lifecycle.expiration_headers(ctx, version)}
     return xml_response(body, headers=out)
 
 
