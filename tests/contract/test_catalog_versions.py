@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from strongroom.catalog.api import Catalog, NoSuchBucketError
+from strongroom.catalog.api import VERSIONING, Catalog, NoSuchBucketError
 from strongroom.catalog.model import Bucket, ObjectVersion, VersionPage
 from tests.contract.test_catalog import OWNER, SSE_S3, version
 
@@ -21,7 +21,10 @@ def garbage(catalog: Catalog) -> set[str]:
 
 @pytest.fixture
 def bucket(catalog: Catalog) -> str:
+    """A bucket whose versioning was configured (what the versions are, null or not, is each write's)."""
     catalog.create_bucket(Bucket("b", OWNER, "us-east-1", 1.0))
+    catalog.set_bucket_versioning("b", '{"Status": "Enabled"}')
+    assert catalog.get_bucket_config("b", VERSIONING) == '{"Status": "Enabled"}'
     return "b"
 
 
@@ -110,6 +113,8 @@ def test_suspended_marker_replaces_the_null_version(catalog: Catalog, bucket: st
 def test_marker_in_a_missing_bucket(catalog: Catalog) -> None:
     with pytest.raises(NoSuchBucketError):
         catalog.delete_object("nope", "k", marker("k", "m"))
+    with pytest.raises(NoSuchBucketError):
+        catalog.set_bucket_versioning("nope", '{"Status": "Enabled"}')
 
 
 def test_tags_of_a_noncurrent_version(catalog: Catalog, bucket: str) -> None:

@@ -476,3 +476,15 @@ def test_update_object_encryption_stays_allowed_and_the_lock_follows_the_key(  #
     err = fails(kms.disable_key, KeyId=second["KeyId"])
     assert err.response["Error"]["Code"] == "KMSInvalidStateException"
     kms.disable_key(KeyId=first["KeyId"])  # it seals nothing locked any more
+
+
+def test_creating_an_existing_bucket_with_object_lock_never_answers_for_one_without(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    """us-east-1 answers 200 to its owner re-creating a bucket; not when the request asks for Object Lock
+    and the bucket has none: that would be a lock promised and not there."""
+    s3.create_bucket(Bucket=bucket)  # S3's legacy 200 in us-east-1
+    err = fails(s3.create_bucket, Bucket=bucket, ObjectLockEnabledForBucket=True)
+    assert error_of(err)["Code"] == "BucketAlreadyOwnedByYou"
+    assert error_of(fails(s3.get_object_lock_configuration, Bucket=bucket))["Code"] == \
+        "ObjectLockConfigurationNotFoundError"
+    name = locked_bucket(s3)
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)  # it has one: the legacy 200

@@ -27,6 +27,7 @@ from strongroom.catalog.read_cache import ReadCache
 from strongroom.object_lock import Lock, Retention
 
 State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
+VERSIONING = "versioning"  # the bucket config kind of the versioning configuration (set_bucket_versioning)
 
 
 class CatalogConflict(Exception):
@@ -94,6 +95,11 @@ class Catalog(Protocol):
     def get_bucket_configs(self, bucket: str) -> dict[str, str]:
         """Every sub-resource document of a bucket by kind, in one read (authorization needs several)."""
         ...
+    def set_bucket_versioning(self, bucket: str, document: str) -> None:
+        """Store the bucket config VERSIONING and mark the bucket versioned for good (it never goes back):
+        writes then look for a key's noncurrent null version. NoSuchBucketError when it is gone."""
+        ...
+
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         """Store (or with None remove) a bucket sub-resource document: 'encryption', 'policy', ..."""
         ...

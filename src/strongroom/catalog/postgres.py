@@ -119,9 +119,9 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
                    acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
         with self._write() as conn:
-            self._require_bucket(conn, version.bucket)
+            versioned = self._require_bucket(conn, version.bucket)
             return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
-                                     lock=lock)
+                                     versioned=versioned, lock=lock)
 
     def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None
                       ) -> ObjectVersion | None:

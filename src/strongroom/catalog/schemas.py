@@ -66,10 +66,11 @@ SCHEMA_VERSION = 1 + len(STEPS)
 
 def _versioning(conn: Connection) -> None:
     """Step 6, versioning: every version written before is S3's `null` version (what S3 shows for objects
-    stored before versioning was enabled) and none is a delete marker; the index of a key's versions
-    becomes newest first (the script has created it)."""
+    stored before versioning was enabled) and none is a delete marker; no bucket was ever versioned; the
+    index of a key's versions becomes newest first (the script has created it)."""
     for column in ("null_version integer NOT NULL DEFAULT 1", "delete_marker integer NOT NULL DEFAULT 0"):
         conn.execute(f"ALTER TABLE versions ADD COLUMN {column}")
+    conn.execute("ALTER TABLE buckets ADD COLUMN versioned integer NOT NULL DEFAULT 0")
     conn.execute("DROP INDEX IF EXISTS versions_by_key")
 
 

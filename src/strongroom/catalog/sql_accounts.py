@@ -17,7 +17,13 @@ cache those (read_cache.py) and hear of it.
 from __future__ import annotations
 
 from strongroom.catalog import codec
-from strongroom.catalog.api import BucketExists, BucketNotEmpty, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import (
+    VERSIONING,
+    BucketExists,
+    BucketNotEmpty,
+    CatalogConflict,
+    NoSuchBucketError,
+)
 from strongroom.catalog.model import AccessKey, Bucket, User
 from strongroom.catalog.sql_base import SqlBase
 
@@ -161,6 +167,15 @@ class SqlAccounts(SqlBase):
 
     def get_bucket_configs(self, bucket: str) -> dict[str, str]:
         return dict(self._conn().execute(self._sql.bucket_configs, (bucket,)).fetchall())
+
+    def set_bucket_versioning(self, bucket: str, document: str) -> None:
+        """Store the bucket's versioning configuration and mark it versioned for good. The bucket's row is
+        locked first (FOR UPDATE), so a write that saw it unversioned (FOR KEY SHARE) has committed."""
+        with self._change() as conn:
+            if conn.execute(self._sql.lock_bucket, (bucket,)).fetchone() is None:
+                raise NoSuchBucketError(bucket)
+            conn.execute(self._sql.put_bucket_config, (bucket, VERSIONING, document))
+            conn.execute(self._sql.set_bucket_versioned, (bucket,))
 
     def put_bucket_config(self, bucket: str, kind: str, document: str | None) -> None:
         with self._change() as conn:

@@ -77,22 +77,34 @@ class SqlBase(SqlLocks):
             self._announce(conn)
         self.cache.clear()
 
+    def _hold_bucket(self, conn: Any, bucket: str) -> bool | None:
+        """Inside a write transaction: None when the bucket does not exist, else whether its versioning
+        was ever configured; kept so until commit (set_bucket_versioning waits for this transaction)."""
+        row = conn.execute(self._sql.hold_bucket, (bucket,)).fetchone()
+        return None if row is None else bool(row[0])
+
     def _lock_bucket(self, conn: Any, bucket: str) -> bool:
         """Inside a write transaction: whether the bucket exists, kept so until commit."""
-        return conn.execute(self._sql.hold_bucket, (bucket,)).fetchone() is not None
+        return self._hold_bucket(conn, bucket) is not None
 
-    def _require_bucket(self, conn: Any, bucket: str) -> None:
-        if not self._lock_bucket(conn, bucket):
+    def _require_bucket(self, conn: Any, bucket: str) -> bool:
+        """As `_hold_bucket`, NoSuchBucketError for a missing bucket."""
+        versioned = self._hold_bucket(conn, bucket)
+        if versioned is None:
             raise NoSuchBucketError(bucket)
+        return versioned
 
     def _put_current(self, conn: Any, version: ObjectVersion, *, if_none_match: bool, if_match: str | None,
-                     acl: str | None, fresh: bool = True, lock: Lock | None = None) -> ObjectVersion | None:
+                     acl: str | None, fresh: bool = True, versioned: bool = True,
+                     lock: Lock | None = None) -> ObjectVersion | None:
         """Inside a write transaction holding the bucket: `version` made current, with its ACL. A `null`
         version replaces the key's null version (the one version of an unversioned bucket; on a suspended
         one, wherever it is among the versions), whose blobs become garbage; any other is added to the
         versions. Returns the version removed. `fresh`: its pieces were just written (pending), not an
         upload's parts. The conditions are checked against the current version (none when the newest is a
-        delete marker). `lock`: the new version's Object Lock; a version removed must not be locked."""
+        delete marker). `versioned` False (from `_hold_bucket`: the bucket was never versioned) spares the
+        search for a noncurrent null version: such a bucket holds one version per key, the current one.
+        `lock`: the new version's Object Lock; a version removed must not be locked."""
         bucket, key = version.bucket, version.key
         self._lock_key(conn, bucket, key)
         row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()
@@ -108,7 +120,7 @@ class SqlBase(SqlLocks):
         if version.null_version:
             if current is not None and current.null_version:  # an unversioned bucket's every overwrite
                 removed, removed_id = current, row[-1]
-            else:
+            elif versioned:
                 null = conn.execute(self._sql.null_of_key, (bucket, key)).fetchone()
                 if null is not None:
                     removed, removed_id = codec.decode_version(null[:-1], self._sealer), null[-1]

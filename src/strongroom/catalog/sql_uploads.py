@@ -108,13 +108,13 @@ class SqlUploads(SqlObjects):
         The upload's pending ACL, if any, becomes the version's; so does its pending lock, or else
         `lock` (the bucket's default retention) is the version's."""
         with self._write() as conn:
-            bucket_exists = self._lock_bucket(conn, version.bucket)
+            versioned = self._hold_bucket(conn, version.bucket)
             row = conn.execute(self._sql.lock_upload, (upload_id,)).fetchone()
             if row is None:
                 raise CatalogConflict(f"no upload {upload_id}")
             if tuple(row) != (version.bucket, version.key):
                 raise ValueError(f"upload {upload_id} is not for {version.bucket}/{version.key}")
-            if not bucket_exists:  # not reached: an upload goes with its bucket
+            if versioned is None:  # not reached: an upload goes with its bucket
                 raise NoSuchBucketError(version.bucket)
             parts = self._parts(conn, upload_id)
             by_number = {p.piece.part_number: p.piece for p in parts}
@@ -124,7 +124,8 @@ class SqlUploads(SqlObjects):
                     raise CatalogConflict(f"part {piece.part_number} of {upload_id} is gone or replaced")
             pending = conn.execute(self._sql.acl, (pending_acl_id(upload_id),)).fetchone()
             replaced = self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match,
-                                         acl=None if pending is None else pending[0], fresh=False)
+                                         acl=None if pending is None else pending[0], fresh=False,
+                                         versioned=versioned)
             if not self._move_pending_lock(conn, upload_id, version) and lock is not None:
                 self._store_lock(conn, version.version_id, lock, version.sealing.kms_key_arn)
             self._drop_upload(conn, upload_id)

@@ -67,9 +67,9 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
                    acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
         def put(conn: sqlite3.Connection) -> ObjectVersion | None:
-            self._require_bucket(conn, version.bucket)
+            versioned = self._require_bucket(conn, version.bucket)
             return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
-                                     lock=lock)
+                                     versioned=versioned, lock=lock)
 
         return self._grouped(put)
 

@@ -81,7 +81,8 @@ class Statements:
         self.buckets = q(f"SELECT {_BUCKET} FROM buckets ORDER BY name")
         self.buckets_of_owner = q(f"SELECT {_BUCKET} FROM buckets WHERE owner_id = ? ORDER BY name")
         # KEY SHARE: the bucket exists until commit (DeleteBucket's FOR UPDATE waits for it).
-        self.hold_bucket = q(f"SELECT 1 FROM buckets WHERE name = ?{d.for_key_share}")
+        self.hold_bucket = q(f"SELECT versioned FROM buckets WHERE name = ?{d.for_key_share}")
+        self.set_bucket_versioned = q("UPDATE buckets SET versioned = 1 WHERE name = ?")
         # FOR UPDATE waits for writers holding the bucket and keeps new ones out.
         self.lock_bucket = q(f"SELECT 1 FROM buckets WHERE name = ?{d.for_update}")
         self.bucket_has_versions = q("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1")

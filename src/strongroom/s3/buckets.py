@@ -75,7 +75,11 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
         await ctx.services.write(ctx.services.catalog.create_bucket, bucket)
     except BucketExists as exists:
         if exists.owner_id == ctx.principal.user_id:
-            if region == US_EAST_1:
+            # A 200 that asked for Object Lock must not answer for a bucket without it (a re-run after a
+            # create that failed half-way, or the wrong bucket): such a request gets the 409 instead.
+            lock_missing = object_lock_wire.bucket_lock_requested(ctx.headers) and \
+                object_lock.KIND not in await ctx.services.bucket_configs(name)
+            if region == US_EAST_1 and not lock_missing:
                 # S3's legacy answer there: 200, and "resets the bucket access control lists" (API
                 # reference, BucketAlreadyOwnedByYou): the ACL and ownership asked for are stored again.
                 await _store_bucket_access(ctx, name)
@@ -92,7 +96,7 @@ async def create_bucket(ctx: Ctx) -> web.StreamResponse:
     await ctx.services.write(ctx.services.catalog.put_bucket_config, name, "encryption", default.to_json())
     if object_lock_wire.bucket_lock_requested(ctx.headers):
         # Object Lock at CreateBucket turns versioning on with it (API CreateBucket).
-        await ctx.services.write(ctx.services.catalog.put_bucket_config, name, versioning.KIND,
+        await ctx.services.write(ctx.services.catalog.set_bucket_versioning, name,
                                  versioning.document(versioning.ENABLED))
         await ctx.services.write(ctx.services.catalog.put_bucket_config, name, object_lock.KIND,
                                  object_lock.LockConfiguration().to_json())

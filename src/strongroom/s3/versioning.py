@@ -14,14 +14,15 @@ import json
 from aiohttp import web
 
 from strongroom import object_lock
+from strongroom.catalog.api import VERSIONING, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion
-from strongroom.errors import S3Error, access_denied, malformed_xml
+from strongroom.errors import S3Error, access_denied, malformed_xml, no_such_bucket
 from strongroom.s3 import xml
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import read_document, xml_response
 from strongroom.s3.object_headers import require_integrity_header
 
-KIND = "versioning"
+KIND = VERSIONING
 ENABLED, SUSPENDED = "Enabled", "Suspended"
 MAX_BODY = 64 * 1024
 
@@ -93,8 +94,11 @@ async def put_bucket_versioning(ctx: Ctx) -> web.StreamResponse:
         raise mfa_required()
     if wanted == SUSPENDED and object_lock.KIND in await ctx.bucket_configs(ctx.bucket.name):
         raise lock_keeps_versioning()
-    await ctx.services.write(ctx.services.catalog.put_bucket_config, ctx.bucket.name, KIND,
-                             document(wanted, mfa_delete))
+    try:
+        await ctx.services.write(ctx.services.catalog.set_bucket_versioning, ctx.bucket.name,
+                                 document(wanted, mfa_delete))
+    except NoSuchBucketError:  # deleted since the dispatcher loaded it
+        raise no_such_bucket(ctx.bucket.name) from None
     return web.Response(status=200)
 
 

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS buckets (
     name     text COLLATE "C" PRIMARY KEY,
     owner_id text COLLATE "C" NOT NULL,
     region   text NOT NULL,
-    created  double precision NOT NULL
+    created  double precision NOT NULL,
+    versioned integer NOT NULL DEFAULT 0  -- 1 once versioning was ever configured (it never goes back)
 );
 
 -- Bucket sub-resources ('encryption', 'policy', ...), one document each.

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS buckets (
     name     TEXT PRIMARY KEY,
     owner_id TEXT NOT NULL,
     region   TEXT NOT NULL,
-    created  REAL NOT NULL
+    created  REAL NOT NULL,
+    versioned INTEGER NOT NULL DEFAULT 0  -- 1 once versioning was ever configured (it never goes back)
 );
 
 -- Bucket sub-resources ('encryption', 'policy', ...), one document each.
