@@ -35,6 +35,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 
 from strongroom import lifecycle
+from strongroom.catalog.api import VERSIONING
 from strongroom.catalog.model import Bucket, VersionSummary
 from strongroom.errors import S3Error
 from strongroom.lifecycle import Rule, due
@@ -96,8 +97,8 @@ class LifecycleWorker:
             rules = tuple(r for r in lifecycle.rules_of(configs.get(lifecycle.KIND)) if r.enabled)
             if not rules:
                 continue
-            # The versioning status as s3/versioning.py stores it (None: never configured).
-            versioning = configs.get("versioning")
+            # The versioning status as set_bucket_versioning stores it (None: never configured).
+            versioning = configs.get(VERSIONING)
             status = None if versioning is None else str(json.loads(versioning)["Status"])
             done += await self._versions(bucket, rules, status) + await self._uploads(bucket, rules)
             if not await self.calls.write(self.catalog.renew_lease, LEASE, self.holder, self.lease_seconds):
