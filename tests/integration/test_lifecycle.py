@@ -115,6 +115,7 @@ def test_aws_validation(s3, bucket: str) -> None:  # type: ignore[no-untyped-def
     assert refused(s3, bucket, [rule(ID=str(i)) for i in range(1001)])["Code"] == "InvalidRequest"
     malformed = "MalformedXML"
     assert refused(s3, bucket, [rule(Status="On")])["Code"] == malformed
+    assert refused(s3, bucket, [rule(NoncurrentVersionExpiration={})])["Code"] == malformed
     assert refused(s3, bucket, [rule(Expiration={"Days": 1, "ExpiredObjectDeleteMarker": True})])["Code"] \
         == malformed
     two_conditions = {"Prefix": "a", "ObjectSizeGreaterThan": 1}

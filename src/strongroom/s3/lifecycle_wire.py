@@ -184,10 +184,12 @@ def _noncurrent_transition(node: Element) -> dict[str, Any]:
 def _noncurrent_expiration(node: Element) -> dict[str, Any]:
     xml.check_known(node, ("NoncurrentDays", "NewerNoncurrentVersions"))
     days = _positive(node, "NoncurrentDays", "NoncurrentVersionExpiration")
-    if days is None:
-        raise malformed_xml()  # NoncurrentDays is required (NewerNoncurrentVersions counts after it)
-    out: dict[str, Any] = {"NoncurrentDays": days}
     newer = _newer(node)
+    if days is None and newer is None:
+        raise malformed_xml()  # one of them at least (peers recorded AWS refusing neither)
+    out: dict[str, Any] = {}
+    if days is not None:
+        out["NoncurrentDays"] = days
     if newer is not None:
         out["NewerNoncurrentVersions"] = newer
     return out
