@@ -26,6 +26,7 @@ from strongroom.s3.limits import Gate
 from strongroom.s3.log_delivery import LogDelivery
 from strongroom.s3.probes import ReadyGauge
 from strongroom.vault import BlobSweeper, RootKeyring, Vault
+from strongroom.vault.lifecycle import LifecycleWorker
 
 log = logging.getLogger("strongroom")
 T = TypeVar("T")
@@ -118,6 +119,10 @@ def create_app(config: Config, address: str = "") -> web.Application:
     ready_gauge = ReadyGauge(services, config.metrics_interval)
     app.on_startup.append(ready_gauge.start)
     app.on_cleanup.append(ready_gauge.close)  # before the executor closes
+    worker = LifecycleWorker(services.vault, interval=config.lifecycle_interval,
+                             day=config.lifecycle_day_seconds)
+    app.on_startup.append(worker.start)
+    app.on_cleanup.append(worker.close)  # before the catalog closes
 
     async def close(_: web.Application) -> None:
         services.executor.shutdown(wait=True)

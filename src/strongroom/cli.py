@@ -103,6 +103,8 @@ def config_from(args: argparse.Namespace, *, create: bool) -> Config:
         "body_rate_window",
         "sweep_interval",
         "sweep_grace",
+        "lifecycle_interval",
+        "lifecycle_day_seconds",
         "max_clock_skew",
         "heartbeat_interval",
         "db_pool_size",

@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(serve, "--sweep-grace", default="3600", type_=_positive_float,
          help_="seconds (database clock) a replaced or deleted blob stays readable, and an unfinished "
          "write's blob is kept, before the sweep removes it")
+    # --- serve: the lifecycle worker (issue 12) ---
+    _opt(serve, "--lifecycle-interval", default="600", type_=_positive_float,
+         help_="seconds between lifecycle rounds (with jitter; one server at a time runs them)")
+    _opt(serve, "--lifecycle-day-seconds", default="86400", type_=_positive_float,
+         help_="how many seconds a lifecycle \"day\" lasts (rules' Days and their midnight rounding): "
+         "shorter only to try rules out")
     # the wire's per-process limits
     _opt(serve, "--max-request-bodies", default="128", type_=int,
          help_="request bodies received at once per process; beyond: 503 SlowDown")

@@ -111,6 +111,10 @@ class Config:
     # a time; replaced, deleted and abandoned blobs are removed sweep_grace seconds (database clock) later.
     sweep_interval: float = 60.0
     sweep_grace: float = 3600.0
+    # The lifecycle worker (vault/lifecycle.py): a round every lifecycle_interval seconds (with jitter) in
+    # one server at a time; a lifecycle "day" lasts lifecycle_day_seconds (shorter only to try rules out).
+    lifecycle_interval: float = 600.0
+    lifecycle_day_seconds: float = 86400.0
     # One clock (clock.py) and the registry of live servers (servers.py): a server whose clock is further
     # than max_clock_skew seconds from the catalog's does not start, or turns not-ready; it heartbeats
     # every heartbeat_interval seconds and counts as alive for three intervals after the last one.

@@ -70,7 +70,6 @@ def test_unconfigured_reads_with_the_aws_cli(server: RunningServer, bucket: str)
 
 # The writes strongroom does not implement: each is 501 NotImplemented and changes nothing.
 NOT_IMPLEMENTED_WRITES = [
-    ("PUT", "lifecycle"), ("DELETE", "lifecycle"),
     ("PUT", "website"), ("DELETE", "website"),
     ("PUT", "replication"), ("DELETE", "replication"),
     ("PUT", "accelerate"),

@@ -32,8 +32,10 @@ from tests.postgres import POSTGRES_URL, fresh_schema, with_search_path
 
 LOCKED = {"Code": "AccessDenied", "Message": "Access Denied because object protected by object lock."}
 RESTIC = shutil.which("restic")
-# The sweep runs every 0.2 s and removes garbage at once: any byte a removal let go would be gone.
-SWEEP = ("--sweep-interval", "0.2", "--sweep-grace", "0.001")
+# The sweep runs every 0.2 s and removes garbage at once: any byte a removal let go would be gone. The
+# lifecycle worker runs as often, with a "day" of 0.1 s: a rule that expires everything acts at once.
+SWEEP = ("--sweep-interval", "0.2", "--sweep-grace", "0.001", "--lifecycle-interval", "0.2",
+         "--lifecycle-day-seconds", "0.1")
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -130,14 +132,14 @@ def test_nothing_destroys_a_compliance_backup(server: RunningServer, tmp_path: P
     marker = s3.delete_object(Bucket=bucket, Key="snapshots/1")
     assert marker["DeleteMarker"] is True
     server.aws("s3", "rm", f"s3://{bucket}", "--recursive")
-    # 6. the bucket: versioning stays Enabled, the bucket stays, no lifecycle rule can be set
+    # 6. the bucket: versioning stays Enabled, the bucket stays, a lifecycle rule expiring every version
+    #    after a day (0.1 s here) only adds delete markers: the final check runs after many of its rounds
     err = fails(s3.put_bucket_versioning, Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     assert error_of(err)["Code"] == "InvalidBucketState"
     assert error_of(fails(s3.delete_bucket, Bucket=bucket))["Code"] == "BucketNotEmpty"
     rule = {"Rules": [{"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": ""},
-                       "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]}
-    assert fails(s3.put_bucket_lifecycle_configuration, Bucket=bucket,
-                 LifecycleConfiguration=rule).response["ResponseMetadata"]["HTTPStatusCode"] == 501
+                       "Expiration": {"Days": 1}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]}
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rule)
     # 7. crypto-shredding: the key can be neither disabled nor scheduled for deletion
     for call, kwargs in ((kms.schedule_key_deletion, {"PendingWindowInDays": 7}), (kms.disable_key, {})):
         assert fails(call, KeyId=key_id, **kwargs).response["Error"]["Code"] == "KMSInvalidStateException"
@@ -149,7 +151,7 @@ def test_nothing_destroys_a_compliance_backup(server: RunningServer, tmp_path: P
     assert refused.returncode != 0 and "AccessDenied" in refused.stderr
 
     # Every byte of every backup, by version id, after the sweep has had many rounds.
-    time.sleep(1.5)  # the sweep's rounds (every 0.2 s, no grace) have come and gone
+    time.sleep(1.5)  # the sweep's and lifecycle's rounds (every 0.2 s, no grace) have come and gone
     for (key, version_id), digest in kept.items():
         got = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
         assert sha(got["Body"].read()) == digest, key

@@ -26,6 +26,7 @@ ONLY = {
     "process": set(),
     "clock": set(),
     "object_lock": {"errors"},
+    "lifecycle": set(),
     "readiness": set(),
     "metrics": set(),
     "logs": set(),

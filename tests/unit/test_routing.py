@@ -75,7 +75,9 @@ ROWS = [
     ("GET /bucket?intelligent-tiering", None, O.ListBucketIntelligentTieringConfigurations),
     # Sub-resources with no rule for the method: 501, never the plain operation.
     ("PUT /bucket?versioning", None, O.PutBucketVersioning),  # not CreateBucket
-    ("PUT /bucket?lifecycle", None, None),  # not CreateBucket
+    ("GET /bucket?lifecycle", None, O.GetBucketLifecycleConfiguration),
+    ("PUT /bucket?lifecycle", None, O.PutBucketLifecycleConfiguration),
+    ("DELETE /bucket?lifecycle", None, O.DeleteBucketLifecycle),
     ("DELETE /bucket?website", None, None),  # not DeleteBucket
     ("GET /bucket?session", None, None),  # not ListObjects
     ("PUT /bucket/key?renameObject", None, None),  # not PutObject

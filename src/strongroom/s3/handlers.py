@@ -15,6 +15,7 @@ from strongroom.s3 import (
     bucket_policy,
     buckets,
     cors,
+    lifecycle,
     listing,
     multipart,
     multipart_list,
@@ -66,7 +67,6 @@ HANDLERS: dict[Operation, Handler] = {
     O.GetBucketCors: cors.get_bucket_cors,
     O.DeleteBucketCors: cors.delete_bucket_cors,
     # sub-resources strongroom does not configure: AWS's "not configured" answers (their writes are 501)
-    O.GetBucketLifecycleConfiguration: unconfigured.get_bucket_lifecycle_configuration,
     O.GetBucketWebsite: unconfigured.get_bucket_website,
     O.GetBucketReplication: unconfigured.get_bucket_replication,
     O.GetBucketAccelerateConfiguration: unconfigured.get_bucket_accelerate_configuration,
@@ -97,6 +97,10 @@ HANDLERS: dict[Operation, Handler] = {
     # Object Lock
     O.PutObjectLockConfiguration: object_lock.put_object_lock_configuration,
     O.GetObjectLockConfiguration: object_lock.get_object_lock_configuration,
+    # Lifecycle
+    O.PutBucketLifecycleConfiguration: lifecycle.put_bucket_lifecycle_configuration,
+    O.GetBucketLifecycleConfiguration: lifecycle.get_bucket_lifecycle_configuration,
+    O.DeleteBucketLifecycle: lifecycle.delete_bucket_lifecycle,
     O.PutObjectRetention: object_lock.put_object_retention,
     O.GetObjectRetention: object_lock.get_object_retention,
     O.PutObjectLegalHold: object_lock.put_object_legal_hold,

@@ -26,7 +26,7 @@ from strongroom.errors import (
     no_such_upload,
     not_implemented,
 )
-from strongroom.s3 import object_lock_requests, sse, versioning, xml
+from strongroom.s3 import lifecycle, object_lock_requests, sse, versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.documents import xml_response
@@ -349,5 +349,6 @@ def complete_result(ctx: Ctx, version: ObjectVersion, status: str | None) -> web
     ssec = version.sealing.algorithm == "SSE-C"
     headers = {} if ssec else sse.response_headers(version.sealing)
     return xml_response(xml.document("CompleteMultipartUploadResult", body),
-                        headers={**headers, **versioning.version_headers(version, status)})
+                        headers={**headers, **versioning.version_headers(version, status),
+                                 **await lifecycle.expiration_headers(ctx, version)})
 

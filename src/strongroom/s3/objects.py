@@ -19,7 +19,7 @@ from strongroom.errors import (
     no_such_bucket,
     no_such_key,
 )
-from strongroom.s3 import object_lock_requests, sse, version_ids, versioning, xml
+from strongroom.s3 import lifecycle, object_lock_requests, sse, version_ids, versioning, xml
 from strongroom.s3.body import Body
 from strongroom.s3.context import Ctx
 from strongroom.s3.copy_source import parse_copy_source
@@ -183,6 +183,7 @@ async def put_object(ctx: Ctx) -> web.StreamResponse:
         out[f"x-amz-checksum-{alg.lower()}"] = value
     if version.checksums:
         out["x-amz-checksum-type"] = "FULL_OBJECT"
+    out.update(await lifecycle.expiration_headers(ctx, version))
     return web.Response(status=200, headers=out)
 
 
@@ -261,6 +262,8 @@ async def get_object(ctx: Ctx) -> web.StreamResponse:
         opened, customer = await open_version(ctx, version)
     headers.update(sse.response_headers(version.sealing, customer))
     headers.update(await object_lock_requests.lock_headers(ctx, version))
+    if "versionId" not in ctx.query:  # a rule expires the current version: S3 says when, and which rule
+        headers.update(await lifecycle.expiration_headers(ctx, version))
     size = version.size
     number = part_number(ctx.query)
     status = 200
@@ -477,7 +480,8 @@ async def copy_object(ctx: Ctx) -> web.StreamResponse:
     body = xml.document("CopyObjectResult", xml.el("LastModified", xml.timestamp(version.last_modified))
                         + xml.el("ETag", f'"{version.etag}"') + checks)
     out = {**sse.response_headers(version.sealing, choice.customer, context=True),
-           **versioning.version_headers(version, status), **copy_source_version(ctx, source)}
+           **versioning.version_headers(version, status), **copy_source_version(ctx, source),
+           **await lifecycle.expiration_headers(ctx, version)}
     return xml_response(body, headers=out)
 
 

@@ -62,7 +62,6 @@ class Operation(enum.Enum):
     GetBucketCors = ("s3:GetBucketCORS", "bucket")
     DeleteBucketCors = ("s3:PutBucketCORS", "bucket")
     # Reads of sub-resources strongroom does not configure: AWS's "not configured" answer (unconfigured.py)
-    GetBucketLifecycleConfiguration = ("s3:GetLifecycleConfiguration", "bucket")
     GetBucketWebsite = ("s3:GetBucketWebsite", "bucket")
     GetBucketReplication = ("s3:GetReplicationConfiguration", "bucket")
     GetBucketAccelerateConfiguration = ("s3:GetAccelerateConfiguration", "bucket")
@@ -79,6 +78,9 @@ class Operation(enum.Enum):
     GetBucketLogging = ("s3:GetBucketLogging", "bucket")
     PutObjectLockConfiguration = ("s3:PutBucketObjectLockConfiguration", "bucket")
     GetObjectLockConfiguration = ("s3:GetBucketObjectLockConfiguration", "bucket")
+    PutBucketLifecycleConfiguration = ("s3:PutLifecycleConfiguration", "bucket")
+    GetBucketLifecycleConfiguration = ("s3:GetLifecycleConfiguration", "bucket")
+    DeleteBucketLifecycle = ("s3:PutLifecycleConfiguration", "bucket")  # API reference: that permission
     ListMultipartUploads = ("s3:ListBucketMultipartUploads", "bucket")
     DeleteObjects = ("s3:DeleteObject", "bucket")
     PostObject = ("s3:PutObject", "bucket")
@@ -143,7 +145,6 @@ RULES: tuple[Rule, ...] = (
     Rule("PUT", "bucket", O.PutBucketCors, query="cors"),
     Rule("GET", "bucket", O.GetBucketCors, query="cors"),
     Rule("DELETE", "bucket", O.DeleteBucketCors, query="cors"),
-    Rule("GET", "bucket", O.GetBucketLifecycleConfiguration, query="lifecycle"),
     Rule("GET", "bucket", O.GetBucketWebsite, query="website"),
     Rule("GET", "bucket", O.GetBucketReplication, query="replication"),
     Rule("PUT", "bucket", O.PutBucketLogging, query="logging"),
@@ -158,6 +159,9 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", "bucket", O.ListBucketIntelligentTieringConfigurations, query="intelligent-tiering"),
     Rule("PUT", "bucket", O.PutObjectLockConfiguration, query="object-lock"),
     Rule("GET", "bucket", O.GetObjectLockConfiguration, query="object-lock"),
+    Rule("PUT", "bucket", O.PutBucketLifecycleConfiguration, query="lifecycle"),
+    Rule("GET", "bucket", O.GetBucketLifecycleConfiguration, query="lifecycle"),
+    Rule("DELETE", "bucket", O.DeleteBucketLifecycle, query="lifecycle"),
     Rule("GET", "bucket", O.GetBucketLocation, query="location"),
     Rule("GET", "bucket", O.GetBucketVersioning, query="versioning"),
     Rule("PUT", "bucket", O.PutBucketVersioning, query="versioning"),
@@ -200,7 +204,7 @@ RULES: tuple[Rule, ...] = (
 # never delete the bucket).
 UNSUPPORTED_SUBRESOURCES = frozenset(
     {
-        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle",
+        "accelerate", "analytics", "cors", "intelligent-tiering", "inventory", "lifecycle", "logging",
         "metrics", "notification", "replication", "requestPayment", "restore", "select", "torrent",
         "website", "metadataTable", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "abac", "session", "renameObject", "tagging",

@@ -30,10 +30,6 @@ def no_such_configuration() -> S3Error:
     return S3Error("NoSuchConfiguration", 404, "The specified configuration does not exist.")
 
 
-async def get_bucket_lifecycle_configuration(ctx: Ctx) -> web.StreamResponse:
-    raise _not_configured(ctx, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")
-
-
 async def get_bucket_website(ctx: Ctx) -> web.StreamResponse:
     raise _not_configured(ctx, "NoSuchWebsiteConfiguration",
                           "The specified bucket does not have a website configuration")
