@@ -312,7 +312,7 @@ async def complete_multipart_upload(ctx: Ctx) -> web.StreamResponse:
         if e.code != "NoSuchUpload":
             raise
         return await retried_complete(ctx, listed)  # a Complete of the same upload finished first
-    return complete_result(ctx, version, status)
+    return await complete_result(ctx, version, status)
 
 
 # How long after a completion a retried CompleteMultipartUpload still gets the first answer. S3 does so
@@ -335,10 +335,10 @@ async def retried_complete(ctx: Ctx, listed: list[Listed]) -> web.StreamResponse
             or ctx.services.clock.now() - version.last_modified > COMPLETED_UPLOAD_MEMORY
             or [(p.number, p.etag) for p in listed] != [(p.part_number, p.etag) for p in version.pieces]):
         raise no_such_upload(upload_id)
-    return complete_result(ctx, version, status)
+    return await complete_result(ctx, version, status)
 
 
-def complete_result(ctx: Ctx, version: ObjectVersion, status: str | None) -> web.StreamResponse:
+async def complete_result(ctx: Ctx, version: ObjectVersion, status: str | None) -> web.StreamResponse:
     """CompleteMultipartUploadResult for the version a Complete made (`status`: the bucket's versioning)."""
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(version.bucket)}/{quote(version.key)}"
     body = xml.el("Location", location) + xml.el("Bucket", version.bucket) + xml.el("Key", version.key)
