@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from strongroom.catalog.postgres import PostgresCatalog
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.db.database import DatabaseBusy
-from strongroom.db.pool import PoolSettings
+from strongroom.db.pool import PoolSettings, acquire, release
 from strongroom.kms.store_postgres import PostgresKmsStore
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import error_of, new_bucket
@@ -246,3 +246,53 @@ def test_pool_settings_are_checked() -> None:
         PoolSettings(size=0)
     with pytest.raises(ValueError, match="positive"):
         PoolSettings(timeout=0)
+
+
+def test_statements_with_parameters_read_binary_results_that_load_as_text_ones_do(schema: str) -> None:
+    url = with_search_path(POSTGRES_URL, schema)
+    pool = acquire(url, PoolSettings(size=1))
+    body = bytes(range(256)) * 16  # a 4 KiB inline body, every byte value
+    row_sql = ("SELECT %s::bytea, %s::text, %s::bigint, %s::double precision, %s::json, %s::integer IS NULL, "
+               "CAST(extract(epoch FROM clock_timestamp()) AS double precision) > 0")
+    params = (body, "k\u00e9y/\U0001f600", 2**40, 0.5, '{"a": [1]}', None)
+    try:
+        cur = pool.execute(row_sql, params)
+        # The body came as its 4096 bytes, not as 8 KiB of hex for libpq to decode.
+        assert cur.pgresult is not None and cur.pgresult.fformat(0) == 1
+        with psycopg.connect(url, autocommit=True) as text:  # psycopg's default: text results
+            assert text.execute(row_sql, params).pgresult.fformat(0) == 0  # type: ignore[union-attr]
+            assert cur.fetchone() == text.execute(row_sql, params).fetchone() == (
+                body, params[1], 2**40, 0.5, {"a": [1]}, True, True)
+        # Without parameters: the simple protocol as before, where a script may hold several statements.
+        with pool.connection() as conn:
+            conn.execute("CREATE TABLE scripted (x int); INSERT INTO scripted VALUES (7)")
+        assert pool.execute("SELECT x FROM scripted").fetchone() == (7,)
+    finally:
+        release(pool)
+
+
+def test_a_connection_given_back_goes_to_whoever_waits_and_never_with_a_transaction_open(schema: str) -> None:
+    url = with_search_path(POSTGRES_URL, schema)
+    pool = acquire(url, PoolSettings(size=1, timeout=3))
+    try:
+        pool.execute("CREATE TABLE t (x int)")
+        # Given back while another thread waits: handed to it (not kept aside for a later call).
+        conn = pool.checkout()
+        with ThreadPoolExecutor(1) as other:
+            started = time.monotonic()
+            waiter = other.submit(lambda: pool.execute("SELECT 1").fetchone())
+            time.sleep(0.3)
+            assert not waiter.done()  # the one connection is out
+            pool.checkin(conn)
+            assert waiter.result() == (1,) and time.monotonic() - started < 2
+        # Given back inside a transaction (a caller's bug, or a block cut short): rolled back before
+        # anyone uses it again, not kept aside for the next call to run inside it.
+        conn = pool.checkout()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t VALUES (1)")
+        pool.checkin(conn)
+        assert pool.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        with pool.connection() as again:
+            assert again.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        release(pool)
