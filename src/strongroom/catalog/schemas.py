@@ -57,6 +57,9 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # a catalog written before it has no process registered.
     Step(to=5, sqlite=_nothing, postgres=_nothing),
     Step(6, lambda c, s: _versioning(c), lambda c, s: _versioning(c)),
+    # 7: PostgreSQL's PutObject commit in one statement (the function strongroom_put_version, created by
+    # the script, which runs at every open). Nothing to fill; SQLite has nothing new.
+    Step(to=7, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 
