@@ -343,10 +343,13 @@ async def list_object_versions(ctx: Ctx) -> web.StreamResponse:
     except NoSuchBucketError:  # deleted since the dispatcher loaded it
         raise no_such_bucket(ctx.bucket.name) from None
     name = _names(url)
-    # Entries and common prefixes interleave by name, a key's versions newest first (stable sort).
-    items = sorted([(v.summary.key, render_versions((v,), name)) for v in page.versions]
-                   + [(p, render_common_prefixes((p,), name)) for p in page.common_prefixes],
-                   key=lambda item: item[0])
+    if page.common_prefixes:  # they interleave with entries by name, a key's versions newest first
+        items = sorted([(v.summary.key, render_versions((v,), name)) for v in page.versions]
+                       + [(p, render_common_prefixes((p,), name)) for p in page.common_prefixes],
+                       key=lambda item: item[0])
+        entries = "".join(text for _, text in items)
+    else:
+        entries = render_versions(page.versions, name)
     body = (
         f"<Name>{escape(ctx.bucket.name)}</Name><Prefix>{name(prefix)}</Prefix>"
         f"<KeyMarker>{name(key_marker)}</KeyMarker>"
@@ -355,6 +358,6 @@ async def list_object_versions(ctx: Ctx) -> web.StreamResponse:
         f"{_optional('NextVersionIdMarker', page.next_version_id_marker)}"
         f"<MaxKeys>{max_keys}</MaxKeys>{_optional('Delimiter', delimiter, name)}"
         f"{'<EncodingType>url</EncodingType>' if url else ''}"
-        f"<IsTruncated>{_bool(page.is_truncated)}</IsTruncated>{''.join(text for _, text in items)}"
+        f"<IsTruncated>{_bool(page.is_truncated)}</IsTruncated>{entries}"
     )
     return _xml_response("ListVersionsResult", body)
