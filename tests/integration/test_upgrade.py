@@ -95,6 +95,13 @@ def writes_beside_and_restarts(server: RunningServer, manifest: dict) -> Running
     assert retried["ETag"] == done["ETag"]
     large = next(o["sha256"] for o in manifest["objects"] if o["key"] == "large.bin")
     assert hashlib.sha256(s3.get_object(Bucket="kept", Key="large.bin")["Body"].read()).hexdigest() == large
+    # Schema step 7 (on PostgreSQL a PUT is one statement, a server-side function): an overwrite
+    # replaces a version release 1 wrote (a row of the migrated table) and leaves no other.
+    small = next(o["key"] for o in manifest["objects"] if o["key"] != "large.bin")
+    s3.put_object(Bucket="kept", Key=small, Body=b"overwritten")
+    assert s3.get_object(Bucket="kept", Key=small)["Body"].read() == b"overwritten"
+    listed = s3.list_object_versions(Bucket="kept", Prefix=small)["Versions"]
+    assert [(v["Key"], v["VersionId"]) for v in listed if v["Key"] == small] == [(small, "null")]
     # Schema step 6: what release 1 wrote is the `null` version; versioning keeps it under newer versions.
     listed = s3.list_object_versions(Bucket="kept", Prefix="large.bin")["Versions"]
     assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [("null", True)]

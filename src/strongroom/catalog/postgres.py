@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import psycopg
+
 from strongroom.catalog import codec, schemas
-from strongroom.catalog.api import NoSuchBucketError
+from strongroom.catalog.api import BlobExpired, CatalogConflict, NoSuchBucketError
 from strongroom.catalog.change_feed import ChangeFeed, announce
 from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import AccessKey, Bucket, ObjectSummary, ObjectVersion, User
@@ -28,9 +30,10 @@ from strongroom.catalog.postgres_listing import KeyWalk, upload_fetch
 from strongroom.catalog.read_cache import ReadCache
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sql_accounts import SqlAccounts
+from strongroom.catalog.sql_garbage import blob_ids
 from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
-from strongroom.catalog.statements import FROM_CURRENT, S, Statements
+from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
 from strongroom.db.database import opened
 from strongroom.db.postgres import POSTGRES, Connection, PoolSettings, PostgresDatabase, redact
 from strongroom.object_lock import Lock
@@ -41,6 +44,20 @@ _INSERT_VERSION = (
     f"VALUES ({POSTGRES.sql(codec.placeholders(codec.VERSION_COLUMNS))}) RETURNING id"
 )
 _LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# One PutObject without If-Match, in one statement (schema/postgres.sql: strongroom_put_version); its
+# parameters are VERSION_COLUMNS, then the new pieces' blob ids, the ACL and If-None-Match.
+_PUT_VERSION = (f"SELECT {V} FROM strongroom_put_version("
+                f"{', '.join(['%s'] * (len(codec.VERSION_COLUMNS) + 3))}) v")
+# What the function's own SQLSTATEs mean (RAISE ... USING ERRCODE there).
+_PUT_ERRORS: dict[str, type[Exception]] = {
+    "SR412": CatalogConflict, "SR410": BlobExpired, "SR409": ValueError,  # SR404: NoSuchBucketError
+}
+
+
+class _ReplacesLocked(Exception):
+    """strongroom_put_version found an Object Lock record on the null version it would replace."""
+
+
 # The current versions of some keys (the objects of a delimited listing page).
 _CURRENT_OF_KEYS = f"SELECT {S} {FROM_CURRENT} WHERE c.bucket = %s AND c.key = ANY(%s)"
 # Rows a sweep reads per round trip while it streams referenced blob ids.
@@ -118,10 +135,37 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
                    acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
+        if if_match is None and lock is None:
+            try:
+                return self._put_in_one(version, if_none_match=if_none_match, acl=acl)
+            except _ReplacesLocked:
+                pass  # the version it replaces has an Object Lock record: decided below, in Python
+        # If-Match compares the current version's ETag, which is sealed, and a lock is written (or one
+        # checked) by sql_locks: decided here, in Python.
         with self._write() as conn:
             versioned = self._require_bucket(conn, version.bucket)
             return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
                                      versioned=versioned, lock=lock)
+
+    def _put_in_one(self, version: ObjectVersion, *, if_none_match: bool, acl: str | None
+                    ) -> ObjectVersion | None:
+        """`_put_current` as one statement, its own transaction: the function strongroom_put_version
+        (schema/postgres.sql) holds the bucket, takes the key's lock and does the rest on the server.
+        A PUT to a new key was six round trips (BEGIN, bucket, key lock, current, insert version,
+        current row, COMMIT), each ~60k instructions of psycopg; now it is one."""
+        params = (*codec.encode_version(version, self._sealer), blob_ids(version.pieces), acl, if_none_match)
+        try:
+            row = self._conn().execute(_PUT_VERSION, params).fetchone()
+        except psycopg.Error as e:
+            if e.sqlstate == "SR404":
+                raise NoSuchBucketError(version.bucket) from None
+            if e.sqlstate == "SR423":
+                raise _ReplacesLocked() from None
+            error = _PUT_ERRORS.get(e.sqlstate or "")
+            if error is None:
+                raise
+            raise error(e.diag.message_primary or "") from None
+        return None if row is None else codec.decode_version(row, self._sealer)
 
     def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
                       if_match: str | None = None) -> ObjectVersion | None:

@@ -60,6 +60,9 @@ STEPS: tuple[Step, ...] = (  # in order of `to`, from 2
     # 7: Object Lock per version (object_locks, created by the scripts; catalog/sql_locks.py). Versions
     # written before are in buckets without Object Lock: none has a retention or a legal hold.
     Step(to=7, sqlite=_nothing, postgres=_nothing),
+    # 8: PostgreSQL's PutObject commit in one statement (the function strongroom_put_version, created by
+    # the script, which runs at every open). Nothing to fill; SQLite has nothing new.
+    Step(to=8, sqlite=_nothing, postgres=_nothing),
 )
 SCHEMA_VERSION = 1 + len(STEPS)
 

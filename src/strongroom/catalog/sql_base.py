@@ -104,7 +104,9 @@ class SqlBase(SqlLocks):
         upload's parts. The conditions are checked against the current version (none when the newest is a
         delete marker). `versioned` False (from `_hold_bucket`: the bucket was never versioned) spares the
         search for a noncurrent null version: such a bucket holds one version per key, the current one.
-        `lock`: the new version's Object Lock; a version removed must not be locked."""
+        `lock`: the new version's Object Lock; a version removed must not be locked.
+        PostgreSQL runs these same steps as one statement for a PUT without If-Match or lock (the function
+        strongroom_put_version in schema/postgres.sql): a change here is made there too."""
         bucket, key = version.bucket, version.key
         self._lock_key(conn, bucket, key)
         row = conn.execute(self._sql.current_with_id, (bucket, key)).fetchone()

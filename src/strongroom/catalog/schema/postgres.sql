@@ -213,5 +213,96 @@ CREATE TABLE IF NOT EXISTS servers (
     heartbeat_interval double precision NOT NULL
 );
 
+-- PutObject's commit in one statement (since schema version 7; catalog/postgres.py `put_object`): what
+-- catalog/sql_base.py `_put_current` does in six round trips, for a write with no If-Match (whose ETag
+-- is sealed: that one stays in Python). A PL/pgSQL statement reads a fresh snapshot, so the current
+-- version is read after the key's lock is granted, as there. It holds the bucket (KEY SHARE; SR404
+-- when it is gone), takes the key's advisory lock (the same key as `_lock_key`: writers of both paths
+-- are serialised), checks If-None-Match (SR412), replaces the key's null version when `p_null_version`
+-- (the current one, or on a bucket ever versioned the noncurrent one), inserts the version, makes it
+-- current, settles the blobs (`p_new_blobs`' pending records deleted, SR410 when one is gone; the
+-- removed version's blobs recorded garbage; a blob in both is neither) and upserts the ACL. Returns the
+-- version removed, if any. An error rolls it all back.
+CREATE OR REPLACE FUNCTION strongroom_put_version(
+    p_key text, p_version_id text, p_bucket text, p_size bigint, p_last_modified double precision,
+    p_owner_id text, p_storage_class text, p_checksum_type text, p_sealing text, p_pieces text,
+    p_inline bytea, p_listed bytea, p_private bytea, p_null_version integer, p_delete_marker integer,
+    p_new_blobs text[], p_acl text, p_if_none_match boolean
+) RETURNS SETOF versions LANGUAGE plpgsql AS $$
+DECLARE
+    versioned_ integer;
+    current_ bigint;
+    removed versions;
+    inserted bigint;
+    new_blobs text[] := p_new_blobs;
+    old_blobs text[] := '{}';
+    settled integer;
+BEGIN
+    SELECT b.versioned INTO versioned_ FROM buckets b WHERE b.name = p_bucket FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no bucket %', p_bucket USING ERRCODE = 'SR404';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_bucket || '/' || p_key, 0));
+    SELECT c.version INTO current_ FROM current c WHERE c.bucket = p_bucket AND c.key = p_key;
+    IF current_ IS NOT NULL THEN
+        IF p_if_none_match THEN
+            RAISE EXCEPTION '%/% exists', p_bucket, p_key USING ERRCODE = 'SR412';
+        END IF;
+        IF EXISTS (SELECT 1 FROM versions v WHERE v.id = current_ AND v.version_id = p_version_id) THEN
+            RAISE EXCEPTION 'version % is already current', p_version_id USING ERRCODE = 'SR409';
+        END IF;
+    END IF;
+    IF p_null_version = 1 THEN
+        IF current_ IS NOT NULL THEN  -- an unversioned bucket's every overwrite
+            DELETE FROM versions v WHERE v.id = current_ AND v.null_version = 1 RETURNING * INTO removed;
+        END IF;
+        IF removed.id IS NULL AND versioned_ = 1 THEN
+            DELETE FROM versions v WHERE v.bucket = p_bucket AND v.key = p_key AND v.null_version = 1
+                RETURNING * INTO removed;
+        END IF;
+        -- Object Lock is decided by sql_locks in Python: a replaced version with a lock record makes
+        -- the caller roll this back and take the Python path (which refuses or forgets the lock).
+        IF removed.id IS NOT NULL AND EXISTS (SELECT 1 FROM object_locks l
+                                              WHERE l.version_id = removed.version_id) THEN
+            RAISE EXCEPTION 'version % has a lock record', removed.version_id USING ERRCODE = 'SR423';
+        END IF;
+    END IF;
+    INSERT INTO versions (key, version_id, bucket, size, last_modified, owner_id, storage_class,
+                          checksum_type, sealing, pieces, inline, listed, private, null_version, delete_marker)
+        VALUES (p_key, p_version_id, p_bucket, p_size, p_last_modified, p_owner_id, p_storage_class,
+                p_checksum_type, p_sealing, p_pieces, p_inline, p_listed, p_private, p_null_version,
+                p_delete_marker)
+        RETURNING id INTO inserted;
+    INSERT INTO current (bucket, key, version) VALUES (p_bucket, p_key, inserted)
+        ON CONFLICT (bucket, key) DO UPDATE SET version = excluded.version;
+    IF removed.id IS NOT NULL THEN
+        old_blobs := ARRAY(SELECT e ->> 4 FROM json_array_elements(removed.pieces::json) e
+                           WHERE e ->> 4 IS NOT NULL);
+        new_blobs := ARRAY(SELECT b FROM unnest(p_new_blobs) b WHERE b <> ALL (old_blobs));
+        old_blobs := ARRAY(SELECT b FROM unnest(old_blobs) b WHERE b <> ALL (p_new_blobs));
+    END IF;
+    IF cardinality(new_blobs) > 0 THEN
+        DELETE FROM blob_records r WHERE r.state = 'pending' AND r.blob_id = ANY (new_blobs);
+        GET DIAGNOSTICS settled = ROW_COUNT;
+        IF settled <> cardinality(new_blobs) THEN
+            RAISE EXCEPTION 'pending record gone for one of %', new_blobs USING ERRCODE = 'SR410';
+        END IF;
+    END IF;
+    IF cardinality(old_blobs) > 0 THEN
+        INSERT INTO blob_records (blob_id, state, since)
+            SELECT DISTINCT b, 'garbage', extract(epoch FROM clock_timestamp())::double precision
+            FROM unnest(old_blobs) b
+            ON CONFLICT (blob_id) DO UPDATE SET state = excluded.state, since = excluded.since;
+    END IF;
+    IF p_acl IS NOT NULL THEN
+        INSERT INTO object_acls (id, document) VALUES (p_version_id, p_acl)
+            ON CONFLICT (id) DO UPDATE SET document = excluded.document;
+    END IF;
+    IF removed.id IS NOT NULL THEN
+        RETURN NEXT removed;
+    END IF;
+END
+$$;
+
 -- The version of this schema. A later version adds a migration from each earlier one.
 INSERT INTO schema_version (version) SELECT @SCHEMA_VERSION@ WHERE NOT EXISTS (SELECT * FROM schema_version);
