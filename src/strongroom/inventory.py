@@ -12,7 +12,7 @@ interval however many servers it has.
 `strongroom verify` is a job, not a server: a run over the whole store records its summary (the
 catalog's time, objects, verified, failed) in the setting `verify.last_run` (record_verify_run), and
 each round shows it as strongroom_verify_last_run_timestamp_seconds and strongroom_verify_failed_objects.
-Before the first run both are 0, as every plain gauge starts: a timestamp of 0 reads "never verified",
+Before the first run both are 0 (set so, for --workers): a timestamp of 0 reads "never verified",
 so the alert on a stale verification (deploy/prometheus-alerts.yml) fires for a store never verified
 too, which is what an operator who has no proof yet should hear; 0 failed objects alerts nothing.
 
@@ -101,10 +101,10 @@ class Inventory:
         if stored is not None:
             self._show(json.loads(stored), now)
         verify_run = self.catalog.get_setting(VERIFY_SETTING)
-        if verify_run is not None:
-            summary = json.loads(verify_run)
-            metrics.VERIFY_LAST_RUN.set(summary["time"])
-            metrics.VERIFY_FAILED.set(summary["failed"])
+        # Set even before any run: with --workers a gauge never set is missing from the scrape.
+        summary = json.loads(verify_run) if verify_run is not None else {"time": 0, "failed": 0}
+        metrics.VERIFY_LAST_RUN.set(summary["time"])
+        metrics.VERIFY_FAILED.set(summary["failed"])
         recorded = self.catalog.set_setting_if_absent(ROOT_KEY_SETTING + self.root_key_id, repr(now))
         metrics.ROOT_KEY_AGE.set(max(0.0, now - float(recorded)))
         if self.kms_store is not None and self.kms_arn is not None:

@@ -232,6 +232,14 @@ def test_every_worker_counts_in_one_scrape(start_server: ServerFactory) -> None:
     assert value(scrape(server), "strongroom_object_bytes", bucket="workers", encryption="AES256") == 5
     s3.delete_object(Bucket="workers", Key="k")
     assert wait_for(lambda: scrape(server).get(objects) == 0)
+    # verify's gauges: 0 before any run in every worker, then the run's figures whichever answers.
+    last_run = ("strongroom_verify_last_run_timestamp_seconds", ())
+    assert scrape(server)[last_run] == 0
+    assert server.cli("verify").returncode == 0
+    assert wait_for(lambda: scrape(server).get(last_run, 0) > 0)
+    for _ in range(3):
+        samples = scrape(server)
+        assert samples[last_run] > 0 and samples[("strongroom_verify_failed_objects", ())] == 0
 
 
 # --- the access log, the server's JSON lines, the audit log --------------------------------------------
