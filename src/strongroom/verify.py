@@ -18,8 +18,9 @@ ran is not a failure: the version is re-read and, when it is no longer current, 
 A run over the whole store (no --bucket, no --prefix) ends with one write: its summary (the catalog's
 time, objects, verified, failed) in a catalog setting (inventory.record_verify_run) that every server's
 metrics inventory shows as strongroom_verify_* gauges, so the scrape and its alerts see the outcome of
-a job that is not the server. A run over part of the store records nothing: its clean result must not hide a
-failure found elsewhere by the last full run.
+a job that is not the server. A run over part of the store records nothing: its clean result must not
+hide a failure found elsewhere by the last full run. A catalog that refuses the write (a read-only
+replica, a read-only database role) costs the metrics that run, not the report or the exit status.
 """
 
 from __future__ import annotations
@@ -263,8 +264,12 @@ def verify(config: Config, scope: walk.Scope, workers: int, as_json: bool) -> in
         result = asyncio.run(main())
         if scope == walk.Scope():
             total = result.total()
-            record_verify_run(catalog, objects=total.objects, verified=total.verified + total.structure,
-                              failed=total.failed)
+            try:
+                record_verify_run(catalog, objects=total.objects, verified=total.verified + total.structure,
+                                  failed=total.failed)
+            except Exception as e:  # noqa: BLE001 - the report below is the run's result; say what is missing
+                print(f"strongroom: this run's summary could not be stored for the metrics "
+                      f"({type(e).__name__}: {e})", file=sys.stderr)
     finally:
         executor.shutdown()
         catalog.close()
