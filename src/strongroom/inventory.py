@@ -9,6 +9,13 @@ sets its gauges from it. So every server of a deployment on one PostgreSQL shows
 one interval old (strongroom_inventory_age_seconds says how old), and a deployment pays one scan per
 interval however many servers it has.
 
+`strongroom verify` is a job, not a server: a run over the whole store records its summary (the
+catalog's time, objects, verified, failed) in the setting `verify.last_run` (record_verify_run), and
+each round shows it as strongroom_verify_last_run_timestamp_seconds and strongroom_verify_failed_objects.
+Before the first run both are 0 (set so, for --workers): a timestamp of 0 reads "never verified",
+so the alert on a stale verification (deploy/prometheus-alerts.yml) fires for a store never verified
+too, which is what an operator who has no proof yet should hear; 0 failed objects alerts nothing.
+
 The root key's age counts from when the catalog first recorded it (`root_key_recorded.<key id>`: a
 catalog that predates this counts from the first start of a server that knows it).
 """
@@ -35,6 +42,13 @@ log = logging.getLogger("strongroom.metrics")
 LEASE = "metrics-inventory"
 SETTING = "metrics.inventory"
 ROOT_KEY_SETTING = "root_key_recorded."
+VERIFY_SETTING = "verify.last_run"
+
+
+def record_verify_run(catalog: Catalog, *, objects: int, verified: int, failed: int) -> None:
+    """Store a full `strongroom verify` run's summary, on the catalog's clock, for every server's gauges."""
+    catalog.put_setting(VERIFY_SETTING, json.dumps({
+        "time": catalog.catalog_time(), "objects": objects, "verified": verified, "failed": failed}))
 
 
 class Inventory:
@@ -86,6 +100,11 @@ class Inventory:
         stored = self.catalog.get_setting(SETTING)
         if stored is not None:
             self._show(json.loads(stored), now)
+        verify_run = self.catalog.get_setting(VERIFY_SETTING)
+        # Set even before any run: with --workers a gauge never set is missing from the scrape.
+        summary = json.loads(verify_run) if verify_run is not None else {"time": 0, "failed": 0}
+        metrics.VERIFY_LAST_RUN.set(summary["time"])
+        metrics.VERIFY_FAILED.set(summary["failed"])
         recorded = self.catalog.set_setting_if_absent(ROOT_KEY_SETTING + self.root_key_id, repr(now))
         metrics.ROOT_KEY_AGE.set(max(0.0, now - float(recorded)))
         if self.kms_store is not None and self.kms_arn is not None:

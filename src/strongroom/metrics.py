@@ -66,6 +66,12 @@ ROOT_KEY_AGE = Gauge("strongroom_root_key_age_seconds", "Seconds since the curre
 KMS_KEY_ROTATION_AGE = Gauge("strongroom_kms_key_rotation_age_seconds",
                              "Seconds since a built-in KMS key's material was made or last rotated", ("key",),
                              multiprocess_mode="mostrecent")
+VERIFY_LAST_RUN = Gauge("strongroom_verify_last_run_timestamp_seconds",
+                        "When the last `strongroom verify` of the whole store ended (Unix time)",
+                        multiprocess_mode="mostrecent")
+VERIFY_FAILED = Gauge("strongroom_verify_failed_objects",
+                      "Objects the last `strongroom verify` of the whole store found failed",
+                      multiprocess_mode="mostrecent")
 READY = Gauge("strongroom_ready", "1 while this server answers /health/ready with 200, else 0",
               multiprocess_mode="livemin")
 

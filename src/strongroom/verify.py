@@ -14,6 +14,13 @@ than an operation on the S3 port because it is an operator's job, not a client's
 operation to follow, a walk of the whole store outlives any HTTP request, and it must work with every
 server stopped too. A blob that is missing because its version was replaced or deleted while the walk
 ran is not a failure: the version is re-read and, when it is no longer current, counted as changed.
+
+A run over the whole store (no --bucket, no --prefix) ends with one write: its summary (the catalog's
+time, objects, verified, failed) in a catalog setting (inventory.record_verify_run) that every server's
+metrics inventory shows as strongroom_verify_* gauges, so the scrape and its alerts see the outcome of
+a job that is not the server. A run over part of the store records nothing: its clean result must not
+hide a failure found elsewhere by the last full run. A catalog that refuses the write (a read-only
+replica, a read-only database role) costs the metrics that run, not the report or the exit status.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from strongroom.clock import Clock
 from strongroom.config import Config
 from strongroom.deployment import open_checked
 from strongroom.errors import S3Error
+from strongroom.inventory import record_verify_run
 from strongroom.kms.adapter import build_key_service
 from strongroom.kms.service import KeyService
 from strongroom.progress import Progress
@@ -254,6 +262,14 @@ def verify(config: Config, scope: walk.Scope, workers: int, as_json: bool) -> in
                 await kms.close()
 
         result = asyncio.run(main())
+        if scope == walk.Scope():
+            total = result.total()
+            try:
+                record_verify_run(catalog, objects=total.objects, verified=total.verified + total.structure,
+                                  failed=total.failed)
+            except Exception as e:  # noqa: BLE001 - the report below is the run's result; say what is missing
+                print(f"strongroom: this run's summary could not be stored for the metrics "
+                      f"({type(e).__name__}: {e})", file=sys.stderr)
     finally:
         executor.shutdown()
         catalog.close()

@@ -232,6 +232,14 @@ def test_every_worker_counts_in_one_scrape(start_server: ServerFactory) -> None:
     assert value(scrape(server), "strongroom_object_bytes", bucket="workers", encryption="AES256") == 5
     s3.delete_object(Bucket="workers", Key="k")
     assert wait_for(lambda: scrape(server).get(objects) == 0)
+    # verify's gauges: 0 before any run in every worker, then the run's figures whichever answers.
+    last_run = ("strongroom_verify_last_run_timestamp_seconds", ())
+    assert scrape(server)[last_run] == 0
+    assert server.cli("verify").returncode == 0
+    assert wait_for(lambda: scrape(server).get(last_run, 0) > 0)
+    for _ in range(3):
+        samples = scrape(server)
+        assert samples[last_run] > 0 and samples[("strongroom_verify_failed_objects", ())] == 0
 
 
 # --- the access log, the server's JSON lines, the audit log --------------------------------------------
@@ -289,6 +297,23 @@ def test_logs_of_a_scripted_session_hold_the_right_lines_and_no_secret(
     presigned = server.client(signature_version="s3v4").generate_presigned_url(  # SSE-KMS: SigV4 only
         "get_object", Params={"Bucket": "logged", "Key": "by alice"})
     assert server.raw("GET", presigned, sign=False).status == 200
+    # The bucket configurations that decide what is kept and who may read: versioning, Object Lock,
+    # access logging (to a bucket whose policy lets the logging service write), CORS, tags.
+    s3.put_bucket_versioning(Bucket="logged", VersioningConfiguration={"Status": "Enabled"})
+    lock = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+    s3.put_object_lock_configuration(Bucket="logged", ObjectLockConfiguration=lock)
+    s3.create_bucket(Bucket="logs")
+    s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::logs/*"}]}))
+    s3.put_bucket_logging(Bucket="logged", BucketLoggingStatus={
+        "LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "logged/"}})
+    s3.put_bucket_cors(Bucket="logged", CORSConfiguration={"CORSRules": [{
+        "AllowedMethods": ["GET"], "AllowedOrigins": ["https://example.com"]}]})
+    s3.delete_bucket_cors(Bucket="logged")
+    s3.put_bucket_tagging(Bucket="logged", Tagging={"TagSet": [{"Key": "team", "Value": "vault"}]})
+    s3.delete_bucket_tagging(Bucket="logged")
+    s3.delete_bucket_tagging(Bucket="logged")  # nothing left to delete: no line
     assert value(scrape(server, token), "strongroom_s3_requests_total", operation="PutObject",
                  status="200") == 2
     server.stop()
@@ -330,7 +355,11 @@ def test_logs_of_a_scripted_session_hold_the_right_lines_and_no_secret(
         ("s3", "PutBucketPolicy"), ("s3", "PutPublicAccessBlock"),
         ("kms", "CreateKey"), ("kms", "DisableKey"), ("kms", "EnableKey"), ("kms", "EnableKeyRotation"),
         ("kms", "RotateKeyOnDemand"), ("kms", "ScheduleKeyDeletion"), ("kms", "CancelKeyDeletion"),
-        ("kms", "EnableKey"), ("s3", "PutBucketEncryption"), ("cli", "RotateRootKey"),
+        ("kms", "EnableKey"), ("s3", "PutBucketEncryption"),
+        ("s3", "PutBucketVersioning"), ("s3", "PutObjectLockConfiguration"), ("s3", "PutBucketPolicy"),
+        ("s3", "PutBucketLogging"), ("s3", "PutBucketCors"), ("s3", "DeleteBucketCors"),
+        ("s3", "PutBucketTagging"), ("s3", "DeleteBucketTagging"),
+        ("cli", "RotateRootKey"),
     ], actions
     created, disabled, enabled, attached = audit[:4]
     assert created["target"] == "user/alice" and created["before"] is None
@@ -351,7 +380,22 @@ def test_logs_of_a_scripted_session_hold_the_right_lines_and_no_secret(
     assert rotated["after"]["current_version"] == rotated["before"]["current_version"] + 1  # type: ignore[index]
     encryption = audit[14]
     assert key_arn in json.dumps(encryption["after"]) and encryption["before"] != encryption["after"]
-    root = audit[15]
+    versioned, locked, _, logging_on, cors_on, cors_off, tagged, untagged = audit[15:23]
+    for line in audit[15:23]:
+        assert str(line["actor"]).endswith(":root"), line
+    assert versioned["target"] == "arn:aws:s3:::logged"
+    assert (versioned["before"], versioned["after"]) == ({"versioning": None},
+                                                          {"versioning": {"Status": "Enabled"}})
+    assert locked["before"] == {"object-lock": None}, locked
+    assert locked["after"] == {"object-lock": {  # the stored form (object_lock.LockConfiguration)
+        "enabled": True, "default": {"mode": "GOVERNANCE", "days": 1, "years": None}}}
+    assert logging_on["before"] == {"logging": None}
+    assert "logs" in json.dumps(logging_on["after"]) and "logged/" in json.dumps(logging_on["after"])
+    assert cors_on["before"] == {"cors": None} and "https://example.com" in json.dumps(cors_on["after"])
+    assert (cors_off["before"], cors_off["after"]) == (cors_on["after"], {"cors": None})
+    assert tagged["before"] == {"tagging": None} and "vault" in json.dumps(tagged["after"])
+    assert (untagged["before"], untagged["after"]) == (tagged["after"], {"tagging": None})
+    root = audit[-1]
     assert root["before"]["key_ids"] != root["after"]["key_ids"]  # type: ignore[index]
 
     # No secret anywhere: the root and alice's secrets, the customer key, the token, the plaintext.

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import termios
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import pytest
 
 from tests.integration.factory import ServerFactory
 from tests.integration.helpers import KEY1, blob_files, ssec
+from tests.integration.scrapes import Samples, scrape, value
 from tests.integration.server import RunningServer
 from tests.postgres import POSTGRES_URL, catalog_env
 
@@ -244,21 +247,29 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere(store: Store)
     assert b"verify: 11 of 11" in done.stdout and b"%|" not in done.stdout
 
 
-def _catalog_digest(store: Store) -> str:
-    """Every row of every table of the catalog, hashed: equal digests, equal contents."""
-    digest = hashlib.sha256()
+LAST_RUN = "verify.last_run"  # the one setting a full verify writes, for the metrics (inventory.py)
+
+
+def _catalog_digest(store: Store) -> tuple[str, bool]:
+    """Every row of every table of the catalog but verify's summary, hashed (equal digests, equal
+    contents), and whether that summary is stored."""
+    digest, summary = hashlib.sha256(), False
     if store.schema is None:
         with sqlite3.connect(store.server.data_dir / "catalog.sqlite3") as conn:
             for line in conn.iterdump():
-                digest.update(line.encode())
-        return digest.hexdigest()
+                if LAST_RUN in line:
+                    summary = True
+                else:
+                    digest.update(line.encode())
+        return digest.hexdigest(), summary
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE "
                                              "table_schema = %s ORDER BY table_name", (store.schema,))]
         for table in tables:
             rows = conn.execute(f'SELECT t::text FROM "{store.schema}"."{table}" t ORDER BY 1').fetchall()
-            digest.update(f"{table}:{rows}".encode())
-    return digest.hexdigest()
+            summary = summary or any(LAST_RUN in row for (row,) in rows)
+            digest.update(f"{table}:{[row for row in rows if LAST_RUN not in row[0]]}".encode())
+    return digest.hexdigest(), summary
 
 
 def _blob_digests(store: Store) -> dict[Path, str]:
@@ -267,16 +278,20 @@ def _blob_digests(store: Store) -> dict[Path, str]:
 
 def test_verify_and_report_change_nothing(store: Store) -> None:
     """Read-only: with the server stopped (its heartbeat writes), the catalog's rows and every blob are
-    the same after verify and report as before; the damage found is reported, never repaired."""
+    the same after verify and report as before, but for the summary a full verify stores for the
+    metrics; the damage found is reported, never repaired."""
     blob = store.blobs["sse-s3/blob"]
     with blob.open("r+b") as f:
         f.truncate(blob.stat().st_size - 16)
     store.server.stop()
-    catalog, blobs = _catalog_digest(store), _blob_digests(store)
-    assert verify(store)[0] == 1
+    (catalog, summary), blobs = _catalog_digest(store), _blob_digests(store)
+    assert not summary
+    assert verify(store, "--bucket", BUCKET)[0] == 1
     store.server.cli("report", "encryption")
+    assert _catalog_digest(store) == (catalog, False)  # a scoped run records nothing
+    assert verify(store)[0] == 1
     assert verify(store, "--workers", "8")[0] == 1  # more workers than the default connection pool
-    assert _catalog_digest(store) == catalog and _blob_digests(store) == blobs
+    assert _catalog_digest(store) == (catalog, True) and _blob_digests(store) == blobs
 
 
 def test_verify_beside_a_server_that_replaces_and_deletes_as_it_runs(engine: str | None,
@@ -312,3 +327,49 @@ def test_verify_beside_a_server_that_replaces_and_deletes_as_it_runs(engine: str
     assert writes[0] > 0
     for code, report in reports:
         assert code == 0 and report["total"]["failed"] == 0, report["findings"]
+
+
+def _scrape_until(server: RunningServer, ready: Callable[[Samples], bool]) -> Samples:
+    """A scrape once the inventory's next round shows what `ready` waits for (or the last one, to fail)."""
+    deadline = time.monotonic() + 15
+    while not ready(samples := scrape(server)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return samples
+
+
+def test_a_full_verify_run_shows_in_the_metrics(engine: str | None, start_server: ServerFactory) -> None:
+    server = start_server("--metrics-interval", "0.3", env=catalog_env(engine))
+    s3 = server.client()
+    s3.create_bucket(Bucket=BUCKET)
+    before = blob_files(server)
+    s3.put_object(Bucket=BUCKET, Key="blob", Body=os.urandom(200_000))
+    (blob,) = blob_files(server) - before
+    s3.put_object(Bucket=BUCKET, Key="inline", Body=b"small")
+    last_run = "strongroom_verify_last_run_timestamp_seconds"
+    failed_objects = "strongroom_verify_failed_objects"
+    # Before any run both are 0: a timestamp of 0 is "never verified" (the stale alert fires).
+    samples = _scrape_until(server, lambda found: value(found, "strongroom_objects", bucket=BUCKET,
+                                                        encryption="AES256") == 2)
+    assert samples[(last_run, ())] == 0 and samples[(failed_objects, ())] == 0
+
+    started = time.time()
+    assert server.cli("verify").returncode == 0
+    samples = _scrape_until(server, lambda found: value(found, last_run) > 0)
+    assert value(samples, failed_objects) == 0
+    first = value(samples, last_run)
+    assert started - 5 <= first <= time.time() + 5  # the catalog's clock: this machine's, give or take
+
+    data = bytearray(blob.read_bytes())
+    data[100_000] ^= 0x01
+    blob.write_bytes(bytes(data))
+    assert server.cli("verify", check=False).returncode == 1
+    samples = _scrape_until(server, lambda found: value(found, failed_objects) == 1)
+    assert value(samples, failed_objects) == 1 and value(samples, last_run) >= first
+
+    # A run over part of the store records nothing: its clean result must not hide the failure.
+    s3.create_bucket(Bucket="clean")
+    assert server.cli("verify", "--bucket", "clean").returncode == 0
+    recorded = value(samples, last_run)
+    time.sleep(1)  # three inventory rounds
+    samples = scrape(server)
+    assert value(samples, failed_objects) == 1 and value(samples, last_run) == recorded

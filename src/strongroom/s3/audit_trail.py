@@ -3,8 +3,9 @@
 For each audited operation the dispatcher takes the state before the handler runs (read from the
 catalog, not from a cache) and, when the handler succeeded, the state after; the line names the kinds
 that changed with their documents before and after. A request that changed nothing leaves no line.
-Bucket sub-resources: policy, ACL, Object Ownership, Block Public Access, default encryption; object
-ACLs. (strongroom has no versioning or Object Lock configuration operations yet: none is audited.)
+Bucket sub-resources: policy, ACL, Object Ownership, Block Public Access, default encryption,
+versioning, Object Lock configuration, server access logging, CORS, tags; object ACLs. Every one of them
+is a bucket config document, so the before -> after pair is read the same way for all.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ BUCKET_CONFIGS = frozenset({
     Operation.PutBucketOwnershipControls, Operation.DeleteBucketOwnershipControls,
     Operation.PutPublicAccessBlock, Operation.DeletePublicAccessBlock,
     Operation.PutBucketEncryption, Operation.DeleteBucketEncryption,
+    Operation.PutBucketVersioning, Operation.PutObjectLockConfiguration,
+    Operation.PutBucketLogging,
+    Operation.PutBucketCors, Operation.DeleteBucketCors,
+    Operation.PutBucketTagging, Operation.DeleteBucketTagging,
 })
 AUDITED = BUCKET_CONFIGS | {Operation.PutObjectAcl}
 
