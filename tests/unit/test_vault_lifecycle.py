@@ -118,11 +118,13 @@ def test_put_replace_read_delete(vault: Vault) -> None:
         # The replaced version's blob stays (a reader may have looked it up) and is recorded garbage,
         # in the commit's transaction; the sweep removes it once the grace period has passed.
         assert len(_blobs(vault)) == 2
-        assert vault.catalog.expired_blobs("pending", 0.0, 10) == []
-        (old,) = vault.catalog.expired_blobs("garbage", 0.0, 10)
+        # A grace of -1 s: records made this very millisecond count too (the catalog's clock compares
+        # strictly, so with 0 a fast machine saw none: this test was flaky).
+        assert vault.catalog.expired_blobs("pending", -1.0, 10) == []
+        (old,) = vault.catalog.expired_blobs("garbage", -1.0, 10)
         sweeper = BlobSweeper(vault.catalog, vault.blobs, interval=60.0, grace=3600.0)
         assert sweeper.round() == 0 and len(_blobs(vault)) == 2  # within the grace period
-        sweeper.grace = 0.0
+        sweeper.grace = -1.0
         assert sweeper.round() == 1
         assert [p.name for p in _blobs(vault)] == [version.pieces[0].blob_id] != [old]
         assert await _read(vault, "b", "k") == second
@@ -130,7 +132,7 @@ def test_put_replace_read_delete(vault: Vault) -> None:
         await vault.delete("b", "k")
         assert await vault.calls.read(vault.catalog.get_object, "b", "k") is None
         assert sweeper.round() == 1 and _blobs(vault) == []
-        assert vault.catalog.expired_blobs("garbage", 0.0, 10) == []
+        assert vault.catalog.expired_blobs("garbage", -1.0, 10) == []
 
     asyncio.run(run())
 
