@@ -26,7 +26,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import secrets
 import socket
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from strongroom import metrics
 from strongroom.catalog.api import Catalog
 from strongroom.deployment import key_ids
 from strongroom.kms.store_api import KmsStore
+from strongroom.periodic import repeat
 
 log = logging.getLogger("strongroom.metrics")
 
@@ -80,16 +80,10 @@ class Inventory:
         self._executor.shutdown(wait=True)
 
     async def _forever(self) -> None:
+        # A failed round leaves the gauges at their last values; a warning, not a traceback, per round.
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await loop.run_in_executor(self._executor, self.round)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - the gauges keep their last values; the next round retries
-                log.warning("the metrics inventory failed (%s: %s); retrying at its next round",
-                            type(e).__name__, e)
-            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
+        await repeat(lambda: loop.run_in_executor(self._executor, self.round), interval=self.interval,
+                     jitter=0.2, log=log, what="the metrics inventory", traceback=False)
 
     def round(self) -> None:
         """Count (when this process holds the lease), then show the stored figures (blocking)."""

@@ -25,6 +25,7 @@ ONLY = {
     "config": set(),
     "process": set(),
     "clock": set(),
+    "periodic": set(),
     "object_lock": {"errors"},
     "lifecycle": set(),
     "readiness": set(),

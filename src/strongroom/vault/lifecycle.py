@@ -29,7 +29,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Sequence
@@ -39,6 +38,7 @@ from strongroom.catalog.api import VERSIONING
 from strongroom.catalog.model import Bucket, VersionSummary
 from strongroom.errors import S3Error
 from strongroom.lifecycle import Rule, due
+from strongroom.periodic import repeat
 from strongroom.vault import Vault
 
 log = logging.getLogger("strongroom.lifecycle")
@@ -76,14 +76,7 @@ class LifecycleWorker:
             log.warning("could not release the lifecycle lease (%s); it expires by itself", e)
 
     async def _forever(self) -> None:
-        while True:
-            try:
-                await self.round()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the next round tries again
-                log.exception("the lifecycle round failed; retrying at its next round")
-            await asyncio.sleep(self.interval * random.uniform(0.5, 1.5))
+        await repeat(self.round, interval=self.interval, jitter=0.5, log=log, what="the lifecycle round")
 
     # --- one round ---
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import secrets
 import socket
 import time
@@ -34,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
+from strongroom.periodic import repeat
 
 log = logging.getLogger("strongroom.sweep")
 
@@ -79,14 +79,8 @@ class BlobSweeper:
 
     async def _forever(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await loop.run_in_executor(self._executor, self.round)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the next round tries again
-                log.exception("the blob sweep failed; retrying at its next round")
-            await asyncio.sleep(self.interval * random.uniform(0.5, 1.5))
+        await repeat(lambda: loop.run_in_executor(self._executor, self.round), interval=self.interval,
+                     jitter=0.5, log=log, what="the blob sweep")
 
     # --- one round (blocking) ---
 
