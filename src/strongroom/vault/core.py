@@ -63,13 +63,23 @@ def write_expired() -> S3Error:
     )
 
 
+def _url_safe_id(nbytes: int) -> str:
+    """`nbytes` random bytes as URL-safe base64, never starting with "-": a command line would read such an
+    id as an option (`aws s3api complete-multipart-upload --upload-id -Ep...` fails: "expected one
+    argument"). Drawing again keeps every other id equally likely."""
+    while True:
+        made = secrets.token_urlsafe(nbytes)
+        if not made.startswith("-"):
+            return made
+
+
 def new_version_id() -> str:
-    return secrets.token_urlsafe(24)
+    return _url_safe_id(24)
 
 
 def new_upload_id() -> str:
     """Unguessable: the id is all a client needs to add parts to, complete or abort an upload."""
-    return secrets.token_urlsafe(48)
+    return _url_safe_id(48)
 
 
 @dataclass(frozen=True, slots=True)
