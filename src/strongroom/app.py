@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -15,6 +16,8 @@ from strongroom.blobs import BlobStore, Reserve
 from strongroom.catalog import MetadataSealer, SqliteCatalog, open_catalog
 from strongroom.clock import Clock
 from strongroom.config import Config
+from strongroom.db import loop_pool
+from strongroom.db.loop_pool import LoopPool
 from strongroom.deployment import check_root_keys
 from strongroom.inventory import Inventory
 from strongroom.kms.adapter import build_key_service
@@ -47,7 +50,12 @@ def access_log(config: Config) -> AccessLog | None:
 
 def build_services(config: Config) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = open_catalog(config, MetadataSealer.of(config.root_keys))
+    # PostgreSQL: the process's --db-pool-size connections are shared between the database threads (the
+    # catalog's and the KMS store's pool) and the event loop's point reads (db/loop_pool.py).
+    threads, on_loop = (loop_pool.split(config.db_pool_size) if config.catalog_url
+                        else (config.db_pool_size, 0))
+    pooled = dataclasses.replace(config, db_pool_size=threads)
+    catalog = open_catalog(pooled, MetadataSealer.of(config.root_keys))
     clock = Clock(config.max_clock_skew)  # the catalog's time; its offset is measured at registration
     # New data keeps --min-free-space free where blobs and the SQLite catalog live (issue 14, safety).
     catalog_dirs = () if config.catalog_url else (config.data_dir,)
@@ -58,7 +66,7 @@ def build_services(config: Config) -> Services:
     identity.ensure_root(catalog, keyring, config.root_access_key, config.root_secret_key)
     account = account_id(catalog)
     readiness = Readiness()
-    kms = build_key_service(config, account, executor, clock=clock.now, ready=lambda: readiness.ready,
+    kms = build_key_service(pooled, account, executor, clock=clock.now, ready=lambda: readiness.ready,
                             protects=catalog.kms_key_protects)
     embedded = isinstance(catalog, SqliteCatalog)
     lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-list") if embedded else None
@@ -66,12 +74,13 @@ def build_services(config: Config) -> Services:
     # them waits in the executor's queue, not in a thread blocked on the pool: a thread woken when a
     # connection comes back cost about 50 us of CPU more per call (in-process, 8 threads on a pool of
     # 4: 157-170 us per point read; on a pool of 8: 109-112 us).
-    db_executor = (None if embedded
-                   else ThreadPoolExecutor(config.db_pool_size, thread_name_prefix="strongroom-db"))
+    db_executor = None if embedded else ThreadPoolExecutor(threads, thread_name_prefix="strongroom-db")
+    loop_db = LoopPool(config.catalog_url, on_loop, config.db_pool_timeout) if on_loop else None
 
     catalog.follow_changes()  # a shared catalog: keys, buckets and their configs cached, changes heard
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
-                        inline_reads=embedded, lister=lister, db_executor=db_executor, clock=clock,
+                        inline_reads=embedded, lister=lister, db_executor=db_executor, loop_db=loop_db,
+                        clock=clock,
                         readiness=readiness, audit=open_audit_log(config.audit_log),
                         access_log=access_log(config))
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
@@ -125,6 +134,8 @@ def create_app(config: Config, address: str = "") -> web.Application:
     app.on_cleanup.append(worker.close)  # before the catalog closes
 
     async def close(_: web.Application) -> None:
+        if services.loop_db is not None:
+            await services.loop_db.close()
         services.executor.shutdown(wait=True)
         for extra in (services.lister, services.db_executor):
             if extra is not None:

@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from strongroom.catalog.api import Catalog
+from strongroom.catalog.api import Catalog, NeedsTransaction
 from strongroom.catalog.model import Bucket, ObjectVersion, Sealing, Upload
 from strongroom.errors import S3Error
 from strongroom.object_lock import COMPLIANCE, GOVERNANCE, Lock, Retention
@@ -75,6 +75,28 @@ def test_a_locked_null_version_is_neither_overwritten_nor_deleted(catalog: Catal
     # a new version over it (an Enabled bucket) and a delete marker are fine: the null version stays
     catalog.put_object(v("k", "new"))
     assert catalog.get_version(bucket, "k", "null") is not None
+
+
+def test_a_put_as_one_statement_leaves_a_locked_null_version_to_the_transaction(catalog: Catalog,
+                                                                              bucket: str) -> None:
+    # The statement the server sends from its event loop (put_statement) does not decide Object Lock: it
+    # stops, having done nothing, and put_object's transaction decides (and refuses).
+    null = v("k", "null", null=True)
+    catalog.put_object(null)
+    over = v("k", "over", null=True)
+    assert catalog.put_statement(over, lock=Lock(legal_hold=True)) is None  # a lock to write: never one
+    assert catalog.put_statement(over, if_match=null.etag) is None  # If-Match: never one
+    statement = catalog.put_statement(over)
+    if statement is None:  # SQLite: its writes join a group commit
+        return
+    catalog.put_legal_hold(bucket, "k", "null", True)
+    with pytest.raises(NeedsTransaction):
+        catalog.fetch(statement)
+    denied(catalog.put_object, over)
+    assert catalog.get_object(bucket, "k").version_id == null.version_id  # type: ignore[union-attr]
+    catalog.put_legal_hold(bucket, "k", "null", False)
+    assert catalog.fetch(statement).version_id == null.version_id  # type: ignore[union-attr]  # replaced
+    assert catalog.get_object(bucket, "k").version_id == over.version_id  # type: ignore[union-attr]
 
 
 def test_retention_changes_follow_the_rules(catalog: Catalog, bucket: str) -> None:

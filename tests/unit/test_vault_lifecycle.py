@@ -8,6 +8,7 @@ import asyncio
 import errno
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Any, TypeVar
 import pytest
 
 from strongroom.blobs import BlobStore
-from strongroom.catalog.api import CatalogConflict
+from strongroom.catalog.api import Catalog, CatalogConflict
 from strongroom.catalog.model import Bucket
 from strongroom.catalog.sealer import MetadataSealer
 from strongroom.catalog.sqlite import SqliteCatalog
+from strongroom.db.database import OneStatement
 from strongroom.errors import S3Error
 from strongroom.kms.service import KeyService
 from strongroom.vault import BlobSweeper, Conditions, Encryption, NewObject, PartsChanged, RootKeyring, Vault
@@ -42,13 +44,18 @@ class FakeKms(KeyService):
 class Calls:
     """Catalog calls off the loop, as the server runs them (CatalogCalls)."""
 
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self.executor = executor
+    def __init__(self, executor: ThreadPoolExecutor, catalog: Catalog) -> None:
+        self.executor, self.catalog = executor, catalog
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: fn(*args, **kwargs))
 
     write = read
+
+    async def point(self, read: OneStatement[T]) -> T:
+        return await self.read(self.catalog.fetch, read)
+
+    single_write = point
 
 
 class FailingDeletes(BlobStore):
@@ -64,7 +71,8 @@ def make_vault(tmp_path: Path, blobs: type[BlobStore] = BlobStore) -> tuple[Vaul
     catalog.create_bucket(Bucket("b", "owner", "us-east-1", 0.0))
     executor = ThreadPoolExecutor(4)
     keyring = RootKeyring([root_key])
-    return Vault(catalog, Calls(executor), blobs(tmp_path / "blobs"), keyring, FakeKms(), executor), executor
+    vault = Vault(catalog, Calls(executor, catalog), blobs(tmp_path / "blobs"), keyring, FakeKms(), executor)
+    return vault, executor
 
 
 @pytest.fixture
@@ -311,3 +319,68 @@ def test_complete_reports_a_lost_race(vault: Vault, monkeypatch: pytest.MonkeyPa
             )
 
     asyncio.run(run())
+
+
+class SlowCommits(Calls):
+    """Calls whose writes (the commits) start on the thread at once but take `delay` to finish: a request
+    cancelled meanwhile (a server's shutdown deadline) leaves the commit running, as on the server."""
+
+    def __init__(self, executor: ThreadPoolExecutor, catalog: Catalog, delay: float) -> None:
+        super().__init__(executor, catalog)
+        self.delay, self.started = delay, asyncio.Event()
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:  # type: ignore[override]
+        if getattr(fn, "__name__", "") not in ("put_object", "put_part"):
+            return await super().write(fn, *args, **kwargs)  # e.g. the pending record, before the blob
+
+        loop = asyncio.get_running_loop()
+
+        def slow() -> T:
+            loop.call_soon_threadsafe(self.started.set)  # running: a cancellation no longer stops it
+            done = fn(*args, **kwargs)
+            time.sleep(self.delay)
+            return done
+
+        return await loop.run_in_executor(self.executor, slow)
+
+
+def test_a_commit_cut_short_keeps_its_blob_for_whatever_landed(tmp_path: Path) -> None:
+    vault, executor = make_vault(tmp_path)
+    calls = SlowCommits(executor, vault.catalog, 0.3)
+    vault.calls = calls
+    data = os.urandom(BIG)
+
+    async def cut_short(start: Any) -> None:
+        calls.started.clear()
+        task = asyncio.ensure_future(start())
+        await calls.started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.5)  # the commit on its thread has landed by now
+
+    async def run() -> None:
+        # A PUT: the version committed; its blob must not have been deleted as a failed write's.
+        await cut_short(lambda: vault.put(NewObject("b", "k", "owner"), _body(data), Encryption("AES256"),
+                                          kms_check=Checks(), size_hint=BIG))
+        calls.delay = 0.0
+        assert await _read(vault, "b", "k") == data
+        # A part likewise: Complete finds it whole.
+        upload = await vault.create_upload(NewObject("b", "m", "owner"), Encryption("AES256"),
+                                           kms_check=Checks())
+        calls.delay = 0.3
+        await cut_short(lambda: vault.put_part(upload, 1, _body(data), customer_key=None, kms_check=Checks(),
+                                               size_hint=BIG))
+        calls.delay = 0.0
+        stored = await vault.parts(upload)
+        await vault.complete(upload, [p.piece for p in stored], etag="e-1", checksums={}, checksum_type=None,
+                             kms_check=Checks())
+        assert await _read(vault, "b", "m") == data
+        # Nothing is left pending: the commits removed the records, so the sweep has nothing to take.
+        assert vault.catalog.expired_blobs("pending", -1.0, 10) == []
+
+    try:
+        asyncio.run(run())
+    finally:
+        executor.shutdown()
+        vault.catalog.close()

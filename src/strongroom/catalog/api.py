@@ -8,7 +8,7 @@ mutating call is one transaction and durable when it returns.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from strongroom.catalog.model import (
     AccessKey,
@@ -24,8 +24,10 @@ from strongroom.catalog.model import (
     VersionPage,
 )
 from strongroom.catalog.read_cache import ReadCache
+from strongroom.db.database import OneStatement
 from strongroom.object_lock import Lock, Retention
 
+T = TypeVar("T")
 State = Literal["pending", "garbage"]  # of a blob record (catalog/sql_garbage.py)
 VERSIONING = "versioning"  # the bucket config kind of the versioning configuration (set_bucket_versioning)
 
@@ -55,6 +57,11 @@ class BucketNotEmpty(Exception):
 
 class NoSuchBucketError(Exception):
     pass
+
+
+class NeedsTransaction(Exception):
+    """A write run as one statement (`put_statement`) found what only the whole call decides (the version
+    it would replace has an Object Lock record): nothing was done; make the call itself (`put_object`)."""
 
 
 class Catalog(Protocol):
@@ -125,6 +132,15 @@ class Catalog(Protocol):
         """
         ...
 
+    def put_statement(
+        self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
+        acl: str | None = None, lock: Lock | None = None,
+    ) -> OneStatement[ObjectVersion | None] | None:
+        """`put_object` as one statement, its own transaction, when this engine can run it as one (on
+        PostgreSQL: without If-Match or a lock to write), for the server to run where it costs least;
+        None otherwise. Its errors are put_object's, plus NeedsTransaction."""
+        ...
+
     def rekey_version(self, version: ObjectVersion) -> bool:
         """Replace a stored version's sealing and piece keys in place (same version id, same blobs):
         root key rotation and UpdateObjectEncryption. False when the version is gone."""
@@ -140,6 +156,12 @@ class Catalog(Protocol):
         ...
 
     def get_latest(self, bucket: str, key: str) -> ObjectVersion | None: ...  # the newest, maybe a marker
+    # The same three as point reads (db.OneStatement: a statement and its decoder), for the server to run
+    # where they cost least; `fetch` runs one (or a put_statement) in the calling thread.
+    def object_read(self, bucket: str, key: str) -> OneStatement[ObjectVersion | None]: ...
+    def version_read(self, bucket: str, key: str, version_id: str) -> OneStatement[ObjectVersion | None]: ...
+    def latest_read(self, bucket: str, key: str) -> OneStatement[ObjectVersion | None]: ...
+    def fetch(self, read: OneStatement[T]) -> T: ...
     def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
                       if_match: str | None = None) -> ObjectVersion | None:
         """DeleteObject without a version id; returns the version removed (its blobs recorded garbage).

@@ -17,12 +17,13 @@ lock, `_lock_key`: a key whose newest version is a delete marker has no row to l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 
 import psycopg
 
 from strongroom.catalog import codec, schemas
-from strongroom.catalog.api import BlobExpired, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import BlobExpired, CatalogConflict, NeedsTransaction, NoSuchBucketError
 from strongroom.catalog.change_feed import ChangeFeed, announce
 from strongroom.catalog.listing import Entry, Fetch, walk
 from strongroom.catalog.model import AccessKey, Bucket, ObjectSummary, ObjectVersion, User
@@ -34,7 +35,7 @@ from strongroom.catalog.sql_garbage import blob_ids
 from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import FROM_CURRENT, S, Statements, V
-from strongroom.db.database import opened
+from strongroom.db.database import OneStatement, opened
 from strongroom.db.postgres import POSTGRES, Connection, PoolSettings, PostgresDatabase, redact
 from strongroom.object_lock import Lock
 
@@ -54,8 +55,16 @@ _PUT_ERRORS: dict[str, type[Exception]] = {
 }
 
 
-class _ReplacesLocked(Exception):
-    """strongroom_put_version found an Object Lock record on the null version it would replace."""
+def _put_refusal(bucket: str, error: Exception) -> Exception | None:
+    """What strongroom_put_version's own SQLSTATEs (RAISE ... USING ERRCODE there) mean."""
+    if not isinstance(error, psycopg.Error):
+        return None
+    if error.sqlstate == "SR404":
+        return NoSuchBucketError(bucket)
+    if error.sqlstate == "SR423":  # an Object Lock record on the null version it would replace
+        return NeedsTransaction(bucket)
+    kind = _PUT_ERRORS.get(error.sqlstate or "")
+    return None if kind is None else kind(error.diag.message_primary or "")
 
 
 # The current versions of some keys (the objects of a delimited listing page).
@@ -135,10 +144,12 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
 
     def put_object(self, version: ObjectVersion, *, if_none_match: bool = False, if_match: str | None = None,
                    acl: str | None = None, lock: Lock | None = None) -> ObjectVersion | None:
-        if if_match is None and lock is None:
+        statement = self.put_statement(version, if_none_match=if_none_match, if_match=if_match, acl=acl,
+                                       lock=lock)
+        if statement is not None:
             try:
-                return self._put_in_one(version, if_none_match=if_none_match, acl=acl)
-            except _ReplacesLocked:
+                return self.fetch(statement)
+            except NeedsTransaction:
                 pass  # the version it replaces has an Object Lock record: decided below, in Python
         # If-Match compares the current version's ETag, which is sealed, and a lock is written (or one
         # checked) by sql_locks: decided here, in Python.
@@ -147,25 +158,19 @@ class PostgresCatalog(SqlUploads, SqlAccounts, SqlServers, PostgresDatabase):
             return self._put_current(conn, version, if_none_match=if_none_match, if_match=if_match, acl=acl,
                                      versioned=versioned, lock=lock)
 
-    def _put_in_one(self, version: ObjectVersion, *, if_none_match: bool, acl: str | None
-                    ) -> ObjectVersion | None:
-        """`_put_current` as one statement, its own transaction: the function strongroom_put_version
-        (schema/postgres.sql) holds the bucket, takes the key's lock and does the rest on the server.
-        A PUT to a new key was six round trips (BEGIN, bucket, key lock, current, insert version,
-        current row, COMMIT), each ~60k instructions of psycopg; now it is one."""
+    def put_statement(self, version: ObjectVersion, *, if_none_match: bool = False,
+                      if_match: str | None = None, acl: str | None = None, lock: Lock | None = None
+                      ) -> OneStatement[ObjectVersion | None] | None:
+        """`_put_current` as one statement, its own transaction, for a PUT without If-Match or a lock to
+        write: the function strongroom_put_version (schema/postgres.sql) holds the bucket, takes the key's
+        lock and does the rest on the server. A PUT to a new key was six round trips (BEGIN, bucket, key
+        lock, current, insert version, current row, COMMIT), each ~60k instructions of psycopg; now it is
+        one, which the server runs on its event loop's connections (db/loop_pool.py)."""
+        if if_match is not None or lock is not None:
+            return None
         params = (*codec.encode_version(version, self._sealer), blob_ids(version.pieces), acl, if_none_match)
-        try:
-            row = self._conn().execute(_PUT_VERSION, params).fetchone()
-        except psycopg.Error as e:
-            if e.sqlstate == "SR404":
-                raise NoSuchBucketError(version.bucket) from None
-            if e.sqlstate == "SR423":
-                raise _ReplacesLocked() from None
-            error = _PUT_ERRORS.get(e.sqlstate or "")
-            if error is None:
-                raise
-            raise error(e.diag.message_primary or "") from None
-        return None if row is None else codec.decode_version(row, self._sealer)
+        return OneStatement(_PUT_VERSION, params, self._decode_version,
+                            functools.partial(_put_refusal, version.bucket))
 
     def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
                       if_match: str | None = None) -> ObjectVersion | None:

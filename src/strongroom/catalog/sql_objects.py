@@ -18,6 +18,7 @@ from strongroom.catalog.listing import start
 from strongroom.catalog.model import ListPage, ObjectVersion, VersionPage
 from strongroom.catalog.sql_base import SqlBase
 from strongroom.catalog.version_listing import NULL, VersionFetch, versions_page
+from strongroom.db.database import OneStatement
 from strongroom.object_lock import Lock, Retention, check_retention_change
 
 
@@ -87,9 +88,31 @@ class SqlObjects(SqlBase):
             self._relock(conn, version, Lock(lock.retention, on))
             return version
 
-    def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
-        row = self._conn().execute(self._sql.current, (bucket, key)).fetchone()
+    # --- the point reads: each a statement and its decoder (db.OneStatement), which the server runs where it
+    # is cheapest (on PostgreSQL: on the event loop's connections, db/loop_pool.py) ---
+
+    def object_read(self, bucket: str, key: str) -> OneStatement[ObjectVersion | None]:
+        """The current version of a key (None: none, or its newest version is a delete marker)."""
+        return OneStatement(self._sql.current, (bucket, key), self._decode_version)
+
+    def version_read(self, bucket: str, key: str, version_id: str) -> OneStatement[ObjectVersion | None]:
+        """A version of a key by the id S3 shows ("null" for the null version), delete markers included."""
+        if version_id == NULL:
+            return OneStatement(self._sql.null_of_key, (bucket, key), self._decode_version_and_id)
+        return OneStatement(self._sql.version_of_key, (bucket, key, version_id), self._decode_version_and_id)
+
+    def latest_read(self, bucket: str, key: str) -> OneStatement[ObjectVersion | None]:
+        """The newest version of a key, whatever it is: a delete marker when the key is deleted."""
+        return OneStatement(self._sql.newest_of_key, (bucket, key), self._decode_version_and_id)
+
+    def _decode_version(self, row: Any) -> ObjectVersion | None:
         return None if row is None else codec.decode_version(row, self._sealer)
+
+    def _decode_version_and_id(self, row: Any) -> ObjectVersion | None:
+        return None if row is None else codec.decode_version(row[:-1], self._sealer)
+
+    def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        return self.fetch(self.object_read(bucket, key))
 
     def count_versions(self) -> list[tuple[str, str, int, int]]:
         # Grouped by the sealing's text: few distinct values exist (one per bucket default or KMS key),
@@ -105,17 +128,10 @@ class SqlObjects(SqlBase):
         return [(bucket, algorithm, n, size) for (bucket, algorithm), (n, size) in sorted(totals.items())]
 
     def get_version(self, bucket: str, key: str, version_id: str) -> ObjectVersion | None:
-        """A version of a key by the id S3 shows ("null" for the null version), delete markers included."""
-        if version_id == NULL:
-            row = self._conn().execute(self._sql.null_of_key, (bucket, key)).fetchone()
-        else:
-            row = self._conn().execute(self._sql.version_of_key, (bucket, key, version_id)).fetchone()
-        return None if row is None else codec.decode_version(row[:-1], self._sealer)
+        return self.fetch(self.version_read(bucket, key, version_id))
 
     def get_latest(self, bucket: str, key: str) -> ObjectVersion | None:
-        """The newest version of a key, whatever it is: a delete marker when the key is deleted."""
-        row = self._conn().execute(self._sql.newest_of_key, (bucket, key)).fetchone()
-        return None if row is None else codec.decode_version(row[:-1], self._sealer)
+        return self.fetch(self.latest_read(bucket, key))
 
     def list_versions(self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
                       version_id_marker: str | None = None, max_keys: int = 1000) -> VersionPage:

@@ -28,7 +28,7 @@ from strongroom.catalog.sql_accounts import SqlAccounts
 from strongroom.catalog.sql_servers import SqlServers
 from strongroom.catalog.sql_uploads import SqlUploads
 from strongroom.catalog.statements import BOUNDS, S, Statements, range_sql
-from strongroom.db.database import opened
+from strongroom.db.database import OneStatement, opened
 from strongroom.db.sqlite import BUSY_TIMEOUT_S, SQLITE, SqliteDatabase
 from strongroom.object_lock import Lock
 
@@ -72,6 +72,11 @@ class SqliteCatalog(SqlUploads, SqlAccounts, SqlServers, SqliteDatabase):
                                      versioned=versioned, lock=lock)
 
         return self._grouped(put)
+
+    def put_statement(self, version: ObjectVersion, *, if_none_match: bool = False,
+                      if_match: str | None = None, acl: str | None = None, lock: Lock | None = None
+                      ) -> OneStatement[ObjectVersion | None] | None:
+        return None  # a write here joins a group commit (one fsync for the writers of the moment): put_object
 
     def delete_object(self, bucket: str, key: str, marker: ObjectVersion | None = None, *,
                       if_match: str | None = None) -> ObjectVersion | None:

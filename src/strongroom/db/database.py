@@ -11,11 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from strongroom.db.dialect import Dialect
 
 D = TypeVar("D", bound="Database")
+T = TypeVar("T")
 
 
 class DatabaseBusy(Exception):
@@ -33,6 +35,28 @@ class Cursor(Protocol):
 
 class Connection(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Cursor: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OneStatement(Generic[T]):
+    """One statement, its own transaction, whose first row (None when it has none) `decode` turns into
+    the answer; `refusal` turns a database error it raises into the caller's exception (None: the error
+    stands).
+
+    A call written this way runs wherever its caller finds it cheapest: on a thread (`Database.fetch`),
+    inline on SQLite (a point read), or on the event loop's own PostgreSQL connections (db/loop_pool.py),
+    where it costs no thread hand-off. `sql` is in the database's dialect.
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    decode: Callable[[Any], T]
+    refusal: Callable[[Exception], Exception | None] | None = None
+
+    def refused(self, error: Exception) -> Exception:
+        """What to raise for `error`, raised by this statement."""
+        mapped = self.refusal(error) if self.refusal is not None else None
+        return error if mapped is None else mapped
 
 
 class Database(ABC):
@@ -56,6 +80,17 @@ class Database(ABC):
     @abstractmethod
     def _write_one(self, sql: str, params: Sequence[Any]) -> int:
         """Run one writing statement as a transaction of its own; the number of rows it changed."""
+
+    def fetch(self, statement: OneStatement[T]) -> T:
+        """Run a statement here, in this thread (inside a `_read()` or `_write()` block: in it)."""
+        try:
+            row = self._conn().execute(statement.sql, statement.params).fetchone()
+        except Exception as e:
+            refused = statement.refused(e)
+            if refused is e:
+                raise
+            raise refused from None
+        return statement.decode(row)
 
     @abstractmethod
     def close(self) -> None:

@@ -75,7 +75,7 @@ class PoolSettings:
             raise ValueError(f"a connection pool's timeout must be positive, not {self.timeout}")
 
 
-def _hung_up(conn: Connection) -> bool:
+def hung_up(conn: Connection | psycopg.AsyncConnection[Any]) -> bool:
     """Whether the server has ended this idle connection (restart, termination, idle timeout).
 
     Between our statements the server sends nothing, unless it is saying goodbye: then the
@@ -171,7 +171,7 @@ class Pool:
                         self._waiting -= 1
                 with self._lock:
                     self._taken[id(conn)] = monotonic()
-            if not _hung_up(conn):
+            if not hung_up(conn):
                 return conn
             # psycopg_pool sees it closed when it comes back, drops it and opens another in the
             # background; the next connection may be fine already.

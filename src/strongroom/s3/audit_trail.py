@@ -61,7 +61,7 @@ async def after(ctx: Ctx, was: State) -> None:
 async def _state(ctx: Ctx) -> State:
     services, bucket = ctx.services, ctx.bucket_name or ""
     if ctx.op is Operation.PutObjectAcl:
-        version = await services.read(services.catalog.get_object, bucket, ctx.key or "")
+        version = await services.point(services.catalog.object_read(bucket, ctx.key or ""))
         if version is None:
             return {}
         acl = await services.read(services.catalog.get_object_acl, version.version_id)

@@ -17,7 +17,8 @@ from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import AccessKey, Bucket, User
 from strongroom.clock import Clock
 from strongroom.config import Config
-from strongroom.db.database import DatabaseBusy
+from strongroom.db.database import DatabaseBusy, OneStatement
+from strongroom.db.loop_pool import LoopPool
 from strongroom.logs import AccessLog, ServerAccessLogBuffer
 from strongroom.policy import Policy
 from strongroom.readiness import Readiness
@@ -48,6 +49,8 @@ class Services:
     # PostgreSQL: the catalog's calls run on as many threads as the process's pool has connections
     # (app.py says why), and one still queued after config.db_pool_timeout is dropped: DatabaseBusy.
     db_executor: Executor | None = None
+    # PostgreSQL: the event loop's own connections, for point reads (db/loop_pool.py says why).
+    loop_db: LoopPool | None = None
     clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
     readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
     access_log: AccessLog | None = None  # one JSON line per request (logs.py); None: --access-log off
@@ -68,6 +71,21 @@ class Services:
         if self.db_executor is not None:
             return await self._on_db(fn, *args, **kwargs)
         return await self._off_loop(fn, *args, **kwargs)
+
+    async def point(self, read: OneStatement[T]) -> T:
+        """A point read (db.OneStatement): inline on SQLite, on the event loop's connections on PostgreSQL."""
+        if self.inline_reads:
+            return self.catalog.fetch(read)
+        if self.loop_db is not None:
+            return await self.loop_db.fetch(read)
+        return await self.read(self.catalog.fetch, read)
+
+    async def single_write(self, statement: OneStatement[T]) -> T:
+        """A write that is one statement, its own transaction (catalog.put_statement): on the event loop's
+        connections on PostgreSQL, else as `write`."""
+        if self.loop_db is not None:
+            return await self.loop_db.fetch(statement)
+        return await self.write(self.catalog.fetch, statement)
 
     # Access keys, buckets and bucket configs: a shared catalog's cache (catalog/read_cache.py) answers
     # most of them from memory, inline; a miss is a point read like any other.

@@ -329,7 +329,7 @@ async def retried_complete(ctx: Ctx, listed: list[Listed]) -> web.StreamResponse
     from the very parts this request lists, the retry answers as the first Complete did. Anything else
     is NoSuchUpload."""
     upload_id = ctx.query.get("uploadId", "")
-    version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket_name or "", ctx.key or "")
+    version = await ctx.services.point(ctx.services.catalog.object_read(ctx.bucket_name or "", ctx.key or ""))
     status = await versioning.status(ctx)
     if (not upload_id or version is None or version.version_id != upload_id
             or ctx.services.clock.now() - version.last_modified > COMPLETED_UPLOAD_MEMORY

@@ -100,8 +100,8 @@ async def _version(ctx: Ctx) -> ObjectVersion:
     version_id = ctx.query.get("versionId")
     catalog = ctx.services.catalog
     if version_id is None:
-        return _found(ctx, await ctx.services.read(catalog.get_object, ctx.bucket.name, ctx.key))
-    return _found(ctx, await ctx.services.read(catalog.get_version, ctx.bucket.name, ctx.key, version_id))
+        return _found(ctx, await ctx.services.point(catalog.object_read(ctx.bucket.name, ctx.key)))
+    return _found(ctx, await ctx.services.point(catalog.version_read(ctx.bucket.name, ctx.key, version_id)))
 
 
 async def put_object_retention(ctx: Ctx) -> web.StreamResponse:

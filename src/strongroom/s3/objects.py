@@ -152,14 +152,14 @@ async def current_version(ctx: Ctx) -> ObjectVersion:
     version_id = ctx.query.get("versionId")
     if version_id is not None:
         return await named_version(ctx, ctx.bucket.name, ctx.key, version_id)
-    version = await ctx.services.read(ctx.services.catalog.get_object, ctx.bucket.name, ctx.key)
+    version = await ctx.services.point(ctx.services.catalog.object_read(ctx.bucket.name, ctx.key))
     if version is None:
         if ctx.op in _READS_OF_MISSING_KEY_DENIED and not await ctx.access.may("s3:ListBucket", None):
             # GetObject/HeadObject/GetObjectAttributes docs: without s3:ListBucket a missing key is 403, so
             # that a reader cannot learn which keys exist (ctx.access: the decision, made by authorization).
             raise access_denied()
         err = no_such_key(ctx.key)
-        latest = await ctx.services.read(ctx.services.catalog.get_latest, ctx.bucket.name, ctx.key)
+        latest = await ctx.services.point(ctx.services.catalog.latest_read(ctx.bucket.name, ctx.key))
         if latest is not None and latest.delete_marker:  # S3 says a delete marker hides the key
             err.headers.update(versioning.marker_headers(latest))
         raise err
@@ -171,7 +171,7 @@ async def named_version(ctx: Ctx, bucket: str, key: str, version_id: str) -> Obj
     the key has, 405 MethodNotAllowed for a delete marker (with its headers, as S3 answers a GET or HEAD
     of one: "Working with delete markers", S3 user guide)."""
     version_ids.check_shape(version_id)
-    version = await ctx.services.read(ctx.services.catalog.get_version, bucket, key, version_id)
+    version = await ctx.services.point(ctx.services.catalog.version_read(bucket, key, version_id))
     if version is None:
         raise version_ids.no_such_version(key, version_id)
     if version.delete_marker:
@@ -286,14 +286,14 @@ async def load_copy_source(ctx: Ctx) -> ObjectVersion:
         raise no_such_bucket(bucket_name)
     if version_id is not None:
         version_ids.check_shape(version_id)
-        source = await ctx.services.read(ctx.services.catalog.get_version, bucket_name, key, version_id)
+        source = await ctx.services.point(ctx.services.catalog.version_read(bucket_name, key, version_id))
         if source is None:
             raise version_ids.no_such_version(key, version_id)
         if source.delete_marker:
             raise invalid_request("The source of a copy request may not specifically refer to a delete "
                                   "marker by version id.")
     else:
-        source = await ctx.services.read(ctx.services.catalog.get_object, bucket_name, key)
+        source = await ctx.services.point(ctx.services.catalog.object_read(bucket_name, key))
         if source is None:
             raise no_such_key(key)
     check_conditions(ctx.headers, source, prefix="x-amz-copy-source-if-", copy_source=True)

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from strongroom.blobs import BlobRemoved, BlobStore, StorageFull
-from strongroom.catalog.api import BlobExpired, Catalog, CatalogConflict, NoSuchBucketError
+from strongroom.catalog.api import BlobExpired, Catalog, CatalogConflict, NeedsTransaction, NoSuchBucketError
 from strongroom.catalog.model import ObjectVersion, Piece
+from strongroom.db.database import DatabaseBusy, OneStatement
 from strongroom.errors import S3Error, no_such_bucket, no_such_key, precondition_failed, storage_full
 from strongroom.kms.service import KeyService
 from strongroom.object_lock import Lock
@@ -48,6 +49,8 @@ class CatalogCalls(Protocol):
     the event loop. The vault names the kind of each call, as the handlers do."""
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+    async def point(self, read: OneStatement[T]) -> T: ...
+    async def single_write(self, statement: OneStatement[T]) -> T: ...
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
 
@@ -106,6 +109,21 @@ class Conditions:
 
 
 UNCONDITIONAL = Conditions()
+
+
+@dataclass(slots=True)
+class Claim:
+    """A request's hold on the pieces it wrote (`VaultCore._owned`): whether their commit has started."""
+
+    committing: bool = False
+
+
+def in_doubt(error: BaseException) -> bool:
+    """Whether a commit that failed with `error` may have landed all the same: interrupted (a request
+    cancelled at shutdown: a commit on a database thread runs on; one on the event loop is cancelled in
+    PostgreSQL, perhaps too late) or cut off from the database mid-statement. Only a refusal is certain:
+    the catalog's (a condition, a missing bucket, an expired blob) or no connection to run it on."""
+    return not isinstance(error, (S3Error, CatalogConflict, NoSuchBucketError, BlobExpired, DatabaseBusy))
 
 
 class PartsChanged(Exception):
@@ -228,33 +246,48 @@ class VaultCore:
             log.warning("could not forget %d pending blob record(s) (%s); the sweep will", len(ids), e)
 
     @contextlib.asynccontextmanager
-    async def _owned(self, pieces: Sequence[Piece]) -> AsyncIterator[None]:
+    async def _owned(self, pieces: Sequence[Piece]) -> AsyncIterator[Claim]:
         """Freshly written pieces belong to the request until the commit lands: on failure, delete them.
-        Only what the block does before its commit may fail it: the commit is its last step."""
+        Only what the block does before its commit may fail it: the commit (`_commit(..., claim)`) is its
+        last step. A commit that failed in doubt (`in_doubt`) may have landed: its pieces are left to
+        the sweep, which removes them only if they are still pending after the grace period."""
+        claim = Claim()
         try:
-            yield
-        except BaseException:
+            yield claim
+        except BaseException as e:
+            if claim.committing and in_doubt(e):
+                log.warning("a commit was cut short (%s): its blob is left to the sweep", type(e).__name__)
+                raise
             await self.discard(pieces)
             raise
 
-    async def _commit(self, version: ObjectVersion, conditions: Conditions,
-                      acl: str | None, lock: Lock | None = None) -> ObjectVersion | None:
+    async def _put_version(self, version: ObjectVersion, conditions: Conditions, acl: str | None,
+                           lock: Lock | None) -> ObjectVersion | None:
+        """catalog.put_object: as one statement on the event loop where the catalog can run it as one
+        (PostgreSQL, most PUTs), else as a call on the database threads."""
+        options: dict[str, Any] = {"if_none_match": conditions.if_none_match, "if_match": conditions.if_match,
+                                   "acl": acl, "lock": lock}
+        statement = self.catalog.put_statement(version, **options)
+        if statement is not None:
+            try:
+                return await self.calls.single_write(statement)
+            except NeedsTransaction:
+                pass  # put_object decides it in a transaction of its own
+        replaced: ObjectVersion | None = await self.calls.write(self.catalog.put_object, version, **options)
+        return replaced
+
+    async def _commit(self, version: ObjectVersion, conditions: Conditions, acl: str | None,
+                      lock: Lock | None, claim: Claim) -> ObjectVersion | None:
         """Make a written version current, with its ACL and its Object Lock, in one transaction
         (conditional writes fail as S3 fails them); the blobs of the version it replaced become garbage in
         the same transaction. Returns the version it replaced."""
+        claim.committing = True
         try:
-            replaced: ObjectVersion | None = await self.calls.write(
-                self.catalog.put_object,
-                version,
-                if_none_match=conditions.if_none_match,
-                if_match=conditions.if_match,
-                acl=acl,
-                lock=lock,
-            )
+            replaced = await self._put_version(version, conditions, acl, lock)
         except CatalogConflict:
             if conditions.if_none_match:
                 raise precondition_failed("If-None-Match") from None
-            current = await self.calls.read(self.catalog.get_object, version.bucket, version.key)
+            current = await self.calls.point(self.catalog.object_read(version.bucket, version.key))
             if current is None:
                 raise no_such_key(version.key) from None
             raise precondition_failed("If-Match") from None

@@ -147,7 +147,8 @@ class LifecycleWorker:
         """A version's tags, read only when a rule filters on tags."""
         if not any(r.tags for r in rules):
             return {}
-        version = await self.calls.read(self.catalog.get_version, bucket, entry.summary.key, entry.version_id)
+        read = self.catalog.version_read(bucket, entry.summary.key, entry.version_id)
+        version = await self.calls.point(read)
         return dict(version.tags) if version is not None else {}
 
     async def _expire_current(self, bucket: Bucket, rules: tuple[Rule, ...], status: str | None,
@@ -163,7 +164,7 @@ class LifecycleWorker:
         if status is None:
             # Unversioned: the removal is for good, so it must be of the version the rule selected and
             # not of one written since the listing (the same write time and id, read again just before).
-            latest = await self.calls.read(self.catalog.get_object, bucket.name, s.key)
+            latest = await self.calls.point(self.catalog.object_read(bucket.name, s.key))
             if latest is None or latest.last_modified != s.last_modified or latest.etag != s.etag:
                 return False
         try:

@@ -87,11 +87,11 @@ class ObjectLifecycle(VaultCore):
             checksums=checksums,
             size_hint=size_hint,
         )
-        async with self._owned([written.piece]):
+        async with self._owned([written.piece]) as claim:
             if verify is not None:
                 verify(written)
             version = self._new_version(target, version_id, kek, written, written.checksums)
-            await self._commit(version, conditions, acl, target.lock)
+            await self._commit(version, conditions, acl, target.lock, claim)
         return version
 
     async def copy(
@@ -123,8 +123,8 @@ class ObjectLifecycle(VaultCore):
             size_hint=size,
         )
         version = self._new_version(target, version_id, kek, written, written.checksums)
-        async with self._owned([written.piece]):
-            await self._commit(version, conditions, acl, target.lock)
+        async with self._owned([written.piece]) as claim:
+            await self._commit(version, conditions, acl, target.lock, claim)
         return version
 
     def _new_version(

@@ -124,19 +124,18 @@ class UploadLifecycle(VaultCore):
             checksums=checksums,
             size_hint=size_hint,
         )
-        try:
+        async with self._owned([written.piece]) as claim:
             if verify is not None:
                 verify(written)
-            # The part it replaces (if any) has its blob recorded garbage in the same transaction.
-            await self.calls.write(self.catalog.put_part, Part(upload.upload_id, written.piece, self.clock()))
-        except CatalogConflict:
-            await self.discard([written.piece])
-            raise no_such_upload(upload.upload_id) from None
-        except BlobExpired:
-            raise write_expired() from None  # its blob is the sweep's now
-        except BaseException:
-            await self.discard([written.piece])
-            raise
+            claim.committing = True
+            try:
+                # The part it replaces (if any) has its blob recorded garbage in the same transaction.
+                part = Part(upload.upload_id, written.piece, self.clock())
+                await self.calls.write(self.catalog.put_part, part)
+            except CatalogConflict:
+                raise no_such_upload(upload.upload_id) from None
+            except BlobExpired:
+                raise write_expired() from None
         return written
 
     async def parts(self, upload: Upload) -> list[Part]:
@@ -148,7 +147,7 @@ class UploadLifecycle(VaultCore):
         """Complete's conditional forms, against the key's current version."""
         if not conditions.if_none_match and conditions.if_match is None:
             return
-        current = await self.calls.read(self.catalog.get_object, bucket, key)
+        current = await self.calls.point(self.catalog.object_read(bucket, key))
         if conditions.if_none_match and current is not None:
             raise precondition_failed("If-None-Match")
         if conditions.if_match is not None:
