@@ -105,7 +105,7 @@ class LoopPool:
                     return conn
                 self._discard(conn)
             if self._opened < self.size:
-                return await self._open()
+                return await self._open(deadline)
             waiter: asyncio.Future[AsyncConnection | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -122,12 +122,14 @@ class LoopPool:
                 self._discard(conn_or_turn)
             # A connection was closed: there is room to open one (or another took it: wait again).
 
-    async def _open(self) -> AsyncConnection:
+    async def _open(self, deadline: float) -> AsyncConnection:
         self._opened += 1
+        # A request waits for a connection no longer than for a busy one (libpq counts whole seconds, 2 at
+        # least): an unreachable database is a 503 within about --db-pool-timeout, not CONNECT_TIMEOUT_S.
+        wait = int(max(2.0, min(float(CONNECT_TIMEOUT_S), deadline - monotonic())))
         try:
             conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                fallback_application_name=APPLICATION_NAME)
+                self.url, autocommit=True, connect_timeout=wait, fallback_application_name=APPLICATION_NAME)
         except psycopg.OperationalError as e:
             self._opened -= 1
             self._pass_turn()
