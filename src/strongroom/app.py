@@ -80,8 +80,7 @@ def build_services(config: Config) -> Services:
     catalog.follow_changes()  # a shared catalog: keys, buckets and their configs cached, changes heard
     services = Services(config, catalog, blobs, keyring, executor, account, kms=kms,
                         inline_reads=embedded, lister=lister, db_executor=db_executor, loop_db=loop_db,
-                        clock=clock,
-                        readiness=readiness, audit=open_audit_log(config.audit_log),
+                        clock=clock, readiness=readiness, audit=open_audit_log(config.audit_log),
                         access_log=access_log(config))
     # The vault runs its catalog calls exactly as the handlers do (inline point reads on SQLite).
     services.vault = Vault(catalog, services, blobs, keyring, kms, executor, clock=clock.now)

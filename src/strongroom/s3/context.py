@@ -49,7 +49,7 @@ class Services:
     # PostgreSQL: the catalog's calls run on as many threads as the process's pool has connections
     # (app.py says why), and one still queued after config.db_pool_timeout is dropped: DatabaseBusy.
     db_executor: Executor | None = None
-    # PostgreSQL: the event loop's own connections, for point reads (db/loop_pool.py says why).
+    # PostgreSQL: the event loop's own connections, for single statements (db/loop_pool.py says why).
     loop_db: LoopPool | None = None
     clock: Clock = field(default_factory=Clock)  # the catalog's time (clock.py): dates of writes, policies
     readiness: Readiness = field(default_factory=Readiness)  # whether this process answers (readiness.py)
