@@ -440,3 +440,47 @@ def test_reseal_under_a_new_root_key(kms: BuiltinKms) -> None:
     assert reseal_materials(kms.store, KmsKeyring([new_root, ROOT])) == 0  # a re-run finds nothing left
     kms.keyring = KmsKeyring([new_root])  # the old root key is gone
     assert kms.decrypt(blob, {})[0] == b"x" and kms.decrypt(old_blob, {})[0] == b"y"
+
+
+def test_key_material_is_read_once_and_never_outlives_its_key(kms: BuiltinKms, other_stores: list[KmsStore],
+                                                              clock: Clock) -> None:
+    key = kms.create_key()
+    blob, _ = kms.encrypt(key.key_id, b"secret", {"a": "b"})
+    reads = count_material_reads(kms.store)
+    for _ in range(3):
+        assert kms.decrypt(blob, {"a": "b"})[0] == b"secret"
+    assert reads == []  # kept since the encrypt: each use of the key costs its record's read only
+    # Another server disables the key, then schedules its deletion: the kept material serves neither.
+    other = instance(other_stores[0], clock)
+    other.disable(key.key_id)
+    with pytest.raises(KmsError) as e:
+        kms.decrypt(blob, {"a": "b"})
+    assert code(e) == "DisabledException"
+    other.enable(key.key_id)
+    other.schedule_deletion(key.key_id, 7)
+    clock.now += 8 * DAY
+    with pytest.raises(KmsError) as e:
+        kms.decrypt(blob, {"a": "b"})
+    assert code(e) == "NotFoundException"
+    # A new version (rotation) is read from the store once, then kept too.
+    fresh = kms.create_key()
+    kms.rotate_on_demand(fresh.key_id)
+    new_blob, _ = kms.encrypt(fresh.key_id, b"v2", {})
+    other_instance = instance(other_stores[1], clock)
+    other_reads = count_material_reads(other_stores[1])
+    assert other_instance.decrypt(new_blob, {})[0] == b"v2"
+    assert other_instance.decrypt(new_blob, {})[0] == b"v2"
+    assert other_reads == [(fresh.key_id, 2)]
+
+
+def count_material_reads(store: KmsStore) -> list[tuple[str, int]]:
+    """The (key id, version) of every material `store` is asked for from now on."""
+    reads: list[tuple[str, int]] = []
+    real = store.get_material
+
+    def counted(key_id: str, version: int):  # type: ignore[no-untyped-def]
+        reads.append((key_id, version))
+        return real(key_id, version)
+
+    store.get_material = counted  # type: ignore[method-assign]
+    return reads

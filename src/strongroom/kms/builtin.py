@@ -53,6 +53,7 @@ log = logging.getLogger("strongroom.kms")
 
 DEFAULT_ROTATION_DAYS = 365
 _ALIAS_PATTERN = re.compile(r"[a-zA-Z0-9:/_-]+")
+_MATERIALS_KEPT = 4096  # versions of key material kept unsealed in memory, at most (32 bytes each)
 
 
 class BuiltinKms:
@@ -63,6 +64,7 @@ class BuiltinKms:
         self.account_id, self.region = account_id, region
         self.day_seconds, self.clock = day_seconds, clock
         self.protects = protects
+        self._materials: dict[tuple[str, int], bytes] = {}  # (key id, version) -> material (_material)
 
     def arn(self, key_id: str) -> str:
         return key_arn(self.region, self.account_id, key_id)
@@ -141,10 +143,21 @@ class BuiltinKms:
         return key
 
     def _material(self, key_id: str, version: int) -> bytes:
+        """A version of a key's material, unsealed. A version never changes once made (rotation adds one;
+        a root-key rotation re-seals it, same bytes), so it is kept once read: an SSE-KMS GET on PostgreSQL
+        saves a round trip. Nothing is used without the key's record first (`_load`, `_use`): a deleted or
+        disabled key is refused before its kept material could serve."""
+        found = self._materials.get((key_id, version))
+        if found is not None:
+            return found
         record = self.store.get_material(key_id, version)
         if record is None:
             raise errors.invalid_ciphertext()  # a blob naming a version that never existed: forged
-        return self.keyring.unseal(record)
+        material = self.keyring.unseal(record)
+        if len(self._materials) >= _MATERIALS_KEPT:
+            self._materials.clear()  # (atomic: other threads read it meanwhile)
+        self._materials[(key_id, version)] = material
+        return material
 
     # --- key lifecycle -----------------------------------------------------------------------------
 
