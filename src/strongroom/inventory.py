@@ -25,9 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,7 +32,7 @@ from strongroom import metrics
 from strongroom.catalog.api import Catalog
 from strongroom.deployment import key_ids
 from strongroom.kms.store_api import KmsStore
-from strongroom.periodic import repeat
+from strongroom.periodic import Background, lease_holder, repeat
 
 log = logging.getLogger("strongroom.metrics")
 
@@ -60,24 +57,20 @@ class Inventory:
         self.catalog, self.interval, self.multiprocess = catalog, interval, multiprocess
         self.root_key_id = key_ids(root_keys)[0]
         self.kms_store, self.kms_arn = kms_store, kms_arn
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.holder = lease_holder()
         self._shown: set[tuple[str, str]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background()
         self._executor: ThreadPoolExecutor | None = None
 
     async def start(self, _app: object = None) -> None:
-        if self._task is None:
+        if not self._task.running:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-inventory")
-            self._task = asyncio.get_running_loop().create_task(self._forever())
+            self._task.start(self._forever)
 
     async def close(self, _app: object = None) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
-        assert self._executor is not None
-        self._executor.shutdown(wait=True)
+        if await self._task.stop():
+            assert self._executor is not None
+            self._executor.shutdown(wait=True)
 
     async def _forever(self) -> None:
         # A failed round leaves the gauges at their last values; a warning, not a traceback, per round.

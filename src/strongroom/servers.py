@@ -30,6 +30,7 @@ from strongroom import __version__
 from strongroom.catalog.api import Catalog
 from strongroom.catalog.model import Server, ServerRole
 from strongroom.clock import Clock, stamp
+from strongroom.periodic import Background
 from strongroom.readiness import Readiness
 
 log = logging.getLogger("strongroom")
@@ -184,16 +185,13 @@ class Heartbeat:
                  run: Callable[..., Awaitable[Any]], still_valid: Callable[[], None]) -> None:
         self.registration, self.readiness = registration, readiness
         self.run, self.still_valid = run, still_valid
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background()
 
     async def start(self, _app: object = None) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._task.start(self._loop)
 
     async def close(self, _app: object = None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
         await self.run(self.registration.close)
 
     async def _loop(self) -> None:

@@ -33,6 +33,7 @@ from aiohttp import web
 
 from strongroom.identity import user_arn
 from strongroom.logs import ServerAccessLogBuffer
+from strongroom.periodic import Background
 from strongroom.s3 import bucket_logging
 from strongroom.s3.access.state import load_state
 from strongroom.s3.context import Ctx, Services
@@ -164,16 +165,13 @@ class LogDelivery:
 
     def __init__(self, services: Services, buffer: ServerAccessLogBuffer, interval: float) -> None:
         self.services, self.buffer, self.interval = services, buffer, interval
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background()
 
     async def start(self, _app: object = None) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._task.start(self._loop)
 
     async def close(self, _app: object = None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
         await self.deliver()  # what is waiting goes out before the process ends
 
     async def _loop(self) -> None:

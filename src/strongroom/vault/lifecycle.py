@@ -25,12 +25,8 @@ lease that expired under a slow round) remove nothing twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator, Sequence
 
 from strongroom import lifecycle
@@ -38,7 +34,7 @@ from strongroom.catalog.api import VERSIONING
 from strongroom.catalog.model import Bucket, VersionSummary
 from strongroom.errors import S3Error
 from strongroom.lifecycle import Rule, due
-from strongroom.periodic import repeat
+from strongroom.periodic import Background, lease_holder, repeat
 from strongroom.vault import Vault
 
 log = logging.getLogger("strongroom.lifecycle")
@@ -55,21 +51,17 @@ class LifecycleWorker:
         self.catalog, self.calls = vault.catalog, vault.calls
         self.interval, self.day = interval, day
         self.lease_seconds = max(3 * interval, 1.0)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._task: asyncio.Task[None] | None = None
+        self.holder = lease_holder()
+        self._task = Background()
 
     # --- the server's life ---
 
     async def start(self, _app: object = None) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._forever())
+        self._task.start(self._forever)
 
     async def close(self, _app: object = None) -> None:
-        if self._task is None:
+        if not await self._task.stop():
             return
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
         try:  # the next server need not wait for the lease to expire
             await self.calls.write(self.catalog.release_lease, LEASE, self.holder)
         except Exception as e:  # noqa: BLE001 - it expires anyway

@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from strongroom.blobs import BlobStore
 from strongroom.catalog.api import Catalog
-from strongroom.periodic import repeat
+from strongroom.periodic import Background, lease_holder, repeat
 
 log = logging.getLogger("strongroom.sweep")
 
@@ -51,24 +48,21 @@ class BlobSweeper:
         # Long enough to cover a round between renewals; short enough that a dead holder's lease is
         # taken over soon. Two rounds overlapping would do no harm (each removal is idempotent).
         self.lease_seconds = max(3 * interval, 1.0)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.holder = lease_holder()
         self._orphans_due = 0.0  # monotonic time of the next orphan scan: the first round that leads
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background()
         self._executor: ThreadPoolExecutor | None = None
 
     # --- the server's life ---
 
     async def start(self, _app: object = None) -> None:
-        if self._task is None:
+        if not self._task.running:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strongroom-sweep")
-            self._task = asyncio.get_running_loop().create_task(self._forever())
+            self._task.start(self._forever)
 
     async def close(self, _app: object = None) -> None:
-        if self._task is None:
+        if not await self._task.stop():
             return
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
         assert self._executor is not None
         loop = asyncio.get_running_loop()
         try:  # the next server need not wait for the lease to expire
